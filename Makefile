@@ -1,0 +1,46 @@
+# Cleeksy billing help assistant. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PY310 ?= $(shell command -v python3.10 || echo /root/.pyenv/versions/3.10.13/bin/python3.10)
+PY311 ?= $(shell command -v python3.11 || echo /root/.pyenv/versions/3.11.7/bin/python3.11)
+VENV := .venv
+CORE_VENV := .venv-core
+PY := $(VENV)/bin/python
+STAMPS := .stamps
+
+.PHONY: help install install-core test test-core test-main run eval train validate bench clean
+
+help:
+	@echo "make run    - install, train if data changed, seed demo data, start the assistant + web app"
+	@echo "make test   - install and run the whole test suite"
+	@echo "make eval   - train and evaluate the NLU on the held-out set (results/)"
+	@echo "make bench  - run the benchmark scripts in bench/"
+
+$(STAMPS):
+	mkdir -p $(STAMPS)
+
+# The main environment: reinstalled only when the pins change.
+$(STAMPS)/main-venv: requirements/main.in requirements/constraints.txt | $(STAMPS)
+	test -x $(PY) || $(PY310) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip==24.0"
+	$(PY) -m pip install -q -r requirements/main.in -c requirements/constraints.txt
+	touch $@
+
+# The lean billing_core environment: Python 3.11, SQLAlchemy 2, no Rasa.
+$(STAMPS)/core-venv: requirements/core.in requirements/core-constraints.txt | $(STAMPS)
+	test -x $(CORE_VENV)/bin/python || $(PY311) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install -q -r requirements/core.in -c requirements/core-constraints.txt
+	touch $@
+
+install: $(STAMPS)/main-venv
+install-core: $(STAMPS)/core-venv
+
+test-core: install-core
+	$(CORE_VENV)/bin/python -m pytest -q tests/billing_core
+
+test-main: install
+	$(PY) -m pytest -q tests
+
+test: test-core test-main
+
+clean:
+	rm -rf $(STAMPS) models results
