@@ -34,13 +34,33 @@ $(STAMPS)/core-venv: requirements/core.in requirements/core-constraints.txt | $(
 install: $(STAMPS)/main-venv
 install-core: $(STAMPS)/core-venv
 
-test-core: install-core
-	$(CORE_VENV)/bin/python -m pytest -q tests/billing_core
+test: install install-core
+	scripts/test.sh
 
-test-main: install
-	$(PY) -m pytest -q tests
+# Train the model only when data/, domain.yml, config.yml or the NLU components changed.
+train: install
+	scripts/train_if_changed.sh
 
-test: test-core test-main
+validate: install
+	$(VENV)/bin/rasa data validate --fail-on-warnings
+
+# Demo database (SQLite under var/ unless BILLING_DATABASE_URL says otherwise), then everything on loopback.
+run: install train
+	$(PY) -m billing_core init-db
+	$(PY) -m billing_core seed-demo
+	@echo "Demo tokens: make token WS=demo-monthly  (ROLE=agent for the agent console)"
+	$(PY) -m helpdesk.stack run
+
+WS ?= demo-monthly
+ROLE ?= customer
+token: install
+	@$(PY) scripts/demo_token.py $(WS) --role $(ROLE)
+
+eval: install
+	$(PY) scripts/eval_nlu.py
+
+bench: install
+	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(STAMPS) models results
+	rm -rf $(STAMPS) models results test-output

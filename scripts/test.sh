@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, in the order that fails fastest. Called by `make test` (after installs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false
+mkdir -p test-output
+
+step() { printf '\n=== %s\n' "$*"; }
+
+# PostgreSQL: the billing suites also run against it (a throwaway cluster on loopback).
+if [[ -z "${BILLING_TEST_POSTGRES_URL:-}" ]]; then
+  step "starting PostgreSQL for the tests"
+  BILLING_TEST_POSTGRES_URL=$(scripts/postgres.sh start)
+  export BILLING_TEST_POSTGRES_URL
+  trap 'scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+fi
+echo "PostgreSQL: $BILLING_TEST_POSTGRES_URL"
+
+step "billing_core alone (Python 3.11, SQLAlchemy 2, no Rasa)"
+.venv-core/bin/python -m pytest -q -p no:cacheprovider tests/billing_core tests/vnpay/test_vnpay_signing.py
+
+step "rasa data validate"
+.venv/bin/rasa data validate --fail-on-warnings --quiet
+
+step "train the assistant if its data changed"
+scripts/train_if_changed.sh
+
+step "test stories"
+.venv/bin/rasa test core --model models/helpdesk.tar.gz --stories tests/stories \
+  --fail-on-prediction-errors --out test-output/rasa-core --quiet
+
+step "main suite (Python 3.10, Rasa, actions, web, live servers, browser)"
+.venv/bin/python -m pytest -q -p no:cacheprovider tests
