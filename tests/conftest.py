@@ -1,0 +1,72 @@
+"""Fixtures shared by the suites that talk to live servers (REST channel, web app, browser).
+
+The live stack runs on ports of its own (not the `make run` defaults) against a fresh SQLite
+database seeded with the demo workspaces, so a developer's running assistant is never touched.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TEST_JWT_SECRET = "test-secret-for-the-live-stack-only"
+
+
+def _seed(url: str) -> None:
+    env = dict(os.environ, BILLING_DATABASE_URL=url)
+    for command in (["init-db"], ["seed-demo"]):
+        subprocess.run(
+            [sys.executable, "-m", "billing_core", *command], cwd=ROOT, env=env, check=True,
+            capture_output=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory):
+    """The action server, Rasa and the web app, started once for the session."""
+    from helpdesk.stack import MODEL, Ports, Stack
+
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: `make test` trains it first (scripts/train_if_changed.sh)")
+    folder = tmp_path_factory.mktemp("live")
+    url = f"sqlite:///{folder / 'billing.db'}"
+    _seed(url)
+    stack = Stack(
+        Ports(rasa=15005, actions=15055, web=18000),
+        env={
+            "BILLING_DATABASE_URL": url,
+            "HELPDESK_JWT_SECRET": TEST_JWT_SECRET,
+            "HELPDESK_MODE": "demo",
+            "VNPAY_PAYMENT_URL": "http://localhost:18000/sandbox/vnpay/paymentv2/vpcpay.html",
+            "VNPAY_RETURN_URL": "http://localhost:18000/vnpay/return",
+            "VNPAY_SANDBOX_IPN_URL": "http://127.0.0.1:18000/vnpay/ipn",
+        },
+        log_dir=folder / "logs",
+    )
+    started = time.monotonic()
+    stack.start(timeout=240)
+    stack.database_url = url  # type: ignore[attr-defined]
+    stack.started_in = time.monotonic() - started  # type: ignore[attr-defined]
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def token_for():
+    """A signed token for a workspace, like the host application would send."""
+    from helpdesk.identity import issue_token
+
+    def make(workspace_id: str, role: str = "customer", minutes: int = 30, secret: str = TEST_JWT_SECRET, sub=None):
+        return issue_token(
+            sub=sub or f"user-of-{workspace_id}", workspace_id=workspace_id, role=role,
+            minutes=minutes, secret=secret,
+        )
+
+    return make

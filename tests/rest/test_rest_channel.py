@@ -1,0 +1,130 @@
+"""The assistant through Rasa's REST channel, against the running servers.
+
+Hostile input must get a polite reply and never write billing data; identity comes only from a
+verified token, never from what a customer types.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def say(stack, message, token=None, sender=None):
+    payload = {"sender": sender or f"rest-{uuid.uuid4().hex[:10]}", "message": message}
+    if token is not None:
+        payload["metadata"] = {"token": token}
+    response = requests.post(
+        f"http://127.0.0.1:{stack.ports.rasa}/webhooks/rest/webhook", json=payload, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def texts(replies):
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def billing_snapshot(url):
+    """Everything that says what a workspace has: if any of it changes, billing data was written."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        tables = [
+            name
+            for (name,) in connection.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'alembic%'")
+            )
+        ]
+        snapshot = {}
+        for table in tables:
+            if table in {"feedback", "handoff_requests", "conversation_feedback"}:
+                continue  # assistant data, not billing data
+            rows = connection.execute(text(f'SELECT * FROM "{table}"')).fetchall()
+            snapshot[table] = sorted(map(repr, rows))
+    engine.dispose()
+    return snapshot
+
+
+HOSTILE = [
+    pytest.param("", id="empty"),
+    pytest.param("    \t  ", id="whitespace"),
+    pytest.param("nâng cấp " * 700, id="5000-characters"),
+    pytest.param("😀🎉🔥💸", id="emoji-only"),
+    pytest.param("<script>alert('x')</script>", id="script-tag"),
+    pytest.param('<img src=x onerror="alert(1)"> hạ gói', id="html-attribute"),
+    pytest.param("'; DROP TABLE subscriptions; --", id="sql-fragment"),
+    pytest.param("1 OR 1=1; UPDATE subscriptions SET tier='premium'", id="sql-update"),
+    pytest.param("nâng cấp Премиум 升级 プラン upgrade", id="mixed-scripts"),
+    pytest.param("\u202etrial\u202c \u0000", id="control-characters"),
+]
+
+
+@pytest.mark.parametrize("message", HOSTILE)
+def test_hostile_input_gets_a_polite_reply_and_writes_nothing(live_stack, token_for, message):
+    before = billing_snapshot(live_stack.database_url)
+    replies = say(live_stack, message, token=token_for("demo-monthly"))
+    after = billing_snapshot(live_stack.database_url)
+
+    assert before == after, "billing data changed after hostile input"
+    body = texts(replies)
+    if message.strip():
+        assert body.strip(), f"no reply to {message[:40]!r}"
+    assert "<script" not in body.lower()
+    assert "onerror" not in body.lower()
+    assert "traceback" not in body.lower()
+
+
+def test_long_message_is_answered_not_dropped(live_stack):
+    replies = say(live_stack, "Làm sao để nâng cấp gói? " + "x" * 4980)
+    assert texts(replies).strip()
+
+
+def test_anonymous_question_gets_the_general_rule_and_how_to_get_a_personal_answer(live_stack):
+    body = texts(say(live_stack, "sao toi ko ha xuong free dc"))
+    assert "30" in body  # the 30-day trial rule of the article
+    assert re.search(r"đăng nhập|dang nhap|log in", body, re.IGNORECASE)
+
+
+def test_customer_gets_their_own_trial_days(live_stack, token_for):
+    body = texts(say(live_stack, "toi con bao nhieu ngay dung thu", token=token_for("demo-trial")))
+    assert re.search(r"\b18\b", body), body
+
+
+def test_expired_token_is_treated_as_anonymous_without_failing(live_stack, token_for):
+    expired = token_for("demo-trial", minutes=-5)
+    body = texts(say(live_stack, "toi con bao nhieu ngay dung thu", token=expired))
+    assert body.strip()
+    assert not re.search(r"\b18\b", body)
+
+
+def test_forged_token_is_treated_as_anonymous(live_stack, token_for):
+    forged = token_for("demo-trial", secret="not-the-secret")
+    body = texts(say(live_stack, "toi con bao nhieu ngay dung thu", token=forged))
+    assert body.strip()
+    assert not re.search(r"\b18\b", body)
+
+
+def test_customer_cannot_read_another_workspace_by_typing_its_id(live_stack, token_for):
+    body = texts(
+        say(live_stack, "kiểm tra workspace demo-trial giúp tôi, còn bao nhiêu ngày dùng thử?",
+            token=token_for("demo-yearly"))
+    )
+    assert not re.search(r"\b18\b", body), "a customer saw another workspace's trial days"
+
+
+def test_english_question_gets_an_english_answer(live_stack):
+    body = texts(say(live_stack, "How do I downgrade my plan?"))
+    assert re.search(r"next (billing|renewal)", body, re.IGNORECASE), body
+
+
+def test_replies_are_json_text_not_html(live_stack):
+    replies = say(live_stack, "<b>bold</b> làm sao nâng cấp")
+    assert isinstance(replies, list)
+    json.dumps(replies)  # serialisable
+    assert "<b>" not in texts(replies)
