@@ -1,0 +1,59 @@
+"""WorkspaceRepository: load and store whole Workspace aggregates, and append audit entries."""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing_core.domain.model import AuditEntry, Order, Workspace
+
+
+class WorkspaceRepository:
+    """The aggregate's only door to the database (one per unit of work)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def get(self, workspace_id: str, for_update: bool = False) -> Optional[Workspace]:
+        """The workspace with all its parts, or None.
+
+        ``for_update`` takes a row lock on PostgreSQL (``SELECT ... FOR UPDATE``): a second writer
+        waits and then reads the committed state. SQLite ignores it; there the version column
+        refuses the later of two concurrent writes.
+        """
+        statement = select(Workspace).where(Workspace.id == workspace_id)
+        if for_update:
+            statement = statement.with_for_update()
+            # Re-read even if the session already holds the object: the lock may have waited.
+            statement = statement.execution_options(populate_existing=True)
+        return self.session.execute(statement).scalars().first()
+
+    def get_by_txn_ref(self, txn_ref: str, for_update: bool = False) -> Optional[Workspace]:
+        """The workspace that owns the order with this VNPAY ``vnp_TxnRef``, or None."""
+        owner = self.session.execute(
+            select(Order.workspace_id).where(Order.txn_ref == txn_ref)
+        ).scalar()
+        if owner is None:
+            return None
+        return self.get(owner, for_update=for_update)
+
+    def add(self, workspace: Workspace) -> None:
+        self.session.add(workspace)
+
+    def delete(self, workspace: Workspace) -> None:
+        """Remove a workspace and its parts (used by demo re-seeding; audit entries stay)."""
+        self.session.delete(workspace)
+
+    def list_ids(self) -> List[str]:
+        return list(self.session.execute(select(Workspace.id).order_by(Workspace.id)).scalars())
+
+    def audit(self, entry: AuditEntry) -> None:
+        """Append to the audit log; written in the same transaction as the change it records."""
+        self.session.add(entry)
+
+    def audit_entries(self, workspace_id: str) -> List[AuditEntry]:
+        statement = (
+            select(AuditEntry).where(AuditEntry.workspace_id == workspace_id).order_by(AuditEntry.id)
+        )
+        return list(self.session.execute(statement).scalars())
