@@ -27,6 +27,9 @@ from billing_core.adapters.repository import WorkspaceRepository
 from billing_core.domain.model import AuditEntry, Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Map now, at import: SQLAlchemy can only store domain objects created after the mapping exists.
+orm.start_mappers()
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -113,7 +116,6 @@ class SqlAlchemyUnitOfWork:
 
     def __init__(self, url: Optional[str] = None):
         self.url = url or database_url()
-        self._committed = False
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
         orm.start_mappers()
@@ -121,15 +123,12 @@ class SqlAlchemyUnitOfWork:
         factory = sessionmaker(bind=get_engine(self.url), expire_on_commit=False, future=True)
         self.session = factory()
         self.workspaces = WorkspaceRepository(self.session)
-        self._committed = False
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if not self._committed:
-                self.session.rollback()
-        finally:
-            self.session.close()
+        # close() ends the transaction (rolling back anything uncommitted) and detaches the objects
+        # without expiring them, so what a read-only use case returns stays readable.
+        self.session.close()
 
     def commit(self) -> None:
         try:
@@ -137,14 +136,13 @@ class SqlAlchemyUnitOfWork:
         except StaleDataError as stale:
             self.session.rollback()
             raise _concurrent_change(stale) from stale
-        self._committed = True
 
     def rollback(self) -> None:
         self.session.rollback()
 
 
 def _concurrent_change(cause: Exception) -> Exception:
-    return errors.ConcurrentChangeError()
+    return errors.ConcurrentUpdateError()
 
 
 class FakeRepository:
@@ -210,7 +208,7 @@ class FakeUnitOfWork:
         for workspace_id, (working, loaded_version) in repo.seen.items():
             stored = self.committed.get(workspace_id)
             if stored is not None and stored.version != loaded_version and working != stored:
-                raise errors.ConcurrentChangeError()
+                raise errors.ConcurrentUpdateError()
         for workspace_id in repo.deleted:
             self.committed.pop(workspace_id, None)
         for workspace_id, (working, _) in repo.seen.items():
