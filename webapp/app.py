@@ -1,0 +1,140 @@
+"""App factory: ``create_app(settings)`` -> a Sanic app with every blueprint registered.
+
+Blocking ``billing_core`` calls (SQLAlchemy, requests) run in the default thread pool via
+``run_blocking``; each call gets its own unit of work (a unit of work holds one session and must
+never be shared between requests).
+
+Other parts add their pages as blueprints: write ``webapp/<part>.py`` exposing
+``create_blueprint(settings)`` and add it to ``register_blueprints`` below.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+from sanic import Sanic, response
+from sanic.request import Request
+
+from billing_core.vnpay import ConfigError, VnpayConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8000
+DEFAULT_HOST = "127.0.0.1"
+_app_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Everything the web app needs, read once at startup (never per request)."""
+
+    database_url: str
+    vnpay: VnpayConfig
+    mode: str = "demo"
+    sandbox_ipn_url: str = f"http://127.0.0.1:{DEFAULT_PORT}/vnpay/ipn"
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    extra: Mapping[str, Any] = field(default_factory=dict)  # settings of other blueprints
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        """The local VNPAY stand-in exists in demo mode only."""
+        return self.mode != "production"
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "WebSettings":
+        env = os.environ if environ is None else environ
+        from billing_core.adapters.unit_of_work import database_url
+
+        mode = (env.get("HELPDESK_MODE") or "demo").strip().lower()
+        vnpay_config = VnpayConfig.from_env(mode, env)  # ConfigError in production if unsafe
+        port_text = (env.get("HELPDESK_WEB_PORT") or str(DEFAULT_PORT)).strip()
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ConfigError(f"HELPDESK_WEB_PORT must be a port number, not {port_text!r}") from None
+        if environ is None:
+            db_url = database_url()
+        else:
+            db_url = (env.get("BILLING_DATABASE_URL") or "").strip() or database_url()
+        return cls(
+            database_url=db_url,
+            vnpay=vnpay_config,
+            mode=vnpay_config.mode,
+            sandbox_ipn_url=(env.get("VNPAY_SANDBOX_IPN_URL") or "").strip()
+            or f"http://127.0.0.1:{port}/vnpay/ipn",
+            host=(env.get("HELPDESK_WEB_HOST") or DEFAULT_HOST).strip(),
+            port=port,
+        )
+
+
+def make_uow_factory(settings: WebSettings) -> Callable[[], Any]:
+    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
+
+    return lambda: SqlAlchemyUnitOfWork(settings.database_url)
+
+
+async def run_blocking(fn: Callable, *args, **kwargs):
+    """Run a blocking call in the thread pool so the event loop keeps serving other requests."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+
+def register_blueprints(app: Sanic, settings: WebSettings) -> None:
+    from webapp import payments_routes
+
+    app.blueprint(payments_routes.create_blueprint(settings))
+    if settings.sandbox_enabled:
+        from webapp import vnpay_sandbox
+
+        app.blueprint(vnpay_sandbox.create_blueprint(settings))
+    # help-center page + widget + demo login, and the agent console (issue 5)
+    from webapp import agent, helpcenter
+
+    app.blueprint(helpcenter.create_blueprint(settings))
+    app.blueprint(agent.create_blueprint(settings))
+
+
+def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Callable[[], Any]] = None) -> Sanic:
+    """A new app. ``settings`` default to the environment; ``uow_factory`` to SQLAlchemy on its URL."""
+    settings = settings or WebSettings.from_env()
+    # register=False: tests and tools may build several apps in one process.
+    app = Sanic(f"cleeksy_web_{next(_app_numbers)}", register=False)
+    app.config.FORWARDED_SECRET = None
+    app.ctx.settings = settings
+    app.ctx.uow_factory = uow_factory or make_uow_factory(settings)
+    register_blueprints(app, settings)
+
+    @app.get("/healthz")
+    async def healthz(request: Request):
+        return response.json({"ok": True, "mode": settings.mode,
+                              "vnpay": "local stand-in" if settings.vnpay.uses_local_sandbox else "VNPAY"})
+
+    @app.before_server_start
+    async def announce(app_, _loop):
+        if settings.vnpay.uses_local_sandbox:
+            log.warning("VNPAY: payment links go to the LOCAL STAND-IN %s (not VNPAY); set VNPAY_PAYMENT_URL "
+                        "and the merchant credentials to use VNPAY", settings.vnpay.payment_url)
+        else:
+            log.info("VNPAY: payment links go to %s", settings.vnpay.payment_url)
+
+    return app
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = WebSettings.from_env()
+    except ConfigError as error:
+        print(f"web app not started: {error}", flush=True)
+        return 2
+    if settings.vnpay.uses_local_sandbox:
+        print(f"VNPAY: using the LOCAL stand-in at {settings.vnpay.payment_url} (not VNPAY)", flush=True)
+    app = create_app(settings)
+    app.run(host=settings.host, port=settings.port, access_log=False, motd=False, workers=1)
+    return 0
