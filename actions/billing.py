@@ -1,0 +1,169 @@
+"""The one place where actions call billing_core, and where its failures become polite replies.
+
+Actions stay thin: they turn a tracker into a ``ChangeRequest`` (or a workspace id), call a
+``billing_core`` use case here, and hand the rendered texts (``billing_core.messages``) to a
+domain response. A ``BillingError`` becomes its own message in the user's language; anything
+else (database down, a bug) is logged and answered with ``utter_personal_unavailable``; the
+conversation never crashes.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
+
+from rasa_sdk.executor import CollectingDispatcher
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Unavailable(Exception):
+    """billing_core could not answer: the user has already been told, the caller falls back."""
+
+
+def unit_of_work():
+    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
+
+    return SqlAlchemyUnitOfWork()
+
+
+def catalog():
+    from billing_core.catalog import load_catalog
+
+    return load_catalog()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def call(dispatcher: CollectingDispatcher, lang: str, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a billing_core use case; on failure tell the user and raise ``Unavailable``."""
+    from billing_core.errors import BillingError
+
+    try:
+        return use_case(*args, **kwargs)
+    except BillingError as error:
+        try:
+            message = error.message(lang)
+        except Exception:  # a rendering bug must not turn a clear refusal into a crash
+            logger.exception("could not render %s", getattr(error, "code", error))
+            message = None
+        if message:
+            dispatcher.utter_message(response="utter_billing_error", message=message)
+        else:
+            dispatcher.utter_message(response="utter_personal_unavailable")
+        raise Unavailable() from error
+    except Exception as error:  # database unreachable, unexpected bug: log it, answer politely
+        logger.exception("billing_core call %s failed", getattr(use_case, "__name__", use_case))
+        dispatcher.utter_message(response="utter_personal_unavailable")
+        raise Unavailable() from error
+
+
+def change_request(product: str, tier: str, cycle: Optional[str] = None, seats: Optional[int] = None,
+                   addons: Optional[Dict[str, int]] = None):
+    from billing_core.domain.rules import ChangeRequest
+
+    return ChangeRequest(product=product, tier=tier, cycle=cycle, seats=seats, addons=dict(addons or {}))
+
+
+# --- rendering (the words come from billing_core.messages) --------------------------------
+
+def bullet_list(items: Iterable[str]) -> str:
+    return "\n".join(f"• {item}" for item in items if item)
+
+
+def numbered_list(items: Iterable[str]) -> str:
+    return "\n".join(f"{n}. {item}" for n, item in enumerate((i for i in items if i), start=1))
+
+
+def _as_list(value: Any) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    return [str(v) for v in value if v]
+
+
+def render_decision(decision, lang: str) -> Dict[str, Any]:
+    from billing_core import messages
+
+    rendered = messages.render_decision(decision, lang, catalog())
+    return {
+        "summary": rendered.get("summary") or "",
+        "reasons": _as_list(rendered.get("reasons")),
+        "fixes": _as_list(rendered.get("fixes")),
+    }
+
+
+def utter_decision(dispatcher: CollectingDispatcher, decision, lang: str) -> None:
+    """Summary, then why (or the details of an allowed change), then the fixes, as steps."""
+    texts = render_decision(decision, lang)
+    if texts["summary"]:
+        dispatcher.utter_message(response="utter_decision_summary", summary=texts["summary"])
+    if texts["reasons"]:
+        response = "utter_decision_notes" if decision.allowed else "utter_decision_reasons"
+        dispatcher.utter_message(response=response, reasons=bullet_list(texts["reasons"]))
+    if texts["fixes"]:
+        dispatcher.utter_message(response="utter_decision_fixes", fixes=numbered_list(texts["fixes"]))
+
+
+def render(code: str, params: Dict[str, Any], lang: str) -> str:
+    from billing_core import messages
+
+    return messages.render(code, params, lang, catalog())
+
+
+def product_name(product: str, lang: str) -> str:
+    try:
+        return catalog().product_name(product, lang)
+    except Exception:
+        return product
+
+
+def tier_name(tier: str, lang: str) -> str:
+    try:
+        return catalog().tier_name(tier, lang)
+    except Exception:
+        return tier
+
+
+def format_vnd(amount: int) -> str:
+    # Vietnamese grouping with dots, the way prices are written on Cleeksy's pages.
+    return f"{int(amount):,}".replace(",", ".") + " ₫"
+
+
+@dataclass
+class Subscriptions:
+    """What a workspace has, from services.workspace_summary (JSON-ready)."""
+
+    summary: Dict[str, Any]
+
+    @property
+    def items(self) -> List[Dict[str, Any]]:
+        return list(self.summary.get("subscriptions") or [])
+
+    def of(self, product: str) -> Optional[Dict[str, Any]]:
+        return next((s for s in self.items if s.get("product") == product), None)
+
+    @property
+    def scheduled(self) -> List[Dict[str, Any]]:
+        return list(self.summary.get("scheduled_changes") or [])
+
+
+def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id: str,
+                      now: Optional[datetime] = None) -> Optional[Subscriptions]:
+    """The workspace's summary, or None after telling the user it does not exist."""
+    from billing_core import services
+
+    try:
+        summary = call(dispatcher, lang, services.workspace_summary, unit_of_work(), workspace_id, now=now)
+    except Unavailable:
+        raise
+    if not summary:
+        dispatcher.utter_message(response="utter_workspace_not_found", workspace=workspace_id)
+        raise Unavailable()
+    return Subscriptions(summary)

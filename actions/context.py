@@ -1,0 +1,106 @@
+"""Who is asking and in which language: read again from the tracker on every turn.
+
+The token comes from the metadata of the latest user message (Rasa's REST channel:
+``{"sender", "message", "metadata": {"token": ...}}``) and is verified each time: a token that
+was valid three turns ago may have expired since. A workspace id typed in the text is only
+honoured for support agents; a customer always gets their own workspace.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.parsing import parse_workspace_id
+from helpdesk.identity import Identity, IdentityConfigError, verify_token
+
+logger = logging.getLogger(__name__)
+
+LANGUAGES = ("vi", "en")
+# Agents' tokens may carry a placeholder workspace: it never counts as a workspace to read.
+_NO_WORKSPACE = {"", "*", "-", "none", "any"}
+
+
+def language_of(tracker: Tracker) -> str:
+    value = tracker.get_slot("language")
+    return value if value in LANGUAGES else "vi"
+
+
+def latest_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    return intent.get("name")
+
+
+def latest_entities(tracker: Tracker, entity: str) -> List[Any]:
+    return [e.get("value") for e in (tracker.latest_message or {}).get("entities") or []
+            if e.get("entity") == entity]
+
+
+def token_of(tracker: Tracker) -> Optional[str]:
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return None
+    token = metadata.get("token")
+    return token if isinstance(token, str) else None
+
+
+def identity_of(tracker: Tracker, now: Optional[datetime] = None) -> Optional[Identity]:
+    """The verified identity of this turn, or None. A misconfigured secret reads as anonymous
+    here (and is logged): the action server refuses to start with it in production anyway."""
+    try:
+        return verify_token(token_of(tracker), now=now)
+    except IdentityConfigError:
+        logger.exception("token secret misconfigured: answering as anonymous")
+        return None
+
+
+@dataclass
+class Asker:
+    """The person behind this turn and the workspace their question is about."""
+
+    identity: Optional[Identity]
+    workspace_id: Optional[str]
+    events: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def is_agent(self) -> bool:
+        return bool(self.identity and self.identity.is_agent)
+
+    @property
+    def is_customer(self) -> bool:
+        return bool(self.identity and self.identity.is_customer)
+
+
+def resolve_asker(tracker: Tracker, dispatcher: CollectingDispatcher, now: Optional[datetime] = None) -> Asker:
+    """Identity and workspace for this turn; says so when a customer names another workspace.
+
+    - no valid token: anonymous (workspace None);
+    - customer: always the token's workspace, whatever the text says;
+    - agent: the workspace named in this message, else the one named earlier in the
+      conversation, else the token's own workspace claim.
+    """
+    identity = identity_of(tracker, now)
+    if identity is None:
+        return Asker(None, None)
+    typed = parse_workspace_id(latest_text(tracker))
+    if identity.is_customer:
+        if typed and typed != identity.workspace_id.lower():
+            dispatcher.utter_message(response="utter_only_own_workspace", workspace=identity.workspace_id)
+        return Asker(identity, identity.workspace_id)
+    events: List[Dict[str, Any]] = []
+    workspace = typed or tracker.get_slot("agent_workspace")
+    if not workspace and identity.workspace_id.strip().lower() not in _NO_WORKSPACE:
+        workspace = identity.workspace_id
+    if typed:
+        events.append(SlotSet("agent_workspace", typed))
+        dispatcher.utter_message(response="utter_agent_workspace", workspace=typed)
+    return Asker(identity, workspace, events)

@@ -1,0 +1,98 @@
+""""Was this helpful?", the answer to it, and requests to talk to a person."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.context import identity_of, language_of, latest_intent
+from helpdesk import conversation_store
+
+logger = logging.getLogger(__name__)
+
+# The intent that was answered -> the topic recorded with the feedback.
+TOPICS = {
+    "ask_upgrade_howto": "upgrade_howto",
+    "ask_downgrade_howto": "downgrade_howto",
+    "ask_extended_capacity": "extended_capacity",
+    "ask_billing_cycle": "billing_cycle",
+    "ask_go_free": "go_free",
+    "ask_trial": "trial",
+    "ask_data_retention": "data_retention",
+    "ask_payment": "payment",
+    "ask_next_renewal": "next_renewal",
+    "ask_my_plan": "my_plan",
+    "ask_payment_status": "payment_status",
+    "ask_capabilities": "capabilities",
+    "check_change": "check_change",
+    "cancel_downgrade": "cancel_downgrade",
+}
+HANDOFF_CONTEXT_TURNS = 6
+
+
+class ActionAskHelpful(Action):
+    """Asks "Was this information helpful?" and remembers which topic it is about."""
+
+    def name(self) -> Text:
+        return "action_ask_helpful"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        topic = TOPICS.get(latest_intent(tracker) or "", "other")
+        dispatcher.utter_message(response="utter_ask_helpful")
+        return [SlotSet("feedback_topic", topic)]
+
+
+class ActionRecordFeedback(Action):
+    """Stores the yes/no with the topic; a "no" also offers a person."""
+
+    def name(self) -> Text:
+        return "action_record_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        helpful = latest_intent(tracker) == "affirm"
+        identity = identity_of(tracker)
+        try:
+            conversation_store.record_feedback(
+                sender_id=tracker.sender_id,
+                topic=tracker.get_slot("feedback_topic") or "other",
+                helpful=helpful,
+                workspace_id=identity.workspace_id if identity and identity.is_customer else None,
+                language=language_of(tracker),
+            )
+        except Exception:  # feedback is nice to have: never fail the conversation over it
+            logger.exception("could not record feedback")
+        dispatcher.utter_message(response="utter_feedback_thanks" if helpful else "utter_feedback_sorry")
+        return [SlotSet("feedback_topic", None)]
+
+
+def conversation_summary(tracker: Tracker) -> str:
+    """The last few user messages, newest last: what the person picking it up reads first."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    said = [text.strip() for text in said if text and text.strip() and not text.startswith("/")]
+    return "\n".join(said[-HANDOFF_CONTEXT_TURNS:]) or "(no message)"
+
+
+class ActionRequestHuman(Action):
+    """Records a handoff request (sender, verified workspace, recent messages, time) and says so."""
+
+    def name(self) -> Text:
+        return "action_request_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        identity = identity_of(tracker)
+        try:
+            conversation_store.record_handoff(
+                sender_id=tracker.sender_id,
+                summary=conversation_summary(tracker),
+                workspace_id=identity.workspace_id if identity and identity.is_customer else None,
+                language=language_of(tracker),
+            )
+        except Exception:
+            logger.exception("could not record the handoff request")
+            dispatcher.utter_message(response="utter_handoff_failed")
+            return []
+        dispatcher.utter_message(response="utter_handoff_recorded")
+        return []
