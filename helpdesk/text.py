@@ -61,6 +61,35 @@ ABBREVIATIONS = {
     "lm": "lam",
     "ss": "so sanh",
     "gb": "gb",
+    "khum": "khong",
+    "hum": "khong",
+    "bik": "biet",
+    "bit": "biet",
+    "s": "sao",
+    "hnay": "hom nay",
+    "tg": "thoi gian",
+    "tgian": "thoi gian",
+    "cty": "cong ty",
+    "nv": "nhan vien",
+    "nvien": "nhan vien",
+    "mn": "moi nguoi",
+    "sd": "su dung",
+    "mun": "muon",
+    "nhiu": "nhieu",
+    "wa": "qua",
+    "lun": "luon",
+    "dzay": "vay",
+    "nx": "nua",
+    "dky": "dang ky",
+    "nchung": "noi chung",
+    "bh": "bao gio",
+    "bgio": "bao gio",
+    "hqua": "hom qua",
+}
+
+# The subset of ABBREVIATIONS that is English chat shorthand.
+ENGLISH_ABBREVIATIONS = {
+    key: ABBREVIATIONS[key] for key in ("thx", "tks", "ty", "pls", "plz", "u", "ur", "oke", "okie")
 }
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -94,9 +123,15 @@ def fold(text: str) -> str:
     return " ".join(stripped.split())
 
 
-def fold_token(token: str) -> str:
-    """Folded form of one token, with chat abbreviations expanded (may contain spaces)."""
+def fold_token(token: str, language: str = "vi") -> str:
+    """Folded form of one token, with chat abbreviations expanded (may contain spaces).
+
+    In English text only the English chat abbreviations are expanded: "a", "m", "v" are
+    ordinary English words there, not "anh", "minh", "vay".
+    """
     folded = fold(token)
+    if language == "en":
+        return ENGLISH_ABBREVIATIONS.get(folded, folded)
     return ABBREVIATIONS.get(folded, folded)
 
 

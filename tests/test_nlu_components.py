@@ -1,0 +1,201 @@
+"""Unit tests of the NLU components and helpdesk.text (no model is trained here)."""
+import unicodedata
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from helpdesk.nlu_components import LanguageDetector, VietnameseFoldingTokenizer
+from helpdesk.text import (
+    ABBREVIATIONS,
+    contains_any,
+    detect_language,
+    fold,
+    fold_token,
+    folded_words,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return VietnameseFoldingTokenizer(VietnameseFoldingTokenizer.get_default_config())
+
+
+def tokens_of(tokenizer, text):
+    return tokenizer.tokenize(Message({TEXT: text}), TEXT)
+
+
+def lemmas(tokenizer, text):
+    return [t.lemma for t in tokens_of(tokenizer, text)]
+
+
+# --- tokenizer --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mình muốn nâng cấp Không gian làm việc số lên Premium!",
+        "ko dc hạ xuống bản Free à?",
+        "Upgrade App Builder to Standard for 10 users, 50 GB.",
+        "Đổi chu kỳ  sang   hàng năm ntn z???",
+    ],
+)
+def test_tokens_keep_typed_text_and_offsets(tokenizer, text):
+    tokens = tokens_of(tokenizer, text)
+    assert tokens
+    for token in tokens:
+        assert text[token.start:token.end] == token.text
+
+
+def test_lemma_is_folded_word(tokenizer):
+    assert lemmas(tokenizer, "Dùng thử ĐĂNG KÝ Gói") == ["dung", "thu", "dang", "ky", "goi"]
+
+
+def test_with_and_without_diacritics_give_same_lemmas(tokenizer):
+    assert lemmas(tokenizer, "Hạ xuống bản Free được không") == lemmas(
+        tokenizer, "ha xuong ban free duoc khong"
+    )
+
+
+def test_trial_and_capacity_stay_different_words(tokenizer):
+    # the probe's failure: "dung thu" (trial) read as "dung luong" (capacity)
+    assert lemmas(tokenizer, "dung thu")[1] != lemmas(tokenizer, "dung luong")[1]
+
+
+def test_vietnamese_chat_abbreviations_are_expanded(tokenizer):
+    assert lemmas(tokenizer, "ko dc thì làm ntn z") == [
+        "khong", "duoc", "thi", "lam", "nhu the nao", "vay"]
+
+
+def test_english_words_are_not_read_as_vietnamese_shorthand(tokenizer):
+    # "a" would be "anh" and "m" "minh" in Vietnamese chat
+    assert lemmas(tokenizer, "I want a plan for App Builder") == [
+        "i", "want", "a", "plan", "for", "app", "builder"]
+    assert lemmas(tokenizer, "thx, can u help") == ["thanks", "can", "you", "help"]
+
+
+def test_decomposed_unicode_folds_like_composed(tokenizer):
+    composed = "Dùng thử được không"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    assert lemmas(tokenizer, decomposed) == lemmas(tokenizer, composed)
+    for token in tokens_of(tokenizer, decomposed):
+        assert decomposed[token.start:token.end] == token.text
+
+
+def test_emoji_only_message_does_not_crash(tokenizer):
+    tokens = tokens_of(tokenizer, "👍👍")
+    assert len(tokens) == 1
+
+
+def test_process_sets_text_tokens(tokenizer):
+    message = Message({TEXT: "nâng cấp lên Premium"})
+    tokenizer.process([message])
+    assert [t.lemma for t in message.get("text_tokens")] == ["nang", "cap", "len", "premium"]
+
+
+# --- language detector ------------------------------------------------------------------
+
+def language_entities(message):
+    return [e for e in message.get(ENTITIES, []) if e["entity"] == "language"]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Tôi muốn hạ gói", "vi"),
+        ("toi muon ha goi xuong free duoc khong", "vi"),
+        ("ko dc a", "vi"),
+        ("How do I downgrade my plan?", "en"),
+        ("Can I pay App Builder yearly", "en"),
+        ("ok", "vi"),
+        ("10", "vi"),
+    ],
+)
+def test_language_entity_added_to_every_message(text, expected):
+    message = Message({TEXT: text})
+    LanguageDetector(LanguageDetector.get_default_config()).process([message])
+    found = language_entities(message)
+    assert found == [{"entity": "language", "value": expected, "start": 0, "end": 0,
+                      "extractor": "LanguageDetector"}]
+
+
+def test_language_default_is_configurable_for_undecided_text():
+    message = Message({TEXT: "ok 👍"})
+    LanguageDetector({"default_language": "en"}).process([message])
+    assert language_entities(message)[0]["value"] == "en"
+
+
+def test_language_detector_keeps_other_entities_and_never_duplicates():
+    product = {"entity": "product", "value": "app_builder", "start": 10, "end": 21}
+    message = Message({TEXT: "nâng cấp App Builder", ENTITIES: [product]})
+    detector = LanguageDetector(LanguageDetector.get_default_config())
+    detector.process([message])
+    detector.process([message])
+    assert message.get(ENTITIES)[0] == product
+    assert len(language_entities(message)) == 1
+
+
+def test_language_detector_leaves_training_data_alone():
+    example = Message({TEXT: "Tôi muốn hạ gói", "intent": "ask_downgrade_howto"})
+    data = TrainingData([example])
+    LanguageDetector(LanguageDetector.get_default_config()).process_training_data(data)
+    assert not example.get(ENTITIES)
+
+
+# --- helpdesk.text ----------------------------------------------------------------------
+
+def test_fold():
+    assert fold("  Đăng KÝ   Thanh toán ") == "dang ky thanh toan"
+    assert fold("") == "" and fold(None) == ""
+
+
+def test_fold_token_language_aware():
+    assert fold_token("ko") == "khong"
+    assert fold_token("a") == "anh"
+    assert fold_token("a", "en") == "a"
+    assert fold_token("pls", "en") == "please"
+    assert fold_token("Gói") == "goi"
+
+
+def test_abbreviation_table_is_folded():
+    for key, value in ABBREVIATIONS.items():
+        assert fold(value) == value, key
+
+
+def test_folded_words_expand_and_drop_punctuation():
+    assert folded_words("Gói ntn, ko dc?!") == ["goi", "nhu", "the", "nao", "khong", "duoc"]
+
+
+def test_detect_language_keeps_default_on_ties():
+    assert detect_language("ok", default="en") == "en"
+    assert detect_language("Premium", default="vi") == "vi"
+    assert detect_language("Xin chào", default="en") == "vi"
+
+
+def test_contains_any_matches_whole_words_only():
+    words = folded_words("Tôi muốn dùng thử App Builder")
+    assert contains_any(words, ["dung thu"])
+    assert not contains_any(words, ["dung luong"])
+    assert not contains_any(folded_words("dùng thửa"), ["dung thu"])
+
+
+# --- config -----------------------------------------------------------------------------
+
+def test_config_uses_folding_components_and_fixed_seeds():
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    names = [c["name"] for c in config["pipeline"]]
+    assert names[0] == "helpdesk.nlu_components.VietnameseFoldingTokenizer"
+    assert "helpdesk.nlu_components.LanguageDetector" in names
+    for item in config["pipeline"]:
+        if item["name"] == "CountVectorsFeaturizer":
+            assert item.get("use_lemma", True) is True
+    for item in config["pipeline"] + config["policies"]:
+        if item["name"] in ("DIETClassifier", "TEDPolicy"):
+            assert isinstance(item.get("random_seed"), int), item["name"]
+    assert config.get("assistant_id")
