@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Optional
 
@@ -81,54 +81,11 @@ def _order_of(workspace: Workspace, txn_ref: str) -> Optional[Order]:
 
 # --- response codes in words ------------------------------------------------------------
 
-# Used only until billing_core.messages has the VNPAY_RC_<code> texts (then messages wins).
-_FALLBACK_RC_TEXT = {
-    "vi": {
-        "00": "Giao dịch thành công.",
-        "07": "Tiền đã bị trừ nhưng giao dịch bị nghi ngờ gian lận. Vui lòng liên hệ bộ phận hỗ trợ.",
-        "09": "Thẻ/tài khoản chưa đăng ký dịch vụ Internet Banking. Hãy đăng ký với ngân hàng rồi thanh toán lại.",
-        "10": "Xác thực thông tin thẻ/tài khoản sai quá 3 lần. Hãy kiểm tra thông tin rồi thanh toán lại.",
-        "11": "Đã hết thời gian chờ thanh toán. Hãy tạo liên kết thanh toán mới.",
-        "12": "Thẻ/tài khoản đang bị khóa. Hãy liên hệ ngân hàng hoặc dùng thẻ khác.",
-        "13": "Mã OTP không đúng. Hãy thanh toán lại và nhập đúng mã OTP.",
-        "24": "Bạn đã hủy giao dịch. Bạn có thể thanh toán lại bất cứ lúc nào.",
-        "51": "Tài khoản không đủ số dư. Hãy nạp thêm tiền hoặc dùng thẻ khác rồi thanh toán lại.",
-        "65": "Tài khoản đã vượt hạn mức giao dịch trong ngày. Hãy thử lại vào ngày mai hoặc dùng thẻ khác.",
-        "75": "Ngân hàng đang bảo trì. Hãy thử lại sau ít phút.",
-        "79": "Nhập sai mật khẩu thanh toán quá số lần quy định. Hãy thanh toán lại sau.",
-        "99": "Giao dịch không thành công (lỗi khác). Hãy thanh toán lại hoặc liên hệ bộ phận hỗ trợ.",
-    },
-    "en": {
-        "00": "The payment succeeded.",
-        "07": "The money was debited but the transaction is suspected of fraud. Please contact support.",
-        "09": "The card/account is not registered for internet banking. Register it with your bank, then pay again.",
-        "10": "The card/account details were entered wrongly more than 3 times. Check them and pay again.",
-        "11": "The payment window expired. Create a new payment link.",
-        "12": "The card/account is locked. Contact your bank or use another card.",
-        "13": "The OTP was wrong. Pay again and enter the right OTP.",
-        "24": "You cancelled the payment. You can pay again at any time.",
-        "51": "Insufficient balance. Top up or use another card, then pay again.",
-        "65": "The account exceeded its daily transaction limit. Try again tomorrow or use another card.",
-        "75": "The bank is under maintenance. Try again in a few minutes.",
-        "79": "The payment password was entered wrongly too many times. Pay again later.",
-        "99": "The payment failed (other error). Pay again or contact support.",
-    },
-}
-
-
 def response_code_text(code: Optional[str], lang: str = "vi") -> str:
-    """VNPAY's ``vnp_ResponseCode`` in words, with what to do next (messages.py ``VNPAY_RC_<code>``)."""
-    lang = "en" if lang == "en" else "vi"
-    code = code if code in _FALLBACK_RC_TEXT["vi"] else "99"
-    try:
-        from billing_core import messages
+    """VNPAY's ``vnp_ResponseCode`` in words, with what to do next (``messages.VNPAY_RC_<code>``)."""
+    from billing_core import messages
 
-        text = messages.render(f"VNPAY_RC_{code}", {}, lang)
-        if text and f"VNPAY_RC_{code}" not in text:
-            return text
-    except Exception:  # messages.py not there yet, or no such code: the fallback below
-        pass
-    return _FALLBACK_RC_TEXT[lang][code]
+    return messages.vnpay_response_text(code or "99", lang)
 
 
 # --- IPN ------------------------------------------------------------------------------------
@@ -222,7 +179,360 @@ def apply_paid_order(uow, workspace: Workspace, order: Order, now: datetime) -> 
 
     Raises a ``BillingError`` when the rules no longer allow it; returns audit details.
     """
-    raise NotImplementedError("wired to the domain in the integration step")
+    if order.kind is OrderKind.RENEWAL:
+        return _apply_renewal(workspace, order, now)
+    return _apply_upgrade(workspace, order, now)
+
+
+def _apply_upgrade(workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
+    """Re-decide the order's change on the locked workspace (the order is already marked paid, so
+    it no longer counts as pending) and apply it when the rules still say IMMEDIATE."""
+    from billing_core.catalog import load_catalog
+    from billing_core.domain.changes import apply_decision
+    from billing_core.domain.rules import ChangeRequest, decide
+
+    catalog = load_catalog()
+    request = ChangeRequest(order.product, order.tier, order.cycle, order.seats, dict(order.addons or {}))
+    decision = decide(catalog, workspace, request, now)
+    subscription = apply_decision(catalog, workspace, decision, now, order.renewal_mode)
+    return {"product": subscription.product, "tier": subscription.tier,
+            "cycle": subscription.cycle.value if subscription.cycle else None, "seats": subscription.seats,
+            "addons": dict(order.addons or {}), "rule_id": decision.rule_id}
+
+
+# --- checkout -------------------------------------------------------------------------------
+
+@dataclass
+class Checkout:
+    """The outcome of asking to pay for a change.
+
+    ``order``/``pay_url`` are None when nothing is to be paid through VNPAY now: a blocked change
+    (``decision`` explains, with fixes), a change that applies at the next renewal, or one that
+    costs nothing (``quote.total_vnd == 0``: apply it with ``services.apply_upgrade``). When the
+    change is blocked because another order of the product is still open, ``open_order`` and
+    ``open_pay_url`` are that order and its link, so the customer can finish it.
+    """
+
+    order: Optional[Order]
+    pay_url: Optional[str]
+    decision: Any  # billing_core.domain.rules.Decision
+    quote: Any = None  # billing_core.domain.quotes.Quote | None
+    reused: bool = False
+    open_order: Optional[Order] = None
+    open_pay_url: Optional[str] = None
+
+
+def _renewal_mode(value: Any) -> RenewalMode:
+    if isinstance(value, RenewalMode):
+        return value
+    try:
+        return RenewalMode(str(value).strip().lower())
+    except ValueError:
+        raise errors.InvalidRenewalModeError({"renewal_mode": str(value), "known": [m.value for m in RenewalMode]})
+
+
+def _plain_copy(obj: Any, **changes: Any) -> Any:
+    """A transient copy of a dataclass entity (never attached to a session)."""
+    values = {f.name: getattr(obj, f.name) for f in fields(obj) if f.init}
+    values.update(changes)
+    return type(obj)(**values)
+
+
+def _workspace_without(workspace: Workspace, order: Order) -> Workspace:
+    """A detached snapshot of ``workspace`` without ``order``: the decision that order came from.
+
+    Built from fresh objects so the persistent aggregate (and its session) is never touched.
+    """
+    return _plain_copy(
+        workspace,
+        subscriptions=[_plain_copy(s) for s in workspace.subscriptions],
+        capacity=[_plain_copy(c) for c in workspace.capacity],
+        scheduled_changes=[_plain_copy(c) for c in workspace.scheduled_changes],
+        orders=[_plain_copy(o, addons=dict(o.addons)) for o in workspace.orders if o is not order],
+        retention_tasks=[_plain_copy(t) for t in workspace.retention_tasks],
+    )
+
+
+def _same_change(order: Order, target: Any) -> bool:
+    return (
+        order.kind is OrderKind.UPGRADE
+        and (order.product, order.tier, order.cycle, order.seats) == (target.product, target.tier, target.cycle,
+                                                                       target.seats)
+        and dict(order.addons or {}) == dict(target.addons or {})
+    )
+
+
+def _expiry(catalog: Any) -> timedelta:
+    minutes = getattr(catalog, "order_expiry_minutes", None)
+    return timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 else vnpay.PAYMENT_TTL
+
+
+def start_checkout(uow, workspace_id: str, request: Any, renewal_mode: Any = RenewalMode.MANUAL,
+                   config: Optional[vnpay.VnpayConfig] = None, client_ip: str = "127.0.0.1", locale: str = "vn",
+                   now: Optional[datetime] = None) -> Checkout:
+    """Decide, quote and open a pending order with its VNPAY link, in one transaction.
+
+    Bad input raises a ``BillingError`` before anything is written. A second call for the same
+    change while its order is open returns that order and the same link (``reused=True``); its
+    renewal mode follows the latest answer.
+    """
+    from billing_core.catalog import load_catalog
+
+    now = _now(now)
+    mode = _renewal_mode(renewal_mode)
+    config = config or vnpay.VnpayConfig.from_env()
+    catalog = load_catalog()
+    return _retry_on_conflict(
+        lambda: _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now))
+
+
+def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now) -> Checkout:
+    from billing_core.domain.model import Effective
+    from billing_core.domain.quotes import quote
+    from billing_core.domain.rules import decide, resolve_target
+
+    with uow:
+        workspace = uow.workspaces.get(workspace_id, for_update=True)
+        if workspace is None:
+            raise errors.WorkspaceNotFoundError({"workspace_id": str(workspace_id)})
+        target = resolve_target(catalog, workspace, request)  # raises on bad input
+        open_order = workspace.pending_order(target.product, now)
+        if open_order is not None and _same_change(open_order, target):
+            snapshot = _workspace_without(workspace, open_order)
+            decision, priced = decide(catalog, snapshot, request, now), quote(catalog, snapshot, request, now)
+            link = vnpay.build_payment_url(config, open_order, client_ip, locale, now)
+            if open_order.renewal_mode is not mode:
+                open_order.renewal_mode = mode
+                workspace.touch()
+                _audit(uow, workspace.id, now, "checkout_renewal_mode_changed",
+                       {"txn_ref": open_order.txn_ref, "renewal_mode": mode.value}, actor="customer")
+                uow.commit()
+            return Checkout(open_order, link, decision, priced, reused=True)
+
+        decision = decide(catalog, workspace, request, now)
+        if not decision.allowed:
+            open_link = (vnpay.build_payment_url(config, open_order, client_ip, locale, now)
+                         if open_order is not None else None)
+            return Checkout(None, None, decision, None, open_order=open_order, open_pay_url=open_link)
+        priced = quote(catalog, workspace, request, now)
+        if decision.effective is not Effective.IMMEDIATE or priced.total_vnd <= 0 or target.cycle is None:
+            return Checkout(None, None, decision, priced)
+
+        order = Order(
+            txn_ref=vnpay.new_txn_ref(now), kind=OrderKind.UPGRADE, product=target.product, tier=target.tier,
+            cycle=target.cycle, seats=target.seats, addons=dict(target.addons), amount_vnd=priced.total_vnd,
+            status=OrderStatus.PENDING, created_at=now, expires_at=now + _expiry(catalog), renewal_mode=mode,
+        )
+        link = vnpay.build_payment_url(config, order, client_ip, locale, now)
+        workspace.orders.append(order)
+        workspace.touch()
+        _audit(uow, workspace.id, now, "checkout_started",
+               {"txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "target": target.to_dict(),
+                "renewal_mode": mode.value}, actor="customer")
+        uow.commit()
+        return Checkout(order, link, decision, priced)
+
+
+def pay_url_for(config: vnpay.VnpayConfig, order: Order, client_ip: str = "127.0.0.1", locale: str = "vn",
+                now: Optional[datetime] = None) -> Optional[str]:
+    """The link of a still-open order (None once it is final or its window has closed)."""
+    now = _now(now)
+    if order.status is not OrderStatus.PENDING or vnpay.as_utc(order.expires_at) <= now:
+        return None
+    return vnpay.build_payment_url(config, order, client_ip, locale, now)
+
+
+# --- auto renewal ---------------------------------------------------------------------------
+
+RENEWAL_DAYS_BEFORE = 7  # the reminder and its order come this many days before the period ends
+RENEWAL_LINK_TTL = timedelta(hours=24)  # a renewal link must survive until the customer reads the reminder
+
+
+def renewal_amount(catalog: Any, workspace: Workspace, subscription: Any) -> Dict[str, Any]:
+    """Price of the next period of ``subscription``: its seats plus the extended capacity its
+    product carries (in whole packs, at the subscription's cycle)."""
+    cycle = subscription.cycle.value
+    seats_total = catalog.seat_price(subscription.product, subscription.tier, cycle) * subscription.seats
+    addons: Dict[str, int] = {}
+    addons_total = 0
+    for kind_key, kind in catalog.capacity.items():
+        if kind.product != subscription.product:
+            continue
+        packs = workspace.capacity_total(kind_key) // kind.pack_size
+        if packs > 0:
+            addons[kind_key] = packs * kind.pack_size
+            addons_total += packs * kind.pack_prices[cycle]
+    return {"amount_vnd": seats_total + addons_total, "addons": addons}
+
+
+def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
+                          days_before: int = RENEWAL_DAYS_BEFORE, client_ip: str = "127.0.0.1") -> List[Order]:
+    """Auto renewal: for every auto-renewing paid subscription whose period ends within
+    ``days_before`` days, open a renewal order (link valid 24 h) and record a reminder.
+
+    Idempotent: a product with an open order gets none; the job may run as often as wanted.
+    A subscription with a scheduled change ("next renewal plan") gets a reminder without an order:
+    the change is applied at the renewal by the renewal job, and the customer pays it from the chat.
+    """
+    from billing_core.catalog import load_catalog
+
+    now = _now(now)
+    config = config or vnpay.VnpayConfig.from_env()
+    catalog = load_catalog()
+    with uow:
+        workspace_ids = list(uow.workspaces.list_ids())
+    created: List[Order] = []
+    for workspace_id in workspace_ids:
+        created += _retry_on_conflict(
+            lambda: _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_ip))
+    return created
+
+
+def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_ip) -> List[Order]:
+    from billing_core.domain.model import Status
+
+    created: List[Order] = []
+    horizon = now + timedelta(days=days_before)
+    with uow:
+        workspace = uow.workspaces.get(workspace_id, for_update=True)
+        if workspace is None:
+            return []
+        for sub in workspace.subscriptions:
+            if (sub.renewal_mode is not RenewalMode.AUTO or sub.status is not Status.ACTIVE or sub.cycle is None
+                    or sub.period_end is None):
+                continue
+            period_end = vnpay.as_utc(sub.period_end)
+            if not now < period_end <= horizon or workspace.pending_order(sub.product, now) is not None:
+                continue
+            if any(o.kind is OrderKind.RENEWAL and o.product == sub.product and o.status is OrderStatus.PAID
+                   and o.paid_at is not None and vnpay.as_utc(o.paid_at) >= period_end - timedelta(days=days_before)
+                   for o in workspace.orders):
+                continue  # this period's renewal is already paid
+            detail = {"product": sub.product, "tier": sub.tier, "cycle": sub.cycle.value, "seats": sub.seats,
+                      "period_end": period_end.isoformat()}
+            if workspace.scheduled_change(sub.product) is not None:
+                if not any(e.action == "renewal_reminder" and e.detail.get("period_end") == detail["period_end"]
+                           and e.detail.get("product") == sub.product
+                           for e in uow.workspaces.audit_entries(workspace.id)):
+                    _audit(uow, workspace.id, now, "renewal_reminder", {**detail, "scheduled_change": True},
+                           actor="system")
+                    workspace.touch()
+                continue
+            price = renewal_amount(catalog, workspace, sub)
+            if price["amount_vnd"] <= 0:
+                continue
+            order = Order(
+                txn_ref=vnpay.new_txn_ref(now), kind=OrderKind.RENEWAL, product=sub.product, tier=sub.tier,
+                cycle=sub.cycle, seats=sub.seats, addons=price["addons"], amount_vnd=price["amount_vnd"],
+                status=OrderStatus.PENDING, created_at=now, expires_at=min(now + RENEWAL_LINK_TTL, period_end),
+                renewal_mode=RenewalMode.AUTO,
+            )
+            link = vnpay.build_payment_url(config, order, client_ip, "vn", now)
+            workspace.orders.append(order)
+            _audit(uow, workspace.id, now, "renewal_reminder",
+                   {**detail, "txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "pay_url": link,
+                    "expires_at": order.expires_at.isoformat()}, actor="system")
+            created.append(order)
+        if created:
+            workspace.touch()
+        uow.commit()
+    return created
+
+
+def _apply_renewal(workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
+    """A paid renewal: the next period of the same plan, starting where the current one ends."""
+    from billing_core.domain.model import Status
+    from billing_core.domain.quotes import add_months
+
+    sub = workspace.subscription(order.product)
+    if sub is None or sub.status not in (Status.ACTIVE, Status.EXPIRED):
+        raise errors.ChangeNotAllowedError({"product": order.product, "reason": "no paid subscription to renew"})
+    old_end = vnpay.as_utc(sub.period_end) if sub.period_end else now
+    start = old_end if old_end > now else now  # a lapsed plan restarts today
+    sub.period_start, sub.period_end = start, add_months(start, order.cycle.months)
+    sub.tier, sub.cycle, sub.seats = order.tier, order.cycle, order.seats
+    sub.status = Status.ACTIVE
+    sub.renewal_mode = order.renewal_mode
+    workspace.touch()
+    return {"period_start": start.isoformat(), "period_end": sub.period_end.isoformat()}
+
+
+# --- reconciliation -------------------------------------------------------------------------
+
+RECONCILE_GRACE = timedelta(minutes=5)  # VNPAY's own IPN usually lands within seconds of the window
+
+
+def reconcile_pending(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
+                      session: Any = None, grace: timedelta = RECONCILE_GRACE) -> List[Dict[str, Any]]:
+    """Close the orders whose pay window ended more than ``grace`` ago without an IPN.
+
+    Each is asked about with querydr (outside any transaction: no lock is held during the call),
+    then closed under the row lock if still pending: paid -> applied like an IPN; failed ->
+    failed; never started or abandoned -> expired. When VNPAY cannot be asked or answers
+    something unusable, the order stays pending and the next run tries again.
+    """
+    now = _now(now)
+    config = config or vnpay.VnpayConfig.from_env()
+    due: List[Order] = []
+    with uow:
+        for workspace_id in uow.workspaces.list_ids():
+            workspace = uow.workspaces.get(workspace_id)
+            for order in workspace.orders if workspace is not None else ():
+                if order.status is OrderStatus.PENDING and vnpay.as_utc(order.expires_at) + grace <= now:
+                    due.append(_plain_copy(order, addons=dict(order.addons)))
+    report: List[Dict[str, Any]] = []
+    for order in due:
+        entry: Dict[str, Any] = {"txn_ref": order.txn_ref}
+        try:
+            answer = vnpay.querydr(config, order, now, session=session)
+        except vnpay.VnpayError as problem:
+            log.warning("reconcile %s: %s", order.txn_ref, problem)
+            report.append({**entry, "outcome": "unchanged", "problem": str(problem)})
+            continue
+        try:
+            entry["outcome"] = _retry_on_conflict(lambda: _close(uow, order.txn_ref, answer, now))
+        except Exception as problem:
+            log.exception("reconcile %s failed", order.txn_ref)
+            entry.update(outcome="unchanged", problem=str(problem))
+        report.append(entry)
+    return report
+
+
+def _close(uow, txn_ref: str, answer: vnpay.QueryResult, now: datetime) -> str:
+    with uow:
+        workspace = uow.workspaces.get_by_txn_ref(txn_ref, for_update=True)
+        order = _order_of(workspace, txn_ref) if workspace is not None else None
+        if order is None or order.status is not OrderStatus.PENDING:
+            return "already_final"
+        detail = {"txn_ref": txn_ref, "query_code": answer.response_code,
+                  "transaction_status": answer.transaction_status, "transaction_no": answer.transaction_no,
+                  "source": "querydr"}
+        if answer.paid:
+            if answer.amount_vnd != order.amount_vnd:
+                _audit(uow, workspace.id, now, "reconcile_amount_mismatch",
+                       {**detail, "amount_vnd": answer.amount_vnd, "order_amount_vnd": order.amount_vnd})
+                workspace.touch()
+                uow.commit()
+                return "amount_mismatch"
+            _mark_paid(uow, workspace, order, answer.transaction_no, answer.pay_date or now, now, detail)
+            outcome = "paid"
+        elif answer.not_found or (answer.found and answer.transaction_status == "01"):
+            order.status = OrderStatus.EXPIRED
+            order.response_code = order.response_code or None
+            workspace.touch()
+            _audit(uow, workspace.id, now, "order_expired", detail)
+            outcome = "expired"
+        elif answer.found:
+            order.status = OrderStatus.FAILED
+            order.response_code = "99"
+            order.transaction_no = answer.transaction_no or None
+            workspace.touch()
+            _audit(uow, workspace.id, now, "payment_failed", {**detail, "recorded_code": "99"})
+            outcome = "failed"
+        else:
+            return "unchanged"  # 02/03/94/97/99 from the API: ask again next run
+        uow.commit()
+        return outcome
 
 
 # --- queries --------------------------------------------------------------------------------
