@@ -42,8 +42,12 @@ class WorkspaceRepository:
         self.session.add(workspace)
 
     def delete(self, workspace: Workspace) -> None:
-        """Remove a workspace and its parts (used by demo re-seeding; audit entries stay)."""
+        """Remove a workspace and its parts (used by demo re-seeding; audit entries stay).
+
+        Flushed at once, so a new workspace with the same id (and, say, the same order reference)
+        can be added in the same transaction: the ORM would otherwise insert before deleting."""
         self.session.delete(workspace)
+        self.session.flush()
 
     def list_ids(self) -> List[str]:
         return list(self.session.execute(select(Workspace.id).order_by(Workspace.id)).scalars())
