@@ -24,6 +24,7 @@ __all__ = [
     "RuleCase", "Tier", "TierOffer", "load_catalog", "clear_catalog_cache", "DEFAULT_CATALOG_PATH",
 ]
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same rules, faster
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 CATALOG_PATH_ENV = "BILLING_CATALOG_PATH"
 OUTCOMES = ("IMMEDIATE", "NEXT_CYCLE", "BLOCKED")
@@ -238,7 +239,7 @@ class _Loader:
         except OSError as error:
             raise self.fail("(file)", f"cannot read the catalog: {error.strerror or error}")
         try:
-            data = yaml.safe_load(raw_text)
+            data = yaml.load(raw_text, Loader=_SafeLoader)
         except yaml.YAMLError as error:
             raise self.fail("(file)", f"not valid YAML: {error}")
         data = self.mapping(data, "(top level)")
@@ -498,11 +499,11 @@ class _Loader:
             rule = RuleCase(id=case_id, when=MappingProxyType(when), outcome=outcome, reason=reason, notes=tuple(notes))
             for earlier_index, earlier in enumerate(rules):
                 if _always_matches_first(earlier, rule):
+                    where = f"change_rules[{earlier_index}] (id: {earlier.id})"
                     raise self.fail(
                         entry,
-                        "can never match: change_rules[{}] (id: {}) matches whenever it does".format(
-                            earlier_index, earlier.id
-                        ),
+                        f"can never match: it comes after the catch-all {where}" if not earlier.when
+                        else f"can never match: {where} matches whenever it does",
                     )
             rules.append(rule)
         last = rules[-1]
