@@ -85,7 +85,8 @@ def _as_list(value: Any) -> List[str]:
         return []
     if isinstance(value, str):
         return [value] if value.strip() else []
-    return [str(v) for v in value if v]
+    # render_decision gives reasons as {"code", "message"} and fixes as plain strings.
+    return [str(v.get("message") or "") if isinstance(v, dict) else str(v) for v in value if v]
 
 
 def render_decision(decision, lang: str) -> Dict[str, Any]:
@@ -131,9 +132,10 @@ def tier_name(tier: str, lang: str) -> str:
         return tier
 
 
-def format_vnd(amount: int) -> str:
-    # Vietnamese grouping with dots, the way prices are written on Cleeksy's pages.
-    return f"{int(amount):,}".replace(",", ".") + " ₫"
+def format_vnd(amount: int, lang: str = "vi") -> str:
+    from billing_core import messages
+
+    return messages.format_vnd(int(amount), lang)
 
 
 @dataclass
@@ -151,7 +153,9 @@ class Subscriptions:
 
     @property
     def scheduled(self) -> List[Dict[str, Any]]:
-        return list(self.summary.get("scheduled_changes") or [])
+        """Downgrades waiting for the next renewal ("Gói gia hạn tiếp theo"), with their product."""
+        return [dict(s.get("next_renewal_plan") or {}, product=s.get("product"))
+                for s in self.items if s.get("downgrade_scheduled") and s.get("next_renewal_plan")]
 
 
 def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id: str,
@@ -167,3 +171,31 @@ def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id:
         dispatcher.utter_message(response="utter_workspace_not_found", workspace=workspace_id)
         raise Unavailable()
     return Subscriptions(summary)
+
+
+def render_quote(quote, lang: str) -> Dict[str, str]:
+    """{"lines", "notes", "total"} of a quote; every line's words come from billing_core.messages."""
+    from billing_core import messages
+
+    if hasattr(messages, "render_quote"):
+        rendered = messages.render_quote(quote, lang, catalog())
+        if isinstance(rendered, dict):
+            lines = _as_list(rendered.get("lines"))
+            notes = _as_list(rendered.get("notes"))
+            total = rendered.get("total") or format_vnd(quote.total_vnd, lang)
+            return {"lines": bullet_list(lines), "notes": bullet_list(notes), "total": str(total)}
+    lines = []
+    for line in quote.lines:
+        text = render(line.code, dict(line.params), lang)
+        amount = format_vnd(abs(line.amount_vnd), lang)
+        lines.append(f"{text}: {'−' if line.amount_vnd < 0 else ''}{amount}")
+    notes = [render(note.code, dict(note.params), lang) for note in getattr(quote, "notes", []) or []]
+    return {"lines": bullet_list(lines), "notes": bullet_list(notes), "total": format_vnd(quote.total_vnd, lang)}
+
+
+def render_retention_item(item, lang: str) -> str:
+    """One line of the retention preview ("RETENTION_CAPACITY" / "RETENTION_FEATURE_DATA")."""
+    kind = str(getattr(item.kind, "value", item.kind))
+    if kind == "capacity":
+        return render("RETENTION_CAPACITY", {"kind": item.target, "amount": item.amount, "due_date": item.due_at}, lang)
+    return render("RETENTION_FEATURE_DATA", {"feature": item.target, "due_date": item.due_at}, lang)

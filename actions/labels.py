@@ -1,34 +1,28 @@
-"""Words for the facts of a subscription (status, cycle, renewal) and dates in Vietnam time.
+"""Words for the facts of a subscription (status, cycle, renewal) and dates, from
+billing_core.messages (its labels and date formats), so the chat, the console and the CLI agree.
 
-Vocabulary only, not policy: the rules and their explanations come from billing_core.messages
-and the general answers from domain.yml.
+Vocabulary only, not policy: rules and their explanations come from billing_core.messages and
+the general answers from domain.yml.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Optional
 
-VIETNAM = timezone(timedelta(hours=7), "GMT+7")  # no daylight saving in Vietnam
-
-_WORDS = {
-    "vi": {
-        "trial": "đang dùng thử", "active": "đang hoạt động", "expired": "đã hết hạn", "free": "bản Free",
-        "monthly": "theo tháng", "yearly": "theo năm", "manual": "Gia hạn thủ công", "auto": "Gia hạn tự động",
-        "pending": "chờ thanh toán", "paid": "đã thanh toán", "failed": "không thành công",
-    },
-    "en": {
-        "trial": "on trial", "active": "active", "expired": "expired", "free": "Free edition",
-        "monthly": "monthly", "yearly": "yearly", "manual": "manual renewal", "auto": "auto renewal",
-        "pending": "waiting for payment", "paid": "paid", "failed": "failed",
-    },
+_GROUPS = {
+    "trial": "status", "active": "status", "expired": "status", "free": "status",
+    "monthly": "cycle", "yearly": "cycle", "manual": "renewal_mode", "auto": "renewal_mode",
 }
 
 
 def word(key: Any, lang: str) -> str:
+    from billing_core import messages
+
     key = getattr(key, "value", key)
     if key is None:
-        return "—"
-    return _WORDS["en" if lang == "en" else "vi"].get(str(key), str(key))
+        return messages.label("cycle", "none", lang)
+    text = messages.label(_GROUPS.get(str(key), "status"), str(key), lang)
+    return text[:1].lower() + text[1:] if _GROUPS.get(str(key)) == "status" and lang != "en" else text
 
 
 def as_datetime(value: Any) -> Optional[datetime]:
@@ -45,16 +39,14 @@ def as_datetime(value: Any) -> Optional[datetime]:
 
 
 def date_text(value: Any, lang: str) -> str:
+    from billing_core import messages
+
     moment = as_datetime(value)
-    if moment is None:
-        return "—"
-    local = moment.astimezone(VIETNAM)
-    return local.strftime("%d/%m/%Y") if lang != "en" else local.strftime("%d %b %Y")
+    return messages.format_date(moment, lang) if moment else "—"
 
 
 def datetime_text(value: Any, lang: str) -> str:
+    from billing_core import messages
+
     moment = as_datetime(value)
-    if moment is None:
-        return "—"
-    local = moment.astimezone(VIETNAM)
-    return local.strftime("%H:%M %d/%m/%Y") if lang != "en" else local.strftime("%H:%M, %d %b %Y (GMT+7)")
+    return messages.format_datetime(moment, lang) if moment else "—"

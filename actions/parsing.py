@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from helpdesk.text import fold, folded_words
+import unicodedata
+
+from helpdesk.text import fold, fold_token
 
 PRODUCTS = ("digital_workspace", "operations_workflow", "app_builder")
 TIERS = ("free", "starter", "standard", "premium")
@@ -64,7 +66,7 @@ _CAPACITY_UNITS: List[Tuple[str, str]] = [
 ]
 _SEAT_UNITS = r"(?:nguoi dung|nguoi|users|user|seats|seat|thanh vien|members|member|tai khoan|accounts|licenses|license)\b"
 _NUMBER = r"(\d{1,3}(?:[.,]\d{3})+|\d+)(k)?"
-_WORKSPACE_ID = re.compile(r"(?:workspace|ws|khong gian)\s*[:#]?\s*([a-z0-9][a-z0-9_-]{1,62})", re.I)
+_WORKSPACE_ID = re.compile(r"\b(?:workspace|ws)\s*[:#]?\s*([a-z0-9][a-z0-9_-]{1,62})", re.I)
 _WORD_NUMBERS = {
     "mot": 1, "hai": 2, "ba": 3, "bon": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9, "muoi": 10,
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -82,9 +84,17 @@ class ParsedChange:
     renewal_mode: Optional[str] = None
 
 
+_TOKENS = re.compile(r"\d{1,3}(?:[.,]\d{3})+(?!\d)|\w+", re.UNICODE)
+
+
 def folded_text(text: str) -> str:
-    """Folded words joined by single spaces, padded so phrase matching can use word edges."""
-    return " " + " ".join(folded_words(text or "")) + " "
+    """Folded words joined by single spaces, padded so phrase matching can use word edges.
+
+    Like helpdesk.text.folded_words, but "5.000" / "1,000" stay one number."""
+    words: List[str] = []
+    for raw in _TOKENS.findall(unicodedata.normalize("NFC", text or "")):
+        words.extend(fold_token(raw).split())
+    return " " + " ".join(words) + " "
 
 
 def _find_phrases(padded: str, table: Dict[str, List[str]]) -> List[Tuple[int, str]]:
@@ -206,7 +216,13 @@ def _without_capacity_and_seats(padded: str) -> str:
 
 def _without_workspace_ids(text: str) -> str:
     """The text without "workspace demo-monthly": an id must not read as a cycle or a tier."""
-    return _WORKSPACE_ID.sub(" ", fold(text or ""))
+    return _WORKSPACE_ID.sub(lambda m: " " if _is_slug(m.group(1)) else m.group(0), fold(text or ""))
+
+
+def _is_slug(candidate: str) -> bool:
+    # Workspace ids are slugs like "demo-monthly" or "acme_42": requiring a digit, "-" or "_"
+    # keeps ordinary words ("workspace plan", "workspace cua toi") from reading as an id.
+    return bool(re.search(r"[-_0-9]", candidate))
 
 
 def parse_change(text: str, requested_slot: Optional[str] = None) -> ParsedChange:
@@ -228,9 +244,7 @@ def parse_workspace_id(text: str) -> Optional[str]:
     if not match:
         return None
     candidate = match.group(1).lower()
-    # Workspace ids are slugs like "demo-monthly" or "acme_42": requiring a digit, "-" or "_"
-    # keeps ordinary words ("workspace plan", "workspace cua toi") from reading as an id.
-    return candidate if re.search(r"[-_0-9]", candidate) else None
+    return candidate if _is_slug(candidate) else None
 
 
 # --- canonicalisation of entity values (NLU synonyms should already do this; folded text may not)

@@ -1,0 +1,13 @@
+"""Custom actions of the Cleeksy billing assistant (rasa-sdk): thin adapters over billing_core.
+
+`rasa run actions --actions actions` imports this package; importing the modules below
+registers every action. Modules:
+- context: who is asking (token verified every turn) and in which language
+- parsing: plan-change details from folded text (no diacritics, abbreviations, English)
+- billing: the single door to billing_core, turning its failures into polite replies
+- personal: answers from the asker's own workspace, the general rule otherwise
+- forms: check_change_form (product, tier, cycle, seats) and its decision
+- checkout: checkout_form (quote, renewal, confirmation, VNPAY link) and payment status
+- feedback: "Was this helpful?", and requests to talk to a person
+"""
+from actions import checkout, feedback, forms, personal  # noqa: F401  (registers the actions)

@@ -1,0 +1,183 @@
+"""checkout_form: from "Upgrade App Builder to Standard yearly for 10 users with 50 GB" to a
+VNPAY pay link, without leaving the chat.
+
+Steps: collect what is missing (product, tier, cycle, seats; extended capacity when named) ->
+billing_core checks and quotes the change (a blocked change is explained with its fix and the
+form stops: no link) -> the itemised quote -> manual or auto renewal -> confirmation ->
+payments.start_checkout returns the order and its signed link (the same link again while the
+same change is pending). Only a verified customer can check out.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import billing
+from actions.billing import Unavailable
+from actions.context import Asker, identity_of, language_of, resolve_asker
+from actions.forms import CORE_SLOTS, FORM_STATE_SLOTS, PlanFormValidation, request_from_slots, reset_form_slots
+
+logger = logging.getLogger(__name__)
+
+STOPPED = ("needs_login", "agent", "blocked", "error", "not_an_upgrade")
+
+
+def quote_key(state: Dict[str, Any]) -> str:
+    """What the quote was made for: a changed answer means a new quote and a new confirmation."""
+    return json.dumps({k: state.get(k) for k in CORE_SLOTS + ("addons",)}, sort_keys=True, default=str)
+
+
+class ValidateCheckoutForm(PlanFormValidation):
+    paid_tiers_only = True
+
+    def name(self) -> Text:
+        return "validate_checkout_form"
+
+    def gate(self, dispatcher: CollectingDispatcher, asker: Asker) -> Optional[str]:
+        if asker.identity is None:
+            dispatcher.utter_message(response="utter_checkout_login")
+            return "needs_login"
+        if not asker.is_customer:
+            dispatcher.utter_message(response="utter_checkout_agent")
+            return "agent"
+        return None
+
+    def after_validation(self, dispatcher, tracker, lang, asker, state, updates) -> Tuple[Dict[str, Any], bool]:
+        if any(state.get(slot) is None for slot in CORE_SLOTS):
+            return {}, False
+        key = quote_key(state)
+        if key == tracker.get_slot("checkout_quote_key"):
+            return {}, False
+        from billing_core import services
+
+        try:
+            decision, quote = billing.call(dispatcher, lang, services.quote_change, billing.unit_of_work(),
+                                           asker.workspace_id, request_from_slots(state))
+        except Unavailable:
+            return {"checkout_status": "error"}, True
+        if not decision.allowed:
+            billing.utter_decision(dispatcher, decision, lang)
+            if "PAYMENT_PENDING" in [r.code for r in decision.reasons]:
+                # An order of this product is still open: hand back its link (the same link for
+                # the same change: asking twice never makes a second order).
+                self.offer_open_order(dispatcher, lang, asker.workspace_id, state)
+            return {"checkout_status": "blocked"}, True
+        if quote is None or getattr(quote, "timing", "immediate") != "immediate":
+            # Not something paid now (a downgrade, a move to Free): explain, no link.
+            billing.utter_decision(dispatcher, decision, lang)
+            return {"checkout_status": "not_an_upgrade"}, True
+        texts = billing.render_quote(quote, lang)
+        dispatcher.utter_message(response="utter_quote", lines=texts["lines"], total=texts["total"])
+        if texts["notes"]:
+            dispatcher.utter_message(response="utter_quote_notes", notes=texts["notes"])
+        extra: Dict[str, Any] = {"checkout_quote_key": key, "checkout_status": "quoted"}
+        if state.get("checkout_confirmed") is not None:
+            extra["checkout_confirmed"] = None  # a new quote needs a new "yes"
+        return extra, False
+
+
+    def offer_open_order(self, dispatcher, lang: str, workspace_id: str, state: Dict[str, Any]) -> None:
+        from billing_core import payments
+
+        try:
+            open_mode = next((o.renewal_mode for o in billing.call(
+                dispatcher, lang, payments.latest_orders, billing.unit_of_work(), workspace_id)
+                if o.product == state["product"] and getattr(o.status, "value", o.status) == "pending"), "manual")
+            checkout = start_checkout(dispatcher, lang, workspace_id, state, open_mode)
+        except Unavailable:
+            return
+        if checkout.reused and checkout.order is not None:
+            dispatcher.utter_message(response="utter_checkout_reused")
+            utter_pay_link(dispatcher, lang, checkout.order, checkout.pay_url)
+        elif checkout.open_order is not None and checkout.open_pay_url:
+            utter_pay_link(dispatcher, lang, checkout.open_order, checkout.open_pay_url)
+
+
+def utter_pay_link(dispatcher: CollectingDispatcher, lang: str, order, pay_url: str) -> None:
+    """The order and its VNPAY link as a button (the widget opens it in a new tab)."""
+    minutes = max(1, round((order.expires_at - order.created_at).total_seconds() / 60))
+    title = "Pay with VNPAY" if lang == "en" else "Thanh toán qua VNPAY"
+    dispatcher.utter_message(
+        response="utter_checkout_link", txn_ref=order.txn_ref, total=billing.format_vnd(order.amount_vnd, lang),
+        minutes=minutes, pay_url=pay_url,
+        buttons=[{"title": title, "payload": pay_url, "url": pay_url, "type": "web_url"}],
+    )
+
+
+def start_checkout(dispatcher, lang: str, workspace_id: str, state: Dict[str, Any], renewal_mode, client_ip="127.0.0.1"):
+    from billing_core import payments, vnpay
+
+    try:
+        config = vnpay.VnpayConfig.from_env()
+    except Exception:
+        logger.exception("VNPAY is not configured")
+        dispatcher.utter_message(response="utter_personal_unavailable")
+        raise Unavailable()
+    return billing.call(
+        dispatcher, lang, payments.start_checkout, billing.unit_of_work(), workspace_id,
+        request_from_slots(state), renewal_mode or "manual", config,
+        client_ip=client_ip, locale="en" if lang == "en" else "vn",
+    )
+
+
+class ActionCheckoutSubmit(Action):
+    """After the form: the VNPAY link on "yes", nothing written on "no" or when stopped."""
+
+    def name(self) -> Text:
+        return "action_checkout_submit"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        lang = language_of(tracker)
+        state = {slot: tracker.get_slot(slot) for slot in FORM_STATE_SLOTS}
+        if state.get("checkout_status") in STOPPED:
+            return reset_form_slots()  # the form has already explained why
+        if state.get("checkout_confirmed") is not True or any(state.get(s) is None for s in CORE_SLOTS):
+            dispatcher.utter_message(response="utter_checkout_cancelled")
+            return reset_form_slots()
+        identity = identity_of(tracker)  # verified again: the token may have expired while chatting
+        if identity is None or not identity.is_customer:
+            dispatcher.utter_message(response="utter_checkout_login")
+            return reset_form_slots()
+        try:
+            checkout = start_checkout(dispatcher, lang, identity.workspace_id, state, state.get("renewal_mode"),
+                                      client_ip=client_ip(tracker))
+        except Unavailable:
+            return reset_form_slots()
+        if checkout.order is None:
+            if checkout.decision is not None and checkout.decision.allowed and checkout.quote is not None \
+                    and checkout.quote.total_vnd == 0:
+                self.apply_free_change(dispatcher, lang, identity, state)
+                return reset_form_slots()
+            billing.utter_decision(dispatcher, checkout.decision, lang)
+            if checkout.open_order is not None and checkout.open_pay_url:
+                utter_pay_link(dispatcher, lang, checkout.open_order, checkout.open_pay_url)
+            return reset_form_slots()
+        if checkout.reused:
+            dispatcher.utter_message(response="utter_checkout_reused")
+        utter_pay_link(dispatcher, lang, checkout.order, checkout.pay_url)
+        return reset_form_slots()
+
+    def apply_free_change(self, dispatcher, lang: str, identity, state: Dict[str, Any]) -> None:
+        """Nothing to pay (the credit covers it): apply at once, as billing_core advises."""
+        from billing_core import services
+
+        try:
+            billing.call(dispatcher, lang, services.apply_upgrade, billing.unit_of_work(), identity.workspace_id,
+                         request_from_slots(state), actor=f"customer:{identity.sub}")
+        except Unavailable:
+            return
+        dispatcher.utter_message(response="utter_checkout_applied_free")
+
+
+def client_ip(tracker: Tracker) -> str:
+    """The customer's IP if the channel passed it in the metadata (VNPAY wants one), else loopback."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    value = metadata.get("client_ip") if isinstance(metadata, dict) else None
+    if isinstance(value, str) and 0 < len(value) <= 45 and all(c in "0123456789abcdefABCDEF.:" for c in value):
+        return value
+    return "127.0.0.1"

@@ -1,0 +1,241 @@
+"""check_change_form: "can I change X to Y?" collected over several messages, then decided by
+billing_core for the asker's workspace.
+
+The validation action reads each answer twice: the NLU entities (already mapped to slots by
+Rasa) and the deterministic parser of actions.parsing (no diacritics, abbreviations, English,
+"10 nguoi", "theo nam"), so a value the statistical extractor misses still counts. An answer it
+cannot read gets a polite re-ask; a different question in the middle of the form is left to the
+rules (the form resumes afterwards).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
+
+from actions import billing
+from actions.billing import Unavailable
+from actions.context import Asker, language_of, latest_entities, latest_intent, latest_text, resolve_asker
+from actions.parsing import (
+    MAX_CAPACITY, MAX_SEATS, canonical_capacity_kind, canonical_count, canonical_cycle, canonical_product,
+    canonical_renewal_mode, canonical_tier, folded_text, parse_change,
+)
+
+KEEP = "keep"  # "giữ nguyên": the request leaves this value as it is (ChangeRequest None)
+CORE_SLOTS = ("product", "tier", "cycle", "seats")
+FORM_STATE_SLOTS = CORE_SLOTS + ("addons", "renewal_mode", "checkout_confirmed", "checkout_status", "checkout_quote_key")
+# Intents that mean "this is my answer to your question"; anything else is an interruption.
+ANSWER_INTENTS = {"inform", "affirm", "nlu_fallback", "check_change", "buy_upgrade", None}
+_KEEP_PHRASES = ("giu nguyen", "khong doi", "nhu cu", "nhu hien tai", "hien tai", "keep", "same", "unchanged",
+                 "no change", "as is", "current")
+_INVALID = object()
+
+
+def is_keep(text: str) -> bool:
+    padded = folded_text(text)
+    return any(f" {p} " in padded for p in _KEEP_PHRASES)
+
+
+def reset_form_slots() -> List[Dict[str, Any]]:
+    return [SlotSet(slot, None) for slot in FORM_STATE_SLOTS]
+
+
+def request_from_slots(state: Dict[str, Any]):
+    cycle = state.get("cycle")
+    seats = state.get("seats")
+    return billing.change_request(
+        product=state["product"], tier=state["tier"],
+        cycle=None if cycle in (None, KEEP) else cycle,
+        seats=None if seats in (None, KEEP) else int(seats),
+        addons=dict(state.get("addons") or {}),
+    )
+
+
+class PlanFormValidation(FormValidationAction):
+    """Shared extraction + validation for both plan forms; subclasses add their own gates."""
+
+    paid_tiers_only = False
+
+    def name(self) -> Text:  # pragma: no cover
+        raise NotImplementedError
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+        return list(domain_slots)
+
+    # --- hooks -----------------------------------------------------------------------------
+    def gate(self, dispatcher: CollectingDispatcher, asker: Asker) -> Optional[str]:
+        """A status that ends the form before anything is asked (e.g. not logged in)."""
+        return None
+
+    def after_validation(self, dispatcher, tracker, lang: str, asker: Asker, state: Dict[str, Any],
+                         updates: Dict[str, Any]) -> Tuple[Dict[str, Any], bool]:
+        """Extra slot updates once the answers are in, and whether the form must stop now."""
+        return {}, False
+
+    # --- the loop step ---------------------------------------------------------------------
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        lang = language_of(tracker)
+        asker = resolve_asker(tracker, dispatcher)
+        stop_status = self.gate(dispatcher, asker)
+        if stop_status:
+            return asker.events + [SlotSet("checkout_status", stop_status), SlotSet(REQUESTED_SLOT, None)]
+
+        required = self.domain_slots(domain)
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        intent = latest_intent(tracker)
+        answering = intent in ANSWER_INTENTS or not requested
+        updates: Dict[str, Any] = {}
+
+        for slot, raw in self.candidates(tracker, requested, answering, required).items():
+            value = self.validate_value(slot, raw, dispatcher, lang)
+            if value is _INVALID:
+                updates[slot] = None  # a value we could not use is cleared and asked again
+            else:
+                updates[slot] = value
+
+        if answering:
+            addons = self.addons_in_message(tracker)
+            if addons:
+                merged = dict(tracker.get_slot("addons") or {})
+                merged.update(addons)
+                updates["addons"] = merged
+
+        if requested and answering and not updates:
+            # They tried to answer but we read nothing usable: say so, then the form asks again
+            # (setting the requested slot, even to None, keeps Rasa from treating it as a new topic).
+            self.utter_invalid(requested, dispatcher)
+            updates[requested] = None
+
+        state = {slot: tracker.get_slot(slot) for slot in FORM_STATE_SLOTS}
+        state.update(updates)
+        extra, stop = self.after_validation(dispatcher, tracker, lang, asker, state, updates)
+        updates.update(extra)
+        state.update(extra)
+
+        events = asker.events + [SlotSet(slot, value) for slot, value in updates.items()]
+        next_slot = None if stop else next((s for s in required if state.get(s) is None), None)
+        return events + [SlotSet(REQUESTED_SLOT, next_slot)]
+
+    # --- reading answers -------------------------------------------------------------------
+    def candidates(self, tracker: Tracker, requested: Optional[str], answering: bool, required) -> Dict[str, Any]:
+        """Raw values to validate: slots Rasa just filled from entities, then the parser's reading."""
+        found = {slot: value for slot, value in tracker.slots_to_validate().items()
+                 if slot in required and value is not None}
+        if not answering:
+            return found
+        text = latest_text(tracker)
+        parsed = parse_change(text, requested)
+        for slot in ("product", "tier", "cycle", "seats", "renewal_mode"):
+            if slot not in required:
+                continue
+            value = getattr(parsed, slot)
+            if value is not None and (slot not in found or self.validate_value(slot, found[slot], None, "vi") is _INVALID):
+                found[slot] = value
+        if requested in ("cycle", "seats") and requested not in found and is_keep(text):
+            found[requested] = KEEP
+        return found
+
+    def addons_in_message(self, tracker: Tracker) -> Dict[str, int]:
+        addons = dict(parse_change(latest_text(tracker)).capacity)
+        kinds = [canonical_capacity_kind(v) for v in latest_entities(tracker, "capacity_kind")]
+        amounts = [canonical_count(v, MAX_CAPACITY) for v in latest_entities(tracker, "capacity_amount")]
+        for kind, amount in zip(kinds, amounts):
+            if kind and amount and kind not in addons:
+                addons[kind] = amount
+        return {k: v for k, v in addons.items() if 0 < v <= MAX_CAPACITY}
+
+    def validate_value(self, slot: str, raw: Any, dispatcher: Optional[CollectingDispatcher], lang: str) -> Any:
+        """The canonical value, or _INVALID (after a polite explanation when a dispatcher is given)."""
+        value: Any = None
+        if slot == "product":
+            value = canonical_product(raw)
+        elif slot == "tier":
+            value = canonical_tier(raw)
+            if value == "free" and self.paid_tiers_only:
+                if dispatcher:
+                    dispatcher.utter_message(response="utter_invalid_paid_tier")
+                return _INVALID
+        elif slot == "cycle":
+            value = KEEP if raw == KEEP else canonical_cycle(raw)
+        elif slot == "seats":
+            value = KEEP if raw == KEEP else canonical_count(raw, MAX_SEATS)
+        elif slot == "renewal_mode":
+            value = canonical_renewal_mode(raw)
+        elif slot == "checkout_confirmed":
+            value = raw if isinstance(raw, bool) else None
+        if value is None:
+            if dispatcher:
+                self.utter_invalid(slot, dispatcher)
+            return _INVALID
+        return value
+
+    def utter_invalid(self, slot: str, dispatcher: CollectingDispatcher) -> None:
+        if slot == "seats":
+            dispatcher.utter_message(response="utter_invalid_seats", maximum=MAX_SEATS)
+        elif slot == "checkout_confirmed":
+            dispatcher.utter_message(response="utter_invalid_confirmation")
+        else:
+            dispatcher.utter_message(response=f"utter_invalid_{slot}")
+
+
+class ValidateCheckChangeForm(PlanFormValidation):
+    def name(self) -> Text:
+        return "validate_check_change_form"
+
+    def gate(self, dispatcher, asker):
+        if asker.identity is None:
+            dispatcher.utter_message(response="utter_check_login")
+            return "needs_login"
+        if not asker.workspace_id:
+            dispatcher.utter_message(response="utter_agent_needs_workspace")
+            return "needs_workspace"
+        return None
+
+
+class ActionCheckChangeSubmit(Action):
+    """The decision for the collected change, with reasons and fixes from billing_core."""
+
+    def name(self) -> Text:
+        return "action_check_change_submit"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        from billing_core import services
+
+        lang = language_of(tracker)
+        if tracker.get_slot("checkout_status") in ("needs_login", "needs_workspace"):
+            return reset_form_slots()  # the form already said why it stopped
+        state = {slot: tracker.get_slot(slot) for slot in FORM_STATE_SLOTS}
+        if any(state.get(slot) is None for slot in CORE_SLOTS):
+            dispatcher.utter_message(response="utter_form_stopped")
+            return reset_form_slots()
+        asker = resolve_asker(tracker, dispatcher)
+        if asker.identity is None or not asker.workspace_id:
+            dispatcher.utter_message(response="utter_check_login")  # the token expired meanwhile
+            return reset_form_slots()
+        try:
+            decision = billing.call(dispatcher, lang, services.check_change, billing.unit_of_work(),
+                                    asker.workspace_id, request_from_slots(state))
+        except Unavailable:
+            return asker.events + reset_form_slots()
+        dispatcher.utter_message(response="utter_personal_header", workspace=asker.workspace_id)
+        billing.utter_decision(dispatcher, decision, lang)
+        immediate = decision.allowed and getattr(decision.outcome, "value", decision.outcome) == "IMMEDIATE"
+        if immediate and asker.is_customer and state["tier"] != "free":
+            # Keep the answers: "Nâng cấp ngay" starts the checkout with them already filled.
+            dispatcher.utter_message(response="utter_offer_checkout")
+            return asker.events + [SlotSet("checkout_status", None), SlotSet("checkout_quote_key", None)]
+        return asker.events + reset_form_slots()
+
+
+class ActionStopForm(Action):
+    """The user gave up in the middle of a form: stop it, forget the answers, write nothing."""
+
+    def name(self) -> Text:
+        return "action_stop_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        dispatcher.utter_message(response="utter_form_stopped")
+        return reset_form_slots() + [SlotSet(REQUESTED_SLOT, None)]

@@ -1,0 +1,369 @@
+"""Answers that depend on who asks: from the asker's own workspace when their token is valid,
+the general rule of the help article (domain.yml) plus how to get a personal answer otherwise.
+
+Every answer is recomputed from billing_core on each turn; the workspace comes from the
+verified token (or, for a support agent, from the workspace they name).
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import billing
+from actions.billing import Unavailable
+from actions.context import Asker, language_of, latest_entities, latest_text, resolve_asker
+from actions.labels import as_datetime, date_text, datetime_text, word
+from actions.parsing import (
+    PRODUCTS, canonical_cycle, canonical_product, canonical_tier, parse_change,
+)
+
+
+def named_products(tracker: Tracker) -> List[str]:
+    """Products the latest message names (entities first, then the folded-text parser)."""
+    found = [canonical_product(v) for v in latest_entities(tracker, "product")]
+    found = [p for p in found if p]
+    if not found:
+        parsed = parse_change(latest_text(tracker)).product
+        found = [parsed] if parsed else []
+    return list(dict.fromkeys(found))
+
+
+def named_value(tracker: Tracker, entity: str, canonical, parsed_value: Optional[str]) -> Optional[str]:
+    for value in latest_entities(tracker, entity):
+        key = canonical(value)
+        if key:
+            return key
+    return parsed_value
+
+
+class PersonalAnswer(Action):
+    """Template: the general rule for anonymous users, the personal answer for known ones."""
+
+    general_response = ""
+
+    def name(self) -> Text:  # pragma: no cover - subclasses name themselves
+        raise NotImplementedError
+
+    def now(self) -> Optional[datetime]:
+        return None  # billing_core's clock; tests pass explicit times through billing_core seeds
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        lang = language_of(tracker)
+        asker = resolve_asker(tracker, dispatcher)
+        if asker.identity is None:
+            self.general(dispatcher, tracker, lang)
+            dispatcher.utter_message(response="utter_login_for_personal")
+            return []
+        if not asker.workspace_id:
+            dispatcher.utter_message(response="utter_agent_needs_workspace")
+            self.general(dispatcher, tracker, lang)
+            return asker.events
+        try:
+            events = self.personal(dispatcher, tracker, lang, asker) or []
+        except Unavailable:
+            self.general(dispatcher, tracker, lang)
+            events = []
+        return asker.events + events
+
+    def general(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> None:
+        dispatcher.utter_message(response=self.general_response)
+
+    def personal(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, asker: Asker) -> Optional[List[Dict]]:
+        raise NotImplementedError
+
+
+def header(dispatcher: CollectingDispatcher, asker: Asker) -> None:
+    dispatcher.utter_message(response="utter_personal_header", workspace=asker.workspace_id)
+
+
+def check(dispatcher, lang: str, workspace_id: str, request) -> Any:
+    from billing_core import services
+
+    return billing.call(dispatcher, lang, services.check_change, billing.unit_of_work(), workspace_id, request)
+
+
+class ActionAnswerGoFree(PersonalAnswer):
+    """"Can I go Free?": the decision for a move to Free of each product asked about (or held)."""
+
+    general_response = "utter_go_free"
+
+    def name(self) -> Text:
+        return "action_answer_go_free"
+
+    def personal(self, dispatcher, tracker, lang, asker):
+        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+        products = named_products(tracker) or [s["product"] for s in summary.items] or ["digital_workspace"]
+        header(dispatcher, asker)
+        for product in products:
+            billing.utter_decision(dispatcher, check(dispatcher, lang, asker.workspace_id,
+                                                     billing.change_request(product, "free")), lang)
+        return []
+
+
+class ActionAnswerBillingCycle(PersonalAnswer):
+    """"Can I pay App Builder yearly?": the decision for that cycle on the current tier."""
+
+    general_response = "utter_billing_cycle"
+
+    def name(self) -> Text:
+        return "action_answer_billing_cycle"
+
+    def personal(self, dispatcher, tracker, lang, asker):
+        parsed = parse_change(latest_text(tracker))
+        cycle = named_value(tracker, "cycle", canonical_cycle, parsed.cycle)
+        if cycle is None:
+            # A general cycle question ("monthly or yearly?"): the rule, and where they stand.
+            self.general(dispatcher, tracker, lang)
+            summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+            header(dispatcher, asker)
+            utter_plans(dispatcher, summary, lang)
+            return []
+        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+        products = named_products(tracker) or [s["product"] for s in summary.items if s.get("tier") != "free"]
+        header(dispatcher, asker)
+        for product in products or ["digital_workspace"]:
+            current = summary.of(product)
+            tier = named_value(tracker, "tier", canonical_tier, parsed.tier) or (current or {}).get("tier") or "starter"
+            if tier == "free":
+                tier = "starter"  # a cycle only exists on a paid tier: ask about the entry paid tier
+            decision = check(dispatcher, lang, asker.workspace_id, billing.change_request(product, tier, cycle=cycle))
+            billing.utter_decision(dispatcher, decision, lang)
+        return []
+
+
+def trial_days_left(subscription: Dict[str, Any], now: datetime) -> Optional[int]:
+    if subscription.get("trial_days_left") is not None:
+        return int(subscription["trial_days_left"])
+    end = as_datetime(subscription.get("period_end"))
+    if end is None:
+        return None
+    # A part-day left counts as a day: "0 days left" only once the trial has really ended.
+    return max(0, math.ceil((end - now).total_seconds() / 86400))
+
+
+class ActionAnswerTrial(PersonalAnswer):
+    """"How many trial days are left?" for every product of the workspace."""
+
+    general_response = "utter_trial"
+
+    def name(self) -> Text:
+        return "action_answer_trial"
+
+    def personal(self, dispatcher, tracker, lang, asker):
+        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+        now = billing.utcnow()
+        header(dispatcher, asker)
+        wanted = named_products(tracker)
+        shown = 0
+        for sub in summary.items:
+            if wanted and sub.get("product") not in wanted:
+                continue
+            name = billing.product_name(sub["product"], lang)
+            if sub.get("status") == "trial":
+                dispatcher.utter_message(
+                    response="utter_trial_days_left", product=name,
+                    days=trial_days_left(sub, now), date=date_text(sub.get("period_end"), lang),
+                )
+            else:
+                dispatcher.utter_message(
+                    response="utter_trial_not_running", product=name,
+                    status=word(sub.get("status"), lang), tier=billing.tier_name(sub.get("tier", ""), lang),
+                )
+            shown += 1
+        if not shown:
+            dispatcher.utter_message(response="utter_no_subscription", workspace=asker.workspace_id)
+        dispatcher.utter_message(response="utter_trial_after")
+        return []
+
+
+class ActionAnswerNextRenewal(PersonalAnswer):
+    """"What is my next renewal plan?": scheduled changes, else how each plan renews."""
+
+    general_response = "utter_next_renewal"
+
+    def name(self) -> Text:
+        return "action_answer_next_renewal"
+
+    def personal(self, dispatcher, tracker, lang, asker):
+        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+        header(dispatcher, asker)
+        scheduled = {c.get("product"): c for c in summary.scheduled}
+        for sub in summary.items:
+            product = sub.get("product")
+            name = billing.product_name(product, lang)
+            change = scheduled.get(product)
+            if change:
+                dispatcher.utter_message(
+                    response="utter_next_renewal_scheduled", product=name,
+                    tier=billing.tier_name(change.get("tier", ""), lang), cycle=word(change.get("cycle"), lang),
+                    seats=change.get("seats"), date=date_text(change.get("effective_at"), lang),
+                )
+            elif sub.get("status") == "active":
+                dispatcher.utter_message(
+                    response="utter_next_renewal_same", product=name,
+                    tier=billing.tier_name(sub.get("tier", ""), lang), cycle=word(sub.get("cycle"), lang),
+                    date=date_text(sub.get("period_end"), lang), renewal=word(sub.get("renewal_mode"), lang),
+                )
+            else:
+                dispatcher.utter_message(
+                    response="utter_next_renewal_unpaid", product=name,
+                    status=word(sub.get("status"), lang), tier=billing.tier_name(sub.get("tier", ""), lang),
+                )
+        return []
+
+
+def utter_plans(dispatcher: CollectingDispatcher, summary: "billing.Subscriptions", lang: str) -> None:
+    for sub in summary.items:
+        dispatcher.utter_message(
+            response="utter_plan_item", product=billing.product_name(sub.get("product", ""), lang),
+            tier=billing.tier_name(sub.get("tier", ""), lang), status=word(sub.get("status"), lang),
+            cycle=word(sub.get("cycle"), lang), seats=sub.get("seats"),
+            date=date_text(sub.get("period_end"), lang),
+        )
+    if not summary.items:
+        dispatcher.utter_message(response="utter_no_subscription", workspace=summary.summary.get("workspace_id", ""))
+
+
+class ActionAnswerMyPlan(PersonalAnswer):
+    general_response = "utter_my_plan"
+
+    def name(self) -> Text:
+        return "action_answer_my_plan"
+
+    def personal(self, dispatcher, tracker, lang, asker):
+        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+        header(dispatcher, asker)
+        utter_plans(dispatcher, summary, lang)
+        return []
+
+
+class ActionAnswerDataRetention(PersonalAnswer):
+    """"What will be deleted if I downgrade, and when?": the decision's notes for a named
+    target, else the workspace's retention preview (scheduled downgrades, pending deletions)."""
+
+    general_response = "utter_data_retention"
+
+    def name(self) -> Text:
+        return "action_answer_data_retention"
+
+    def personal(self, dispatcher, tracker, lang, asker):
+        from billing_core import services
+
+        parsed = parse_change(latest_text(tracker))
+        products = named_products(tracker)
+        tier = named_value(tracker, "tier", canonical_tier, parsed.tier)
+        if products and tier:
+            header(dispatcher, asker)
+            for product in products:
+                decision = check(dispatcher, lang, asker.workspace_id, billing.change_request(product, tier))
+                billing.utter_decision(dispatcher, decision, lang)
+            return []
+        items = billing.call(dispatcher, lang, services.retention_preview, billing.unit_of_work(), asker.workspace_id)
+        header(dispatcher, asker)
+        if not items:
+            dispatcher.utter_message(response="utter_retention_nothing")
+            self.general(dispatcher, tracker, lang)
+            return []
+        lines = [billing.render_retention_item(item, lang) for item in items]
+        dispatcher.utter_message(response="utter_retention_items", lines=billing.bullet_list(lines))
+        return []
+
+
+class ActionAnswerPaymentStatus(PersonalAnswer):
+    """"Did my payment go through?": the latest order's state, a failure's code in words."""
+
+    general_response = "utter_payment_status_general"
+
+    def name(self) -> Text:
+        return "action_answer_payment_status"
+
+    def personal(self, dispatcher, tracker, lang, asker):
+        from billing_core import payments
+
+        orders = billing.call(dispatcher, lang, payments.latest_orders, billing.unit_of_work(), asker.workspace_id, limit=1)
+        if not orders:
+            dispatcher.utter_message(response="utter_no_orders", workspace=asker.workspace_id)
+            return []
+        order = orders[0]
+        status = getattr(order.status, "value", order.status)
+        common = {"txn_ref": order.txn_ref, "amount": billing.format_vnd(order.amount_vnd, lang)}
+        if status == "paid":
+            plan = f"{billing.product_name(order.product, lang)} {billing.tier_name(order.tier, lang)}"
+            dispatcher.utter_message(response="utter_order_paid", paid_at=datetime_text(order.paid_at, lang),
+                                     plan=plan, **common)
+        elif status == "failed":
+            reason = payments.response_code_text(order.response_code, lang)
+            dispatcher.utter_message(response="utter_order_failed", reason=reason, **common)
+        elif status == "pending" and as_datetime(order.expires_at) > billing.utcnow():
+            dispatcher.utter_message(response="utter_order_pending",
+                                     expires_at=datetime_text(order.expires_at, lang), **common)
+        else:
+            dispatcher.utter_message(response="utter_order_expired", **common)
+        return []
+
+
+class ActionCancelDowngrade(PersonalAnswer):
+    """Shows the scheduled downgrade and asks to confirm its cancellation (nothing written yet)."""
+
+    general_response = "utter_cancel_downgrade_general"
+
+    def name(self) -> Text:
+        return "action_cancel_downgrade"
+
+    def personal(self, dispatcher, tracker, lang, asker):
+        if not asker.is_customer:
+            dispatcher.utter_message(response="utter_agent_no_changes")
+            return []
+        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+        wanted = named_products(tracker)
+        changes = [c for c in summary.scheduled if not wanted or c.get("product") in wanted]
+        if not changes:
+            dispatcher.utter_message(response="utter_cancel_downgrade_none", workspace=asker.workspace_id)
+            return [SlotSet("pending_cancel_product", None)]
+        change = changes[0]
+        dispatcher.utter_message(
+            response="utter_cancel_downgrade_confirm", product=billing.product_name(change["product"], lang),
+            tier=billing.tier_name(change.get("tier", ""), lang), date=date_text(change.get("effective_at"), lang),
+        )
+        return [SlotSet("pending_cancel_product", change["product"])]
+
+
+class ActionConfirmCancelDowngrade(Action):
+    """The yes/no after ActionCancelDowngrade; only a "yes" from the same verified customer writes."""
+
+    def name(self) -> Text:
+        return "action_confirm_cancel_downgrade"
+
+    async def run(self, dispatcher, tracker, domain):
+        from billing_core import services
+
+        from actions.context import identity_of, latest_intent
+
+        lang = language_of(tracker)
+        product = tracker.get_slot("pending_cancel_product")
+        clear = [SlotSet("pending_cancel_product", None)]
+        if not product:
+            dispatcher.utter_message(response="utter_anything_else")
+            return clear
+        if latest_intent(tracker) != "affirm":
+            dispatcher.utter_message(response="utter_cancel_downgrade_kept")
+            return clear
+        identity = identity_of(tracker)
+        if identity is None or not identity.is_customer:
+            dispatcher.utter_message(response="utter_login_for_personal")
+            return clear
+        try:
+            billing.call(dispatcher, lang, services.cancel_scheduled_change, billing.unit_of_work(),
+                         identity.workspace_id, product, actor=f"assistant:{identity.sub}")
+        except Unavailable:
+            return clear
+        dispatcher.utter_message(response="utter_cancel_downgrade_done", product=billing.product_name(product, lang))
+        return clear
+
+
+__all__ = [name for name in dir() if name.startswith("Action")] + ["PRODUCTS"]

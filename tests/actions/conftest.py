@@ -1,0 +1,121 @@
+"""Fixtures for the action tests: a seeded temporary SQLite billing database, signed tokens,
+trackers as Rasa sends them, and a renderer that turns dispatched responses into the text the
+user would read (Vietnamese default, English variation), straight from domain.yml.
+"""
+from __future__ import annotations
+
+import asyncio
+import string
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "action-tests-secret-0123456789abcdef"
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch):
+    monkeypatch.setenv("HELPDESK_JWT_SECRET", SECRET)
+    monkeypatch.setenv("HELPDESK_MODE", "demo")
+
+
+@pytest.fixture
+def billing_db(tmp_path, monkeypatch):
+    """A fresh SQLite database with the demo workspaces, as BILLING_DATABASE_URL."""
+    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema, dispose_engine
+    from billing_core.demo import seed_demo
+
+    url = f"sqlite:///{tmp_path / 'billing.db'}"
+    monkeypatch.setenv("BILLING_DATABASE_URL", url)
+    create_schema(url)
+    seed_demo(SqlAlchemyUnitOfWork(url), now=datetime.now(timezone.utc))
+    yield url
+    dispose_engine(url)
+
+
+def token(workspace_id: str, role: str = "customer", minutes: int = 30, secret: str = SECRET, sub: str = "") -> str:
+    from helpdesk.identity import issue_token
+
+    return issue_token(sub or f"user-of-{workspace_id}", workspace_id, role=role, secret=secret, minutes=minutes)
+
+
+def make_tracker(text: str = "", intent: Optional[str] = None, entities: Optional[List[Dict]] = None,
+                 token_value: Optional[str] = None, slots: Optional[Dict[str, Any]] = None,
+                 language: str = "vi", active_loop: Optional[str] = None,
+                 new_slot_events: Optional[Dict[str, Any]] = None, history: Optional[List[Dict]] = None,
+                 confidence: float = 0.95) -> Tracker:
+    """A tracker as the action server receives it for the latest user message.
+
+    ``new_slot_events`` are the slot candidates Rasa appends before calling a form's validation
+    action (what ``tracker.slots_to_validate()`` reads).
+    """
+    all_slots = {name: None for name in DOMAIN["slots"]}
+    all_slots["language"] = language
+    all_slots.update(slots or {})
+    metadata = {"token": token_value} if token_value is not None else {}
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": confidence} if intent else {},
+        "entities": entities or [],
+        "metadata": metadata,
+    }
+    events = list(history or [])
+    events.append({"event": "user", "text": text, "parse_data": latest, "metadata": metadata})
+    if new_slot_events:
+        events.append({"event": "action", "name": active_loop or "action_listen"})
+        events.extend({"event": "slot", "name": k, "value": v} for k, v in new_slot_events.items())
+        all_slots.update(new_slot_events)
+    return Tracker(
+        sender_id="test-sender", slots=all_slots, latest_message=latest, events=events, paused=False,
+        followup_action=None, active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+def run(action, tracker: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
+    return dispatcher, events
+
+
+class _Strict(dict):
+    def __missing__(self, key):
+        raise KeyError(f"response needs {{{key}}} but the action did not pass it")
+
+
+def render_message(message: Dict[str, Any], language: str = "vi") -> str:
+    """The text a user reads for one dispatched message (response name + kwargs, or plain text)."""
+    if message.get("text"):
+        return message["text"]
+    name = message.get("response")
+    if not name:
+        return ""
+    variations = DOMAIN["responses"][name]
+    chosen = None
+    if language == "en":
+        chosen = next((v for v in variations if v.get("condition")), None)
+    if chosen is None:
+        chosen = next(v for v in variations if not v.get("condition"))
+    values = {k: v for k, v in message.items() if k not in ("response", "buttons", "elements", "attachment", "image", "custom", "template", "text", "json_message")}
+    values.update(message.get("kwargs") or {})
+    names = {field for _, field, _, _ in string.Formatter().parse(chosen["text"]) if field}
+    return chosen["text"].format_map(_Strict({k: values[k] for k in names if k in values}))
+
+
+def rendered(dispatcher: CollectingDispatcher, language: str = "vi") -> str:
+    return "\n".join(render_message(m, language) for m in dispatcher.messages)
+
+
+def responses(dispatcher: CollectingDispatcher) -> List[str]:
+    return [m.get("response") for m in dispatcher.messages if m.get("response")]
+
+
+def slot_events(events) -> Dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
