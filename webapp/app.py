@@ -110,6 +110,17 @@ def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Cal
     app.ctx.uow_factory = uow_factory or make_uow_factory(settings)
     register_blueprints(app, settings)
 
+    @app.exception(Exception)
+    async def ipn_always_answers_json(request: Request, exception: Exception):
+        # VNPAY reads only JSON from the IPN URL: a framework error there (wrong method, bad
+        # request line...) still gets VNPAY's "99" so that it retries, never an HTML error page.
+        if request is not None and (request.path or "").startswith("/vnpay/ipn"):
+            from billing_core.payments import ipn_answer
+
+            log.warning("IPN request failed before the handler: %r", exception)
+            return response.json(ipn_answer("99"))
+        return app.error_handler.default(request, exception)
+
     @app.get("/healthz")
     async def healthz(request: Request):
         return response.json({"ok": True, "mode": settings.mode,

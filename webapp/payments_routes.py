@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import List, Tuple
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -20,7 +20,7 @@ from webapp.pages import esc, format_vnd, page
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_BYTES = 8192  # a genuine VNPAY callback is well under 2 KB
+MAX_QUERY_BYTES = 4096  # a genuine VNPAY callback is well under 2 KB (Sanic refuses > 8 KB headers itself)
 
 
 def query_pairs(request: Request) -> List[Tuple[str, str]]:
@@ -102,7 +102,14 @@ def _plan_name(order) -> str:
     return f"{product} {order.tier.title()}"
 
 
-def render_return_page(lang: str, verified: bool, lookup, error: bool = False) -> Tuple[str, int]:
+def other_language_href(pairs: List[Tuple[str, str]], lang: str) -> str:
+    """The same return URL in the other language (the signed parameters are kept as they are)."""
+    kept = [(k, v) for k, v in pairs if k != "lang"] + [("lang", "vi" if lang == "en" else "en")]
+    return "/vnpay/return?" + urlencode(kept)
+
+
+def render_return_page(lang: str, verified: bool, lookup, error: bool = False,
+                       toggle_href: str = "") -> Tuple[str, int]:
     """(HTML, HTTP status) of the return page. Every dynamic value is escaped."""
     t = TEXT[lang]
     refresh = 0
@@ -130,8 +137,10 @@ def render_return_page(lang: str, verified: bool, lookup, error: bool = False) -
         if order.transaction_no:
             rows.append((t["transaction"], order.transaction_no))
         body += "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows) + "</dl>"
+    toggle = (f' · <a href="{esc(toggle_href)}">{"Tiếng Việt" if lang == "en" else "English"}</a>'
+              if toggle_href else "")
     html = (f'<h1 class="{css}">{esc(heading)}</h1>{body}'
-            f'<p><a href="/">{esc(t["back"])}</a></p>')
+            f'<p><a href="/">{esc(t["back"])}</a>{toggle}</p>')
     return page(t["title"], html, lang, refresh_seconds=refresh), 200
 
 
@@ -171,7 +180,8 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
             except Exception:
                 log.exception("return page: order lookup failed")
                 failed = True
-        html, status = render_return_page(lang, verified, lookup, error=failed)
+        html, status = render_return_page(lang, verified, lookup, error=failed,
+                                          toggle_href=other_language_href(pairs, lang))
         return response.html(html, status=status, headers={"Cache-Control": "no-store"})
 
     return bp
