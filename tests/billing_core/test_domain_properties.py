@@ -1,0 +1,214 @@
+"""The state changes of the domain, and properties that hold whatever sequence of allowed changes runs.
+
+Random sequences: each change request is decided; IMMEDIATE ones are applied at once (as if paid),
+NEXT_CYCLE ones are scheduled (with a survey answer and the confirmation), BLOCKED ones change
+nothing; time moves forward, trials expire, plans renew (applying scheduled changes) and the
+retention job runs. After every step the invariants hold.
+"""
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from billing_core.catalog import load_catalog
+from billing_core.domain.changes import (
+    apply_decision,
+    apply_immediate,
+    cancel_scheduled_change,
+    expire_trials,
+    renew,
+    schedule_change,
+)
+from billing_core.domain.model import Cycle, Outcome, RetentionKind, Status
+from billing_core.domain.quotes import add_months
+from billing_core.domain.retention import execute_due
+from billing_core.domain.rules import ChangeRequest, decide
+from billing_core.errors import (
+    ChangeNotAllowedError,
+    ConfirmationRequiredError,
+    NoScheduledChangeError,
+    SurveyAnswerRequiredError,
+)
+from tests.billing_core import factories as f
+from tests.billing_core.factories import AB, DW, NOW, OW
+
+CATALOG = load_catalog()
+
+
+# --- the state changes, by example ------------------------------------------------------------------
+def test_trial_purchase_starts_a_paid_period_with_capacity():
+    ws = f.demo_workspaces()["demo-trial"]
+    version = ws.version
+    decision = decide(CATALOG, ws, ChangeRequest(DW, "standard", "yearly", 5, {"storage": 25}), NOW)
+    sub = apply_decision(CATALOG, ws, decision, NOW)
+    assert (sub.status, sub.tier, sub.cycle, sub.seats) == (Status.ACTIVE, "standard", Cycle.YEARLY, 5)
+    assert (sub.period_start, sub.period_end) == (NOW, add_months(NOW, 12))
+    assert [(p.kind, p.amount, p.purchased_at) for p in ws.capacity] == [("storage", 30, NOW)]
+    assert ws.version == version + 1
+
+
+def test_same_cycle_upgrade_keeps_the_period_and_cancels_the_scheduled_downgrade():
+    ws = f.demo_workspaces()["demo-downgrade-scheduled"]
+    end = ws.subscription(DW).period_end
+    decision = decide(CATALOG, ws, ChangeRequest(DW, "premium", seats=15), NOW)
+    sub = apply_decision(CATALOG, ws, decision, NOW)
+    assert sub.period_end == end and sub.seats == 15
+    assert ws.scheduled_changes == []
+
+
+def test_expired_trial_to_free_applies_now_with_retention():
+    ws = f.demo_workspaces()["demo-trial-ended"]
+    sub = apply_decision(CATALOG, ws, decide(CATALOG, ws, ChangeRequest(DW, "free"), NOW), NOW)
+    assert (sub.status, sub.tier, sub.cycle, sub.period_end) == (Status.FREE, "free", None, None)
+    assert {t.target for t in ws.retention_tasks if t.kind is RetentionKind.FEATURE_DATA} == {
+        "projects", "calendar", "reports", "gantt",
+    }
+
+
+def test_apply_refuses_what_is_not_immediate():
+    ws = f.demo_workspaces()["demo-monthly"]
+    before = copy.deepcopy(ws)
+    for request in (ChangeRequest(AB, "free"), ChangeRequest(DW, "starter", seats=2)):
+        with pytest.raises(ChangeNotAllowedError):
+            apply_decision(CATALOG, ws, decide(CATALOG, ws, request, NOW), NOW)
+    assert ws == before
+
+
+def test_schedule_needs_survey_and_confirmation_and_replaces_the_previous_one():
+    ws = f.demo_workspaces()["demo-downgrade-scheduled"]
+    decision = decide(CATALOG, ws, ChangeRequest(DW, "starter", seats=6), NOW)
+    before = copy.deepcopy(ws)
+    with pytest.raises(SurveyAnswerRequiredError):
+        schedule_change(ws, decision, NOW, "  ", confirmed=True)
+    with pytest.raises(ConfirmationRequiredError):
+        schedule_change(ws, decision, NOW, "too expensive", confirmed=False)
+    with pytest.raises(ConfirmationRequiredError):
+        schedule_change(ws, decision, NOW, "too expensive", confirmed="yes")
+    assert ws == before, "a refused schedule writes nothing"
+    change = schedule_change(ws, decision, NOW, "too expensive", confirmed=True)
+    assert ws.scheduled_changes == [change]
+    assert (change.tier, change.seats, change.effective_at) == ("starter", 6, ws.subscription(DW).period_end)
+    with pytest.raises(ChangeNotAllowedError):
+        schedule_change(ws, decide(CATALOG, ws, ChangeRequest(DW, "premium", seats=20), NOW), NOW, "x", True)
+
+
+def test_cancel_scheduled_change():
+    ws = f.demo_workspaces()["demo-downgrade-scheduled"]
+    cancel_scheduled_change(ws, DW)
+    assert ws.scheduled_changes == []
+    with pytest.raises(NoScheduledChangeError) as raised:
+        cancel_scheduled_change(ws, DW)
+    assert raised.value.params == {"product": DW}
+
+
+def test_renewal_applies_the_scheduled_change_with_retention():
+    ws = f.demo_workspaces()["demo-downgrade-scheduled"]
+    f.capacity(ws, "storage", 1500, 30)
+    end = ws.subscription(DW).period_end
+    assert renew(CATALOG, ws, DW, end - timedelta(seconds=1)) is None, "not due yet"
+    result = renew(CATALOG, ws, DW, end)
+    sub = result.subscription
+    assert (sub.tier, sub.period_start, sub.period_end) == ("standard", end, add_months(end, 1))
+    assert result.applied is not None and ws.scheduled_changes == []
+    assert sorted((t.target, t.amount, t.due_at) for t in result.retention_tasks) == sorted([
+        ("storage", 500, end + timedelta(days=7)),
+        ("okr", 0, end + timedelta(days=90)),
+        ("audit_log", 0, end + timedelta(days=90)),
+    ])
+    assert ws.retention_tasks == result.retention_tasks
+
+
+def test_renewal_to_free():
+    ws = f.workspace()
+    f.paid(ws, DW, "starter", "monthly", seats=3)
+    f.scheduled(ws, DW, "free", None)
+    end = ws.subscription(DW).period_end
+    sub = renew(CATALOG, ws, DW, end + timedelta(hours=1)).subscription
+    assert (sub.status, sub.tier, sub.cycle, sub.period_end) == (Status.FREE, "free", None, None)
+    assert renew(CATALOG, ws, DW, end + timedelta(days=400)) is None, "Free never renews"
+
+
+def test_expire_trials():
+    ws = f.demo_workspaces()["demo-ow-trial-ended"]
+    expired = expire_trials(ws, NOW)
+    assert [s.product for s in expired] == [OW] and ws.subscription(OW).status is Status.EXPIRED
+    assert expire_trials(ws, NOW) == []
+
+
+# --- properties ---------------------------------------------------------------------------------------
+PRODUCTS = [DW, OW, AB]
+TIERS = ["free", "starter", "standard", "premium"]
+
+change_step = st.tuples(
+    st.just("change"),
+    st.sampled_from(PRODUCTS),
+    st.sampled_from(TIERS),
+    st.sampled_from([None, "monthly", "yearly"]),
+    st.one_of(st.none(), st.integers(1, 12)),
+    st.one_of(st.just({}), st.fixed_dictionaries({"storage": st.integers(1, 400)})),
+)
+time_step = st.tuples(st.just("advance"), st.integers(1, 400))
+cancel_step = st.tuples(st.just("cancel"), st.sampled_from(PRODUCTS))
+steps = st.lists(st.one_of(change_step, change_step, time_step, cancel_step), min_size=1, max_size=25)
+
+
+def check_invariants(ws):
+    base = ws.subscription(DW)
+    base_paid = base is not None and base.status is Status.ACTIVE
+    for sub in ws.subscriptions:
+        if sub.status is Status.ACTIVE:
+            assert sub.seats >= CATALOG.min_paid_seats, f"{sub.product} paid with {sub.seats} users"
+            assert sub.cycle is not None and sub.period_end is not None and sub.period_end > sub.period_start
+            assert CATALOG.tiers[sub.tier].paid
+        if sub.status is Status.FREE:
+            assert sub.product == DW and sub.cycle is None and sub.period_end is None
+        if sub.product != DW and sub.status is Status.ACTIVE:
+            assert base_paid, f"paid {sub.product} without a paid Digital Workspace"
+            assert sub.cycle.months <= base.cycle.months, f"{sub.product} billed {sub.cycle.value}, DW {base.cycle.value}"
+    products = [change.product for change in ws.scheduled_changes]
+    assert len(products) == len(set(products)), "at most one scheduled change per product"
+    for change in ws.scheduled_changes:
+        sub = ws.subscription(change.product)
+        assert sub is not None and sub.status is Status.ACTIVE and change.effective_at == sub.period_end
+    assert all(purchase.amount > 0 for purchase in ws.capacity)
+
+
+def run_jobs(ws, now):
+    expire_trials(ws, now)
+    for _ in range(40):  # several periods may have passed
+        renewed = [renew(CATALOG, ws, product, now) for product in PRODUCTS]
+        if not any(renewed):
+            break
+    execute_due(CATALOG, ws, now)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(start=st.sampled_from(sorted(f.demo_workspaces())), plan=steps)
+def test_random_allowed_changes_never_break_an_invariant(start, plan):
+    ws = f.demo_workspaces()[start]
+    ws.orders.clear()  # payments are not simulated: an IMMEDIATE change counts as paid
+    now = NOW
+    check_invariants(ws)
+    for step in plan:
+        if step[0] == "advance":
+            now = now + timedelta(days=step[1])
+            run_jobs(ws, now)
+        elif step[0] == "cancel":
+            if ws.scheduled_change(step[1]) is not None:
+                cancel_scheduled_change(ws, step[1])
+        else:
+            _, product, tier, cycle, seats, addons = step
+            decision = decide(CATALOG, ws, ChangeRequest(product, tier, cycle, seats, addons), now)
+            assert decision.reasons
+            event(f"{decision.outcome.value} {decision.rule_id}")
+            assert decision.allowed == (decision.outcome is not Outcome.BLOCKED)
+            assert bool(decision.fixes) == (not decision.allowed)
+            if decision.outcome is Outcome.IMMEDIATE:
+                apply_decision(CATALOG, ws, decision, now)
+            elif decision.outcome is Outcome.NEXT_CYCLE:
+                schedule_change(ws, decision, now, "too expensive", confirmed=True)
+        check_invariants(ws)
