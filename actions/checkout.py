@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -20,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import billing
 from actions.billing import Unavailable
 from actions.context import Asker, identity_of, language_of, resolve_asker
+from actions.labels import as_datetime
 from actions.forms import CORE_SLOTS, FORM_STATE_SLOTS, PlanFormValidation, request_from_slots, reset_form_slots
 
 logger = logging.getLogger(__name__)
@@ -61,11 +63,12 @@ class ValidateCheckoutForm(PlanFormValidation):
         except Unavailable:
             return {"checkout_status": "error"}, True
         if not decision.allowed:
-            billing.utter_decision(dispatcher, decision, lang)
             if "PAYMENT_PENDING" in [r.code for r in decision.reasons]:
-                # An order of this product is still open: hand back its link (the same link for
-                # the same change: asking twice never makes a second order).
-                self.offer_open_order(dispatcher, lang, asker.workspace_id, state)
+                # An order of this product is still open: the same change gets the same link
+                # back (asking twice never makes a second order); another change is explained.
+                self.offer_open_order(dispatcher, lang, asker.workspace_id, state, decision)
+            else:
+                billing.utter_decision(dispatcher, decision, lang)
             return {"checkout_status": "blocked"}, True
         if quote is None or getattr(quote, "timing", "immediate") != "immediate":
             # Not something paid now (a downgrade, a move to Free): explain, no link.
@@ -81,26 +84,31 @@ class ValidateCheckoutForm(PlanFormValidation):
         return extra, False
 
 
-    def offer_open_order(self, dispatcher, lang: str, workspace_id: str, state: Dict[str, Any]) -> None:
+    def offer_open_order(self, dispatcher, lang: str, workspace_id: str, state: Dict[str, Any], decision) -> None:
         from billing_core import payments
 
         try:
             open_mode = next((o.renewal_mode for o in billing.call(
                 dispatcher, lang, payments.latest_orders, billing.unit_of_work(), workspace_id)
                 if o.product == state["product"] and getattr(o.status, "value", o.status) == "pending"), "manual")
+            # Keeps the open order's renewal mode: looking it up must not change it.
             checkout = start_checkout(dispatcher, lang, workspace_id, state, open_mode)
         except Unavailable:
+            billing.utter_decision(dispatcher, decision, lang)
             return
         if checkout.reused and checkout.order is not None:
             dispatcher.utter_message(response="utter_checkout_reused")
             utter_pay_link(dispatcher, lang, checkout.order, checkout.pay_url)
-        elif checkout.open_order is not None and checkout.open_pay_url:
+            return
+        billing.utter_decision(dispatcher, checkout.decision or decision, lang)
+        if checkout.open_order is not None and checkout.open_pay_url:
             utter_pay_link(dispatcher, lang, checkout.open_order, checkout.open_pay_url)
 
 
 def utter_pay_link(dispatcher: CollectingDispatcher, lang: str, order, pay_url: str) -> None:
     """The order and its VNPAY link as a button (the widget opens it in a new tab)."""
-    minutes = max(1, round((order.expires_at - order.created_at).total_seconds() / 60))
+    # Minutes left, not the link's full life: a link handed back again has less time.
+    minutes = max(1, math.ceil((as_datetime(order.expires_at) - billing.utcnow()).total_seconds() / 60))
     title = "Pay with VNPAY" if lang == "en" else "Thanh toán qua VNPAY"
     dispatcher.utter_message(
         response="utter_checkout_link", txn_ref=order.txn_ref, total=billing.format_vnd(order.amount_vnd, lang),

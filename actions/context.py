@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 LANGUAGES = ("vi", "en")
 # Agents' tokens may carry a placeholder workspace: it never counts as a workspace to read.
-_NO_WORKSPACE = {"", "*", "-", "none", "any"}
+_NO_WORKSPACE = {"", "*", "-", "none", "any", "support"}  # "support": the web app's agent tokens
 
 
 def language_of(tracker: Tracker) -> str:

@@ -22,7 +22,8 @@ def word(key: Any, lang: str) -> str:
     if key is None:
         return messages.label("cycle", "none", lang)
     text = messages.label(_GROUPS.get(str(key), "status"), str(key), lang)
-    return text[:1].lower() + text[1:] if _GROUPS.get(str(key)) == "status" and lang != "en" else text
+    # Labels are capitalised for tables; inside a sentence a status reads in lower case.
+    return text[:1].lower() + text[1:] if _GROUPS.get(str(key), "status") == "status" else text
 
 
 def as_datetime(value: Any) -> Optional[datetime]:

@@ -33,7 +33,7 @@ def test_expired_token_is_refused():
 
 
 def test_token_signed_with_another_secret_is_refused():
-    forged = issue_token("u1", "demo-trial", secret="someone-else-0123456789abcdef", now=NOW)
+    forged = issue_token("u1", "demo-trial", secret="someone-else-0123456789abcdef-0123456789", now=NOW)
     assert verify_token(forged, secret=SECRET, now=NOW) is None
 
 

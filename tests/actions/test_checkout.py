@@ -1,0 +1,166 @@
+"""checkout_form from the chat: collect, check (blocked -> fix, no link), quote, renewal,
+confirmation, VNPAY link; nothing is written before the "yes", and never for anonymous users."""
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from actions.checkout import ActionCheckoutSubmit, ValidateCheckoutForm
+from tests.actions.conftest import make_tracker, rendered, responses, run, slot_events, token
+
+FORM = "checkout_form"
+
+
+@pytest.fixture(autouse=True)
+def _vnpay(monkeypatch):
+    monkeypatch.setenv("VNPAY_PAYMENT_URL", "http://localhost:8000/sandbox/vnpay/paymentv2/vpcpay.html")
+    monkeypatch.setenv("VNPAY_RETURN_URL", "http://localhost:8000/vnpay/return")
+
+
+def step(text, intent="inform", requested=None, slots=None, new_slots=None, token_value=None, language="vi"):
+    all_slots = dict(slots or {})
+    all_slots["requested_slot"] = requested
+    tracker = make_tracker(text, intent, token_value=token_value, slots=all_slots, active_loop=FORM,
+                           new_slot_events=new_slots, language=language)
+    return run(ValidateCheckoutForm(), tracker)
+
+
+def orders(url, workspace_id):
+    from billing_core import payments
+    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
+
+    return payments.latest_orders(SqlAlchemyUnitOfWork(url), workspace_id, limit=50)
+
+
+def test_anonymous_user_is_told_to_log_in_and_nothing_is_asked(billing_db):
+    dispatcher, events = step("Upgrade App Builder to Standard yearly for 10 users", intent="buy_upgrade",
+                              language="en")
+    assert responses(dispatcher) == ["utter_checkout_login"]
+    assert slot_events(events)["requested_slot"] is None
+    assert "log in" in rendered(dispatcher, "en")
+
+
+def test_agents_cannot_pay_for_a_customer(billing_db):
+    dispatcher, events = step("nâng cấp workspace demo-monthly lên Standard", intent="buy_upgrade",
+                              token_value=token("*", role="agent"))
+    assert "utter_checkout_agent" in responses(dispatcher)
+    assert slot_events(events)["requested_slot"] is None
+
+
+def test_blocked_change_is_explained_with_its_fix_and_no_link(billing_db):
+    # demo-monthly pays Digital Workspace monthly: App Builder cannot be yearly before it.
+    dispatcher, events = step("Upgrade App Builder to Standard yearly for 10 users with 50 GB more storage",
+                              intent="buy_upgrade", token_value=token("demo-monthly"), language="en")
+    slots = slot_events(events)
+    assert slots["checkout_status"] == "blocked" and slots["requested_slot"] is None
+    assert "utter_decision_fixes" in responses(dispatcher)
+    assert "utter_checkout_link" not in responses(dispatcher)
+    assert "Digital Workspace" in rendered(dispatcher, "en")
+    assert orders(billing_db, "demo-monthly") == []
+
+
+def test_free_is_not_something_to_buy(billing_db):
+    dispatcher, events = step("gói Free", requested="tier", token_value=token("demo-monthly"),
+                              slots={"product": "digital_workspace"})
+    assert responses(dispatcher) == ["utter_invalid_paid_tier"]
+    assert slot_events(events)["requested_slot"] == "tier"
+
+
+def full_quote(billing_db, workspace="demo-monthly"):
+    dispatcher, events = step("nâng cấp Không gian làm việc số lên Standard theo tháng cho 5 người",
+                              intent="buy_upgrade", token_value=token(workspace))
+    return dispatcher, slot_events(events)
+
+
+def test_itemised_quote_then_renewal_question(billing_db):
+    dispatcher, slots = full_quote(billing_db)
+    assert responses(dispatcher)[0] == "utter_quote"
+    text = rendered(dispatcher)
+    assert "₫" in text and "Tổng cộng" in text
+    assert slots["checkout_status"] == "quoted" and slots["requested_slot"] == "renewal_mode"
+    assert orders(billing_db, "demo-monthly") == []  # a quote writes nothing
+
+
+def test_extended_capacity_named_in_the_request_is_quoted(billing_db):
+    dispatcher, events = step("nâng cấp Không gian làm việc số lên Standard theo tháng cho 5 người thêm 50GB",
+                              intent="buy_upgrade", token_value=token("demo-monthly"))
+    assert slot_events(events)["addons"] == {"storage": 50}
+    assert "Dung lượng lưu trữ dữ liệu" in rendered(dispatcher)
+
+
+def confirmed_state(slots, renewal="auto"):
+    state = {k: slots.get(k) for k in ("product", "tier", "cycle", "seats", "addons", "checkout_status",
+                                       "checkout_quote_key")}
+    state.update(renewal_mode=renewal, checkout_confirmed=True)
+    return state
+
+
+def test_renewal_answer_then_confirmation_question(billing_db):
+    _, slots = full_quote(billing_db)
+    state = {k: v for k, v in slots.items() if k != "requested_slot"}
+    dispatcher, events = step("gia hạn tự động", requested="renewal_mode", token_value=token("demo-monthly"),
+                              slots=state)
+    assert slot_events(events)["renewal_mode"] == "auto"
+    assert slot_events(events)["requested_slot"] == "checkout_confirmed"
+    assert dispatcher.messages == []  # the same quote is not repeated
+
+
+def test_changing_an_answer_after_the_quote_requotes_and_asks_again(billing_db):
+    _, slots = full_quote(billing_db)
+    state = confirmed_state(slots)
+    dispatcher, events = step("à cho 8 người", requested="checkout_confirmed", token_value=token("demo-monthly"),
+                              slots=state)
+    new = slot_events(events)
+    assert new["seats"] == 8 and new["checkout_confirmed"] is None
+    assert responses(dispatcher)[0] == "utter_quote"
+    assert new["requested_slot"] == "checkout_confirmed"
+
+
+def test_yes_returns_a_vnpay_link_and_asking_again_reuses_it(billing_db):
+    _, slots = full_quote(billing_db)
+    customer = token("demo-monthly")
+    dispatcher, events = run(ActionCheckoutSubmit(), make_tracker("/affirm", "affirm", token_value=customer,
+                                                                 slots=confirmed_state(slots)))
+    assert responses(dispatcher) == ["utter_checkout_link"]
+    button = dispatcher.messages[0]["buttons"][0]
+    query = parse_qs(urlparse(button["url"]).query)
+    assert query["vnp_Command"] == ["pay"] and "vnp_SecureHash" in query
+    placed = orders(billing_db, "demo-monthly")
+    assert len(placed) == 1 and placed[0].status.value == "pending"
+    assert placed[0].renewal_mode.value == "auto"
+    assert int(query["vnp_Amount"][0]) == placed[0].amount_vnd * 100
+    assert slot_events(events)["product"] is None  # the form's answers are forgotten
+
+    dispatcher, _ = run(ActionCheckoutSubmit(), make_tracker("/affirm", "affirm", token_value=customer,
+                                                             slots=confirmed_state(slots)))
+    assert responses(dispatcher) == ["utter_checkout_reused", "utter_checkout_link"]
+    assert dispatcher.messages[1]["buttons"][0]["url"] == button["url"]
+    assert len(orders(billing_db, "demo-monthly")) == 1
+
+
+def test_no_at_the_confirmation_writes_nothing(billing_db):
+    _, slots = full_quote(billing_db)
+    state = dict(confirmed_state(slots), checkout_confirmed=False)
+    dispatcher, _ = run(ActionCheckoutSubmit(), make_tracker("/deny", "deny", token_value=token("demo-monthly"),
+                                                             slots=state))
+    assert responses(dispatcher) == ["utter_checkout_cancelled"]
+    assert orders(billing_db, "demo-monthly") == []
+
+
+def test_an_expired_token_at_the_confirmation_gets_no_link(billing_db):
+    _, slots = full_quote(billing_db)
+    dispatcher, _ = run(ActionCheckoutSubmit(), make_tracker(
+        "/affirm", "affirm", token_value=token("demo-monthly", minutes=-1), slots=confirmed_state(slots)))
+    assert responses(dispatcher) == ["utter_checkout_login"]
+    assert orders(billing_db, "demo-monthly") == []
+
+
+def test_open_order_for_the_same_product_is_handed_back(billing_db):
+    # demo-pending-payment has an open order for Digital Workspace Standard, 4 users, monthly.
+    dispatcher, events = step("nâng cấp Không gian làm việc số lên Standard theo tháng cho 4 người",
+                              intent="buy_upgrade", token_value=token("demo-pending-payment"))
+    names = responses(dispatcher)
+    assert "utter_checkout_link" in names, rendered(dispatcher)
+    assert slot_events(events)["requested_slot"] is None
+    assert len(orders(billing_db, "demo-pending-payment")) == 1

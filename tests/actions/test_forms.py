@@ -1,0 +1,104 @@
+"""check_change_form: answers read from entities and from folded text, polite re-asks on bad
+values, interruptions left to the rules, the decision at the end."""
+from __future__ import annotations
+
+from actions.forms import ActionCheckChangeSubmit, ActionStopForm, ValidateCheckChangeForm
+from tests.actions.conftest import make_tracker, rendered, responses, run, slot_events, token
+
+FORM = "check_change_form"
+
+
+def step(text, intent="inform", requested=None, slots=None, new_slots=None, token_value=None, entities=None,
+         language="vi"):
+    all_slots = dict(slots or {})
+    all_slots["requested_slot"] = requested
+    tracker = make_tracker(text, intent, entities=entities, token_value=token_value, slots=all_slots,
+                           active_loop=FORM, new_slot_events=new_slots, language=language)
+    return run(ValidateCheckChangeForm(), tracker)
+
+
+def test_first_message_fills_what_it_names_even_without_diacritics(billing_db):
+    dispatcher, events = step("co ha app builder xuong starter dc ko", intent="check_change",
+                              token_value=token("demo-yearly"))
+    slots = slot_events(events)
+    assert slots["product"] == "app_builder" and slots["tier"] == "starter"
+    assert slots["requested_slot"] == "cycle"
+    assert dispatcher.messages == []
+
+
+def test_entity_values_are_mapped_to_canonical_keys(billing_db):
+    dispatcher, events = step("Xây dựng ứng dụng", requested="product", token_value=token("demo-yearly"),
+                              new_slots={"product": "Xây dựng ứng dụng"})
+    assert slot_events(events)["product"] == "app_builder"
+
+
+def test_invalid_seats_are_asked_again_politely(billing_db):
+    dispatcher, events = step("abc người", requested="seats", token_value=token("demo-yearly"),
+                              slots={"product": "app_builder", "tier": "starter", "cycle": "keep"})
+    slots = slot_events(events)
+    assert slots["seats"] is None and slots["requested_slot"] == "seats"
+    assert responses(dispatcher) == ["utter_invalid_seats"]
+    assert "số nguyên dương" in rendered(dispatcher)
+
+
+def test_absurd_seat_numbers_are_refused(billing_db):
+    dispatcher, events = step("99999999", requested="seats", token_value=token("demo-yearly"),
+                              slots={"product": "app_builder", "tier": "starter", "cycle": "keep"})
+    assert slot_events(events)["requested_slot"] == "seats"
+    assert responses(dispatcher) == ["utter_invalid_seats"]
+
+
+def test_entity_with_a_bad_value_is_cleared_and_asked_again(billing_db):
+    dispatcher, events = step("gói vàng", requested="tier", token_value=token("demo-yearly"),
+                              slots={"product": "app_builder"}, new_slots={"tier": "gold"})
+    slots = slot_events(events)
+    assert slots["tier"] is None and slots["requested_slot"] == "tier"
+    assert responses(dispatcher) == ["utter_invalid_tier"]
+
+
+def test_keep_means_unchanged(billing_db):
+    _, events = step("giữ nguyên", requested="cycle", token_value=token("demo-yearly"),
+                     slots={"product": "app_builder", "tier": "starter"})
+    assert slot_events(events)["cycle"] == "keep"
+    assert slot_events(events)["requested_slot"] == "seats"
+
+
+def test_a_question_in_the_middle_is_not_read_as_an_answer(billing_db):
+    # "why can't yearly go monthly" names a cycle, but it is a question: the form rejects (no slot
+    # set, so Rasa lets the rules answer it) and asks again afterwards.
+    dispatcher, events = step("tại sao gói năm không chuyển sang tháng được?", intent="ask_billing_cycle",
+                              requested="seats", token_value=token("demo-yearly"),
+                              slots={"product": "app_builder", "tier": "starter", "cycle": "keep"})
+    assert {k for k in slot_events(events)} == {"requested_slot"}
+    assert dispatcher.messages == []
+
+
+def test_anonymous_user_is_told_to_log_in_and_the_form_stops(billing_db):
+    dispatcher, events = step("có hạ App Builder xuống Starter được không", intent="check_change")
+    assert responses(dispatcher) == ["utter_check_login"]
+    assert slot_events(events)["requested_slot"] is None
+    assert slot_events(events)["checkout_status"] == "needs_login"
+
+
+def test_submit_gives_the_decision_for_the_workspace(billing_db):
+    tracker = make_tracker("10", "inform", token_value=token("demo-yearly"),
+                           slots={"product": "app_builder", "tier": "starter", "cycle": "keep", "seats": "keep"})
+    dispatcher, events = run(ActionCheckChangeSubmit(), tracker)
+    names = responses(dispatcher)
+    assert names[0] == "utter_personal_header" and "utter_decision_summary" in names
+    assert "kỳ thanh toán tiếp theo" in rendered(dispatcher)  # a downgrade applies next cycle
+    assert slot_events(events)["product"] is None  # answers forgotten after a downgrade check
+
+
+def test_submit_of_an_allowed_upgrade_offers_checkout_and_keeps_the_answers(billing_db):
+    tracker = make_tracker("5", "inform", token_value=token("demo-monthly"),
+                           slots={"product": "digital_workspace", "tier": "standard", "cycle": "monthly", "seats": 5})
+    dispatcher, events = run(ActionCheckChangeSubmit(), tracker)
+    assert responses(dispatcher)[-1] == "utter_offer_checkout"
+    assert "product" not in slot_events(events)
+
+
+def test_stopping_the_form_forgets_the_answers(billing_db):
+    dispatcher, events = run(ActionStopForm(), make_tracker("thôi", "deny", slots={"product": "app_builder"}))
+    assert responses(dispatcher) == ["utter_form_stopped"]
+    assert slot_events(events)["product"] is None and slot_events(events)["requested_slot"] is None
