@@ -43,6 +43,10 @@ def uow(request: Request):
     return request.app.ctx.uow_factory
 
 
+def database_url(request: Request) -> str:
+    return request.app.ctx.settings.database_url
+
+
 def create_blueprint(settings: Any = None) -> Blueprint:
     bp = Blueprint("agent", url_prefix="/agent")
 
@@ -105,12 +109,12 @@ def create_blueprint(settings: Any = None) -> Blueprint:
     @bp.get("/api/handoffs")
     @auth.agent_required
     async def handoffs(request: Request) -> Any:
-        return response.json({"handoffs": await run_blocking(agent_data.handoffs)})
+        return response.json({"handoffs": await run_blocking(agent_data.handoffs, database_url(request))})
 
     @bp.get("/api/feedback")
     @auth.agent_required
     async def feedback(request: Request) -> Any:
-        return response.json({"topics": await run_blocking(agent_data.feedback_rates)})
+        return response.json({"topics": await run_blocking(agent_data.feedback_rates, database_url(request))})
 
     return bp
 

@@ -11,13 +11,30 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional
 
-from billing_core import messages, payments, services
+from billing_core import payments
 from billing_core.catalog import load_catalog
 from billing_core.domain.model import Cycle
-from billing_core.domain.rules import ChangeRequest
 from billing_core.errors import BillingError, WorkspaceNotFoundError
 
 LANG = "vi"
+
+
+def _messages():
+    from billing_core import messages  # imported on use: the web app starts even while it is absent
+
+    return messages
+
+
+def _services():
+    from billing_core import services
+
+    return services
+
+
+def _change_request(**kwargs):
+    from billing_core.domain.rules import ChangeRequest
+
+    return ChangeRequest(**kwargs)
 CYCLES = (Cycle.MONTHLY, Cycle.YEARLY)
 
 
@@ -53,61 +70,74 @@ def product_tiers(catalog) -> List[Dict[str, Any]]:
     ]
 
 
-def candidate_requests(catalog) -> Iterable[ChangeRequest]:
+def candidate_requests(catalog) -> Iterable[Any]:
     """Every change an agent might be asked about: each tier x cycle of each product, and Free."""
     for item in product_tiers(catalog):
         for tier in item["tiers"]:
             if not catalog.tiers[tier].paid:
                 continue
             for cycle in CYCLES:
-                yield ChangeRequest(product=item["product"], tier=tier, cycle=cycle)
-        yield ChangeRequest(product=item["product"], tier="free", cycle=None)
+                yield _change_request(product=item["product"], tier=tier, cycle=cycle)
+        yield _change_request(product=item["product"], tier="free", cycle=None)
 
 
 def _render(code: str, params: Dict[str, Any], catalog) -> str:
-    return messages.render(code, params, LANG, catalog)
+    return _messages().render(code, params, LANG, catalog)
 
 
 def decision_json(decision, catalog) -> Dict[str, Any]:
+    rendered = _messages().render_decision(decision, LANG, catalog)
     return {
         "allowed": decision.allowed,
         "outcome": jsonable(decision.outcome),
         "effective": jsonable(decision.effective),
         "effective_at": jsonable(decision.effective_at),
         "rule_id": decision.rule_id,
-        "reasons": [{"code": r.code, "params": jsonable(r.params), "text": _render(r.code, r.params, catalog)}
-                    for r in decision.reasons],
-        "fixes": [{"code": f.code, "params": jsonable(f.params), "text": _render(f.code, f.params, catalog)}
-                  for f in decision.fixes],
+        "summary": rendered["summary"],
+        "reasons": [{"code": r.code, "params": jsonable(r.params), "text": shown["message"]}
+                    for r, shown in zip(decision.reasons, rendered["reasons"])],
+        "fixes": [{"code": f.code, "params": jsonable(f.params), "text": text}
+                  for f, text in zip(decision.fixes, rendered["fixes"])],
     }
 
 
-def reply_for(decision, catalog) -> str:
-    """The ready-to-send customer reply, composed by billing_core.messages."""
-    if hasattr(messages, "render_decision"):
-        return messages.render_decision(decision, LANG, catalog)
-    lines = [_render(r.code, r.params, catalog) for r in decision.reasons]
-    if decision.fixes:
+def reply_for(decision_view: Dict[str, Any]) -> str:
+    """The ready-to-send customer reply: summary, reasons, then the fixes as numbered steps.
+
+    Every sentence comes from billing_core.messages (via render_decision); only the layout is ours.
+    """
+    lines = [decision_view["summary"]]
+    lines += [reason["text"] for reason in decision_view["reasons"]]
+    if decision_view["fixes"]:
         lines.append("")
-        lines.extend(f"{n}. {_render(f.code, f.params, catalog)}" for n, f in enumerate(decision.fixes, 1))
+        lines += [f"{n}. {fix['text']}" for n, fix in enumerate(decision_view["fixes"], 1)]
     return "\n".join(lines)
 
 
 def _error_json(error: BillingError) -> Dict[str, Any]:
     return {"allowed": False, "outcome": "BLOCKED", "effective": None, "effective_at": None,
-            "rule_id": f"error:{error.code}", "reasons": [{"code": error.code, "params": jsonable(error.params),
+            "rule_id": f"error:{error.code}", "summary": error.message(LANG), "reasons": [{"code": error.code, "params": jsonable(error.params),
                                                          "text": error.message(LANG)}], "fixes": []}
 
 
-def check(uow_factory, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None) -> Dict[str, Any]:
+def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] = None) -> Dict[str, Any]:
     catalog = _catalog()
     try:
-        decision = services.check_change(uow_factory(), workspace_id, request, now=now)
+        decision = _services().check_change(uow_factory(), workspace_id, request, now=now)
     except BillingError as error:
         if isinstance(error, WorkspaceNotFoundError):
             raise UnknownWorkspace(workspace_id) from error
         return {**_error_json(error), "reply": error.message(LANG)}
-    return {**decision_json(decision, catalog), "reply": reply_for(decision, catalog)}
+    view = decision_json(decision, catalog)
+    return {**view, "reply": reply_for(view)}
+
+
+def retention_text(item, catalog) -> str:
+    due_date = item.due_at.date().isoformat()
+    if jsonable(item.kind) == "capacity":
+        params = {"kind": item.target, "amount": item.amount, "due_date": due_date}
+        return _messages().render("RETENTION_CAPACITY", params, LANG, catalog)
+    return _messages().render("RETENTION_FEATURE_DATA", {"feature": item.target, "due_date": due_date}, LANG, catalog)
 
 
 def workspace_ids(uow_factory) -> List[str]:
@@ -120,20 +150,25 @@ def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> 
     if workspace_id not in workspace_ids(uow_factory):
         raise UnknownWorkspace(workspace_id)
     catalog = _catalog()
-    summary = services.workspace_summary(uow_factory(), workspace_id, now=now)
+    summary = _services().workspace_summary(uow_factory(), workspace_id, now=now)
     changes = []
     for request in candidate_requests(catalog):
         result = check(uow_factory, workspace_id, request, now=now)
         result.pop("reply", None)
         changes.append({"product": request.product, "tier": request.tier,
                         "cycle": jsonable(request.cycle), **result})
-    retention = [jsonable(item) for item in services.retention_preview(uow_factory(), workspace_id, now=now)]
+    retention = [{**item.to_dict(), "text": retention_text(item, catalog)}
+                 for item in _services().retention_preview(uow_factory(), workspace_id, now=now)]
     orders = []
     for order in payments.latest_orders(uow_factory(), workspace_id, limit=10):
         row = jsonable(order)
         code = order.response_code
         row["response_text"] = payments.response_code_text(code, LANG) if code else None
         orders.append(row)
+    for sub in summary.get("subscriptions", []):
+        sub["product_name"] = catalog.product_name(sub["product"], LANG)
+        sub["tier_name"] = catalog.tier_name(sub["tier"], LANG)
+        sub["status_name"] = _messages().label("status", sub["status"], LANG)
     return {"workspace_id": workspace_id, "summary": jsonable(summary), "products": product_tiers(catalog),
             "changes": changes, "retention": retention, "orders": orders}
 
@@ -148,23 +183,27 @@ def latest_order_outcome(uow_factory, workspace_id: str) -> Optional[str]:
     return f"{order.txn_ref} ({jsonable(order.status)}): {text}"
 
 
-def _conversation_store():
-    try:
-        from helpdesk import conversation_store
-    except ImportError:  # the assistant's store is not installed: nothing recorded yet
-        return None
-    return conversation_store
+def handoffs(database_url: str, limit: int = 50) -> List[Dict[str, Any]]:
+    """Open requests to talk to a person, newest first, with the assistant's conversation summary."""
+    from helpdesk import conversation_store
+
+    rows = conversation_store.list_handoffs(database_url, limit=limit)
+    return [jsonable({key: row.get(key) for key in
+                      ("id", "workspace_id", "summary", "language", "status", "created_at")}) for row in rows]
 
 
-def handoffs(limit: int = 50) -> List[Dict[str, Any]]:
-    store = _conversation_store()
-    if store is None:
-        return []
-    return [jsonable(item) for item in store.handoff_requests(limit=limit)]
+def feedback_rates(database_url: str) -> List[Dict[str, Any]]:
+    """"Was this helpful?" per topic: counts and the helpful share, lowest share first."""
+    from sqlalchemy import case, func, select
 
+    from helpdesk import conversation_store
 
-def feedback_rates() -> List[Dict[str, Any]]:
-    store = _conversation_store()
-    if store is None:
-        return []
-    return [jsonable(item) for item in store.feedback_rates()]
+    table = conversation_store.feedback
+    helpful = func.sum(case((table.c.helpful.is_(True), 1), else_=0))
+    query = select(table.c.topic, func.count().label("total"), helpful.label("helpful")).group_by(table.c.topic)
+    with conversation_store.engine_for(database_url).connect() as connection:
+        rows = connection.execute(query).all()
+    result = [{"topic": topic, "helpful": int(yes or 0), "not_helpful": int(total - (yes or 0)),
+               "total": int(total), "rate": round((yes or 0) / total, 3) if total else None}
+              for topic, total, yes in rows]
+    return sorted(result, key=lambda item: (item["rate"] if item["rate"] is not None else 2, item["topic"]))

@@ -61,16 +61,17 @@ function renderSubscriptions(data) {
   for (const sub of subs) {
     const card = el("div", null, "card");
     card.dataset.product = sub.product;
-    card.appendChild(el("b", productName(sub.product, data.products)));
+    card.appendChild(el("b", sub.product_name || productName(sub.product, data.products)));
     const lines = [
-      `Gói: ${tierName(sub.tier)} · trạng thái: ${sub.status}`,
+      `Gói: ${sub.tier_name || tierName(sub.tier)} · ${sub.status_name || sub.status}`,
       `Chu kỳ: ${CYCLE_NAMES[sub.cycle] || "—"} · ${sub.seats} người dùng`,
       `Kỳ hiện tại đến: ${sub.period_end ? formatDate(sub.period_end) : "không thời hạn"}`,
     ];
-    if (sub.renewal_mode) lines.push(`Gia hạn: ${sub.renewal_mode === "auto" ? "tự động" : "thủ công"}`);
-    if (sub.next_renewal || sub.scheduled_change) {
-      const next = sub.next_renewal || sub.scheduled_change;
-      lines.push(`Gói gia hạn tiếp theo: ${tierName(next.tier)} ${CYCLE_NAMES[next.cycle] || ""}`);
+    if (sub.cycle) lines.push(`Gia hạn: ${sub.renewal_mode === "auto" ? "tự động" : "thủ công"}`);
+    const next = sub.next_renewal_plan;
+    if (next) {
+      const scheduled = sub.downgrade_scheduled ? " (đã hẹn hạ gói)" : "";
+      lines.push(`Gói gia hạn tiếp theo: ${tierName(next.tier)} ${CYCLE_NAMES[next.cycle] || ""}${scheduled}`);
     }
     if (sub.trial_days_left !== undefined && sub.trial_days_left !== null) lines.push(`Còn ${sub.trial_days_left} ngày dùng thử`);
     for (const line of lines) card.appendChild(el("div", line));
@@ -90,7 +91,8 @@ function renderChanges(data) {
     cell(row, productName(change.product, data.products));
     cell(row, tierName(change.tier));
     cell(row, CYCLE_NAMES[change.cycle] || "—");
-    cell(row, badge(change.outcome));
+    if (change.rule_id === "no_change") cell(row, el("span", "Gói hiện tại", "badge"));
+    else cell(row, badge(change.outcome));
     cell(row, list("ul", change.reasons || []));
     cell(row, list("ol", change.fixes || []));
     body.appendChild(row);
@@ -106,8 +108,7 @@ function renderRetention(data) {
   }
   const ul = el("ul", null, "plain");
   for (const item of data.retention) {
-    const what = item.text || item.description || `${item.kind || ""} ${item.target || ""} ${item.amount || ""}`.trim();
-    ul.appendChild(el("li", `${formatDate(item.due_at)}: ${what}`));
+    ul.appendChild(el("li", item.text || `${item.kind} ${item.target} ${item.amount}`));
   }
   box.appendChild(ul);
 }
@@ -175,6 +176,7 @@ async function triage() {
   }
   $("ag-triage-outcome").replaceChildren(badge(body.outcome));
   $("ag-triage-rule").textContent = body.rule_id;
+  $("ag-triage-summary").textContent = body.summary || "";
   $("ag-triage-assessment").textContent = body.assessment || "";
   $("ag-triage-reasons").replaceChildren(...(body.reasons || []).map((r) => el("li", r.text || r.code)));
   $("ag-triage-fixes").replaceChildren(...(body.fixes || []).map((f) => el("li", f.text || f.code)));
