@@ -323,6 +323,9 @@ class Postgres:
                 subprocess.run(["useradd", "--system", "--no-create-home", self.OS_USER], check=True)
             shutil.chown(self.data, self.OS_USER)
         self.data.chmod(0o700)
+        if os.geteuid() == 0 and self._as_owner(["test", "-w", str(self.data)]).returncode:
+            raise ProdError(f"the {self.OS_USER} user cannot reach {self.data}: every parent directory"
+                            " must be searchable by it (e.g. chmod 755)")
         result = self._as_owner([str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
                                  "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8",
                                  "--locale=C"])
@@ -409,7 +412,7 @@ class ProdStack:
             for path in (nginx_dir / "tmp").rglob("*"):
                 shutil.chown(path, worker_user)
             shutil.chown(nginx_dir / "tmp", worker_user)
-        server = "        server 127.0.0.1:{} max_fails=1 fail_timeout=5s;"
+        server = "        server 127.0.0.1:{} max_fails=3 fail_timeout=2s;"
         text = self._render(DEPLOY / "nginx.conf.template", {
             "USER_LINE": user_line,
             "PID_FILE": str(nginx_dir / "nginx.pid"),

@@ -1,0 +1,113 @@
+"""Fault tests of the production profile (issue 6): they start what they need, on ports of
+their own, under a temporary directory, and stop it afterwards.
+
+Marked ``prod`` (``pytest -m prod tests/prod``). Nothing is skipped: when a part cannot start
+(no nginx, no PostgreSQL, a port taken) the test fails and says why.
+
+The infrastructure faults run against a tiny fixture bot (tests/prod/fixture_bot: keyword NLU,
+one counting custom action, trains in seconds) so they test nginx, the tracker store and the
+lock store, not the NLU; the assistant's own domain is checked for the response they rely on.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "prod"))
+sys.path.insert(0, str(ROOT))
+
+import prodstack  # noqa: E402
+
+from tests.prod.helpers import FIXTURE_BOT  # noqa: E402
+
+# Ports of the test profile: apart from `make run`, `make run-prod` and the live REST tests.
+TEST_PORTS = dict(
+    pg_port=55632, redis_port=56579, rasa_ports=[25106, 25107], actions_ports=[25156],
+    public_rasa_port=25105, single_rasa_port=25115, public_actions_port=25155,
+    public_web_port=28000, web_backend_port=28001,
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "prod: production-profile fault tests (start PostgreSQL, Redis, nginx, Rasa x2)")
+
+
+def pytest_collection_modifyitems(items):
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.prod)
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def make_config(var_dir: Path, model: Path, **overrides) -> prodstack.ProdConfig:
+    settings = dict(
+        var_dir=var_dir,
+        jwt_secret="prod-test-jwt-secret-at-least-32-characters",
+        pg_password="prod-test-pg-password",
+        redis_password="prod-test-redis-password",
+        rasa_api_token="prod-test-api-token",
+        vnpay_tmn_code="TESTTMN1",
+        vnpay_hash_secret="prod-test-vnpay-hash-secret",
+        model=model,
+        actions_module="tests.prod.fixture_bot.actions",
+        credentials=var_dir / "no-credentials.yml",  # Rasa's default REST channel
+        with_web=False,
+        **TEST_PORTS,
+    )
+    settings.update(overrides)
+    return prodstack.ProdConfig(**settings)
+
+
+@pytest.fixture(scope="session")
+def fixture_model(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("fixture-model")
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "rasa"), "train", "--config", "config.yml", "--domain", "domain.yml",
+         "--data", "data", "--out", str(out), "--fixed-model-name", "fixture"],
+        cwd=FIXTURE_BOT, capture_output=True, text=True, env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
+    )
+    model = out / "fixture.tar.gz"
+    if result.returncode or not model.exists():
+        pytest.fail(f"could not train the fixture bot:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return model
+
+
+@pytest.fixture(scope="session")
+def prod_stack(tmp_path_factory, fixture_model):
+    """PostgreSQL, Redis, two Rasa servers, one action server and nginx, for the whole session."""
+    taken = [p for p in (TEST_PORTS["pg_port"], TEST_PORTS["redis_port"], *TEST_PORTS["rasa_ports"],
+                         *TEST_PORTS["actions_ports"], TEST_PORTS["public_rasa_port"],
+                         TEST_PORTS["single_rasa_port"], TEST_PORTS["public_actions_port"]) if _port_taken(p)]
+    if taken:
+        pytest.fail(f"ports needed by the production-profile tests are in use: {taken}")
+    # not pytest's tmp_path: it is private to root, and PostgreSQL runs as the postgres user
+    var_dir = Path(tempfile.mkdtemp(prefix="helpdesk-prod-test-"))
+    var_dir.chmod(0o755)
+    stack = prodstack.ProdStack(make_config(var_dir, fixture_model))
+    try:
+        stack.start(timeout=240)
+    except prodstack.ProdError as error:
+        shutil.rmtree(var_dir, ignore_errors=True)
+        pytest.fail(f"the production profile did not start: {error}")
+    yield stack
+    stack.stop()
+    # keep the logs for a post-mortem (test-output/ is ignored by git)
+    kept = ROOT / "test-output" / "prod-logs"
+    shutil.rmtree(kept, ignore_errors=True)
+    shutil.copytree(stack.log_dir, kept, dirs_exist_ok=True)
+    shutil.rmtree(var_dir, ignore_errors=True)
+
+
