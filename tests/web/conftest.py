@@ -85,10 +85,13 @@ def start_web(folder: Path, mode: str = "demo", **extra) -> Server:
     url = f"sqlite:///{folder / 'billing.db'}"
     seed_database(url)
     port = free_port()
-    env = base_env(BILLING_DATABASE_URL=url, HELPDESK_MODE=mode, HELPDESK_WEB_PORT=str(port),
-                   HELPDESK_RASA_URL="http://127.0.0.1:5005",
-                   VNPAY_PAYMENT_URL=f"http://localhost:{port}/sandbox/vnpay/paymentv2/vpcpay.html",
-                   VNPAY_RETURN_URL=f"http://localhost:{port}/vnpay/return", **extra)
+    settings = {"BILLING_DATABASE_URL": url, "HELPDESK_MODE": mode, "HELPDESK_WEB_PORT": str(port),
+                "HELPDESK_RASA_URL": "http://127.0.0.1:5005",
+                "VNPAY_PAYMENT_URL": f"http://localhost:{port}/sandbox/vnpay/paymentv2/vpcpay.html",
+                "VNPAY_RETURN_URL": f"http://localhost:{port}/vnpay/return",
+                "VNPAY_SANDBOX_IPN_URL": f"http://127.0.0.1:{port}/vnpay/ipn"}
+    settings.update(extra)
+    env = base_env(**settings)
     server = Server([PYTHON, "-m", "webapp"], env, f"http://127.0.0.1:{port}/healthz", folder / "web.log")
     server.url = f"http://127.0.0.1:{port}"
     server.database_url = url
