@@ -71,10 +71,10 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "A paid plan needs at least {minimum} users (you chose {seats}).",
     },
     "CAPACITY_LIMIT_EXCEEDED": {
-        "vi": "{kind}: gói {tier} của {product} cho phép tối đa {limit} {unit} dung lượng mở rộng; "
+        "vi": "{kind} đi theo gói {product}: hạn mức mở rộng hiện tại là {limit} {unit}, "
         "yêu cầu này sẽ nâng tổng lên {total} {unit}.",
-        "en": "{kind}: {product} {tier} allows at most {limit} {unit} of extended capacity; "
-        "this would bring the total to {total} {unit}.",
+        "en": "{kind} follows your {product} plan: its extended limit is {limit} {unit}, "
+        "and this would bring the total to {total} {unit}.",
     },
     "CAPACITY_NEEDS_UPGRADE": {
         "vi": "Dung lượng mở rộng được mua kèm khi nâng cấp hoặc mua riêng, không mua kèm khi hạ gói {product}.",
@@ -195,6 +195,10 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     "FIX_CHOOSE_HIGHER_TIER": {
         "vi": "Hoặc nâng {product} lên gói cao hơn để có hạn mức {kind} lớn hơn.",
         "en": "Or move {product} to a higher plan with a larger {kind} limit.",
+    },
+    "FIX_BUY_PRODUCT_FOR_CAPACITY": {
+        "vi": "Hoặc mua gói {product} trước: {kind} đi kèm gói này.",
+        "en": "Or buy a {product} plan first: {kind} comes with it.",
     },
     "FIX_BUY_CAPACITY_SEPARATELY": {
         "vi": "Hạ gói {product} không kèm dung lượng mở rộng; nếu cần thêm, hãy mua riêng với gói hiện tại.",

@@ -137,22 +137,28 @@ def _is_whole_number(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _key(value) -> Optional[str]:
+    """A catalog key as callers may spell it (" Standard ", Cycle.YEARLY); None when not text."""
+    value = getattr(value, "value", value)
+    return value.strip().lower() if isinstance(value, str) else None
+
+
 def resolve_target(catalog: "Catalog", workspace: Workspace, request: ChangeRequest) -> PlanTarget:
     """Validate ``request`` against the catalog and fill in the values it leaves out.
 
     Raises UnknownProductError, UnknownTierError, UnknownCycleError, InvalidSeatsError,
     UnknownCapacityKindError or InvalidCapacityAmountError; never returns a half-valid target.
     """
-    product = catalog.products.get(request.product) if isinstance(request.product, str) else None
+    product = catalog.products.get(_key(request.product))
     if product is None:
         raise UnknownProductError({"product": str(request.product), "products": list(catalog.products)})
-    tier = catalog.tiers.get(request.tier) if isinstance(request.tier, str) else None
+    tier = catalog.tiers.get(_key(request.tier))
     if tier is None:
         raise UnknownTierError({"tier": str(request.tier), "tiers": list(catalog.tiers)})
 
     cycle: Optional[Cycle] = None
     if request.cycle is not None:
-        raw_cycle = request.cycle.value if isinstance(request.cycle, Cycle) else request.cycle
+        raw_cycle = _key(request.cycle)
         if raw_cycle not in catalog.cycles:
             raise UnknownCycleError({"cycle": str(raw_cycle), "cycles": list(catalog.cycles)})
         cycle = Cycle(raw_cycle)
@@ -165,16 +171,15 @@ def resolve_target(catalog: "Catalog", workspace: Workspace, request: ChangeRequ
     addons: Dict[str, int] = {}
     requested: Dict[str, int] = {}
     for kind_key, amount in dict(request.addons or {}).items():
-        kind = catalog.capacity.get(kind_key)
+        kind = catalog.capacity.get(_key(kind_key))
         if kind is None:
             raise UnknownCapacityKindError({"kind": str(kind_key), "kinds": list(catalog.capacity)})
         if not _is_whole_number(amount) or not 1 <= amount <= kind.max_order_amount:
             raise InvalidCapacityAmountError(
-                {"kind": kind_key, "amount": str(amount), "maximum": kind.max_order_amount}
+                {"kind": kind.key, "amount": str(amount), "maximum": kind.max_order_amount}
             )
-        packs = -(-amount // kind.pack_size)  # round up to whole packs
-        requested[kind_key] = amount
-        addons[kind_key] = packs * kind.pack_size
+        requested[kind.key] = requested.get(kind.key, 0) + amount
+        addons[kind.key] = -(-requested[kind.key] // kind.pack_size) * kind.pack_size  # whole packs, rounded up
 
     current = workspace.subscription(product.key)
     if not tier.paid:
@@ -243,7 +248,8 @@ def _months(cycle: Optional[Cycle]) -> int:
 
 def _resulting_states(catalog: "Catalog", workspace: Workspace, target: PlanTarget) -> Tuple[Dict[str, _Plan], ...]:
     """The workspace's plans right after the change, and once every scheduled change has applied."""
-    now_state = {sub.product: _plan_of(sub) for sub in workspace.subscriptions}
+    # An expired plan carries nothing: no paid base, no capacity limit.
+    now_state = {sub.product: _plan_of(sub) for sub in workspace.subscriptions if sub.status is not Status.EXPIRED}
     later_state = dict(now_state)
     for change in workspace.scheduled_changes:
         if change.product != target.product:
@@ -506,7 +512,7 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
         return {"minimum": catalog.min_paid_seats, "seats": target.seats}
     if code == R.CAPACITY_LIMIT_EXCEEDED:
         kind, total, limit, owner, tier = context.capacity_overflow[0]
-        return {"kind": kind, "total": total, "limit": limit, "product": owner, "tier": tier or "free"}
+        return {"kind": kind, "total": total, "limit": limit, "product": owner, "tier": tier or "none"}
     if code == R.CAPACITY_NEEDS_UPGRADE:
         return {"product": product}
     if code == R.UNSUPPORTED_CHANGE:
@@ -590,7 +596,9 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
         kind, total, limit, owner, tier = context.capacity_overflow[0]
         room = max(0, limit - workspace.capacity_total(kind))
         fixes = [Fix(R.FIX_REDUCE_CAPACITY, {"kind": kind, "max_amount": room})]
-        rank = catalog.tiers[tier].rank if tier else -1
+        if tier is None:
+            return fixes + [Fix(R.FIX_BUY_PRODUCT_FOR_CAPACITY, {"product": owner, "kind": kind})]
+        rank = catalog.tiers[tier].rank
         if any(
             catalog.tiers[key].rank > rank and offer.capacity.get(kind, None) is not None
             and offer.capacity[kind].max_extra >= total

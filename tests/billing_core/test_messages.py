@@ -74,6 +74,7 @@ SAMPLE_PARAMS = {
     R.FIX_REDUCE_CAPACITY: {"kind": "storage", "max_amount": 200},
     R.FIX_CHOOSE_HIGHER_TIER: {"product": "digital_workspace", "kind": "storage"},
     R.FIX_BUY_CAPACITY_SEPARATELY: {"product": "digital_workspace"},
+    R.FIX_BUY_PRODUCT_FOR_CAPACITY: {"product": "operations_workflow", "kind": "automation_runs"},
     R.FIX_CONTACT_SUPPORT: {},
     R.SUMMARY_IMMEDIATE: {"product": "digital_workspace", "tier": "premium"},
     R.SUMMARY_IMMEDIATE_FREE: {"product": "digital_workspace", "tier": "free"},

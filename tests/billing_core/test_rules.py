@@ -143,7 +143,7 @@ CASES = [
      "capacity_within_limit", "BLOCKED", [R.CAPACITY_LIMIT_EXCEEDED], [R.FIX_REDUCE_CAPACITY, R.FIX_CHOOSE_HIGHER_TIER]),
     ("automation runs without operations workflow", "demo-monthly",
      ChangeRequest(DW, "standard", addons={"automation_runs": 1000}), "capacity_within_limit", "BLOCKED",
-     [R.CAPACITY_LIMIT_EXCEEDED], [R.FIX_REDUCE_CAPACITY, R.FIX_CHOOSE_HIGHER_TIER]),
+     [R.CAPACITY_LIMIT_EXCEEDED], [R.FIX_REDUCE_CAPACITY, R.FIX_BUY_PRODUCT_FOR_CAPACITY]),
     ("capacity with a downgrade", "demo-yearly", ChangeRequest(DW, "starter", addons={"storage": 10}),
      "capacity_only_with_purchase", "BLOCKED", [R.CAPACITY_NEEDS_UPGRADE], [R.FIX_BUY_CAPACITY_SEPARATELY]),
     ("upgrade cancels the scheduled downgrade", "demo-downgrade-scheduled", ChangeRequest(DW, "premium", seats=15),
@@ -331,3 +331,19 @@ def test_bad_input_is_a_typed_error_not_a_decision(catalog, request_, error, par
     vi, en = raised.value.message("vi"), raised.value.message("en")
     assert vi and en and vi != en and "{" not in vi + en and "…" not in vi + en
     assert ws == before
+
+
+def test_keys_are_read_the_way_people_type_them(catalog):
+    target = resolve_target(
+        catalog, demo("demo-monthly"), ChangeRequest(" Digital_Workspace ", "Standard", "YEARLY", 6, {"Storage": 10})
+    )
+    assert (target.product, target.tier, target.cycle, dict(target.addons)) == (DW, "standard", Cycle.YEARLY,
+                                                                                 {"storage": 10})
+
+
+def test_an_expired_plan_gives_no_capacity_limit(catalog):
+    ws = demo("demo-ow-trial-ended")
+    ws.subscription(OW).status = Status.EXPIRED
+    decision = decide(catalog, ws, ChangeRequest(DW, "premium", addons={"automation_runs": 1000}), NOW)
+    assert decision.codes == [R.CAPACITY_LIMIT_EXCEEDED]
+    assert decision.reasons[0].params["limit"] == 0
