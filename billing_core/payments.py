@@ -160,8 +160,8 @@ def _mark_paid(uow, workspace: Workspace, order: Order, transaction_no: str, pai
         _audit(uow, workspace.id, now, "payment_not_applied",
                {**detail, "error": refused.code, "params": refused.params})
         return
-    _audit(uow, workspace.id, now, "upgrade_applied" if order.kind is OrderKind.UPGRADE else "renewal_applied",
-           {**detail, **applied})
+    if order.kind is OrderKind.RENEWAL:
+        _audit(uow, workspace.id, now, "renewal_paid", {**detail, **applied})
 
 
 def _mark_failed(uow, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime,
@@ -181,23 +181,22 @@ def apply_paid_order(uow, workspace: Workspace, order: Order, now: datetime) -> 
     """
     if order.kind is OrderKind.RENEWAL:
         return _apply_renewal(workspace, order, now)
-    return _apply_upgrade(workspace, order, now)
+    return _apply_upgrade(uow, workspace, order, now)
 
 
-def _apply_upgrade(workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
+def _apply_upgrade(uow, workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
     """Re-decide the order's change on the locked workspace (the order is already marked paid, so
-    it no longer counts as pending) and apply it when the rules still say IMMEDIATE."""
-    from billing_core.catalog import load_catalog
-    from billing_core.domain.changes import apply_decision
-    from billing_core.domain.rules import ChangeRequest, decide
+    it no longer counts as pending) and apply it through the services' in-transaction path, which
+    refuses it when the rules no longer say IMMEDIATE and writes the ``change_applied`` entry."""
+    from billing_core import services
+    from billing_core.domain.rules import ChangeRequest
 
-    catalog = load_catalog()
     request = ChangeRequest(order.product, order.tier, order.cycle, order.seats, dict(order.addons or {}))
-    decision = decide(catalog, workspace, request, now)
-    subscription = apply_decision(catalog, workspace, decision, now, order.renewal_mode)
+    subscription = services.apply_upgrade_to_workspace(
+        uow, workspace, request, now, actor=ACTOR, renewal_mode=order.renewal_mode,
+        extra={"txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd})
     return {"product": subscription.product, "tier": subscription.tier,
-            "cycle": subscription.cycle.value if subscription.cycle else None, "seats": subscription.seats,
-            "addons": dict(order.addons or {}), "rule_id": decision.rule_id}
+            "cycle": subscription.cycle.value if subscription.cycle else None, "seats": subscription.seats}
 
 
 # --- checkout -------------------------------------------------------------------------------
@@ -405,9 +404,9 @@ def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_i
             if not now < period_end <= horizon or workspace.pending_order(sub.product, now) is not None:
                 continue
             if any(o.kind is OrderKind.RENEWAL and o.product == sub.product and o.status is OrderStatus.PAID
-                   and o.paid_at is not None and vnpay.as_utc(o.paid_at) >= period_end - timedelta(days=days_before)
+                   and vnpay.as_utc(sub.period_start) <= vnpay.as_utc(o.created_at) <= period_end
                    for o in workspace.orders):
-                continue  # this period's renewal is already paid
+                continue  # this period's renewal is already paid (services.renew_due looks the same way)
             detail = {"product": sub.product, "tier": sub.tier, "cycle": sub.cycle.value, "seats": sub.seats,
                       "period_end": period_end.isoformat()}
             if workspace.scheduled_change(sub.product) is not None:
@@ -440,21 +439,15 @@ def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_i
 
 
 def _apply_renewal(workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
-    """A paid renewal: the next period of the same plan, starting where the current one ends."""
-    from billing_core.domain.model import Status
-    from billing_core.domain.quotes import add_months
-
+    """A paid renewal changes nothing now: at the period end ``services.renew_due`` rolls the plan
+    into its next period and finds this paid order (``renewal_paid``). Only the renewal mode the
+    customer chose is kept."""
     sub = workspace.subscription(order.product)
-    if sub is None or sub.status not in (Status.ACTIVE, Status.EXPIRED):
-        raise errors.ChangeNotAllowedError({"product": order.product, "reason": "no paid subscription to renew"})
-    old_end = vnpay.as_utc(sub.period_end) if sub.period_end else now
-    start = old_end if old_end > now else now  # a lapsed plan restarts today
-    sub.period_start, sub.period_end = start, add_months(start, order.cycle.months)
-    sub.tier, sub.cycle, sub.seats = order.tier, order.cycle, order.seats
-    sub.status = Status.ACTIVE
+    if sub is None:
+        raise errors.ChangeNotAllowedError({"product": order.product, "reason": "no subscription to renew"})
     sub.renewal_mode = order.renewal_mode
     workspace.touch()
-    return {"period_start": start.isoformat(), "period_end": sub.period_end.isoformat()}
+    return {"renews_at": vnpay.as_utc(sub.period_end).isoformat() if sub.period_end else None}
 
 
 # --- reconciliation -------------------------------------------------------------------------

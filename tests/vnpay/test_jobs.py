@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from billing_core import payments, vnpay
+from billing_core import payments, services, vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from billing_core.domain.model import Cycle, OrderKind, OrderStatus, RenewalMode, ScheduledChange
 from billing_core.domain.rules import ChangeRequest
@@ -86,10 +86,10 @@ def test_reconcile_applies_a_payment_whose_ipn_never_came(uow, config):
     assert stored.status is OrderStatus.PAID and stored.transaction_no == "15000001"
     with uow:
         assert uow.workspaces.get(WORKSPACE_ID).subscription("app_builder").tier == "standard"
-    assert "upgrade_applied" in actions(uow)
+    assert "change_applied" in actions(uow)
     # a late IPN for the same payment is answered 02 and applies nothing more
     assert payments.handle_ipn(uow, signed_ipn(config, order), config)["RspCode"] == "02"
-    assert actions(uow).count("upgrade_applied") == 1
+    assert actions(uow).count("change_applied") == 1
 
 
 @pytest.mark.parametrize("outcome, final", [("missing", OrderStatus.EXPIRED), ("01", OrderStatus.EXPIRED),
@@ -159,14 +159,21 @@ def test_renewal_order_and_reminder_before_the_period_ends(uow, config):
                         config.hash_secret)
     # idempotent while the order is open
     assert payments.create_renewal_orders(uow, config, NOW + timedelta(hours=1)) == []
-    # paying it starts the next period where the current one ends
+    # paying it changes nothing yet...
     assert payments.handle_ipn(uow, signed_ipn(config, order), config, now=NOW + timedelta(hours=2))["RspCode"] == "00"
     with uow:
         base = uow.workspaces.get(WORKSPACE_ID).subscription("digital_workspace")
-    assert base.period_start == end and base.period_end.year == end.year + 1
-    assert "renewal_applied" in actions(uow)
-    # the next day nothing more is due
+    assert base.period_end == end
+    assert "renewal_paid" in actions(uow)
+    # ...the next day nothing more is due...
     assert payments.create_renewal_orders(uow, config, NOW + timedelta(days=1)) == []
+    # ...and at the period end the renewal job rolls the plan on, knowing it is paid
+    records = services.renew_due(uow, end + timedelta(minutes=1))
+    base_record = next(r for r in records if r["product"] == "digital_workspace")
+    assert base_record["renewal_paid"] is True and base_record["renewal_order"] == order.txn_ref
+    with uow:
+        base = uow.workspaces.get(WORKSPACE_ID).subscription("digital_workspace")
+    assert base.period_start == end and base.period_end.year == end.year + 1
 
 
 def test_renewal_not_yet_due_or_manual(uow, config):

@@ -124,7 +124,7 @@ def test_paid_ipn_marks_paid_and_applies_the_upgrade_at_once(uow, config):
     assert app_builder.renewal_mode is RenewalMode.MANUAL
     assert workspace.capacity_total("storage") == 50
     actions = audit_actions(uow)
-    assert "payment_paid" in actions and "upgrade_applied" in actions
+    assert "payment_paid" in actions and "change_applied" in actions
 
 
 @pytest.mark.parametrize("code", ["24", "51", "13", "11", "07"])
@@ -197,7 +197,7 @@ def test_replay_answers_02_and_applies_once(uow, config):
     assert payments.handle_ipn(uow, signed_ipn(config, order, "24"), config)["RspCode"] == "02"
     workspace = load(uow)
     assert workspace.orders[0].status is OrderStatus.PAID and workspace.version == version
-    assert audit_actions(uow).count("upgrade_applied") == 1
+    assert audit_actions(uow).count("change_applied") == 1
 
 
 def test_twenty_identical_ipns_at_the_same_moment_apply_once(uow, config):
@@ -220,7 +220,7 @@ def test_twenty_identical_ipns_at_the_same_moment_apply_once(uow, config):
     assert workspace.orders[0].status is OrderStatus.PAID
     assert workspace.capacity_total("storage") == 50  # bought once, not twenty times
     actions = audit_actions(uow)
-    assert actions.count("upgrade_applied") == 1 and actions.count("payment_paid") == 1
+    assert actions.count("change_applied") == 1 and actions.count("payment_paid") == 1
 
 
 def test_paid_and_failed_racing_settle_exactly_once(uow, config):
