@@ -79,6 +79,10 @@ def create_blueprint(settings: Any = None) -> Blueprint:
         }
         return page("helpcenter_index.html", config, _connect_sources(rasa_url))
 
+    @bp.get("/favicon.ico")
+    async def favicon(request: Request) -> Any:
+        return response.empty(status=204)
+
     @bp.post("/helpcenter/demo-login")
     async def demo_login(request: Request) -> Any:
         if not auth.is_demo():

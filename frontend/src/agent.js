@@ -43,6 +43,7 @@ const productName = (key, products) => {
 };
 const tierName = (tier) => (tier ? tier.charAt(0).toUpperCase() + tier.slice(1) : "");
 const formatDate = (value) => (value ? new Date(value).toLocaleString("vi-VN") : "");
+const formatDay = (value) => (value ? new Date(value).toLocaleDateString("vi-VN") : "");
 
 function showError(id, message) {
   const node = $(id);
@@ -65,7 +66,7 @@ function renderSubscriptions(data) {
     const lines = [
       `Gói: ${sub.tier_name || tierName(sub.tier)} · ${sub.status_name || sub.status}`,
       `Chu kỳ: ${CYCLE_NAMES[sub.cycle] || "—"} · ${sub.seats} người dùng`,
-      `Kỳ hiện tại đến: ${sub.period_end ? formatDate(sub.period_end) : "không thời hạn"}`,
+      `Kỳ hiện tại đến: ${sub.period_end ? formatDay(sub.period_end) : "không thời hạn"}`,
     ];
     if (sub.cycle) lines.push(`Gia hạn: ${sub.renewal_mode === "auto" ? "tự động" : "thủ công"}`);
     const next = sub.next_renewal_plan;
