@@ -98,8 +98,17 @@ def start_web(folder: Path, mode: str = "demo", **extra) -> Server:
     return server
 
 
+def build_frontend() -> None:
+    """The page serves webapp/static/dist: build it from frontend/ (npm ci once, offline after)."""
+    frontend = ROOT / "frontend"
+    if not (frontend / "node_modules" / "esbuild").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=frontend, check=True, capture_output=True)
+    subprocess.run(["node", "build.mjs"], cwd=frontend, check=True, capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def web(tmp_path_factory):
+    build_frontend()
     server = start_web(tmp_path_factory.mktemp("web"))
     yield server
     server.stop()
