@@ -71,3 +71,17 @@ def test_free_trial_and_retention_facts():
 def test_payment_success_screen_mentions_the_invoice():
     text = text_of("utter_payment")
     assert "xem và tải hóa đơn" in text and "Gia hạn thủ công" in text and "Gia hạn tự động" in text
+
+
+def test_language_slot_follows_the_language_entity_and_never_steers_the_dialogue():
+    slot = DOMAIN["slots"]["language"]
+    assert slot["type"] == "categorical" and slot["values"] == ["vi", "en"]
+    assert slot["influence_conversation"] is False
+    assert slot["mappings"] == [{"type": "from_entity", "entity": "language"}]
+
+
+def test_every_form_question_exists_in_both_languages():
+    for form, spec in DOMAIN["forms"].items():
+        for slot in spec["required_slots"]:
+            names = [f"utter_ask_{form}_{slot}", f"utter_ask_{slot}"]
+            assert any(n in RESPONSES for n in names), f"{form} cannot ask for {slot}"
