@@ -528,6 +528,22 @@ def _close(uow, txn_ref: str, answer: vnpay.QueryResult, now: datetime) -> str:
         return outcome
 
 
+# --- the periodic payment jobs ------------------------------------------------------------------
+
+def run_payment_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
+                     session: Any = None) -> Dict[str, int]:
+    """Reconcile orders left pending, then open the due auto-renewal orders. Idempotent."""
+    now = _now(now)
+    config = config or vnpay.VnpayConfig.from_env()
+    reconciled = reconcile_pending(uow, config, now, session=session)
+    renewals = create_renewal_orders(uow, config, now)
+    return {
+        "orders_closed": sum(1 for r in reconciled if r["outcome"] not in ("unchanged", "already_final")),
+        "orders_unresolved": sum(1 for r in reconciled if r["outcome"] == "unchanged"),
+        "renewal_orders": len(renewals),
+    }
+
+
 # --- queries --------------------------------------------------------------------------------
 
 def latest_orders(uow, workspace_id: str, limit: int = 5) -> List[Order]:

@@ -39,6 +39,7 @@ class WebSettings:
     sandbox_ipn_url: str = f"http://127.0.0.1:{DEFAULT_PORT}/vnpay/ipn"
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    payment_jobs_seconds: int = 300  # reconcile + renewal orders every N seconds; 0 = off
     extra: Mapping[str, Any] = field(default_factory=dict)  # settings of other blueprints
 
     @property
@@ -70,7 +71,21 @@ class WebSettings:
             or f"http://127.0.0.1:{port}/vnpay/ipn",
             host=(env.get("HELPDESK_WEB_HOST") or DEFAULT_HOST).strip(),
             port=port,
+            payment_jobs_seconds=_int_setting(env, "HELPDESK_PAYMENT_JOBS_SECONDS", 300),
         )
+
+
+def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of seconds, not {text!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative")
+    return value
 
 
 def make_uow_factory(settings: WebSettings) -> Callable[[], Any]:
@@ -126,6 +141,11 @@ def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Cal
         return response.json({"ok": True, "mode": settings.mode,
                               "vnpay": "local stand-in" if settings.vnpay.uses_local_sandbox else "VNPAY"})
 
+    if settings.payment_jobs_seconds > 0:
+        @app.after_server_start
+        async def start_payment_jobs(app_, _loop):
+            app_.add_task(_payment_jobs_loop(app_, settings))
+
     @app.before_server_start
     async def announce(app_, _loop):
         if settings.vnpay.uses_local_sandbox:
@@ -135,6 +155,23 @@ def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Cal
             log.info("VNPAY: payment links go to %s", settings.vnpay.payment_url)
 
     return app
+
+
+async def _payment_jobs_loop(app: Sanic, settings: WebSettings) -> None:
+    """Close orders whose IPN never came (querydr) and open auto-renewal orders, periodically.
+
+    Safe with several web processes: each order becomes final exactly once under its row lock.
+    """
+    from billing_core import payments
+
+    while True:
+        await asyncio.sleep(settings.payment_jobs_seconds)
+        try:
+            counts = await run_blocking(payments.run_payment_jobs, app.ctx.uow_factory(), settings.vnpay)
+            if any(counts.values()):
+                log.info("payment jobs: %s", counts)
+        except Exception:  # keep the loop alive; the next round retries
+            log.exception("payment jobs failed")
 
 
 def main(argv=None) -> int:

@@ -196,3 +196,13 @@ def test_scheduled_change_gets_a_reminder_without_an_order(uow, config):
     with uow:
         reminders = [e for e in uow.workspaces.audit_entries(WORKSPACE_ID) if e.action == "renewal_reminder"]
     assert len(reminders) == 1 and reminders[0].detail["scheduled_change"] is True
+
+
+def test_run_payment_jobs_reconciles_then_renews(uow, config):
+    order = open_order(uow, config)
+    auto_renewing(uow, days_left=5)
+    session = FakeVnpaySession(config, {order.txn_ref: "missing"})
+    counts = payments.run_payment_jobs(uow, config, LATER, session=session)
+    assert counts == {"orders_closed": 1, "orders_unresolved": 0, "renewal_orders": 1}
+    assert payments.run_payment_jobs(uow, config, LATER + timedelta(minutes=1), session=session) == {
+        "orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -21,7 +21,7 @@ import requests
 
 from billing_core import payments, vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema
-from billing_core.domain.model import OrderStatus
+from billing_core.domain.model import OrderKind, OrderStatus, RenewalMode
 from billing_core.domain.rules import ChangeRequest
 
 from .conftest import paying_workspace, seed, signed_ipn
@@ -256,6 +256,34 @@ def test_sandbox_answers_querydr_for_reconciliation(tmp_path):
         report = payments.reconcile_pending(web.uow(), web.config, later)
         assert report == [{"txn_ref": checkout.order.txn_ref, "outcome": "paid"}]
         assert web.workspace("ws-reconcile").subscription("app_builder").tier == "standard"
+    finally:
+        web.stop()
+
+
+def test_the_app_runs_the_payment_jobs_in_the_background(tmp_path):
+    web = WebServer(tmp_path, extra_env={"HELPDESK_PAYMENT_JOBS_SECONDS": "1"})
+    try:
+        now = datetime.now(timezone.utc)
+        workspace = paying_workspace("ws-auto", now)
+        for sub in workspace.subscriptions:
+            sub.period_end = now + timedelta(days=3)
+        workspace.subscription("digital_workspace").renewal_mode = RenewalMode.AUTO
+        seed(web.uow(), workspace)
+        web.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not web.workspace("ws-auto").orders:
+            time.sleep(0.5)
+        orders = web.workspace("ws-auto").orders
+        assert [(o.kind, o.product) for o in orders] == [(OrderKind.RENEWAL, "digital_workspace")]
+    finally:
+        web.stop()
+
+
+def test_bad_job_interval_is_a_startup_error(tmp_path):
+    web = WebServer(tmp_path, extra_env={"HELPDESK_PAYMENT_JOBS_SECONDS": "often"})
+    try:
+        assert web.process.wait(30) == 2
+        assert "HELPDESK_PAYMENT_JOBS_SECONDS" in Path(web.log.name).read_text()
     finally:
         web.stop()
 
