@@ -49,9 +49,10 @@ class RetentionItem:
 
 
 def capacity_limit(catalog: "Catalog", workspace: Workspace, kind: str) -> int:
-    """The most extended capacity of ``kind`` the workspace may carry under its current plans."""
+    """The most extended capacity of ``kind`` the workspace may carry under its current plans
+    (extended capacity comes with a paid plan, or Free's quota: none on a trial or a lapsed plan)."""
     owner = workspace.subscription(catalog.capacity[kind].product)
-    if owner is None or owner.status is Status.EXPIRED:
+    if owner is None or owner.status not in (Status.ACTIVE, Status.FREE):
         return 0
     return catalog.quota(kind, owner.tier).max_extra
 

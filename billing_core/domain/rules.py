@@ -368,14 +368,17 @@ def _check_cross_product(context: _Context) -> None:
 
 
 def _check_capacity(context: _Context) -> None:
-    """Capacity bought with the change must fit the limit of the kind's product in both states."""
+    """Capacity bought with the change must fit the limit of the kind's product in both states.
+
+    Extended capacity is bought with a paid plan: a product on trial (or absent) allows none.
+    """
     catalog, workspace = context.catalog, context.workspace
     for kind, amount in context.target.addons.items():
         owner = catalog.capacity[kind].product
         total = workspace.capacity_total(kind) + amount
         for state in context.states:
             plan = state.get(owner)
-            tier = plan.tier if plan is not None else None
+            tier = plan.tier if plan is not None and plan.paid else None
             limit = catalog.quota(kind, tier).max_extra
             if total > limit:
                 context.capacity_overflow.append((kind, total, limit, owner, tier))

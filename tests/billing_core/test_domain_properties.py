@@ -8,6 +8,7 @@ retention job runs. After every step the invariants hold.
 from __future__ import annotations
 
 import copy
+import os
 from datetime import timedelta
 
 import pytest
@@ -23,9 +24,9 @@ from billing_core.domain.changes import (
     renew,
     schedule_change,
 )
-from billing_core.domain.model import Cycle, Outcome, RetentionKind, Status
+from billing_core.domain.model import Cycle, Outcome, RetentionKind, RetentionStatus, Status
 from billing_core.domain.quotes import add_months
-from billing_core.domain.retention import execute_due
+from billing_core.domain.retention import capacity_limit, execute_due
 from billing_core.domain.rules import ChangeRequest, decide
 from billing_core.errors import (
     ChangeNotAllowedError,
@@ -37,6 +38,7 @@ from tests.billing_core import factories as f
 from tests.billing_core.factories import AB, DW, NOW, OW
 
 CATALOG = load_catalog()
+EXAMPLES = int(os.environ.get("BILLING_PROPERTY_EXAMPLES", "250"))  # raise it for a longer bug hunt
 
 
 # --- the state changes, by example ------------------------------------------------------------------
@@ -149,7 +151,11 @@ change_step = st.tuples(
     st.sampled_from(TIERS),
     st.sampled_from([None, "monthly", "yearly"]),
     st.one_of(st.none(), st.integers(1, 12)),
-    st.one_of(st.just({}), st.fixed_dictionaries({"storage": st.integers(1, 400)})),
+    st.one_of(
+        st.just({}),
+        st.dictionaries(st.sampled_from(["storage", "docs", "automation_runs", "data_records"]),
+                        st.integers(1, 30000), min_size=1, max_size=2),
+    ),
 )
 time_step = st.tuples(st.just("advance"), st.integers(1, 400))
 cancel_step = st.tuples(st.just("cancel"), st.sampled_from(PRODUCTS))
@@ -175,6 +181,27 @@ def check_invariants(ws):
         sub = ws.subscription(change.product)
         assert sub is not None and sub.status is Status.ACTIVE and change.effective_at == sub.period_end
     assert all(purchase.amount > 0 for purchase in ws.capacity)
+    waiting = {t.target for t in ws.retention_tasks
+               if t.kind is RetentionKind.CAPACITY and t.status is RetentionStatus.PENDING}
+    for kind in CATALOG.capacity:
+        if kind not in waiting:
+            assert ws.capacity_total(kind) <= capacity_limit(CATALOG, ws, kind), f"{kind} above its limit"
+    check_eventual_plans(ws)
+
+
+def check_eventual_plans(ws):
+    """Once every scheduled change has applied, the add-on rules still hold."""
+    plans = {s.product: (s.tier, s.status is Status.ACTIVE, s.cycle, s.seats) for s in ws.subscriptions}
+    for change in ws.scheduled_changes:
+        paid = CATALOG.tiers[change.tier].paid
+        plans[change.product] = (change.tier, paid, change.cycle if paid else None, change.seats)
+    base = plans.get(DW)
+    for product, (tier, paid, cycle, seats) in plans.items():
+        if paid:
+            assert seats >= CATALOG.min_paid_seats
+        if product != DW and paid:
+            assert base is not None and base[1], f"{product} scheduled paid without a paid Digital Workspace"
+            assert cycle.months <= base[2].months
 
 
 def run_jobs(ws, now):
@@ -186,7 +213,7 @@ def run_jobs(ws, now):
     execute_due(CATALOG, ws, now)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.sampled_from(sorted(f.demo_workspaces())), plan=steps)
 def test_random_allowed_changes_never_break_an_invariant(start, plan):
     ws = f.demo_workspaces()[start]
