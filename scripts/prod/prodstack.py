@@ -45,6 +45,8 @@ REQUIRED_SECRETS = (
     "VNPAY_HASH_SECRET",
 )
 
+VNPAY_URLS = ("VNPAY_PAYMENT_URL", "VNPAY_RETURN_URL", "VNPAY_API_URL")
+
 
 class ProdError(RuntimeError):
     """A part of the profile could not start; the message says which and why."""
@@ -83,6 +85,7 @@ class ProdConfig:
     credentials: Path = ROOT / "credentials.yml"
     with_web: bool = True
     seed_demo: bool = False
+    tracker_synchronous_commit: bool = False
     extra_env: Dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -101,11 +104,17 @@ class ProdConfig:
         bad = [n for n in ("HELPDESK_PG_PASSWORD", "HELPDESK_REDIS_PASSWORD") if "$" in given[n] or "'" in given[n]]
         if bad:  # Rasa expands ${...} in endpoints files; keep passwords free of '$' and quotes
             raise ProdError(f"{', '.join(bad)} must not contain '$' or quotes")
-        extra = {k: env[k] for k in ("VNPAY_PAYMENT_URL", "VNPAY_RETURN_URL", "VNPAY_API_URL") if env.get(k)}
+        extra = {k: env[k] for k in VNPAY_URLS if env.get(k)}
         public_web_port = int(env.get("HELPDESK_PUBLIC_WEB_PORT", 8000))
-        if trial:  # a trial run pays on the local VNPAY stand-in of the web app
-            extra.setdefault("VNPAY_PAYMENT_URL", f"http://127.0.0.1:{public_web_port}/sandbox/vnpay/paymentv2/vpcpay.html")
-            extra.setdefault("VNPAY_RETURN_URL", f"http://127.0.0.1:{public_web_port}/vnpay/return")
+        if trial:
+            # Production mode refuses the web app's local VNPAY stand-in, so a trial points at
+            # VNPAY's own sandbox (its links need the internet; `make run` pays offline).
+            extra.setdefault("VNPAY_PAYMENT_URL", "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html")
+            extra.setdefault("VNPAY_API_URL", "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction")
+            extra.setdefault("VNPAY_RETURN_URL", f"http://localhost:{public_web_port}/vnpay/return")
+        elif [k for k in VNPAY_URLS if k not in extra]:
+            raise ProdError("production mode needs " + ", ".join(k for k in VNPAY_URLS if k not in extra)
+                            + " (see deploy/prod.env.example)")
         return cls(
             var_dir=var_dir,
             jwt_secret=given["HELPDESK_JWT_SECRET"],
@@ -132,6 +141,7 @@ class ProdConfig:
             credentials=Path(env.get("HELPDESK_CREDENTIALS", str(ROOT / "credentials.yml"))),
             with_web=env.get("HELPDESK_PROD_WEB", "1") != "0",
             seed_demo=trial or env.get("HELPDESK_SEED_DEMO", "0") == "1",
+            tracker_synchronous_commit=env.get("HELPDESK_TRACKER_SYNC_COMMIT", "off") == "on",
             extra_env=extra,
         )
 
@@ -166,7 +176,9 @@ class ProdConfig:
             "VNPAY_HASH_SECRET": self.vnpay_hash_secret,
             "BILLING_DATABASE_URL": self.billing_url,
             "HELPDESK_ACTIONS_URL": f"http://127.0.0.1:{self.public_actions_port}/webhook",
-            "HELPDESK_RASA_URL": self.rasa_url,
+            # the web app derives the widget's socket.io URL from this: the public web port, where
+            # nginx also routes /socket.io/ to Rasa, keeps the sticky route cookie first-party
+            "HELPDESK_RASA_URL": f"http://127.0.0.1:{self.public_web_port}",
             "HELPDESK_RASA_API_TOKEN": self.rasa_api_token,
             "HELPDESK_WEB_PORT": str(self.web_backend_port),
             "HELPDESK_PUBLIC_WEB_URL": f"http://127.0.0.1:{self.public_web_port}",
@@ -371,6 +383,13 @@ class Postgres:
         for database in (self.config.billing_db, self.config.tracker_db):
             if not self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'"):
                 self.psql(f'CREATE DATABASE "{database}" OWNER "{user}" ENCODING \'UTF8\'')
+        # Rasa writes the tracker synchronously inside its event loop, so every commit's flush to
+        # disk stalls all conversations of that server (here: 100-200 ms per new conversation
+        # with a flush, 25 ms without). The tracker database may therefore skip waiting for the
+        # flush: a PostgreSQL crash (not a Rasa crash) can lose the last ~0.6 s of conversation
+        # events, never corrupt them. The billing database always waits: payments are durable.
+        sync = "on" if self.config.tracker_synchronous_commit else "off"
+        self.psql(f'ALTER DATABASE "{self.config.tracker_db}" SET synchronous_commit = {sync}')
 
     def set_connections_allowed(self, database: str, allowed: bool) -> None:
         """Make one database unavailable (fault tests) while the cluster keeps serving the others."""
@@ -678,6 +697,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def _config_for_stop() -> ProdConfig:
     """Enough configuration to find pid files and the data directory, without any secret."""
     placeholders = {name: os.environ.get(name) or "unused-for-stop" for name in REQUIRED_SECRETS}
+    placeholders.update({name: os.environ.get(name) or "http://unused.invalid/" for name in VNPAY_URLS})
     return ProdConfig.from_env({**os.environ, **placeholders})
 
 

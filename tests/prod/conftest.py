@@ -26,14 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import prodstack  # noqa: E402
 
-from tests.prod.helpers import FIXTURE_BOT  # noqa: E402
-
-# Ports of the test profile: apart from `make run`, `make run-prod` and the live REST tests.
-TEST_PORTS = dict(
-    pg_port=55632, redis_port=56579, rasa_ports=[25106, 25107], actions_ports=[25156],
-    public_rasa_port=25105, single_rasa_port=25115, public_actions_port=25155,
-    public_web_port=28000, web_backend_port=28001,
-)
+from tests.prod.helpers import FIXTURE_BOT, TEST_PORTS, make_config  # noqa: E402
 
 
 def pytest_configure(config):
@@ -50,25 +43,6 @@ def pytest_collection_modifyitems(items):
 def _port_taken(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def make_config(var_dir: Path, model: Path, **overrides) -> prodstack.ProdConfig:
-    settings = dict(
-        var_dir=var_dir,
-        jwt_secret="prod-test-jwt-secret-at-least-32-characters",
-        pg_password="prod-test-pg-password",
-        redis_password="prod-test-redis-password",
-        rasa_api_token="prod-test-api-token",
-        vnpay_tmn_code="TESTTMN1",
-        vnpay_hash_secret="prod-test-vnpay-hash-secret",
-        model=model,
-        actions_module="tests.prod.fixture_bot.actions",
-        credentials=var_dir / "no-credentials.yml",  # Rasa's default REST channel
-        with_web=False,
-        **TEST_PORTS,
-    )
-    settings.update(overrides)
-    return prodstack.ProdConfig(**settings)
 
 
 @pytest.fixture(scope="session")

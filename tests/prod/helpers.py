@@ -1,13 +1,45 @@
-"""Talking to the production profile in the fault tests."""
+"""Configuring and talking to the production profile in the fault tests."""
 from __future__ import annotations
 
 import json
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts" / "prod"))
+
+import prodstack  # noqa: E402
+
 FIXTURE_BOT = Path(__file__).resolve().parent / "fixture_bot"
+
+# Ports of the test profile: apart from `make run`, `make run-prod` and the live REST tests.
+TEST_PORTS = dict(
+    pg_port=55632, redis_port=56579, rasa_ports=[25106, 25107], actions_ports=[25156],
+    public_rasa_port=25105, single_rasa_port=25115, public_actions_port=25155,
+    public_web_port=28000, web_backend_port=28001,
+)
+
+
+def make_config(var_dir: Path, model: Path, **overrides) -> prodstack.ProdConfig:
+    settings = dict(
+        var_dir=var_dir,
+        jwt_secret="prod-test-jwt-secret-at-least-32-characters",
+        pg_password="prod-test-pg-password",
+        redis_password="prod-test-redis-password",
+        rasa_api_token="prod-test-api-token",
+        vnpay_tmn_code="TESTTMN1",
+        vnpay_hash_secret="prod-test-vnpay-hash-secret",
+        model=model,
+        actions_module="tests.prod.fixture_bot.actions",
+        credentials=var_dir / "no-credentials.yml",  # Rasa's default REST channel
+        with_web=False,
+        **TEST_PORTS,
+    )
+    settings.update(overrides)
+    return prodstack.ProdConfig(**settings)
+
 
 def post_json(url: str, payload: Dict, timeout: float = 60.0) -> List[Dict]:
     request = urllib.request.Request(url, data=json.dumps(payload).encode(),
