@@ -193,12 +193,12 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Buy at most {max_amount} {unit} of {kind}.",
     },
     "FIX_CHOOSE_HIGHER_TIER": {
-        "vi": "Hoặc nâng {product} lên gói cao hơn để có hạn mức {kind} lớn hơn.",
-        "en": "Or move {product} to a higher plan with a larger {kind} limit.",
+        "vi": "Nâng {product} lên gói cao hơn để có hạn mức {kind} lớn hơn.",
+        "en": "Move {product} to a higher plan with a larger {kind} limit.",
     },
     "FIX_BUY_PRODUCT_FOR_CAPACITY": {
-        "vi": "Hoặc mua gói {product} trước: {kind} đi kèm gói này.",
-        "en": "Or buy a {product} plan first: {kind} comes with it.",
+        "vi": "Mua gói {product} trước: {kind} đi kèm gói này.",
+        "en": "Buy {product} first: {kind} comes with that plan.",
     },
     "FIX_BUY_CAPACITY_SEPARATELY": {
         "vi": "Hạ gói {product} không kèm dung lượng mở rộng; nếu cần thêm, hãy mua riêng với gói hiện tại.",

@@ -598,17 +598,16 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
     if code == R.CAPACITY_LIMIT_EXCEEDED:
         kind, total, limit, owner, tier = context.capacity_overflow[0]
         room = max(0, limit - workspace.capacity_total(kind))
-        fixes = [Fix(R.FIX_REDUCE_CAPACITY, {"kind": kind, "max_amount": room})]
+        fixes = [Fix(R.FIX_REDUCE_CAPACITY, {"kind": kind, "max_amount": room})] if room else []
         if tier is None:
-            return fixes + [Fix(R.FIX_BUY_PRODUCT_FOR_CAPACITY, {"product": owner, "kind": kind})]
-        rank = catalog.tiers[tier].rank
-        if any(
-            catalog.tiers[key].rank > rank and offer.capacity.get(kind, None) is not None
+            fixes.append(Fix(R.FIX_BUY_PRODUCT_FOR_CAPACITY, {"product": owner, "kind": kind}))
+        elif any(
+            catalog.tiers[key].rank > catalog.tiers[tier].rank and kind in offer.capacity
             and offer.capacity[kind].max_extra >= total
             for key, offer in catalog.products[owner].tiers.items()
         ):
             fixes.append(Fix(R.FIX_CHOOSE_HIGHER_TIER, {"product": owner, "kind": kind}))
-        return fixes
+        return fixes or [Fix(R.FIX_CONTACT_SUPPORT, {})]
     if code == R.CAPACITY_NEEDS_UPGRADE:
         return [Fix(R.FIX_BUY_CAPACITY_SEPARATELY, {"product": product})]
     return [Fix(R.FIX_CONTACT_SUPPORT, {})]

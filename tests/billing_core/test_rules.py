@@ -143,10 +143,10 @@ CASES = [
      "capacity_within_limit", "BLOCKED", [R.CAPACITY_LIMIT_EXCEEDED], [R.FIX_REDUCE_CAPACITY, R.FIX_CHOOSE_HIGHER_TIER]),
     ("automation runs without operations workflow", "demo-monthly",
      ChangeRequest(DW, "standard", addons={"automation_runs": 1000}), "capacity_within_limit", "BLOCKED",
-     [R.CAPACITY_LIMIT_EXCEEDED], [R.FIX_REDUCE_CAPACITY, R.FIX_BUY_PRODUCT_FOR_CAPACITY]),
+     [R.CAPACITY_LIMIT_EXCEEDED], [R.FIX_BUY_PRODUCT_FOR_CAPACITY]),
     ("capacity of a product on trial", "demo-monthly", ChangeRequest(DW, "standard", addons={"data_records": 10000}),
      "capacity_within_limit", "BLOCKED", [R.CAPACITY_LIMIT_EXCEEDED],
-     [R.FIX_REDUCE_CAPACITY, R.FIX_BUY_PRODUCT_FOR_CAPACITY]),
+     [R.FIX_BUY_PRODUCT_FOR_CAPACITY]),
     ("capacity with a downgrade", "demo-yearly", ChangeRequest(DW, "starter", addons={"storage": 10}),
      "capacity_only_with_purchase", "BLOCKED", [R.CAPACITY_NEEDS_UPGRADE], [R.FIX_BUY_CAPACITY_SEPARATELY]),
     ("upgrade cancels the scheduled downgrade", "demo-downgrade-scheduled", ChangeRequest(DW, "premium", seats=15),
@@ -350,3 +350,12 @@ def test_an_expired_plan_gives_no_capacity_limit(catalog):
     decision = decide(catalog, ws, ChangeRequest(DW, "premium", addons={"automation_runs": 1000}), NOW)
     assert decision.codes == [R.CAPACITY_LIMIT_EXCEEDED]
     assert decision.reasons[0].params["limit"] == 0
+
+
+def test_capacity_at_the_top_tier_limit_points_to_support(catalog):
+    ws = f.workspace()
+    f.paid(ws, DW, "premium", "monthly", seats=5)
+    f.capacity(ws, "storage", 5000, 30)  # Premium's whole extended storage
+    decision = decide(catalog, ws, ChangeRequest(DW, "premium", addons={"storage": 10}), NOW)
+    assert decision.codes == [R.CAPACITY_LIMIT_EXCEEDED]
+    assert [fix.code for fix in decision.fixes] == [R.FIX_CONTACT_SUPPORT]
