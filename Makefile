@@ -64,3 +64,11 @@ bench: install
 
 clean:
 	rm -rf $(STAMPS) models results test-output
+
+# Production profile on loopback (scripts/run_prod.sh): PostgreSQL, Redis lock store, two Rasa
+# servers and the action server behind nginx, the web app; Ctrl-C stops all. Secrets come from
+# the environment (deploy/prod.env.example); when HELPDESK_JWT_SECRET is unset this is a trial
+# run with loudly announced throwaway secrets and the demo workspaces.
+.PHONY: run-prod
+run-prod: install train
+	scripts/run_prod.sh run $(if $(HELPDESK_JWT_SECRET),,--trial)
