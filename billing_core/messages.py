@@ -316,7 +316,7 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "There is no extended capacity “{kind}”. Choose one of: {kinds}.",
     },
     "INVALID_CAPACITY_AMOUNT": {
-        "vi": "Số lượng {kind} “{amount}” không hợp lệ: hãy nhập số nguyên dương, tối đa {maximum} {unit}.",
+        "vi": "{kind}: số lượng “{amount}” không hợp lệ, hãy nhập số nguyên dương, tối đa {maximum} {unit}.",
         "en": "“{amount}” is not a valid amount of {kind}: enter a positive whole number, at most {maximum} {unit}.",
     },
     "INVALID_RENEWAL_MODE": {
