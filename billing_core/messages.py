@@ -184,6 +184,10 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "vi": "Chuyển {addon} sang chu kỳ {cycle} trước.",
         "en": "Move {addon} to {cycle} billing first.",
     },
+    "FIX_WAIT_FOR_ADDON_CHANGE": {
+        "vi": "Đợi {addon} chuyển sang chu kỳ {cycle} như đã lên lịch (ngày {effective_date}), rồi đổi lại.",
+        "en": "Wait until {addon} moves to {cycle} billing as scheduled ({effective_date}), then try again.",
+    },
     "FIX_SET_MIN_SEATS": {
         "vi": "Chọn ít nhất {minimum} người dùng.",
         "en": "Choose at least {minimum} users.",

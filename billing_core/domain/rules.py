@@ -587,7 +587,15 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
         fixes = []
         for addon, addon_plan, base_plan in context.cycle_conflicts:
             if product == base:
-                fixes.append(Fix(R.FIX_MOVE_ADDON_CYCLE_FIRST, {"addon": addon, "cycle": base_plan.cycle.value}))
+                pending = workspace.scheduled_change(addon)
+                if pending is not None and _months(pending.cycle) <= _months(base_plan.cycle):
+                    # The add-on is already on its way to a fitting cycle: the customer only waits.
+                    fixes.append(Fix(R.FIX_WAIT_FOR_ADDON_CHANGE, {
+                        "addon": addon, "cycle": pending.cycle.value if pending.cycle else "none",
+                        "effective_date": _date(pending.effective_at),
+                    }))
+                else:
+                    fixes.append(Fix(R.FIX_MOVE_ADDON_CYCLE_FIRST, {"addon": addon, "cycle": base_plan.cycle.value}))
             elif base_plan.from_schedule:
                 fixes.append(Fix(R.FIX_CANCEL_SCHEDULED_CHANGE, {"product": base}))
             else:

@@ -71,6 +71,7 @@ SAMPLE_PARAMS = {
     R.FIX_SWITCH_BASE_CYCLE_FIRST: {"base": "digital_workspace", "cycle": "yearly"},
     R.FIX_MOVE_ADDON_CYCLE_FIRST: {"addon": "app_builder", "cycle": "monthly"},
     R.FIX_SET_MIN_SEATS: {"minimum": 2},
+    R.FIX_WAIT_FOR_ADDON_CHANGE: {"addon": "app_builder", "cycle": "monthly", "effective_date": DATE},
     R.FIX_REDUCE_CAPACITY: {"kind": "storage", "max_amount": 200},
     R.FIX_CHOOSE_HIGHER_TIER: {"product": "digital_workspace", "kind": "storage"},
     R.FIX_BUY_CAPACITY_SEPARATELY: {"product": "digital_workspace"},

@@ -58,6 +58,12 @@ def trial_over_but_not_expired_yet():
     return ws
 
 
+def addon_scheduled_monthly():
+    ws = f.demo_workspaces()["demo-yearly"]
+    f.scheduled(ws, AB, "starter", "monthly")
+    return ws
+
+
 def no_digital_workspace():
     return f.workspace()
 
@@ -84,6 +90,7 @@ W.update(
         "dw-scheduled-free": dw_scheduled_free,
         "trial-over-not-expired": trial_over_but_not_expired_yet,
         "no-dw": no_digital_workspace,
+        "addon-scheduled-monthly": addon_scheduled_monthly,
         "expired-pending-order": expired_pending_order,
         "paid-order": paid_pending_order,
     }
@@ -134,6 +141,9 @@ CASES = [
      "upgrade", "IMMEDIATE", [R.UPGRADE_IMMEDIATE], []),
     ("DW to monthly at renewal while an add-on is yearly", "demo-yearly", ChangeRequest(DW, "standard", "monthly"),
      "addon_cycle_within_base", "BLOCKED", [R.ADDON_CYCLE_LONGER_THAN_BASE], [R.FIX_MOVE_ADDON_CYCLE_FIRST]),
+    ("DW to monthly while the add-on is already scheduled monthly", "addon-scheduled-monthly",
+     ChangeRequest(DW, "standard", "monthly"), "addon_cycle_within_base", "BLOCKED",
+     [R.ADDON_CYCLE_LONGER_THAN_BASE], [R.FIX_WAIT_FOR_ADDON_CHANGE]),
     ("add-on yearly while DW is scheduled monthly", "dw-yearly-scheduled-monthly",
      ChangeRequest(AB, "starter", "yearly", 10), "addon_cycle_within_base", "BLOCKED",
      [R.ADDON_CYCLE_LONGER_THAN_BASE], [R.FIX_CANCEL_SCHEDULED_CHANGE]),
