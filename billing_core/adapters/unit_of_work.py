@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from billing_core import errors
 from billing_core.adapters import orm
@@ -62,7 +62,9 @@ def _new_engine(url: str) -> Engine:
         future=True,
         # Threads share the engine (web app, jobs, tests); a busy writer makes others wait.
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        **({"poolclass": StaticPool} if in_memory else {}),
+        # A pool on both SQLAlchemy versions (1.4 defaults to NullPool for files): reconnecting
+        # and re-running the pragmas on every unit of work costs more than the query itself.
+        poolclass=StaticPool if in_memory else QueuePool,
     )
 
     @event.listens_for(engine, "connect")
@@ -108,6 +110,17 @@ def drop_schema(url: Optional[str] = None) -> None:
     orm.metadata.drop_all(get_engine(url))
 
 
+_factories: Dict[str, sessionmaker] = {}
+
+
+def _session_factory(url: str) -> sessionmaker:
+    factory = _factories.get(url)
+    if factory is None or factory.kw.get("bind") is not get_engine(url):
+        # expire_on_commit=False: use cases return domain objects that stay readable afterwards.
+        factory = _factories[url] = sessionmaker(bind=get_engine(url), expire_on_commit=False, future=True)
+    return factory
+
+
 class SqlAlchemyUnitOfWork:
     """``with uow: ... uow.commit()``; ``uow.workspaces`` is the repository of this transaction."""
 
@@ -119,9 +132,7 @@ class SqlAlchemyUnitOfWork:
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
         orm.start_mappers()
-        # expire_on_commit=False: use cases return domain objects that stay readable afterwards.
-        factory = sessionmaker(bind=get_engine(self.url), expire_on_commit=False, future=True)
-        self.session = factory()
+        self.session = _session_factory(self.url)()
         self.workspaces = WorkspaceRepository(self.session)
         return self
 
