@@ -97,10 +97,12 @@ def handle_ipn(uow, params: Any, config: vnpay.VnpayConfig, now: Optional[dateti
     so VNPAY retries later and nothing is half-written.
     """
     try:
-        return _handle_ipn(uow, params, config, _now(now))
+        answer = _handle_ipn(uow, params, config, _now(now))
     except Exception:
         log.exception("IPN failed; answered 99 so that VNPAY retries")
         return ipn_answer("99")
+    log.info("IPN answered %s", answer["RspCode"])
+    return answer
 
 
 def _handle_ipn(uow, params: Any, config: vnpay.VnpayConfig, now: datetime) -> Dict[str, str]:
@@ -279,7 +281,11 @@ def start_checkout(uow, workspace_id: str, request: Any, renewal_mode: Any = Ren
 
     now = _now(now)
     mode = _renewal_mode(renewal_mode)
-    config = config or vnpay.VnpayConfig.from_env()
+    if config is None:
+        try:
+            config = vnpay.VnpayConfig.from_env()
+        except vnpay.ConfigError as problem:
+            raise errors.PaymentConfigError({"missing": ", ".join(problem.missing) or str(problem)}) from None
     catalog = load_catalog()
     return _retry_on_conflict(
         lambda: _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now))

@@ -71,6 +71,10 @@ class VnpayError(Exception):
 class ConfigError(VnpayError):
     """The VNPAY configuration is missing or unsafe: the app must not start."""
 
+    def __init__(self, message: str, missing: Iterable[str] = ()):
+        super().__init__(message)
+        self.missing = tuple(missing)
+
 
 class AmbiguousParams(VnpayError):
     """A ``vnp_*`` parameter was given more than once."""
@@ -122,7 +126,8 @@ class VnpayConfig:
                 raise ConfigError(
                     "production mode needs the VNPAY merchant settings; missing or empty: "
                     + ", ".join(missing)
-                    + " (VNPAY sends the terminal code and hash secret when the merchant registers)"
+                    + " (VNPAY sends the terminal code and hash secret when the merchant registers)",
+                    missing,
                 )
             if given["VNPAY_HASH_SECRET"] == DEMO_HASH_SECRET:
                 raise ConfigError("VNPAY_HASH_SECRET is the public demo secret: set the merchant's own secret")
@@ -456,7 +461,18 @@ def querydr(config: VnpayConfig, order: Any, now: datetime, session: Any = None,
     """
     import requests  # imported here so that signing works without requests installed
 
-    http = session or requests.Session()
+    own_session = session is None
+    http = requests.Session() if own_session else session
+    try:
+        return _querydr_attempts(config, order, now, http, server_ip, attempts, timeout, backoff)
+    finally:
+        if own_session:
+            http.close()
+
+
+def _querydr_attempts(config, order, now, http, server_ip, attempts, timeout, backoff) -> QueryResult:
+    import requests
+
     last_problem = "no attempt made"
     for attempt in range(max(1, attempts)):
         if attempt:

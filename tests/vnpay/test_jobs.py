@@ -206,3 +206,12 @@ def test_run_payment_jobs_reconciles_then_renews(uow, config):
     assert counts == {"orders_closed": 1, "orders_unresolved": 0, "renewal_orders": 1}
     assert payments.run_payment_jobs(uow, config, LATER + timedelta(minutes=1), session=session) == {
         "orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
+
+
+def test_a_payment_reported_after_the_order_was_closed_is_kept_for_staff(uow, config):
+    order = open_order(uow, config)
+    payments.reconcile_pending(uow, config, LATER, session=FakeVnpaySession(config, {order.txn_ref: "missing"}))
+    assert orders(uow)[order.txn_ref].status is OrderStatus.EXPIRED
+    assert payments.handle_ipn(uow, signed_ipn(config, order), config)["RspCode"] == "02"
+    assert orders(uow)[order.txn_ref].status is OrderStatus.EXPIRED
+    assert "late_payment_for_closed_order" in actions(uow)

@@ -289,3 +289,31 @@ def test_latest_orders_newest_first(uow, config):
     assert [o.txn_ref for o in payments.latest_orders(uow, WORKSPACE_ID)] == [second.txn_ref, first.txn_ref]
     assert [o.txn_ref for o in payments.latest_orders(uow, WORKSPACE_ID, limit=1)] == [second.txn_ref]
     assert payments.latest_orders(uow, "nobody") == []
+
+
+def test_concurrent_checkouts_of_the_same_change_make_one_order(uow, config):
+    url, results, barrier = uow.url, [], threading.Barrier(8)
+
+    def ask():
+        barrier.wait()
+        results.append(payments.start_checkout(SqlAlchemyUnitOfWork(url), WORKSPACE_ID, UPGRADE, "manual", config,
+                                               now=NOW))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 8 and len({r.order.txn_ref for r in results}) == 1
+    assert sorted(r.reused for r in results) == [False] + [True] * 7
+    assert len(load(uow).orders) == 1
+
+
+def test_missing_production_settings_are_a_billing_error_in_words(uow, monkeypatch):
+    for name in ("VNPAY_TMN_CODE", "VNPAY_HASH_SECRET", "VNPAY_PAYMENT_URL", "VNPAY_RETURN_URL", "VNPAY_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HELPDESK_MODE", "production")
+    with pytest.raises(errors.PaymentConfigError) as error:
+        payments.start_checkout(uow, WORKSPACE_ID, UPGRADE, "manual", None, now=NOW)
+    assert "VNPAY_HASH_SECRET" in error.value.params["missing"]
+    assert "VNPAY" in error.value.message("vi") and load(uow).orders == []

@@ -233,6 +233,14 @@ def test_sandbox_refuses_a_tampered_link_like_vnpay(server):
     assert server.workspace("ws-tamper").orders[0].status is OrderStatus.PENDING
 
 
+def test_sandbox_refuses_an_expired_link(server):
+    seed(server.uow(), paying_workspace("ws-expired", datetime.now(timezone.utc)))
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    checkout = payments.start_checkout(server.uow(), "ws-expired", UPGRADE, "manual", server.config, now=long_ago)
+    page = requests.get(checkout.pay_url, timeout=10)
+    assert page.status_code == 400 and "quá thời gian chờ thanh toán" in page.text
+
+
 def test_sandbox_refuses_another_terminal_and_missing_parameters(server):
     checkout = server.checkout("ws-other")
     params = dict(parse_qsl(urlsplit(checkout.pay_url).query))
