@@ -372,6 +372,8 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = None, err: TextIO =
     except errors.CatalogError as problem:
         return _fail(err, lang, str(problem), EXIT_FAILURE)
     except errors.BillingError as problem:
+        if "--json" in argv:  # programs get the typed error too (stderr keeps the one line)
+            out.write(json.dumps({"error": problem.to_dict()}, ensure_ascii=False) + "\n")
         return _fail(err, lang, problem.message(lang), EXIT_BAD_INPUT)
     except Exception as problem:  # the database, mostly: one line, no traceback
         from sqlalchemy.exc import SQLAlchemyError

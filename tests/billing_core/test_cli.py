@@ -189,6 +189,13 @@ def test_bad_input_exits_2_with_one_translated_line_and_writes_nothing(db, args,
     assert snapshot(db) == before
 
 
+def test_with_json_a_typed_error_is_printed_too(db):
+    code, out, err = call("check", *CHANGE, "--seats", "0", "--json")
+    assert code == 2 and err.startswith("Lỗi: ")
+    error = json.loads(out)["error"]
+    assert error["code"] == "INVALID_SEATS" and error["message_vi"] and error["message_en"]
+
+
 def test_vietnamese_is_the_default_and_has_diacritics(db):
     code, _, err = call("show", "nope")
     assert code == 2 and err.startswith("Lỗi: ") and "không gian làm việc" in err.lower()
