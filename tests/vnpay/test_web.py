@@ -215,6 +215,27 @@ def test_ipn_route_answers_json_for_everything(server):
     assert server.workspace("ws-ipn").subscription("app_builder").tier == "standard"
 
 
+def test_twenty_simultaneous_ipn_requests_apply_once(server):
+    import threading
+
+    checkout = server.checkout("ws-burst")
+    query = urlencode(signed_ipn(server.config, checkout.order))
+    answers, barrier = [], threading.Barrier(20)
+
+    def deliver():
+        barrier.wait()
+        answers.append(ipn(server, query)["RspCode"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(answers) == ["00"] + ["02"] * 19
+    workspace = server.workspace("ws-burst")
+    assert workspace.orders[0].status is OrderStatus.PAID and workspace.capacity_total("storage") == 50
+
+
 # --- the stand-in behaves like VNPAY ----------------------------------------------------------------
 
 def test_sandbox_refuses_a_tampered_link_like_vnpay(server):
