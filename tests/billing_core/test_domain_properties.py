@@ -239,3 +239,22 @@ def test_random_allowed_changes_never_break_an_invariant(start, plan):
             elif decision.outcome is Outcome.NEXT_CYCLE:
                 schedule_change(ws, decision, now, "too expensive", confirmed=True)
         check_invariants(ws)
+
+
+def test_pure_modules_import_neither_sqlalchemy_nor_rasa():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "import billing_core, billing_core.catalog, billing_core.messages, billing_core.errors\n"
+        "import billing_core.domain.rules, billing_core.domain.quotes, billing_core.domain.retention\n"
+        "import billing_core.domain.changes, billing_core.domain.reasons\n"
+        "billing_core.catalog.load_catalog()\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'rasa', 'rasa_sdk', 'sanic'))\n"
+        "print(bad)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]", result.stdout
