@@ -28,6 +28,11 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when pres
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
 CATALOG_PATH_ENV = "BILLING_CATALOG_PATH"
 OUTCOMES = ("IMMEDIATE", "NEXT_CYCLE", "BLOCKED")
+TOP_LEVEL_KEYS = (
+    "catalog_version", "prices_are_samples", "currency", "trial_days", "min_paid_seats", "max_seats",
+    "order_expiry_minutes", "default_cycle", "retention", "cycles", "tiers", "features", "capacity", "products",
+    "change_rules", "decisions",
+)
 ROLES = ("base", "addon")
 LANGS = ("vi", "en")
 
@@ -243,6 +248,9 @@ class _Loader:
         except yaml.YAMLError as error:
             raise self.fail("(file)", f"not valid YAML: {error}")
         data = self.mapping(data, "(top level)")
+        for key in data:
+            if key not in TOP_LEVEL_KEYS:
+                raise self.fail(str(key), f"unknown key (known: {', '.join(TOP_LEVEL_KEYS)})")
 
         if data.get("prices_are_samples") not in (True, False):
             raise self.fail("prices_are_samples", "must be true or false (say whether the prices are samples)")
@@ -462,6 +470,9 @@ class _Loader:
             if not isinstance(case_id, str) or not case_id:
                 raise self.fail(label, "missing id")
             entry = f"{label} (id: {case_id})"
+            for key in case:
+                if key not in ("id", "when", "then"):
+                    raise self.fail(entry, f"unknown key {key!r} (a rule case has id, when, then)")
             if case_id in seen_ids:
                 raise self.fail(entry, f"duplicate id (also change_rules[{seen_ids[case_id]}])")
             seen_ids[case_id] = index
@@ -482,6 +493,9 @@ class _Loader:
                         raise self.fail(entry, f"fact {fact!r} has no value {item!r} (allowed: {allowed})")
                 when[fact] = frozenset(values)
             then = self.mapping(case.get("then"), f"{entry}.then")
+            for key in then:
+                if key not in ("outcome", "reason", "notes"):
+                    raise self.fail(entry, f"unknown key {key!r} in then (outcome, reason, notes)")
             outcome = then.get("outcome")
             if outcome not in OUTCOMES:
                 raise self.fail(entry, f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")

@@ -131,6 +131,12 @@ def _rule(rule_id, **changes):
     return mutate
 
 
+def _set_rule_key(rule_id, key, value):
+    def mutate(data):
+        data["change_rules"][rule_index(data, rule_id)][key] = value
+    return mutate
+
+
 def _insert_rule(position, rule):
     def mutate(data):
         index = rule_index(data, position) + 1 if isinstance(position, str) else position
@@ -207,6 +213,10 @@ MALFORMED = [
     ("note without a message", _rule("upgrade", notes=["CONFETTI"]),
      "(id: upgrade)", "note code 'CONFETTI' has no message"),
     ("unknown outcome", _rule("upgrade", outcome="LATER"), "(id: upgrade)", "outcome must be one of"),
+    ("misspelt top-level key", _set(["trail_days"], 14), "trail_days", "unknown key"),
+    ("misspelt rule key", _set_rule_key("upgrade", "wehn", {}),
+     "(id: upgrade)", "unknown key 'wehn'"),
+    ("misspelt then key", _rule("upgrade", reasons="UPGRADE_IMMEDIATE"), "(id: upgrade)", "unknown key 'reasons'"),
     ("duplicate rule id", _insert_rule(0, {"id": "upgrade", "when": {"direction": "new"},
                                     "then": {"outcome": "BLOCKED", "reason": "UNSUPPORTED_CHANGE"}}),
      "change_rules[14] (id: upgrade)", "duplicate id"),
