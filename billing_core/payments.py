@@ -566,13 +566,23 @@ def latest_orders(uow, workspace_id: str, limit: int = 5) -> List[Order]:
 class OrderLookup:
     workspace_id: str
     order: Order
+    in_force: bool = False  # a paid upgrade whose plan is what the workspace has now
+    renews_at: Optional[datetime] = None  # a renewal order: when the plan rolls into the paid period
 
 
 def find_order(uow, txn_ref: str) -> Optional[OrderLookup]:
-    """The order with this TxnRef and its workspace id, read only."""
+    """The order with this TxnRef, its workspace id and whether what it bought is in force; read only."""
     if not txn_ref:
         return None
     with uow:
         workspace = uow.workspaces.get_by_txn_ref(txn_ref)
         order = _order_of(workspace, txn_ref) if workspace is not None else None
-        return OrderLookup(workspace.id, order) if order is not None else None
+        if order is None:
+            return None
+        sub = workspace.subscription(order.product)
+        in_force = bool(
+            order.status is OrderStatus.PAID and order.kind is OrderKind.UPGRADE and sub is not None
+            and (sub.tier, sub.cycle, sub.seats) == (order.tier, order.cycle, order.seats)
+        )
+        renews_at = sub.period_end if (order.kind is OrderKind.RENEWAL and sub is not None) else None
+        return OrderLookup(workspace.id, order, in_force, renews_at)

@@ -14,7 +14,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from billing_core import payments, vnpay
-from billing_core.domain.model import OrderStatus
+from billing_core.domain.model import OrderKind, OrderStatus
 from webapp.app import WebSettings, run_blocking
 from webapp.pages import esc, format_vnd, page
 
@@ -48,6 +48,7 @@ TEXT = {
         "paid_body": "Gói {plan} đã được áp dụng cho không gian làm việc của bạn ngay bây giờ.",
         "paid_not_applied": "Chúng tôi đã nhận tiền nhưng chưa thể áp dụng gói tự động. Bộ phận hỗ trợ sẽ xử lý "
                             "và liên hệ với bạn; bạn không cần thanh toán lại.",
+        "renewal_paid": "Bạn đã thanh toán kỳ tiếp theo của gói {plan}. Gói sẽ được gia hạn vào ngày {date}.",
         "failed": "Thanh toán không thành công",
         "reason": "Lý do",
         "failed_next": "Gói của bạn chưa thay đổi. Bạn có thể yêu cầu liên kết thanh toán mới trong khung chat.",
@@ -75,6 +76,7 @@ TEXT = {
         "paid_body": "The {plan} plan now applies to your workspace.",
         "paid_not_applied": "We received the money but could not apply the plan automatically. Support will "
                             "handle it and contact you; you do not need to pay again.",
+        "renewal_paid": "You paid the next period of the {plan} plan. It renews on {date}.",
         "failed": "Payment failed",
         "reason": "Reason",
         "failed_next": "Your plan has not changed. You can ask for a new payment link in the chat.",
@@ -97,9 +99,14 @@ TEXT = {
 }
 
 
-def _plan_name(order) -> str:
-    product = order.product.replace("_", " ").title()
-    return f"{product} {order.tier.title()}"
+def _plan_name(order, lang: str) -> str:
+    try:
+        from billing_core.catalog import load_catalog
+
+        catalog = load_catalog()
+        return f"{catalog.product_name(order.product, lang)} {catalog.tier_name(order.tier, lang)}"
+    except Exception:  # a broken catalog must not hide a payment result
+        return f"{order.product.replace('_', ' ').title()} {order.tier.title()}"
 
 
 def other_language_href(pairs: List[Tuple[str, str]], lang: str) -> str:
@@ -123,7 +130,16 @@ def render_return_page(lang: str, verified: bool, lookup, error: bool = False,
         order = lookup.order
         if order.status is OrderStatus.PAID:
             heading, css = t["paid"], "ok"
-            body = f"<p>{esc(t['paid_body'].format(plan=_plan_name(order)))}</p>"
+            plan = _plan_name(order, lang)
+            if order.kind is OrderKind.RENEWAL:
+                date = vnpay.as_utc(lookup.renews_at).astimezone(vnpay.VIETNAM_TZ).strftime("%d/%m/%Y") \
+                    if lookup.renews_at else "—"
+                text = t["renewal_paid"].format(plan=plan, date=date)
+            elif lookup.in_force:
+                text = t["paid_body"].format(plan=plan)
+            else:
+                text = t["paid_not_applied"]
+            body = f"<p>{esc(text)}</p>"
         elif order.status is OrderStatus.FAILED:
             heading, css = t["failed"], "bad"
             body = (f"<p><strong>{esc(t['reason'])}:</strong> "

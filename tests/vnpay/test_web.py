@@ -137,9 +137,10 @@ def test_paid_round_trip_applies_the_upgrade_and_the_return_page_says_so(server)
     assert workspace.subscription("app_builder").tier == "standard"
     result = requests.get(location, timeout=10)
     assert result.status_code == 200 and "Thanh toán thành công" in result.text
-    assert order.txn_ref in result.text
+    assert "Gói Xây dựng ứng dụng Standard đã được áp dụng" in result.text
+    assert order.txn_ref in result.text and "English" in result.text
     english = requests.get(location + "&lang=en", timeout=10).text
-    assert "Payment successful" in english
+    assert "Payment successful" in english and "App Builder Standard plan now applies" in english
     # the return page never changes state: replaying it changes nothing
     version = server.workspace("ws-paid").version
     requests.get(location, timeout=10)
@@ -187,6 +188,22 @@ def test_return_page_with_a_bad_signature_shows_nothing_and_escapes(server):
                                          "vnp_Amount": "100"})
     page = requests.get(server.base + "/vnpay/return?" + urlencode(unknown), timeout=10).text
     assert "Không tìm thấy đơn hàng" in page and "<img" not in page
+
+
+def test_return_page_texts_for_renewals_and_paid_but_not_applied():
+    from billing_core.domain.model import Cycle, Order
+    from webapp.payments_routes import render_return_page
+
+    now = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    renewal = Order("R1", OrderKind.RENEWAL, "digital_workspace", "standard", Cycle.YEARLY, 10, {}, 10_000_000,
+                    OrderStatus.PAID, now, now, paid_at=now)
+    page, _ = render_return_page("vi", True, payments.OrderLookup("w", renewal, False,
+                                                                   datetime(2026, 12, 1, 20, tzinfo=timezone.utc)))
+    assert "kỳ tiếp theo của gói Không gian làm việc số Standard" in page and "02/12/2026" in page
+    stuck = Order("U1", OrderKind.UPGRADE, "app_builder", "standard", Cycle.YEARLY, 10, {}, 5, OrderStatus.PAID,
+                  now, now, paid_at=now)
+    page, _ = render_return_page("en", True, payments.OrderLookup("w", stuck, False))
+    assert "could not apply the plan automatically" in page
 
 
 # --- the IPN route -----------------------------------------------------------------------------------
