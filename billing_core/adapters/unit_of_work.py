@@ -122,30 +122,53 @@ def _session_factory(url: str) -> sessionmaker:
 
 
 class SqlAlchemyUnitOfWork:
-    """``with uow: ... uow.commit()``; ``uow.workspaces`` is the repository of this transaction."""
+    """``with uow: ... uow.commit()``; ``uow.workspaces`` is the repository of this transaction.
 
-    workspaces: WorkspaceRepository
-    session: Session
+    One instance may be shared: each thread (and each nested ``with``) gets its own session.
+    """
 
     def __init__(self, url: Optional[str] = None):
         self.url = url or database_url()
+        self._local = threading.local()
+
+    def _open(self) -> List[Tuple[Session, WorkspaceRepository]]:
+        stack = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    @property
+    def session(self) -> Session:
+        stack = self._open()
+        if not stack:
+            raise RuntimeError("use the unit of work inside `with uow:`")
+        return stack[-1][0]
+
+    @property
+    def workspaces(self) -> WorkspaceRepository:
+        stack = self._open()
+        if not stack:
+            raise RuntimeError("use the unit of work inside `with uow:`")
+        return stack[-1][1]
 
     def __enter__(self) -> "SqlAlchemyUnitOfWork":
         orm.start_mappers()
-        self.session = _session_factory(self.url)()
-        self.workspaces = WorkspaceRepository(self.session)
+        session = _session_factory(self.url)()
+        self._open().append((session, WorkspaceRepository(session)))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        session, _ = self._open().pop()
         # close() ends the transaction (rolling back anything uncommitted) and detaches the objects
         # without expiring them, so what a read-only use case returns stays readable.
-        self.session.close()
+        session.close()
 
     def commit(self) -> None:
+        session = self.session
         try:
-            self.session.commit()
+            session.commit()
         except StaleDataError as stale:
-            self.session.rollback()
+            session.rollback()
             raise _concurrent_change(stale) from stale
 
     def rollback(self) -> None:

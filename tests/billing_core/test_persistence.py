@@ -282,3 +282,31 @@ def test_database_url_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv("BILLING_DATABASE_URL")
     default = database_url()
     assert default.startswith("sqlite:///") and default.endswith("/var/billing.db")
+
+
+def test_one_unit_of_work_shared_by_threads_and_nested_blocks(database_url):
+    import threading
+
+    uow = SqlAlchemyUnitOfWork(database_url)
+    store(uow, full_workspace())
+    with uow:
+        outer = uow.workspaces.get("ws-full")
+        with uow:  # an independent transaction, e.g. a read inside a use case
+            assert uow.workspaces.get("ws-full") is not outer
+        outer.subscriptions[0].seats = 21
+        outer.touch()
+        uow.commit()  # the outer session is still the current one
+    seen = []
+
+    def reader():
+        with uow:
+            seen.append(uow.workspaces.get("ws-full").subscriptions[0].seats)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert seen == [21, 21, 21, 21]
+    with pytest.raises(RuntimeError):
+        uow.workspaces.get("ws-full")  # outside `with uow:`
