@@ -83,10 +83,11 @@ class Quote:
         }
 
 
-def _paid_period(current: Optional[Subscription]) -> Optional[Tuple[datetime, datetime]]:
+def _paid_period(current: Optional[Subscription], now: datetime) -> Optional[Tuple[datetime, datetime]]:
+    """The running paid period, if any (a period that already ended leaves nothing to credit)."""
     if (
         current is None or current.status is not Status.ACTIVE or current.cycle is None
-        or current.period_end is None or current.period_start is None
+        or current.period_end is None or current.period_start is None or current.period_end <= now
     ):
         return None
     return current.period_start, current.period_end
@@ -104,7 +105,7 @@ def charged_period(current: Optional[Subscription], target: PlanTarget, now: dat
     """(start, end, same_period) of what an IMMEDIATE change charges; changes.apply uses it too."""
     if not target.paid:
         return now, None, False
-    if _paid_period(current) is not None and current.cycle == target.cycle:
+    if _paid_period(current, now) is not None and current.cycle == target.cycle:
         return now, current.period_end, True
     return now, add_months(now, target.cycle.months), False
 
@@ -147,7 +148,7 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
     else:
         timing = "immediate"
         start, end, same_period = charged_period(current, target, now)
-        paid = _paid_period(current)
+        paid = _paid_period(current, now)
         remaining = period_days = 0
         old_price = 0
         if paid is not None:

@@ -156,6 +156,14 @@ def test_last_day_of_the_period_charges_nothing_for_the_rest(catalog):
     assert result.total_vnd == 0
 
 
+def test_a_lapsed_period_is_not_credited_and_a_new_one_starts(catalog):
+    ws = f.workspace()
+    f.paid(ws, DW, "starter", "monthly", seats=4, started_days_ago=40)  # ended ~10 days ago, not renewed
+    result = quote(catalog, ws, ChangeRequest(DW, "standard"), NOW)
+    assert [(line.code, line.amount_vnd) for line in result.lines] == [(R.QUOTE_PLAN, 4 * 100000)]
+    assert (result.period_start, result.period_end) == (NOW, add_months(NOW, 1))
+
+
 def test_add_on_purchase_for_an_existing_addon_trial(catalog):
     ws = f.demo_workspaces()["demo-ow-trial-ended"]
     result = quote(catalog, ws, ChangeRequest(OW, "standard", "monthly"), NOW)
