@@ -171,7 +171,8 @@ def _mark_failed(uow, workspace: Workspace, order: Order, result: vnpay.PaymentR
     order.status = OrderStatus.FAILED
     code = result.response_code if result.response_code and result.response_code != "00" else "99"
     order.response_code = code
-    order.transaction_no = result.transaction_no or None
+    # VNPAY sends TransactionNo "0" when no transaction was made (cancelled before paying)
+    order.transaction_no = result.transaction_no if result.transaction_no not in ("", "0") else None
     workspace.touch()
     _audit(uow, workspace.id, now, "payment_failed", {**detail, "recorded_code": code})
 
@@ -305,7 +306,7 @@ def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, loca
         if open_order is not None and _same_change(open_order, target):
             snapshot = _workspace_without(workspace, open_order)
             decision, priced = decide(catalog, snapshot, request, now), quote(catalog, snapshot, request, now)
-            link = vnpay.build_payment_url(config, open_order, client_ip, locale, now)
+            link = _link(config, open_order, client_ip, locale, now, catalog)
             if open_order.renewal_mode is not mode:
                 open_order.renewal_mode = mode
                 workspace.touch()
@@ -316,7 +317,7 @@ def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, loca
 
         decision = decide(catalog, workspace, request, now)
         if not decision.allowed:
-            open_link = (vnpay.build_payment_url(config, open_order, client_ip, locale, now)
+            open_link = (_link(config, open_order, client_ip, locale, now, catalog)
                          if open_order is not None else None)
             return Checkout(None, None, decision, None, open_order=open_order, open_pay_url=open_link)
         priced = quote(catalog, workspace, request, now)
@@ -328,7 +329,7 @@ def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, loca
             cycle=target.cycle, seats=target.seats, addons=dict(target.addons), amount_vnd=priced.total_vnd,
             status=OrderStatus.PENDING, created_at=now, expires_at=now + _expiry(catalog), renewal_mode=mode,
         )
-        link = vnpay.build_payment_url(config, order, client_ip, locale, now)
+        link = _link(config, order, client_ip, locale, now, catalog)
         workspace.orders.append(order)
         workspace.touch()
         _audit(uow, workspace.id, now, "checkout_started",
@@ -338,13 +339,24 @@ def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, loca
         return Checkout(order, link, decision, priced)
 
 
+def _link(config: vnpay.VnpayConfig, order: Order, client_ip: str, locale: str, now: datetime,
+          catalog: Any = None) -> str:
+    """The order's VNPAY link, described with the catalog's (folded) Vietnamese names."""
+    if catalog is None:
+        from billing_core.catalog import load_catalog
+
+        catalog = load_catalog()
+    info = vnpay.order_info_for(order, catalog.product_name(order.product, "vi"), catalog.tier_name(order.tier, "vi"))
+    return vnpay.build_payment_url(config, order, client_ip, locale, now, order_info=info)
+
+
 def pay_url_for(config: vnpay.VnpayConfig, order: Order, client_ip: str = "127.0.0.1", locale: str = "vn",
                 now: Optional[datetime] = None) -> Optional[str]:
     """The link of a still-open order (None once it is final or its window has closed)."""
     now = _now(now)
     if order.status is not OrderStatus.PENDING or vnpay.as_utc(order.expires_at) <= now:
         return None
-    return vnpay.build_payment_url(config, order, client_ip, locale, now)
+    return _link(config, order, client_ip, locale, now)
 
 
 # --- auto renewal ---------------------------------------------------------------------------
@@ -432,7 +444,7 @@ def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_i
                 status=OrderStatus.PENDING, created_at=now, expires_at=min(now + RENEWAL_LINK_TTL, period_end),
                 renewal_mode=RenewalMode.AUTO,
             )
-            link = vnpay.build_payment_url(config, order, client_ip, "vn", now)
+            link = _link(config, order, client_ip, "vn", now, catalog)
             workspace.orders.append(order)
             _audit(uow, workspace.id, now, "renewal_reminder",
                    {**detail, "txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "pay_url": link,

@@ -274,16 +274,22 @@ def _locale(locale: Optional[str]) -> str:
     return "en" if (locale or "").strip().lower() in ("en", "en-us", "en-gb", "english") else "vn"
 
 
-def order_info_for(order: Any) -> str:
-    """Human-readable OrderInfo for an order, without diacritics: product, tier, cycle, ref."""
+def order_info_for(order: Any, product_name: str = "", tier_name: str = "") -> str:
+    """Human-readable OrderInfo for an order, without diacritics: product, tier, cycle, ref.
+
+    The names (e.g. the catalog's Vietnamese ones) are folded; the keys are used without them.
+    """
     cycle = getattr(getattr(order, "cycle", None), "value", getattr(order, "cycle", "")) or ""
     cycle_text = {"monthly": "theo thang", "yearly": "theo nam"}.get(str(cycle), str(cycle))
-    product = str(getattr(order, "product", "")).replace("_", " ")
-    tier = str(getattr(order, "tier", ""))
-    return ascii_order_info(f"Thanh toan Cleeksy {product} {tier} {cycle_text} don hang {order.txn_ref}")
+    product = product_name or str(getattr(order, "product", "")).replace("_", " ")
+    tier = tier_name or str(getattr(order, "tier", ""))
+    kind = getattr(getattr(order, "kind", None), "value", "")
+    verb = "Gia han" if kind == "renewal" else "Thanh toan"
+    return ascii_order_info(f"{verb} Cleeksy {product} {tier} {cycle_text} don hang {order.txn_ref}")
 
 
-def payment_params(config: VnpayConfig, order: Any, client_ip: str, locale: str = "vn") -> Dict[str, str]:
+def payment_params(config: VnpayConfig, order: Any, client_ip: str, locale: str = "vn",
+                   order_info: str = "") -> Dict[str, str]:
     """Every parameter of the pay request (without the hash).
 
     ``vnp_CreateDate`` is the order's creation time, so the link of a pending order can be
@@ -302,7 +308,8 @@ def payment_params(config: VnpayConfig, order: Any, client_ip: str, locale: str 
         "vnp_CurrCode": "VND",
         "vnp_IpAddr": (client_ip or "").strip() or "127.0.0.1",
         "vnp_Locale": _locale(locale),
-        "vnp_OrderInfo": order_info_for(order) or f"Thanh toan don hang {order.txn_ref}",
+        "vnp_OrderInfo": ascii_order_info(order_info) or order_info_for(order)
+        or f"Thanh toan don hang {order.txn_ref}",
         "vnp_OrderType": config.order_type,
         "vnp_ReturnUrl": config.return_url,
         "vnp_TxnRef": order.txn_ref,
@@ -314,11 +321,14 @@ def payment_params(config: VnpayConfig, order: Any, client_ip: str, locale: str 
 
 
 def build_payment_url(config: VnpayConfig, order: Any, client_ip: str = "127.0.0.1", locale: str = "vn",
-                      now: Optional[datetime] = None) -> str:
-    """The signed pay link of ``order`` (API 2.1.0). Refuses an order whose window has closed."""
+                      now: Optional[datetime] = None, order_info: str = "") -> str:
+    """The signed pay link of ``order`` (API 2.1.0). Refuses an order whose window has closed.
+
+    ``order_info`` (folded to ASCII) replaces the default description built from the order.
+    """
     if now is not None and as_utc(order.expires_at) <= as_utc(now):
         raise ValueError(f"order {order.txn_ref} expired at {order.expires_at}: create a new one")
-    params = payment_params(config, order, client_ip, locale)
+    params = payment_params(config, order, client_ip, locale, order_info)
     separator = "&" if "?" in config.payment_url else "?"
     return config.payment_url + separator + signed_query(params, config.hash_secret)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -155,8 +156,9 @@ def test_renewal_order_and_reminder_before_the_period_ends(uow, config):
     with uow:
         reminder = [e for e in uow.workspaces.audit_entries(WORKSPACE_ID) if e.action == "renewal_reminder"]
     assert len(reminder) == 1 and reminder[0].detail["txn_ref"] == order.txn_ref
-    assert vnpay.verify(dict(__import__("urllib.parse").parse.parse_qsl(reminder[0].detail["pay_url"].split("?")[1])),
-                        config.hash_secret)
+    link = dict(parse_qsl(reminder[0].detail["pay_url"].split("?")[1]))
+    assert vnpay.verify(link, config.hash_secret)
+    assert link["vnp_OrderInfo"].startswith("Gia han Cleeksy Khong gian lam viec so Standard theo nam")
     # idempotent while the order is open
     assert payments.create_renewal_orders(uow, config, NOW + timedelta(hours=1)) == []
     # paying it changes nothing yet...

@@ -52,6 +52,7 @@ def test_checkout_creates_one_pending_order_with_a_signed_link(uow, config):
     params = dict(vnpay.single_valued(__import__("urllib.parse").parse.parse_qsl(result.pay_url.split("?", 1)[1])))
     assert vnpay.verify(params, config.hash_secret)
     assert params["vnp_Amount"] == str(order.amount_vnd * 100) and params["vnp_TxnRef"] == order.txn_ref
+    assert params["vnp_OrderInfo"] == f"Thanh toan Cleeksy Xay dung ung dung Standard theo nam don hang {order.txn_ref}"
     stored = load(uow)
     assert [o.txn_ref for o in stored.orders] == [order.txn_ref]
     assert "checkout_started" in audit_actions(uow)
