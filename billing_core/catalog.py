@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -107,10 +108,15 @@ class RuleCase:
     outcome: str
     reason: str
     notes: Tuple[str, ...]
+    conditions: Tuple[Tuple[str, frozenset], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self):
+        # A plain tuple walks faster than the mapping: this runs for every rule of every decision.
+        object.__setattr__(self, "conditions", tuple(self.when.items()))
 
     def matches(self, facts: Mapping[str, Any]) -> bool:
-        for fact, allowed in self.when.items():
-            if facts.get(fact) not in allowed:
+        for fact, allowed in self.conditions:
+            if facts[fact] not in allowed:
                 return False
         return True
 
@@ -136,7 +142,7 @@ class Catalog:
     decisions: Tuple[Mapping[str, str], ...]
 
     # -- look-ups used on the hot path: plain dict access, no validation ----------------
-    @property
+    @cached_property
     def base_product(self) -> str:
         return next(p.key for p in self.products.values() if p.role == "base")
 

@@ -369,3 +369,14 @@ def test_capacity_at_the_top_tier_limit_points_to_support(catalog):
     decision = decide(catalog, ws, ChangeRequest(DW, "premium", addons={"storage": 10}), NOW)
     assert decision.codes == [R.CAPACITY_LIMIT_EXCEEDED]
     assert [fix.code for fix in decision.fixes] == [R.FIX_CONTACT_SUPPORT]
+
+
+def test_every_fact_a_rule_may_test_is_derived(catalog):
+    from billing_core.domain.rules import fact_domains
+
+    domains = fact_domains(catalog)
+    for case in CASES:
+        decision = decide(catalog, W[case[1]](), case[2], NOW)
+        assert set(decision.facts) == set(domains)
+        for fact, value in decision.facts.items():
+            assert value in domains[fact], (fact, value)
