@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from billing_core.domain import reasons as R
 from billing_core.domain.model import Cycle, Effective, Outcome, Status, Subscription, Workspace
@@ -207,8 +207,7 @@ def resolve_target(catalog: "Catalog", workspace: Workspace, request: ChangeRequ
 # ---------------------------------------------------------------------------------------------
 # Step 2: facts
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Plan:
+class _Plan(NamedTuple):  # a tuple: built several times per decision, so cheap to build
     """A product's plan in a (hypothetical) workspace state."""
 
     tier: str
