@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import string
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from billing_core.domain.changes import (
     renew,
     schedule_change,
 )
-from billing_core.domain.model import Cycle, Outcome, RetentionKind, RetentionStatus, Status
+from billing_core.domain.model import Cycle, Outcome, RenewalMode, RetentionKind, RetentionStatus, Status
 from billing_core.domain.quotes import add_months
 from billing_core.domain.retention import capacity_limit, execute_due
 from billing_core.domain.rules import ChangeRequest, decide
@@ -69,6 +69,16 @@ def test_expired_trial_to_free_applies_now_with_retention():
     assert {t.target for t in ws.retention_tasks if t.kind is RetentionKind.FEATURE_DATA} == {
         "projects", "calendar", "reports", "gantt",
     }
+
+
+def test_first_purchase_of_an_addon_creates_its_subscription():
+    ws = f.workspace()
+    f.paid(ws, DW, "standard", "yearly", seats=6)
+    target = decide(CATALOG, ws, ChangeRequest(OW, "starter", "monthly"), NOW).target
+    sub = apply_immediate(CATALOG, ws, target, NOW, renewal_mode=RenewalMode.AUTO)
+    assert ws.subscription(OW) is sub
+    assert (sub.status, sub.seats, sub.cycle, sub.renewal_mode) == (Status.ACTIVE, 6, Cycle.MONTHLY, RenewalMode.AUTO)
+    assert (sub.period_start, sub.period_end) == (NOW, add_months(NOW, 1))
 
 
 def test_apply_refuses_what_is_not_immediate():

@@ -1,8 +1,7 @@
 """Quotes: day-based proration in integer VND, new periods, add-ons, savings of paying yearly."""
 from __future__ import annotations
 
-import copy
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 import yaml
@@ -15,7 +14,7 @@ from billing_core.domain.model import Cycle, Status, Subscription
 from billing_core.domain.quotes import add_months, quote
 from billing_core.domain.rules import ChangeRequest
 from tests.billing_core import factories as f
-from tests.billing_core.factories import AB, DW, NOW, OW
+from tests.billing_core.factories import DW, NOW, OW
 
 UTC = timezone.utc
 
