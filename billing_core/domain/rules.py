@@ -218,7 +218,8 @@ class _Plan(NamedTuple):  # a tuple: built several times per decision, so cheap 
 
 
 def _plan_of(sub: Subscription) -> _Plan:
-    return _Plan(sub.tier, sub.status is Status.ACTIVE, sub.cycle if sub.status is Status.ACTIVE else None, sub.seats)
+    paid = sub.status is Status.ACTIVE and sub.cycle is not None  # a paid plan always has a cycle
+    return _Plan(sub.tier, paid, sub.cycle if paid else None, sub.seats)
 
 
 def _target_plan(target: PlanTarget) -> _Plan:
@@ -261,6 +262,7 @@ def _resulting_states(catalog: "Catalog", workspace: Workspace, target: PlanTarg
 
 
 def derive_facts(catalog: "Catalog", workspace: Workspace, target: PlanTarget, now: datetime) -> _Context:
+    """The facts of step 2 (``.facts``, a flat dict) with the details the reasons and fixes need."""
     product = catalog.products[target.product]
     current = workspace.subscription(target.product)
     to_free = not target.paid
