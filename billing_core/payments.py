@@ -598,3 +598,29 @@ def find_order(uow, txn_ref: str) -> Optional[OrderLookup]:
         )
         renews_at = sub.period_end if (order.kind is OrderKind.RENEWAL and sub is not None) else None
         return OrderLookup(workspace.id, order, in_force, renews_at)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python -m billing_core.payments run-jobs``: one round of the payment jobs (for cron)."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m billing_core.payments",
+                                     description="VNPAY payment jobs: reconcile pending orders, open renewal orders.")
+    parser.add_argument("command", choices=["run-jobs"])
+    args = parser.parse_args(argv)
+    try:
+        config = vnpay.VnpayConfig.from_env()
+    except vnpay.ConfigError as problem:
+        print(f"payment jobs not run: {problem}", file=sys.stderr)
+        return 2
+    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
+
+    if args.command == "run-jobs":
+        print(json.dumps(run_payment_jobs(SqlAlchemyUnitOfWork(), config)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -185,6 +185,18 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         )
         return response.html(page("VNPAY (giả lập cục bộ)", body, lang), headers={"Cache-Control": "no-store"})
 
+    async def complete(fields: Dict[str, str], outcome: str):
+        """Play VNPAY after the customer's choice: sign the result, call the IPN, give the return URL."""
+        now = datetime.now(timezone.utc)
+        result = payment_result_fields(fields, outcome, config, now)
+        ledger.record({**result, "vnp_CreateDate": fields["vnp_CreateDate"]})
+        answer = await run_blocking(call_ipn, settings.sandbox_ipn_url, result)
+        log.info("sandbox: %s outcome %s, IPN answered %s", fields["vnp_TxnRef"], outcome, answer)
+        return_url = fields["vnp_ReturnUrl"]
+        separator = "&" if "?" in return_url else "?"
+        query = vnpay.signing_data(result) + "&vnp_SecureHash=" + result["vnp_SecureHash"]
+        return answer, return_url + separator + query
+
     @bp.post("/pay")
     async def pay(request: Request):
         form = request.form or {}
@@ -193,20 +205,33 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         outcome = (form.get("outcome") or "")
         if fields is None:
             return _error_page("70")
-        now = datetime.now(timezone.utc)
-        problem = check_pay_request(fields, config, now)
+        problem = check_pay_request(fields, config, datetime.now(timezone.utc))
         if problem:
             return _error_page(problem)
         if outcome not in OUTCOMES:
             return _error_page("03")
-        result = payment_result_fields(fields, outcome, config, now)
-        ledger.record({**result, "vnp_CreateDate": fields["vnp_CreateDate"]})
-        answer = await run_blocking(call_ipn, settings.sandbox_ipn_url, result)
-        log.info("sandbox: %s outcome %s, IPN answered %s", fields["vnp_TxnRef"], outcome, answer)
-        return_url = fields["vnp_ReturnUrl"]
-        separator = "&" if "?" in return_url else "?"
-        query = vnpay.signing_data(result) + "&vnp_SecureHash=" + result["vnp_SecureHash"]
-        return response.redirect(return_url + separator + query, status=302)
+        _answer, location = await complete(fields, outcome)
+        return response.redirect(location, status=302)
+
+    @bp.post("/api/pay")
+    async def pay_api(request: Request):
+        """For automated end-to-end tests: ``{"pay_url": <the link>, "outcome": "00"|"24"|"51"|"13"}``
+        does what the page's button does and answers ``{"ipn_answer", "return_url"}`` as JSON."""
+        try:
+            body = request.json if isinstance(request.json, dict) else {}
+        except Exception:
+            body = {}
+        pay_url, outcome = str(body.get("pay_url") or ""), str(body.get("outcome") or "")
+        try:
+            fields = fields_of(parse_qsl(pay_url.split("?", 1)[-1], keep_blank_values=True, errors="strict"))
+        except ValueError:
+            fields = None
+        problem = "70" if fields is None else check_pay_request(fields, config, datetime.now(timezone.utc))
+        if problem or outcome not in OUTCOMES:
+            code = problem or "03"
+            return response.json({"error": code, "message": PAGE_ERRORS[code][1]}, status=400)
+        answer, location = await complete(fields, outcome)
+        return response.json({"ipn_answer": answer, "return_url": location})
 
     @bp.post("/merchant_webapi/api/transaction")
     async def transaction_api(request: Request):

@@ -217,3 +217,23 @@ def test_a_payment_reported_after_the_order_was_closed_is_kept_for_staff(uow, co
     assert payments.handle_ipn(uow, signed_ipn(config, order), config)["RspCode"] == "02"
     assert orders(uow)[order.txn_ref].status is OrderStatus.EXPIRED
     assert "late_payment_for_closed_order" in actions(uow)
+
+
+def test_command_line_runs_one_round(sqlite_url, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VNPAY_")}
+    env.update(BILLING_DATABASE_URL=sqlite_url, HELPDESK_MODE="demo", PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "billing_core.payments", "run-jobs"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
+    env["HELPDESK_MODE"] = "production"
+    done = subprocess.run([sys.executable, "-m", "billing_core.payments", "run-jobs"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "VNPAY_HASH_SECRET" in done.stderr and "Traceback" not in done.stderr

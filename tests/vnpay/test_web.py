@@ -271,6 +271,22 @@ def test_sandbox_refuses_a_tampered_link_like_vnpay(server):
     assert server.workspace("ws-tamper").orders[0].status is OrderStatus.PENDING
 
 
+def test_sandbox_json_api_for_automated_tests(server):
+    checkout = server.checkout("ws-api")
+    reply = requests.post(server.base + "/sandbox/vnpay/api/pay",
+                          json={"pay_url": checkout.pay_url, "outcome": "00"}, timeout=30)
+    assert reply.status_code == 200 and reply.json()["ipn_answer"] == {"RspCode": "00", "Message": "Confirm Success"}
+    assert reply.json()["return_url"].startswith(server.config.return_url + "?")
+    assert server.workspace("ws-api").orders[0].status is OrderStatus.PAID
+    again = requests.post(server.base + "/sandbox/vnpay/api/pay", json={"pay_url": checkout.pay_url, "outcome": "00"},
+                          timeout=30)
+    assert again.json()["ipn_answer"]["RspCode"] == "02"  # VNPAY would not take it twice; the app refuses anyway
+    forged = checkout.pay_url.replace("vnp_Locale=vn", "vnp_Locale=en")
+    bad = requests.post(server.base + "/sandbox/vnpay/api/pay", json={"pay_url": forged, "outcome": "00"}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"] == "70"
+    assert requests.post(server.base + "/sandbox/vnpay/api/pay", data="not json", timeout=30).status_code == 400
+
+
 def test_sandbox_refuses_an_expired_link(server):
     seed(server.uow(), paying_workspace("ws-expired", datetime.now(timezone.utc)))
     long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
