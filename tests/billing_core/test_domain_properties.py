@@ -268,3 +268,75 @@ def test_pure_modules_import_neither_sqlalchemy_nor_rasa():
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout
+
+
+# --- any consistent workspace, any valid request: an answer that can be shown -----------------------
+@st.composite
+def workspaces(draw):
+    """A random workspace as the system can hold it (plans, capacity, a scheduled change, an order)."""
+    ws = f.workspace()
+    now = NOW
+    base = draw(st.sampled_from(["none", "trial", "trial_over", "expired", "free", "paid"]))
+    if base == "trial":
+        f.trial(ws, DW, draw(st.sampled_from(TIERS[1:])), seats=draw(st.integers(1, 20)),
+                started_days_ago=draw(st.integers(0, 29)))
+    elif base in ("trial_over", "expired"):
+        f.trial(ws, DW, "standard", seats=3, started_days_ago=draw(st.integers(30, 90)),
+                status=Status.EXPIRED if base == "expired" else None)
+    elif base == "free":
+        f.free(ws)
+    elif base == "paid":
+        cycle = draw(st.sampled_from(["monthly", "yearly"]))
+        f.paid(ws, DW, draw(st.sampled_from(TIERS[1:])), cycle, seats=draw(st.integers(2, 50)),
+               started_days_ago=draw(st.integers(0, 27 if cycle == "monthly" else 360)))
+        for addon in (OW, AB):
+            kind = draw(st.sampled_from(["none", "trial", "paid"]))
+            if kind == "trial":
+                f.trial(ws, addon, draw(st.sampled_from(["starter", "standard"])), seats=5,
+                        started_days_ago=draw(st.integers(0, 60)))
+            elif kind == "paid":
+                addon_cycle = "monthly" if cycle == "monthly" else draw(st.sampled_from(["monthly", "yearly"]))
+                f.paid(ws, addon, draw(st.sampled_from(["starter", "standard"])), addon_cycle,
+                       seats=draw(st.integers(2, 50)), started_days_ago=draw(st.integers(0, 27)))
+        if draw(st.booleans()):
+            f.capacity(ws, "storage", draw(st.integers(1, 100)) * 10, draw(st.integers(0, 400)))
+        if draw(st.booleans()):
+            f.scheduled(ws, DW, draw(st.sampled_from(TIERS)), "monthly")
+            if ws.scheduled_changes[-1].tier == "free":
+                ws.scheduled_changes[-1].cycle = None
+        if draw(st.booleans()):
+            f.pending_order(ws, draw(st.sampled_from(PRODUCTS)), "standard", minutes_ago=draw(st.integers(0, 40)))
+    return ws
+
+
+requests = st.builds(
+    ChangeRequest,
+    product=st.sampled_from(PRODUCTS),
+    tier=st.sampled_from(TIERS),
+    cycle=st.sampled_from([None, "monthly", "yearly"]),
+    seats=st.one_of(st.none(), st.integers(1, 60)),
+    addons=st.one_of(st.just({}), st.dictionaries(st.sampled_from(list(CATALOG.capacity)), st.integers(1, 5000),
+                                                  max_size=2)),
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ws=workspaces(), change=requests)
+def test_every_valid_request_gets_an_answer_that_can_be_shown(ws, change):
+    import json
+
+    from billing_core.domain.quotes import quote
+    from billing_core.messages import MISSING, render_decision
+
+    before = copy.deepcopy(ws)
+    decision = decide(CATALOG, ws, change, NOW)
+    assert ws == before
+    assert decision.reasons and bool(decision.fixes) == (not decision.allowed)
+    json.dumps(decision.to_dict())  # plain values only
+    for lang in ("vi", "en"):
+        shown = render_decision(decision, lang, CATALOG)
+        for text in [shown["summary"], *shown["fixes"], *(r["message"] for r in shown["reasons"])]:
+            assert text and "{" not in text and MISSING not in text and "None" not in text, text
+    priced = quote(CATALOG, ws, change, NOW)
+    json.dumps(priced.to_dict())
+    assert priced.total_vnd >= 0
