@@ -211,14 +211,17 @@ _mapping_lock = threading.Lock()
 _mapped = False
 
 
-def _children(cls, table: Table) -> relationship:
-    # Eager "selectin" loading: the aggregate is read whole (it is small), so no lazy load can
-    # run after the session is gone, and no outer join fights a PostgreSQL FOR UPDATE.
+def _children(cls, table: Table, lazy: str = "selectin") -> relationship:
+    # Eager loading: the aggregate is read whole, so no lazy load can run after the session is
+    # gone. The few, bounded parts (a plan and a scheduled change per product) are joined to the
+    # workspace row; the parts that grow with time (orders, purchases, tasks) come by "selectin"
+    # so the join never multiplies rows. A locking read loads every part by "selectin" instead
+    # (see WorkspaceRepository.get).
     return relationship(
         cls,
         cascade="all, delete-orphan",
         order_by=table.c.id,
-        lazy="selectin",
+        lazy=lazy,
         passive_deletes=True,
     )
 
@@ -239,9 +242,9 @@ def start_mappers() -> None:
             model.Workspace,
             workspaces,
             properties={
-                "subscriptions": _children(model.Subscription, subscriptions),
+                "subscriptions": _children(model.Subscription, subscriptions, lazy="joined"),
                 "capacity": _children(model.CapacityPurchase, capacity_purchases),
-                "scheduled_changes": _children(model.ScheduledChange, scheduled_changes),
+                "scheduled_changes": _children(model.ScheduledChange, scheduled_changes, lazy="joined"),
                 "orders": _children(model.Order, orders),
                 "retention_tasks": _children(model.RetentionTask, retention_tasks),
             },

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import List, Optional
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from billing_core.adapters.orm import workspaces
 from billing_core.domain.model import AuditEntry, Order, Workspace
 
 
@@ -24,10 +25,15 @@ class WorkspaceRepository:
         """
         statement = select(Workspace).where(Workspace.id == workspace_id)
         if for_update:
-            statement = statement.with_for_update()
+            # Parts come by separate SELECTs issued after the lock is granted: a joined read
+            # would return the parts as they were before the wait (PostgreSQL re-reads only the
+            # locked row), and a lost update would follow.
+            statement = statement.options(
+                selectinload(Workspace.subscriptions), selectinload(Workspace.scheduled_changes)
+            ).with_for_update(of=workspaces)
             # Re-read even if the session already holds the object: the lock may have waited.
             statement = statement.execution_options(populate_existing=True)
-        return self.session.execute(statement).scalars().first()
+        return self.session.execute(statement).unique().scalars().first()
 
     def get_by_txn_ref(self, txn_ref: str, for_update: bool = False) -> Optional[Workspace]:
         """The workspace that owns the order with this VNPAY ``vnp_TxnRef``, or None."""
