@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional
 
 log = logging.getLogger(__name__)
 
-VIETNAM = timezone(timedelta(hours=7))  # Asia/Ho_Chi_Minh, no daylight saving
+from billing_core.clock import VIETNAM  # noqa: E402  (Asia/Ho_Chi_Minh, no daylight saving)
 EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MISSING = "…"
 

@@ -2,8 +2,9 @@
 
 Proration is day-based (the formula the README quotes)::
 
-    remaining_days = (period_end.date() - now.date()).days      # clamped to 0..period_days
-    period_days    = (period_end.date() - period_start.date()).days
+    remaining_days = (day(period_end) - day(now)).days      # clamped to 0..period_days
+    period_days    = (day(period_end) - day(period_start)).days
+    where day() is the calendar day in Vietnam (billing_core.clock.vietnam_date)
     old_price      = current seats x current tier's price for the current cycle
     new_price      = target seats x target tier's price for the target cycle
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from billing_core.clock import vietnam_date
 from billing_core.domain import reasons as R
 from billing_core.domain.model import Status, Subscription, Workspace
 from billing_core.domain.reasons import Reason
@@ -94,10 +96,10 @@ def _paid_period(current: Optional[Subscription], now: datetime) -> Optional[Tup
 
 
 def remaining_and_period_days(current: Subscription, now: datetime) -> Tuple[int, int]:
-    period_days = (current.period_end.date() - current.period_start.date()).days
+    period_days = (vietnam_date(current.period_end) - vietnam_date(current.period_start)).days
     if period_days <= 0:
         return 0, 1
-    remaining = (current.period_end.date() - now.date()).days
+    remaining = (vietnam_date(current.period_end) - vietnam_date(now)).days
     return max(0, min(remaining, period_days)), period_days
 
 
@@ -144,7 +146,7 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
             for kind, amount in target.addons.items()
             if cycle
         ]
-        notes.append(Reason(R.QUOTE_CHARGED_AT_RENEWAL, {"renewal_date": start.date().isoformat()}))
+        notes.append(Reason(R.QUOTE_CHARGED_AT_RENEWAL, {"renewal_date": vietnam_date(start).isoformat()}))
     else:
         timing = "immediate"
         start, end, same_period = charged_period(current, target, now)

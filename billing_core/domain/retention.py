@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, List, NamedTuple, Optional
 
 from billing_core.domain.model import (
     RetentionKind,
@@ -61,6 +61,40 @@ def _excess_after(catalog: "Catalog", workspace: Workspace, kind: str, tier: Opt
     return max(0, workspace.capacity_total(kind) - catalog.quota(kind, tier).max_extra)
 
 
+class PlannedDeletion(NamedTuple):
+    """What a downgrade will delete, before it is a stored task (cheap: decide() builds these)."""
+
+    kind: RetentionKind
+    target: str  # capacity kind or feature key
+    amount: int  # capacity units (0 for feature data)
+    due_at: datetime
+
+
+def planned_deletions(
+    catalog: "Catalog",
+    workspace: Workspace,
+    product: str,
+    from_tier: str,
+    to_tier: str,
+    effective_at: datetime,
+) -> List[PlannedDeletion]:
+    """Extended capacity above ``to_tier``'s limit (7 days) and data of the features it locks (90 days)."""
+    planned: List[PlannedDeletion] = []
+    capacity_due = effective_at + timedelta(days=catalog.capacity_retention_days)
+    for kind in catalog.capacity.values():
+        if kind.product != product:
+            continue
+        excess = _excess_after(catalog, workspace, kind.key, to_tier)
+        if excess > 0:
+            planned.append(PlannedDeletion(RetentionKind.CAPACITY, kind.key, excess, capacity_due))
+    kept = set(catalog.features_of(product, to_tier))
+    feature_due = effective_at + timedelta(days=catalog.feature_data_retention_days)
+    for feature in catalog.features_of(product, from_tier):
+        if feature not in kept:
+            planned.append(PlannedDeletion(RetentionKind.FEATURE_DATA, feature, 0, feature_due))
+    return planned
+
+
 def tasks_for_change(
     catalog: "Catalog",
     workspace: Workspace,
@@ -72,31 +106,14 @@ def tasks_for_change(
 ) -> List[RetentionTask]:
     """The deletions a move of ``product`` from ``from_tier`` to ``to_tier`` will cause (not added
     to the workspace: the caller decides whether to keep them)."""
-    tasks: List[RetentionTask] = []
     note = f"downgrade {product} {from_tier}->{to_tier}"
-    capacity_due = effective_at + timedelta(days=catalog.capacity_retention_days)
-    for kind in catalog.capacity.values():
-        if kind.product != product:
-            continue
-        excess = _excess_after(catalog, workspace, kind.key, to_tier)
-        if excess > 0:
-            tasks.append(
-                RetentionTask(
-                    kind=RetentionKind.CAPACITY, target=kind.key, amount=excess, due_at=capacity_due,
-                    status=RetentionStatus.PENDING, created_at=now, reason=note,
-                )
-            )
-    kept = set(catalog.features_of(product, to_tier))
-    feature_due = effective_at + timedelta(days=catalog.feature_data_retention_days)
-    for feature in catalog.features_of(product, from_tier):
-        if feature not in kept:
-            tasks.append(
-                RetentionTask(
-                    kind=RetentionKind.FEATURE_DATA, target=feature, amount=0, due_at=feature_due,
-                    status=RetentionStatus.PENDING, created_at=now, reason=note,
-                )
-            )
-    return tasks
+    return [
+        RetentionTask(
+            kind=p.kind, target=p.target, amount=p.amount, due_at=p.due_at,
+            status=RetentionStatus.PENDING, created_at=now, reason=note,
+        )
+        for p in planned_deletions(catalog, workspace, product, from_tier, to_tier, effective_at)
+    ]
 
 
 def _product_of(catalog: "Catalog", task: RetentionTask) -> str:

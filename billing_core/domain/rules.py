@@ -450,10 +450,10 @@ def _retention_notes(context: _Context, effective_at: datetime) -> List[Reason]:
     if current is None or context.facts["direction"] != "downgrade" or current.tier == target.tier:
         return []
     from billing_core.domain.model import RetentionKind
-    from billing_core.domain.retention import tasks_for_change
+    from billing_core.domain.retention import planned_deletions
 
-    tasks = tasks_for_change(
-        context.catalog, context.workspace, target.product, current.tier, target.tier, effective_at, context.now
+    tasks = planned_deletions(
+        context.catalog, context.workspace, target.product, current.tier, target.tier, effective_at
     )
     notes = [
         Reason(R.CAPACITY_WILL_BE_REMOVED, {"kind": t.target, "amount": t.amount, "due_date": _date(t.due_at)})

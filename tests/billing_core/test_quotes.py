@@ -71,6 +71,22 @@ def test_stripe_example_in_vnd(tmp_path):
     assert result.timing == "immediate"
 
 
+def test_days_are_counted_in_vietnam_not_utc(tmp_path):
+    """At 23:30 in Hanoi on 15 Nov (16:30 UTC) the 15th is today: 16 days remain, not 15 or 17."""
+    catalog = stripe_catalog(tmp_path)
+    ws = f.workspace()
+    start = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)  # 08:00 on 1 Nov in Vietnam
+    end = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    ws.subscriptions.append(Subscription(DW, "starter", Status.ACTIVE, 2, start, end, Cycle.MONTHLY))
+    late_evening_in_hanoi = datetime(2026, 11, 15, 16, 30, tzinfo=UTC)
+    result = quote(catalog, ws, ChangeRequest(DW, "standard"), late_evening_in_hanoi)
+    assert result.lines[0].params["days"] == 16
+    # 00:30 on 16 Nov in Hanoi is still 15 Nov in UTC: Vietnam's day wins, 15 days remain.
+    just_after_midnight_in_hanoi = datetime(2026, 11, 15, 17, 30, tzinfo=UTC)
+    result = quote(catalog, ws, ChangeRequest(DW, "standard"), just_after_midnight_in_hanoi)
+    assert result.lines[0].params["days"] == 15
+
+
 def test_switch_to_yearly_starts_a_new_period_with_credit(catalog):
     ws = f.demo_workspaces()["demo-monthly"]  # Starter monthly, 5 seats, period started 10 days ago
     sub = ws.subscription(DW)
