@@ -74,7 +74,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    # SUPPRESS: options may come before or after the command (a sub-parser default would
+    # otherwise overwrite what the main parser read).
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object")
     parser.add_argument("--lang", default=argparse.SUPPRESS, help="vi (default) or en, for the human output")
     parser.add_argument("--now", default=argparse.SUPPRESS, help="ISO 8601 moment to use instead of now")
 
@@ -281,7 +283,7 @@ def run(args, lang: str, out: TextIO) -> int:
     text = TEXT[lang]
 
     def emit(data: Any, lines: List[str]) -> None:
-        if args.json:
+        if getattr(args, "json", False):
             out.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         else:
             out.write("\n".join(lines) + "\n")

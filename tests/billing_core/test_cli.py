@@ -189,6 +189,13 @@ def test_bad_input_exits_2_with_one_translated_line_and_writes_nothing(db, args,
     assert snapshot(db) == before
 
 
+def test_options_may_come_before_the_command(db):
+    code, out, _ = call("--json", "--lang", "en", *NOW_ARG, "show", "demo-free")
+    assert code == 0 and json.loads(out)["workspace_id"] == "demo-free"
+    code, out, _ = call("--lang", "en", "show", "demo-free", *NOW_ARG)
+    assert code == 0 and "Free edition" in out
+
+
 def test_with_json_a_typed_error_is_printed_too(db):
     code, out, err = call("check", *CHANGE, "--seats", "0", "--json")
     assert code == 2 and err.startswith("Lỗi: ")
