@@ -220,11 +220,13 @@ def _quote_lines(quote, lang: str, catalog) -> List[str]:
 
 
 def _retention_item_text(item, lang: str, catalog) -> str:
-    due_date = item.due_at.date().isoformat()
-    if item.kind.value == "capacity":
+    """A RetentionItem, or its dict form from the workspace summary, in words."""
+    data = item if isinstance(item, dict) else item.to_dict()
+    due_date = data["due_at"][:10]
+    if data["kind"] == "capacity":
         return messages.render("RETENTION_CAPACITY",
-                               {"kind": item.target, "amount": item.amount, "due_date": due_date}, lang, catalog)
-    return messages.render("RETENTION_FEATURE_DATA", {"feature": item.target, "due_date": due_date}, lang, catalog)
+                               {"kind": data["target"], "amount": data["amount"], "due_date": due_date}, lang, catalog)
+    return messages.render("RETENTION_FEATURE_DATA", {"feature": data["target"], "due_date": due_date}, lang, catalog)
 
 
 def _retention_json(items, catalog) -> List[Dict[str, Any]]:
@@ -268,6 +270,9 @@ def _summary_lines(summary: Dict[str, Any], lang: str, catalog) -> List[str]:
                          f"{catalog.tier_name(order['tier'], lang)}, "
                          f"{messages.format_vnd(order['amount_vnd'], lang)}, "
                          + text["expires"].format(at=messages.format_datetime(order["expires_at"], lang)))
+    if summary["retention"]:
+        lines.append(f"{text['retention']}:")
+        lines += [f"  - {_retention_item_text(item, lang, catalog)}" for item in summary["retention"]]
     return lines
 
 

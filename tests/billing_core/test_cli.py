@@ -137,6 +137,7 @@ def test_show_and_retention(db):
     assert code == 0 and "Dùng thử" in out and "còn 18 ngày dùng thử" in out
     code, out, _ = call("show", "demo-downgrade-scheduled", "--lang", "en", *NOW_ARG)
     assert code == 0 and "Next renewal plan: Standard" in out
+    assert "Data to be deleted:" in out and "OKR" in out
     code, out, _ = call("show", "demo-pending-payment", "--json", *NOW_ARG)
     assert json.loads(out)["pending_orders"][0]["tier"] == "standard"
     code, out, _ = call("retention", "demo-downgrade-scheduled", "--json", *NOW_ARG)
