@@ -222,7 +222,7 @@ def _quote_lines(quote, lang: str, catalog) -> List[str]:
 def _retention_item_text(item, lang: str, catalog) -> str:
     """A RetentionItem, or its dict form from the workspace summary, in words."""
     data = item if isinstance(item, dict) else item.to_dict()
-    due_date = data["due_at"][:10]
+    due_date = data["due_at"]  # the full instant: messages shows its date in Vietnam
     if data["kind"] == "capacity":
         return messages.render("RETENTION_CAPACITY",
                                {"kind": data["target"], "amount": data["amount"], "due_date": due_date}, lang, catalog)

@@ -16,10 +16,11 @@ Choices where the issue is silent (add-on seats follow Digital Workspace, as the
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Optional
 
 from billing_core.catalog import Catalog, load_catalog
+from billing_core.clock import VIETNAM, as_utc, utcnow
 from billing_core.domain.model import (
     AuditEntry,
     CapacityPurchase,
@@ -37,7 +38,6 @@ from billing_core.domain.quotes import add_months, quote
 from billing_core.domain.rules import ChangeRequest
 
 DW, OW, AB = "digital_workspace", "operations_workflow", "app_builder"
-VIETNAM = timezone(timedelta(hours=7))
 DEMO_ACTOR = "demo"
 
 
@@ -172,7 +172,7 @@ def build_demo_workspaces(now: datetime, catalog: Optional[Catalog] = None) -> L
 
 def seed_demo(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[str]:
     """(Re)create the demo workspaces in one transaction; returns their ids."""
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = utcnow() if now is None else as_utc(now)
     workspaces = build_demo_workspaces(now, catalog)
     with uow:
         for workspace in workspaces:

@@ -20,11 +20,12 @@ period (``renewal_paid``); collecting that payment (auto-renewal orders, reminde
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from billing_core import errors
 from billing_core.catalog import Catalog, load_catalog
+from billing_core.clock import as_utc, utcnow, vietnam_date
 from billing_core.domain import changes, retention
 from billing_core.domain.model import (
     AuditEntry,
@@ -50,17 +51,9 @@ MAX_PERIODS_PER_RENEWAL = 240  # a plan left alone for 20 years still renews in 
 
 
 # --- small helpers ---------------------------------------------------------------------------
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _now(now: Optional[datetime]) -> datetime:
     """Timezone-aware UTC; a naive value is taken to be UTC already."""
-    if now is None:
-        return utcnow()
-    if now.tzinfo is None:
-        return now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc)
+    return utcnow() if now is None else as_utc(now)
 
 
 def _catalog(catalog: Optional[Catalog]) -> Catalog:
@@ -366,8 +359,8 @@ def run_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = N
 
 # --- summary ---------------------------------------------------------------------------------
 def _days_left(end: Optional[datetime], now: datetime) -> Optional[int]:
-    # The same count the rules use (TRIAL_NOT_OVER): calendar days between the two dates.
-    return None if end is None else max(0, (end.date() - now.date()).days)
+    # Calendar days in Vietnam between the two instants (billing_core.clock's convention).
+    return None if end is None else max(0, (vietnam_date(end) - vietnam_date(now)).days)
 
 
 def workspace_summary(uow, workspace_id: str, now: Optional[datetime] = None,
