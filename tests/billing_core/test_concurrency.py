@@ -177,3 +177,41 @@ def test_for_update_makes_a_second_writer_wait_on_postgresql(database_url):
     for thread in threads:
         thread.join(timeout=30)
     assert events == ["holder commits", "waiter reads seats=9"]
+
+
+def test_many_writers_keep_one_history(database_url):
+    """Four threads schedule, replace and cancel downgrades of one workspace as fast as they can:
+    nothing fails except in the expected, typed ways, and every commit has a version of its own."""
+    seed_demo(SqlAlchemyUnitOfWork(database_url), NOW)
+    start = load(database_url, "demo-downgrade-scheduled").version
+    expected = (errors.ConcurrentUpdateError, errors.NoScheduledChangeError, errors.ChangeNotAllowedError)
+    successes, surprises = [], []
+    requests = [ChangeRequest(DW, "starter"), ChangeRequest(DW, "standard", seats=10), ChangeRequest(DW, "standard")]
+
+    def writer(number: int) -> None:
+        uow = SqlAlchemyUnitOfWork(database_url)
+        for step in range(8):
+            try:
+                if (number + step) % 3 == 2:
+                    services.cancel_scheduled_change(uow, "demo-downgrade-scheduled", DW, NOW)
+                else:
+                    services.schedule_downgrade(uow, "demo-downgrade-scheduled", requests[(number + step) % 3],
+                                                f"writer {number}", True, NOW)
+                successes.append(number)
+            except expected:
+                pass
+            except Exception as problem:  # noqa: BLE001
+                surprises.append(repr(problem))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert surprises == []
+    assert successes
+    versions = committed_versions(database_url, "demo-downgrade-scheduled", start)
+    assert sorted(versions) == list(range(start + 1, start + 1 + len(successes)))
+    final = load(database_url, "demo-downgrade-scheduled")
+    assert final.version == start + len(successes)
+    assert len(final.scheduled_changes) <= 1
