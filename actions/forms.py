@@ -9,6 +9,7 @@ rules (the form resumes afterwards).
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -59,16 +60,13 @@ class PlanFormValidation(FormValidationAction):
 
     paid_tiers_only = False
 
-    def name(self) -> Text:  # pragma: no cover
-        raise NotImplementedError
-
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
         return list(domain_slots)
 
     # --- hooks -----------------------------------------------------------------------------
+    @abstractmethod
     def gate(self, dispatcher: CollectingDispatcher, asker: Asker) -> Optional[str]:
-        """A status that ends the form before anything is asked (e.g. not logged in)."""
-        return None
+        """A status that ends the form before anything is asked (e.g. not logged in), or None."""
 
     def after_validation(self, dispatcher, tracker, lang: str, asker: Asker, state: Dict[str, Any],
                          updates: Dict[str, Any]) -> Tuple[Dict[str, Any], bool]:

@@ -7,6 +7,7 @@ verified token (or, for a support agent, from the workspace they name).
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Text
 
@@ -41,16 +42,10 @@ def named_value(tracker: Tracker, entity: str, canonical, parsed_value: Optional
     return parsed_value
 
 
-class PersonalAnswer(Action):
+class PersonalAnswer(Action, ABC):
     """Template: the general rule for anonymous users, the personal answer for known ones."""
 
     general_response = ""
-
-    def name(self) -> Text:  # pragma: no cover - subclasses name themselves
-        raise NotImplementedError
-
-    def now(self) -> Optional[datetime]:
-        return None  # billing_core's clock; tests pass explicit times through billing_core seeds
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         lang = language_of(tracker)
@@ -73,8 +68,9 @@ class PersonalAnswer(Action):
     def general(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> None:
         dispatcher.utter_message(response=self.general_response)
 
+    @abstractmethod
     def personal(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, asker: Asker) -> Optional[List[Dict]]:
-        raise NotImplementedError
+        """Answer from ``asker.workspace_id``; raise billing.Unavailable to fall back to the rule."""
 
 
 def header(dispatcher: CollectingDispatcher, asker: Asker) -> None:

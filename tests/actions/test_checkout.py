@@ -164,3 +164,19 @@ def test_open_order_for_the_same_product_is_handed_back(billing_db):
     assert "utter_checkout_link" in names, rendered(dispatcher)
     assert slot_events(events)["requested_slot"] is None
     assert len(orders(billing_db, "demo-pending-payment")) == 1
+
+
+def test_unreachable_database_stops_the_checkout_politely(monkeypatch):
+    monkeypatch.setenv("BILLING_DATABASE_URL", "postgresql://nobody:nothing@127.0.0.1:9/none")
+    dispatcher, events = step("nâng cấp Không gian làm việc số lên Standard theo tháng cho 5 người",
+                              intent="buy_upgrade", token_value=token("demo-monthly"))
+    assert responses(dispatcher) == ["utter_personal_unavailable"]
+    assert slot_events(events)["checkout_status"] == "error"
+    assert slot_events(events)["requested_slot"] is None
+
+
+def test_english_quote(billing_db):
+    dispatcher, _ = step("upgrade Digital Workspace to Standard monthly for 5 users", intent="buy_upgrade",
+                         token_value=token("demo-monthly"), language="en")
+    text = rendered(dispatcher, "en")
+    assert "Your quote" in text and "Total" in text and "VND" in text
