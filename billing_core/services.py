@@ -47,6 +47,7 @@ SYSTEM_ACTOR = "system"
 JOBS_ACTOR = "jobs"
 MAX_WORKSPACE_ID_LENGTH = 64
 MAX_SURVEY_ANSWER_LENGTH = 2000
+MAX_ACTOR_LENGTH = 120  # audit_log.actor
 MAX_PERIODS_PER_RENEWAL = 240  # a plan left alone for 20 years still renews in one job run
 
 
@@ -106,7 +107,8 @@ def _audit(uow, workspace: Workspace, now: datetime, actor: str, action: str, de
     """One audit entry, in the transaction of the change; ``version`` is the version it wrote."""
     record = {**jsonable(detail), "version": workspace.version}
     uow.workspaces.audit(
-        AuditEntry(workspace_id=workspace.id, at=now, actor=str(actor), action=action, detail=record)
+        AuditEntry(workspace_id=workspace.id, at=now, actor=str(actor)[:MAX_ACTOR_LENGTH], action=action,
+                   detail=record)
     )
 
 

@@ -356,8 +356,9 @@ def test_use_cases_on_a_real_database(database_url):
     """The same flow as above, through SQLAlchemy: upgrade, schedule, replace, renew, retention."""
     uow = SqlAlchemyUnitOfWork(database_url)
     seed_demo(uow, NOW)
-    services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"storage": 300}), NOW)
-    services.schedule_downgrade(uow, "demo-monthly", ChangeRequest(DW, "starter"), "Giá cao", True, NOW)
+    services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"storage": 300}), NOW,
+                           actor="agent:" + "x" * 500)  # longer than the column: kept, cut to fit
+    services.schedule_downgrade(uow, "demo-monthly", ChangeRequest(DW, "starter"), "Giá cao " * 1000, True, NOW)
     services.schedule_downgrade(uow, "demo-monthly", ChangeRequest(DW, "starter", seats=3), "Giá cao", True, NOW)
     stored = load(uow, "demo-monthly")
     assert [(c.tier, c.seats) for c in stored.scheduled_changes] == [("starter", 3)]
