@@ -678,7 +678,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     print(stack.summary(), flush=True)
     if args.command == "start":
-        print("  Stop with: scripts/run_prod.sh stop\n", flush=True)
+        where = "" if config.var_dir == (ROOT / "var" / "prod").resolve() else f"HELPDESK_PROD_DIR={config.var_dir} "
+        print(f"  Stop with: {where}scripts/run_prod.sh stop\n", flush=True)
         return 0
     print("  Ctrl-C stops everything.\n", flush=True)
     try:

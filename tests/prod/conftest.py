@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import prodstack  # noqa: E402
 
-from tests.prod.helpers import FIXTURE_BOT, TEST_PORTS, make_config  # noqa: E402
+from tests.prod.helpers import FIXTURE_BOT, TEST_PORTS, make_config, write_credentials  # noqa: E402
 
 
 def pytest_configure(config):
@@ -70,7 +70,9 @@ def prod_stack(tmp_path_factory, fixture_model):
     # not pytest's tmp_path: it is private to root, and PostgreSQL runs as the postgres user
     var_dir = Path(tempfile.mkdtemp(prefix="helpdesk-prod-test-"))
     var_dir.chmod(0o755)
-    stack = prodstack.ProdStack(make_config(var_dir, fixture_model))
+    config = make_config(var_dir, fixture_model)
+    write_credentials(config)
+    stack = prodstack.ProdStack(config)
     try:
         stack.start(timeout=240)
     except prodstack.ProdError as error:

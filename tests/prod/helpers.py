@@ -33,12 +33,21 @@ def make_config(var_dir: Path, model: Path, **overrides) -> prodstack.ProdConfig
         vnpay_hash_secret="prod-test-vnpay-hash-secret",
         model=model,
         actions_module="tests.prod.fixture_bot.actions",
-        credentials=var_dir / "no-credentials.yml",  # Rasa's default REST channel
+        credentials=var_dir / "credentials.yml",  # written by write_credentials()
         with_web=False,
         **TEST_PORTS,
     )
     settings.update(overrides)
     return prodstack.ProdConfig(**settings)
+
+
+def write_credentials(config) -> None:
+    """Rasa's stock REST and socket.io channels (the fixture bot needs no verified identity)."""
+    config.credentials.write_text(
+        "rest:\n"
+        "socketio:\n  user_message_evt: user_uttered\n  bot_message_evt: bot_uttered\n"
+        "  session_persistence: false\n"
+    )
 
 
 def post_json(url: str, payload: Dict, timeout: float = 60.0) -> List[Dict]:
