@@ -116,6 +116,16 @@ def database_url(request, tmp_path, postgres_server):
     yield url
 
 
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """PostgreSQL only (for row-lock behaviour SQLite does not have), empty tables."""
+    if postgres_server is None:
+        pytest.skip(NO_POSTGRES)
+    url = request.getfixturevalue("shared_postgres_url")
+    _truncate_postgres(url)
+    return url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database_url(request, tmp_path, postgres_server):
     """A database URL with no tables at all (for migrations)."""

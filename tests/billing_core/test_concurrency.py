@@ -11,7 +11,6 @@ import threading
 import time
 from typing import Callable, List
 
-import pytest
 
 from billing_core import errors, services
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
@@ -146,9 +145,9 @@ def test_without_a_retry_the_later_writer_gets_a_concurrent_update_error(databas
     assert (final.version, final.subscription(DW).seats) == (start + 1, winners[0])
 
 
-def test_for_update_makes_a_second_writer_wait_on_postgresql(database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no row locks: the version column alone refuses the later writer")
+def test_for_update_makes_a_second_writer_wait_on_postgresql(postgres_url):
+    # (SQLite has no row locks: there the version column alone refuses the later writer.)
+    database_url = postgres_url
     seed_demo(SqlAlchemyUnitOfWork(database_url), NOW)
     holder_has_lock = threading.Event()
     events: List[str] = []
