@@ -11,7 +11,6 @@ import threading
 import time
 from typing import Callable, List
 
-
 from billing_core import errors, services
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from billing_core.demo import seed_demo
