@@ -104,3 +104,9 @@ def resolve_asker(tracker: Tracker, dispatcher: CollectingDispatcher, now: Optio
         events.append(SlotSet("agent_workspace", typed))
         dispatcher.utter_message(response="utter_agent_workspace", workspace=typed)
     return Asker(identity, workspace, events)
+
+
+def header(dispatcher: CollectingDispatcher, asker: Asker) -> None:
+    """Whose data this is: "your workspace" for a customer, the named workspace for an agent."""
+    response = "utter_agent_header" if asker.is_agent else "utter_personal_header"
+    dispatcher.utter_message(response=response, workspace=asker.workspace_id)

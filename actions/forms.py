@@ -19,7 +19,7 @@ from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 
 from actions import billing
 from actions.billing import Unavailable
-from actions.context import Asker, language_of, latest_entities, latest_intent, latest_text, resolve_asker
+from actions.context import Asker, header, language_of, latest_entities, latest_intent, latest_text, resolve_asker
 from actions.parsing import (
     MAX_CAPACITY, MAX_SEATS, canonical_capacity_kind, canonical_count, canonical_cycle, canonical_product,
     canonical_renewal_mode, canonical_tier, folded_text, parse_change,
@@ -218,7 +218,7 @@ class ActionCheckChangeSubmit(Action):
                                     asker.workspace_id, request_from_slots(state))
         except Unavailable:
             return asker.events + reset_form_slots()
-        dispatcher.utter_message(response="utter_personal_header", workspace=asker.workspace_id)
+        header(dispatcher, asker)
         billing.utter_decision(dispatcher, decision, lang)
         immediate = decision.allowed and getattr(decision.outcome, "value", decision.outcome) == "IMMEDIATE"
         if immediate and asker.is_customer and state["tier"] != "free":

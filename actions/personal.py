@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import billing
 from actions.billing import Unavailable
-from actions.context import Asker, language_of, latest_entities, latest_text, resolve_asker
+from actions.context import Asker, header, language_of, latest_entities, latest_text, resolve_asker
 from actions.labels import as_datetime, date_text, datetime_text, word
 from actions.parsing import (
     PRODUCTS, canonical_cycle, canonical_product, canonical_tier, parse_change,
@@ -71,10 +71,6 @@ class PersonalAnswer(Action, ABC):
     @abstractmethod
     def personal(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, asker: Asker) -> Optional[List[Dict]]:
         """Answer from ``asker.workspace_id``; raise billing.Unavailable to fall back to the rule."""
-
-
-def header(dispatcher: CollectingDispatcher, asker: Asker) -> None:
-    dispatcher.utter_message(response="utter_personal_header", workspace=asker.workspace_id)
 
 
 def check(dispatcher, lang: str, workspace_id: str, request) -> Any:

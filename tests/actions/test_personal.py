@@ -61,6 +61,7 @@ def test_agent_may_name_any_workspace_and_it_is_remembered(billing_db):
     dispatcher, events = ask_trial(agent, "kiểm tra workspace demo-trial, còn bao nhiêu ngày dùng thử?")
     assert TRIAL_DAYS.search(rendered(dispatcher))
     assert slot_events(events)["agent_workspace"] == "demo-trial"
+    assert "utter_agent_header" in responses(dispatcher)
     # The next turn, without naming it again, stays on the same workspace.
     tracker = make_tracker("còn mấy ngày dùng thử", "ask_trial", token_value=agent,
                            slots={"agent_workspace": "demo-trial"})
