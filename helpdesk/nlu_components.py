@@ -5,6 +5,10 @@ stay right) and puts the folded form (helpdesk.text.fold_token: NFC, lower case,
 đ -> d, chat abbreviations expanded) in ``token.lemma``. CountVectorsFeaturizer with
 ``use_lemma: true`` then sees "dùng thử", "dung thu" and "dung thử" as the same words.
 
+``FoldingEntitySynonymMapper`` is Rasa's EntitySynonymMapper that also compares folded values,
+so "KHÔNG GIAN LÀM VIỆC SỐ", "khong gian lam viec so" or a decomposed-Unicode spelling all map
+to ``digital_workspace`` even when only one spelling is listed in a ``synonym:`` block.
+
 ``LanguageDetector`` adds the entity ``language`` (``vi`` or ``en``) to each parsed message,
 so that the ``language`` slot can map from it.
 """
@@ -16,6 +20,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.constants import (
@@ -30,7 +35,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from helpdesk.text import detect_language, fold_token
+from helpdesk.text import detect_language, fold, fold_token
 
 LANGUAGE_ENTITY = "language"
 
@@ -63,6 +68,39 @@ class VietnameseFoldingTokenizer(WhitespaceTokenizer):
         for token in tokens:
             token.lemma = fold_token(token.text, language) or token.text
         return tokens
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True
+)
+class FoldingEntitySynonymMapper(EntitySynonymMapper):
+    """EntitySynonymMapper that falls back to the folded value when the exact one is unknown."""
+
+    def _folded_synonyms(self) -> Dict[Text, Text]:
+        # built lazily: the synonyms are loaded (or trained) after __init__
+        if getattr(self, "_folded_cache_source", None) is not self.synonyms:
+            table: Dict[Text, Text] = {}
+            canonical_values = set(self.synonyms.values())
+            for key in canonical_values:
+                table.setdefault(fold(key), key)
+            for key, value in self.synonyms.items():
+                table.setdefault(fold(key), value)
+            self._folded_cache = table
+            self._folded_cache_source = self.synonyms
+        return self._folded_cache
+
+    def replace_synonyms(self, entities: List[Dict[Text, Any]]) -> None:
+        super().replace_synonyms(entities)
+        canonical_values = set(self.synonyms.values())
+        folded = self._folded_synonyms()
+        for entity in entities:
+            value = str(entity.get(ENTITY_ATTRIBUTE_VALUE, ""))
+            if value in canonical_values:
+                continue
+            mapped = folded.get(fold(value))
+            if mapped is not None and mapped != value:
+                entity[ENTITY_ATTRIBUTE_VALUE] = mapped
+                self.add_processor_name(entity)
 
 
 @DefaultV1Recipe.register(

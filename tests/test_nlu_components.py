@@ -8,7 +8,11 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from helpdesk.nlu_components import LanguageDetector, VietnameseFoldingTokenizer
+from helpdesk.nlu_components import (
+    FoldingEntitySynonymMapper,
+    LanguageDetector,
+    VietnameseFoldingTokenizer,
+)
 from helpdesk.text import (
     ABBREVIATIONS,
     contains_any,
@@ -192,6 +196,7 @@ def test_config_uses_folding_components_and_fixed_seeds():
     names = [c["name"] for c in config["pipeline"]]
     assert names[0] == "helpdesk.nlu_components.VietnameseFoldingTokenizer"
     assert "helpdesk.nlu_components.LanguageDetector" in names
+    assert "helpdesk.nlu_components.FoldingEntitySynonymMapper" in names
     for item in config["pipeline"]:
         if item["name"] == "CountVectorsFeaturizer":
             assert item.get("use_lemma", True) is True
@@ -199,3 +204,34 @@ def test_config_uses_folding_components_and_fixed_seeds():
         if item["name"] in ("DIETClassifier", "TEDPolicy"):
             assert isinstance(item.get("random_seed"), int), item["name"]
     assert config.get("assistant_id")
+
+
+# --- folding synonym mapper --------------------------------------------------------------
+
+def make_mapper(synonyms):
+    return FoldingEntitySynonymMapper({}, None, None, synonyms)
+
+
+def test_folding_mapper_maps_unlisted_spellings_to_canonical_key():
+    mapper = make_mapper({"không gian làm việc số": "digital_workspace", "hàng năm": "yearly"})
+    entities = [
+        {"entity": "product", "value": "KHONG GIAN LAM VIEC SO", "start": 0, "end": 22},
+        {"entity": "product", "value": unicodedata.normalize("NFD", "Không gian làm việc số"),
+         "start": 0, "end": 22},
+        {"entity": "cycle", "value": "hang nam", "start": 0, "end": 8},
+    ]
+    mapper.replace_synonyms(entities)
+    assert [e["value"] for e in entities] == ["digital_workspace", "digital_workspace", "yearly"]
+    assert all(e["processors"] == ["FoldingEntitySynonymMapper"] for e in entities)
+
+
+def test_folding_mapper_leaves_unknown_values_and_numbers():
+    mapper = make_mapper({"premium": "premium", "cao cấp": "premium"})
+    entities = [
+        {"entity": "seats", "value": "10", "start": 0, "end": 2},
+        {"entity": "tier", "value": "Enterprise", "start": 3, "end": 13},
+        {"entity": "tier", "value": "Cao Cap", "start": 14, "end": 21},
+    ]
+    mapper.replace_synonyms(entities)
+    assert [e["value"] for e in entities] == ["10", "Enterprise", "premium"]
+    assert "processors" not in entities[0] and "processors" not in entities[1]
