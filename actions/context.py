@@ -40,6 +40,14 @@ def latest_intent(tracker: Tracker) -> Optional[str]:
     return intent.get("name")
 
 
+def intent_confidence(tracker: Tracker) -> float:
+    intent = (tracker.latest_message or {}).get("intent") or {}
+    try:
+        return float(intent.get("confidence") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def latest_entities(tracker: Tracker, entity: str) -> List[Any]:
     return [e.get("value") for e in (tracker.latest_message or {}).get("entities") or []
             if e.get("entity") == entity]

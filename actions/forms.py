@@ -19,7 +19,9 @@ from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 
 from actions import billing
 from actions.billing import Unavailable
-from actions.context import Asker, header, language_of, latest_entities, latest_intent, latest_text, resolve_asker
+from actions.context import (
+    Asker, header, intent_confidence, language_of, latest_entities, latest_intent, latest_text, resolve_asker,
+)
 from actions.parsing import (
     MAX_CAPACITY, MAX_SEATS, canonical_capacity_kind, canonical_count, canonical_cycle, canonical_product,
     canonical_renewal_mode, canonical_tier, folded_text, parse_change,
@@ -28,11 +30,22 @@ from actions.parsing import (
 KEEP = "keep"  # "giữ nguyên": the request leaves this value as it is (ChangeRequest None)
 CORE_SLOTS = ("product", "tier", "cycle", "seats")
 FORM_STATE_SLOTS = CORE_SLOTS + ("addons", "renewal_mode", "checkout_confirmed", "checkout_status", "checkout_quote_key")
-# Intents that mean "this is my answer to your question"; anything else is an interruption.
+# Intents that mean "this is my answer to your question". Another intent is only an
+# interruption when the NLU is sure of it and the parser reads no answer in the text: short
+# answers ("giữ nguyên", "mười hai người") are often misread as some other intent.
 ANSWER_INTENTS = {"inform", "affirm", "nlu_fallback", "check_change", "buy_upgrade", None}
+SURE_INTENT = 0.8
+_QUESTION_WORDS = ("sao", "tai sao", "vi sao", "the nao", "nhu the nao", "lam sao", "la gi", "bao gio",
+                   "why", "how", "what", "when", "which", "can i", "could i")
 _KEEP_PHRASES = ("giu nguyen", "khong doi", "nhu cu", "nhu hien tai", "hien tai", "keep", "same", "unchanged",
                  "no change", "as is", "current")
 _INVALID = object()
+
+
+def looks_like_question(text: str) -> bool:
+    """A question about something else ("why can't yearly go monthly?") is not an answer."""
+    padded = folded_text(text)
+    return "?" in (text or "") or any(f" {w} " in padded for w in _QUESTION_WORDS)
 
 
 def is_keep(text: str) -> bool:
@@ -84,7 +97,10 @@ class PlanFormValidation(FormValidationAction):
         required = self.domain_slots(domain)
         requested = tracker.get_slot(REQUESTED_SLOT)
         intent = latest_intent(tracker)
-        answering = intent in ANSWER_INTENTS or not requested
+        text = latest_text(tracker)
+        # Read the text for answers unless it is a question about something else.
+        answering = not requested or intent in ANSWER_INTENTS or not looks_like_question(text)
+        sure_of_other_intent = intent not in ANSWER_INTENTS and intent_confidence(tracker) >= SURE_INTENT
         updates: Dict[str, Any] = {}
 
         for slot, raw in self.candidates(tracker, requested, answering, required).items():
@@ -101,9 +117,10 @@ class PlanFormValidation(FormValidationAction):
                 merged.update(addons)
                 updates["addons"] = merged
 
-        if requested and answering and not updates:
+        if requested and answering and not updates and not sure_of_other_intent:
             # They tried to answer but we read nothing usable: say so, then the form asks again
             # (setting the requested slot, even to None, keeps Rasa from treating it as a new topic).
+            # Otherwise no slot is set, Rasa rejects the form and the rules answer the new topic.
             self.utter_invalid(requested, dispatcher)
             updates[requested] = None
 

@@ -67,11 +67,6 @@ _CAPACITY_UNITS: List[Tuple[str, str]] = [
 _SEAT_UNITS = r"(?:nguoi dung|nguoi|users|user|seats|seat|thanh vien|members|member|tai khoan|accounts|licenses|license)\b"
 _NUMBER = r"(\d{1,3}(?:[.,]\d{3})+|\d+)(k)?"
 _WORKSPACE_ID = re.compile(r"\b(?:workspace|ws)\s*[:#]?\s*([a-z0-9][a-z0-9_-]{1,62})", re.I)
-_WORD_NUMBERS = {
-    "mot": 1, "hai": 2, "ba": 3, "bon": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8, "chin": 9, "muoi": 10,
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "twenty": 20, "fifty": 50,
-}
 
 
 @dataclass
@@ -170,8 +165,35 @@ def parse_renewal_mode(text: str, requested: bool = False) -> Optional[str]:
     return _single(found, padded)
 
 
+_VI_DIGITS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "lam": 5, "sau": 6, "bay": 7,
+              "tam": 8, "chin": 9}
+_EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+               "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
+               "forty": 40, "fifty": 50, "hundred": 100}
+
+
+def _number_words(words: List[str]) -> Optional[int]:
+    """1-99 written in words: "muoi hai" (12), "hai muoi lam" (25), "twelve", "twenty"."""
+    if len(words) == 1 and words[0] in _EN_NUMBERS:
+        return _EN_NUMBERS[words[0]]
+    if not words or any(w not in _VI_DIGITS and w != "muoi" for w in words):
+        return None
+    if "muoi" not in words:
+        return _VI_DIGITS[words[0]] if len(words) == 1 else None
+    at = words.index("muoi")
+    tens = 1 if at == 0 else (_VI_DIGITS[words[0]] if at == 1 else None)
+    rest = words[at + 1:]
+    if tens is None or len(rest) > 1:
+        return None
+    ones = _VI_DIGITS[rest[0]] if rest else 0
+    return tens * 10 + ones
+
+
 def parse_seats(text: str, bare_number_is_seats: bool = False) -> Optional[int]:
-    """Seats from "10 nguoi", "10 users", "for 10 seats"; a bare "10" only when we asked."""
+    """Seats from "10 nguoi", "10 users", "for 10 seats"; a bare "10" or "muoi hai" only when we
+    asked. A negative number is no number of users."""
+    if re.search(r"-\s*\d", text or ""):
+        return None
     padded = folded_text(text)
     match = re.search(r" " + _NUMBER + r" " + _SEAT_UNITS, padded)
     if match:
@@ -181,14 +203,8 @@ def parse_seats(text: str, bare_number_is_seats: bool = False) -> Optional[int]:
         bare = re.fullmatch(_NUMBER + r"(?: " + _SEAT_UNITS + r")?", stripped)
         if bare:
             return _to_int(bare.group(1), bare.group(2))
-        words = stripped.split()
-        if len(words) <= 3:
-            numbers = [_WORD_NUMBERS[w] for w in words if w in _WORD_NUMBERS]
-            digits = [w for w in words if w.isdigit()]
-            if len(digits) == 1 and not numbers:
-                return _to_int(digits[0], None)
-            if len(numbers) == 1 and not digits:
-                return numbers[0]
+        words = re.sub(r" " + _SEAT_UNITS, " ", " " + stripped + " ").split()
+        return _number_words(words) if len(words) <= 3 else None
     return None
 
 

@@ -102,3 +102,27 @@ def test_stopping_the_form_forgets_the_answers(billing_db):
     dispatcher, events = run(ActionStopForm(), make_tracker("thôi", "deny", slots={"product": "app_builder"}))
     assert responses(dispatcher) == ["utter_form_stopped"]
     assert slot_events(events)["product"] is None and slot_events(events)["requested_slot"] is None
+
+
+def test_a_short_answer_misread_as_another_intent_still_counts(billing_db):
+    # "giữ nguyên" was classified as cancel_downgrade in a live run: the parser reads the answer.
+    _, events = step("giữ nguyên", intent="cancel_downgrade", requested="cycle", token_value=token("demo-yearly"),
+                     slots={"product": "app_builder", "tier": "starter"})
+    assert slot_events(events)["cycle"] == "keep"
+
+
+def test_seats_in_words_and_negative_numbers(billing_db):
+    slots = {"product": "app_builder", "tier": "starter", "cycle": "keep"}
+    _, events = step("mười hai người", intent="request_human", requested="seats", token_value=token("demo-yearly"),
+                     slots=slots)
+    assert slot_events(events)["seats"] == 12
+    dispatcher, events = step("-3", intent="nlu_fallback", requested="seats", token_value=token("demo-yearly"),
+                              slots=slots)
+    assert responses(dispatcher) == ["utter_invalid_seats"] and slot_events(events)["requested_slot"] == "seats"
+
+
+def test_a_confident_other_intent_with_no_answer_is_left_to_the_rules(billing_db):
+    dispatcher, events = step("thôi", intent="deny", requested="tier", token_value=token("demo-yearly"),
+                              slots={"product": "app_builder"})
+    assert set(slot_events(events)) == {"requested_slot"}  # Rasa rejects the form; the deny rule stops it
+    assert dispatcher.messages == []
