@@ -9,6 +9,7 @@ rules (the form resumes afterwards).
 """
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -136,12 +137,22 @@ class PlanFormValidation(FormValidationAction):
 
     # --- reading answers -------------------------------------------------------------------
     def candidates(self, tracker: Tracker, requested: Optional[str], answering: bool, required) -> Dict[str, Any]:
-        """Raw values to validate: slots Rasa just filled from entities, then the parser's reading."""
+        """Raw values to validate: what Rasa filled (answers kept from an earlier form, the yes/no
+        of the confirmation), then this message's entities, then the parser's reading.
+
+        The plan slots have custom mappings only, so an entity in a question ("why can't yearly
+        go monthly?") never overwrites an answer: this method alone decides what counts."""
         found = {slot: value for slot, value in tracker.slots_to_validate().items()
                  if slot in required and value is not None}
         if not answering:
             return found
+        for slot in ("product", "tier", "cycle", "seats", "renewal_mode"):
+            values = [v for v in latest_entities(tracker, slot) if v not in (None, "")]
+            if slot in required and values:
+                found[slot] = values[0]
         text = latest_text(tracker)
+        if "seats" in found and re.search(r"-\s*\d", text):
+            found["seats"] = "negative"  # "-3 người" is no number of users: refused with an explanation
         parsed = parse_change(text, requested)
         for slot in ("product", "tier", "cycle", "seats", "renewal_mode"):
             if slot not in required:

@@ -198,6 +198,13 @@ def parse_seats(text: str, bare_number_is_seats: bool = False) -> Optional[int]:
     match = re.search(r" " + _NUMBER + r" " + _SEAT_UNITS, padded)
     if match:
         return _to_int(match.group(1), match.group(2))
+    worded = re.search(r" ((?:[a-z]+ ){1,3})" + _SEAT_UNITS, padded)
+    if worded:  # "muoi hai nguoi", "twelve users": the longest run of number words before the unit
+        words = worded.group(1).split()
+        for start in range(len(words)):
+            number = _number_words(words[start:])
+            if number:
+                return number
     if bare_number_is_seats:
         stripped = padded.strip()
         bare = re.fullmatch(_NUMBER + r"(?: " + _SEAT_UNITS + r")?", stripped)
