@@ -14,6 +14,7 @@ so that the ``language`` slot can map from it.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -38,6 +39,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from helpdesk.text import detect_language, fold, fold_token
 
 LANGUAGE_ENTITY = "language"
+_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @DefaultV1Recipe.register(
@@ -74,33 +76,86 @@ class VietnameseFoldingTokenizer(WhitespaceTokenizer):
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True
 )
 class FoldingEntitySynonymMapper(EntitySynonymMapper):
-    """EntitySynonymMapper that falls back to the folded value when the exact one is unknown."""
+    """EntitySynonymMapper that also matches folded values, for closed entity types.
 
-    def _folded_synonyms(self) -> Dict[Text, Text]:
-        # built lazily: the synonyms are loaded (or trained) after __init__
-        if getattr(self, "_folded_cache_source", None) is not self.synonyms:
-            table: Dict[Text, Text] = {}
-            canonical_values = set(self.synonyms.values())
-            for key in canonical_values:
-                table.setdefault(fold(key), key)
-            for key, value in self.synonyms.items():
-                table.setdefault(fold(key), value)
-            self._folded_cache = table
-            self._folded_cache_source = self.synonyms
-        return self._folded_cache
+    For an entity type listed in ``canonical_values`` (the keys of docs/design.md) the value
+    ends up as one of those keys or the entity is dropped: DIET sometimes tags a stray word
+    ("việc", "cty") or a span one word too wide ("để tự động"); the widest run of words inside
+    the span that maps to a key is kept, with its offsets. Other entity types (numbers) are
+    left as they are.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "canonical_values": {
+                "product": ["digital_workspace", "operations_workflow", "app_builder"],
+                "tier": ["free", "starter", "standard", "premium"],
+                "cycle": ["monthly", "yearly"],
+                "capacity_kind": ["storage", "docs", "automation_runs", "data_records"],
+                "renewal_mode": ["manual", "auto"],
+            }
+        }
+
+    def _tables(self) -> Dict[Text, Dict[Text, Text]]:
+        """Per closed entity type: folded spelling -> canonical key (built lazily, because
+        the synonyms are trained or loaded after __init__)."""
+        if getattr(self, "_tables_source", None) is not self.synonyms:
+            canonical = self._config.get("canonical_values")
+            if canonical is None:
+                canonical = self.get_default_config()["canonical_values"]
+            tables: Dict[Text, Dict[Text, Text]] = {}
+            for entity_type, keys in canonical.items():
+                table = {fold(key): key for key in keys}
+                table.update({fold(key.replace("_", " ")): key for key in keys})
+                for spelling, value in self.synonyms.items():
+                    if value in keys:
+                        table.setdefault(fold(spelling), value)
+                tables[entity_type] = table
+            self._tables_cache = tables
+            self._tables_source = self.synonyms
+        return self._tables_cache
 
     def replace_synonyms(self, entities: List[Dict[Text, Any]]) -> None:
         super().replace_synonyms(entities)
-        canonical_values = set(self.synonyms.values())
-        folded = self._folded_synonyms()
+        tables = self._tables()
+        kept = []
         for entity in entities:
-            value = str(entity.get(ENTITY_ATTRIBUTE_VALUE, ""))
-            if value in canonical_values:
+            table = tables.get(entity.get(ENTITY_ATTRIBUTE_TYPE))
+            if table is None:
+                kept.append(entity)
                 continue
-            mapped = folded.get(fold(value))
-            if mapped is not None and mapped != value:
-                entity[ENTITY_ATTRIBUTE_VALUE] = mapped
+            value = str(entity.get(ENTITY_ATTRIBUTE_VALUE, ""))
+            if value in table.values():
+                kept.append(entity)
+                continue
+            if self._canonicalise(entity, table):
                 self.add_processor_name(entity)
+                kept.append(entity)
+        entities[:] = kept
+
+    @staticmethod
+    def _canonicalise(entity: Dict[Text, Any], table: Dict[Text, Text]) -> bool:
+        """Map the entity (or the widest run of its words) to a key; False if nothing maps."""
+        # an unmapped value is still the typed span text[start:end], so offsets follow from it
+        text = str(entity.get(ENTITY_ATTRIBUTE_VALUE, ""))
+        mapped = table.get(fold(text))
+        if mapped is not None:
+            entity[ENTITY_ATTRIBUTE_VALUE] = mapped
+            return True
+        words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+        for width in range(len(words) - 1, 0, -1):
+            for first in range(0, len(words) - width + 1):
+                start, end = words[first][0], words[first + width - 1][1]
+                mapped = table.get(fold(text[start:end]))
+                if mapped is not None:
+                    begin = entity.get(ENTITY_ATTRIBUTE_START)
+                    if isinstance(begin, int):
+                        entity[ENTITY_ATTRIBUTE_START] = begin + start
+                        entity[ENTITY_ATTRIBUTE_END] = begin + end
+                    entity[ENTITY_ATTRIBUTE_VALUE] = mapped
+                    return True
+        return False
 
 
 @DefaultV1Recipe.register(

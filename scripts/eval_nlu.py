@@ -161,7 +161,11 @@ def report_markdown(results: Dict, goals: Dict[str, float], dupes, threshold, lo
                   f"FallbackClassifier threshold {threshold}: {low_conf['correct_below']} correct predictions "
                   f"would fall back (asked to rephrase), {low_conf['wrong_below']} of {low_conf['wrong']} wrong "
                   f"predictions are caught by it (rasa test nlu undoes the fallback, so the figures above "
-                  f"are the classifier's own)."]
+                  f"are the classifier's own).", "",
+                  "| threshold | correct predictions that would fall back | wrong predictions caught |",
+                  "|---|---|---|"]
+        for t, (correct_below, wrong_below) in sorted(low_conf["sweep"].items()):
+            lines.append(f"| {t} | {correct_below} | {wrong_below} of {low_conf['wrong']} |")
     if entity_report:
         lines += ["", "## Entities (DIETClassifier + EntitySynonymMapper, token level, from rasa test nlu)", "",
                   "| entity | precision | recall | F1 | support |", "|---|---|---|---|---|"]
@@ -241,7 +245,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     by_subset = defaultdict(list)
     errors = []
     threshold = fallback_threshold(args.config)
-    low_conf = {"correct_below": 0, "wrong_below": 0, "wrong": 0}
+    low_conf = {"correct_below": 0, "wrong_below": 0, "wrong": 0, "sweep": {}}
+    sweep = {t: [0, 0] for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)}
     for p in predictions:
         gold = p["intent"]
         predicted = (p.get("intent_prediction") or {}).get("name") or "None"
@@ -253,8 +258,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             low_conf["wrong"] += 1
             errors.append({"subset": subset, "text": p["text"], "intent": gold,
                            "predicted": predicted, "confidence": confidence})
+        for t in sweep:
+            if confidence < t:
+                sweep[t][0 if gold == predicted else 1] += 1
         if threshold is not None and confidence < threshold:
             low_conf["correct_below" if gold == predicted else "wrong_below"] += 1
+    low_conf["sweep"] = {t: tuple(v) for t, v in sweep.items()}
     if len(by_subset["overall"]) != len(holdout_rows) or by_subset.get("unknown"):
         print(f"warning: {len(by_subset['overall'])} predictions for {len(holdout_rows)} held-out examples, "
               f"{len(by_subset.get('unknown', []))} not matched to a subset", file=sys.stderr)

@@ -209,7 +209,8 @@ def test_config_uses_folding_components_and_fixed_seeds():
 # --- folding synonym mapper --------------------------------------------------------------
 
 def make_mapper(synonyms):
-    return FoldingEntitySynonymMapper({}, None, None, synonyms)
+    return FoldingEntitySynonymMapper(
+        FoldingEntitySynonymMapper.get_default_config(), None, None, synonyms)
 
 
 def test_folding_mapper_maps_unlisted_spellings_to_canonical_key():
@@ -225,13 +226,30 @@ def test_folding_mapper_maps_unlisted_spellings_to_canonical_key():
     assert all(e["processors"] == ["FoldingEntitySynonymMapper"] for e in entities)
 
 
-def test_folding_mapper_leaves_unknown_values_and_numbers():
+def test_folding_mapper_keeps_numbers_and_drops_unknown_closed_values():
     mapper = make_mapper({"premium": "premium", "cao cấp": "premium"})
     entities = [
         {"entity": "seats", "value": "10", "start": 0, "end": 2},
         {"entity": "tier", "value": "Enterprise", "start": 3, "end": 13},
         {"entity": "tier", "value": "Cao Cap", "start": 14, "end": 21},
+        {"entity": "product", "value": "việc", "start": 22, "end": 26},
     ]
     mapper.replace_synonyms(entities)
-    assert [e["value"] for e in entities] == ["10", "Enterprise", "premium"]
-    assert "processors" not in entities[0] and "processors" not in entities[1]
+    assert [(e["entity"], e["value"]) for e in entities] == [("seats", "10"), ("tier", "premium")]
+    assert "processors" not in entities[0]
+
+
+def test_folding_mapper_trims_a_span_that_is_too_wide():
+    text = "để tự động gia hạn nhé"
+    mapper = make_mapper({"tự động": "auto", "gia hạn tự động": "auto"})
+    entities = [{"entity": "renewal_mode", "value": "để tự động", "start": 0, "end": 10}]
+    mapper.replace_synonyms(entities)
+    assert entities[0]["value"] == "auto"
+    assert text[entities[0]["start"]:entities[0]["end"]] == "tự động"
+
+
+def test_folding_mapper_accepts_canonical_keys_typed_with_spaces():
+    mapper = make_mapper({})
+    entities = [{"entity": "capacity_kind", "value": "Data Records", "start": 0, "end": 12}]
+    mapper.replace_synonyms(entities)
+    assert entities[0]["value"] == "data_records"
