@@ -360,8 +360,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         stack = prodstack.ProdStack(config)
         print(f"starting the production profile under {temp_dir} (about a minute)...", flush=True)
         try:
-            stack.start_postgres()
-            stack.init_billing_db()
             stack.start(timeout=300)
         except prodstack.ProdError as error:
             print(f"bench_load: could not start the profile: {error}", file=sys.stderr)

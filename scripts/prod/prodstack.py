@@ -579,8 +579,7 @@ class ProdStack:
         try:
             self.start_postgres()
             self.start_redis()
-            if self.config.with_web:
-                self.init_billing_db()
+            self.init_billing_db()  # idempotent: schema (and demo data when asked) before any reader
             self.start_actions()
             # the first server creates the tracker tables; the others start once they exist
             # (in parallel they race on CREATE TABLE and retry after 5 s with a scary log line)
