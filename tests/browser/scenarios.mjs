@@ -161,7 +161,7 @@ const scenarios = {
       if (await page.locator("#hdw-log a.hdw-link-button").count()) break;
       const last = page.locator("#hdw-log li.hdw-bot").last();
       const titles = await last.locator("button.hdw-button").allTextContents();
-      const choice = ["Gia hạn thủ công", "Xác nhận", "Standard", "Không gian làm việc số", "Theo tháng", "Hàng tháng"]
+      const choice = ["Gia hạn thủ công", "Xác nhận", "Standard", "Không gian làm việc số", "Hàng tháng", "Giữ nguyên"]
         .find((title) => titles.some((t) => t.includes(title)));
       if (!choice) throw new Error(`stuck in checkout; last answer: ${reply}; buttons: ${titles}`);
       const before = await clickButton(page, choice);
