@@ -188,8 +188,14 @@ def handoffs(database_url: str, limit: int = 50) -> List[Dict[str, Any]]:
     from helpdesk import conversation_store
 
     rows = conversation_store.list_handoffs(database_url, limit=limit)
-    return [jsonable({key: row.get(key) for key in
-                      ("id", "workspace_id", "summary", "language", "status", "created_at")}) for row in rows]
+    result = []
+    for row in rows:
+        item = {key: row.get(key) for key in ("id", "workspace_id", "summary", "language", "status", "created_at")}
+        created = item["created_at"]
+        if isinstance(created, datetime) and created.tzinfo is None:  # the store keeps naive UTC
+            item["created_at"] = created.replace(tzinfo=timezone.utc)
+        result.append(jsonable(item))
+    return result
 
 
 def feedback_rates(database_url: str) -> List[Dict[str, Any]]:

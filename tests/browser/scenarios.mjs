@@ -193,6 +193,18 @@ const scenarios = {
 
   // Log in as an agent, triage demo-monthly, see the blocked App Builder yearly change with its fix.
   async agent_triages_demo_monthly(browser) {
+    // first a customer of demo-free rates an answer and asks for a person: the console must show both
+    const customer = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await customer.goto(`${WEB_URL}/`);
+    await loginCustomer(customer, "demo-free");
+    await openWidget(customer);
+    await ask(customer, "sao toi ko ha xuong free dc", /hữu ích/);
+    const beforeThanks = await clickButton(customer, "Có");
+    await waitForBot(customer, beforeThanks, /./);
+    await ask(customer, "cho toi gap nhan vien", /nhân viên/);
+    await shot(customer, "11a-customer-asks-for-a-person");
+    await customer.close();
+
     const page = await browser.newPage({ viewport: { width: 1366, height: 1000 } });
     const problems = [];
     watchForProblems(page, problems);
@@ -225,6 +237,11 @@ const scenarios = {
     assert.match(await page.textContent("#ag-triage-assessment"), /^Khớp/);
     await page.locator("#ag-triage").scrollIntoViewIfNeeded();
     await shot(page, "13-agent-triage-reply");
+    const handoff = page.locator("#ag-handoffs-body tr", { hasText: "demo-free" }).first();
+    await handoff.waitFor();
+    assert.ok((await handoff.locator("td").nth(2).textContent()).trim().length > 0, "the handoff has a summary");
+    const rated = await page.locator("#ag-feedback-body tr").allTextContents();
+    assert.ok(rated.some((row) => /\d+%/.test(row)), `a helpful rate per topic is shown: ${rated}`);
     await page.locator("#ag-handoffs").scrollIntoViewIfNeeded();
     await shot(page, "14-agent-handoffs-and-feedback");
     assert.deepEqual(problems, []);

@@ -141,8 +141,9 @@ def test_the_console_reads_the_handoff_queue_and_helpful_rate_per_topic(web, age
         conversation_store.record_feedback("u-1", "go_free", helpful, "demo-monthly", url=web.database_url)
     conversation_store.record_feedback("u-2", "payment", False, url=web.database_url)
     queue = call(web, "GET", "/agent/api/handoffs", token=agent).json()["handoffs"]
-    assert any(item["summary"].startswith("Khách hỏi vì sao") and item["workspace_id"] == "demo-monthly"
-               for item in queue)
+    mine = [item for item in queue if item["summary"].startswith("Khách hỏi vì sao")]
+    assert mine and mine[0]["workspace_id"] == "demo-monthly"
+    assert mine[0]["created_at"].endswith("+00:00")  # an explicit UTC time, shown in the agent's zone
     topics = {t["topic"]: t for t in call(web, "GET", "/agent/api/feedback", token=agent).json()["topics"]}
     assert topics["go_free"]["helpful"] >= 2 and topics["go_free"]["not_helpful"] >= 1
     assert topics["payment"]["rate"] == 0.0 and topics["payment"]["not_helpful"] == 1
