@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import string
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, Dict, Iterable, Mapping, Optional
+
+from billing_core.clock import VIETNAM
 
 log = logging.getLogger(__name__)
 
-from billing_core.clock import VIETNAM  # noqa: E402  (Asia/Ho_Chi_Minh, no daylight saving)
 EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 MISSING = "…"
 

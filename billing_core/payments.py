@@ -27,11 +27,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional
 
 from billing_core import errors, vnpay
 from billing_core.domain.model import AuditEntry, Order, OrderKind, OrderStatus, RenewalMode, Workspace
+from billing_core.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,6 @@ ACTOR = "vnpay"
 
 def ipn_answer(code: str) -> Dict[str, str]:
     return {"RspCode": code, "Message": IPN_MESSAGES[code]}
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _now(now: Optional[datetime]) -> datetime:

@@ -27,6 +27,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 from urllib.parse import quote_plus, urlparse
 
+from billing_core.clock import VIETNAM, as_utc  # noqa: F401  (as_utc is part of this module's API)
+
 log = logging.getLogger(__name__)
 
 API_VERSION = "2.1.0"
@@ -51,17 +53,8 @@ VNPAY_SANDBOX_API_URL = "https://sandbox.vnpayment.vn/merchant_webapi/api/transa
 MODES = ("demo", "production")
 
 
-def _vietnam_tz():
-    """Asia/Ho_Chi_Minh; a fixed +07:00 when tzdata is missing (Vietnam has no DST)."""
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo("Asia/Ho_Chi_Minh")
-    except Exception:  # ZoneInfoNotFoundError, or no zoneinfo module at all
-        return timezone(timedelta(hours=7), "ICT")
-
-
-VIETNAM_TZ = _vietnam_tz()
+# Vietnam has no daylight saving: a fixed +07:00 equals Asia/Ho_Chi_Minh, with no tzdata needed.
+VIETNAM_TZ = VIETNAM
 
 
 class VnpayError(Exception):
@@ -150,12 +143,6 @@ class VnpayConfig:
 
 
 # --- time -------------------------------------------------------------------------------
-
-def as_utc(moment: datetime) -> datetime:
-    """Aware UTC datetime; naive datetimes are taken as UTC (the domain's convention)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
 
 
 def vnpay_date(moment: datetime) -> str:

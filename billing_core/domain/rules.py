@@ -545,7 +545,7 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
 
 
 def _fixes(code: str, context: _Context) -> List[Fix]:
-    catalog, target, current, workspace = context.catalog, context.target, context.current, context.workspace
+    catalog, target, workspace = context.catalog, context.target, context.workspace
     product = target.product
     base = catalog.base_product
     if code == R.NO_CHANGE:
