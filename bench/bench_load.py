@@ -23,7 +23,6 @@ import asyncio
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import threading

@@ -29,7 +29,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -532,7 +532,7 @@ class ProdStack:
         self.processes.spawn("web", [str(VENV_BIN / "python"), "-m", "webapp"], self.config.service_env())
 
     # -- readiness ----------------------------------------------------------------------------
-    def checks(self) -> Dict[str, callable]:
+    def checks(self) -> Dict[str, Callable[[], bool]]:
         c = self.config
         checks = {"redis": self.redis_ready}
         for port in c.actions_ports:
