@@ -162,7 +162,8 @@ class FoldingEntitySynonymMapper(EntitySynonymMapper):
     DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
 )
 class LanguageDetector(GraphComponent):
-    """Adds ``{"entity": "language", "value": "vi"|"en"}`` to every parsed message.
+    """Adds ``{"entity": "language", "value": "vi"|"en"}`` to every parsed message (with
+    ``emit_when_undecided: false``: to every message that has a telling word or diacritics).
 
     The entity spans no characters (start = end = 0) so it never overlaps a real entity and
     never labels a token in ``rasa test nlu``. It is added at parse time only: training
@@ -172,12 +173,16 @@ class LanguageDetector(GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            # language of texts with no telling word ("ok", "10", emoji)
+            # language of texts with no telling word ("ok", "10", "Premium", emoji)
             "default_language": "vi",
+            # False: add no entity to such texts, so a slot mapped from it keeps the
+            # conversation's language (an English user answering "Premium" stays English)
+            "emit_when_undecided": True,
         }
 
     def __init__(self, config: Dict[Text, Any]) -> None:
         self._default_language = config.get("default_language", "vi")
+        self._emit_when_undecided = config.get("emit_when_undecided", True)
 
     @classmethod
     def create(
@@ -194,14 +199,17 @@ class LanguageDetector(GraphComponent):
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            language = detect_language(
-                message.get(TEXT) or "", default=self._default_language
-            )
+            text = message.get(TEXT) or ""
+            language = detect_language(text, default=self._default_language)
             entities = [
                 entity
                 for entity in message.get(ENTITIES, [])
                 if entity.get(ENTITY_ATTRIBUTE_TYPE) != LANGUAGE_ENTITY
             ]
+            undecided = detect_language(text, default="") == ""
+            if undecided and not self._emit_when_undecided:
+                message.set(ENTITIES, entities, add_to_output=True)
+                continue
             entities.append(
                 {
                     ENTITY_ATTRIBUTE_TYPE: LANGUAGE_ENTITY,

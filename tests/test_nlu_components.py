@@ -135,6 +135,26 @@ def test_language_default_is_configurable_for_undecided_text():
     assert language_entities(message)[0]["value"] == "en"
 
 
+@pytest.mark.parametrize("text", ["ok", "Premium", "10", "👍"])
+def test_language_detector_can_stay_silent_on_undecided_text(text):
+    message = Message({TEXT: text})
+    LanguageDetector({"default_language": "vi", "emit_when_undecided": False}).process([message])
+    assert language_entities(message) == []
+
+
+@pytest.mark.parametrize("text, expected", [("Premium please", "en"), ("gói Premium", "vi")])
+def test_language_detector_silent_mode_still_tags_decided_text(text, expected):
+    message = Message({TEXT: text})
+    LanguageDetector({"default_language": "vi", "emit_when_undecided": False}).process([message])
+    assert [e["value"] for e in language_entities(message)] == [expected]
+
+
+def test_configured_pipeline_keeps_conversation_language_on_bare_values():
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    detector = next(c for c in config["pipeline"] if c["name"].endswith("LanguageDetector"))
+    assert detector["emit_when_undecided"] is False
+
+
 def test_language_detector_keeps_other_entities_and_never_duplicates():
     product = {"entity": "product", "value": "app_builder", "start": 10, "end": 21}
     message = Message({TEXT: "nâng cấp App Builder", ENTITIES: [product]})
