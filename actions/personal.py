@@ -20,7 +20,7 @@ from actions.billing import Unavailable
 from actions.context import Asker, header, language_of, latest_entities, latest_text, resolve_asker
 from actions.labels import as_datetime, date_text, datetime_text, word
 from actions.parsing import (
-    PRODUCTS, canonical_cycle, canonical_product, canonical_tier, parse_change,
+    PRODUCTS, canonical_cycle, canonical_product, canonical_tier, folded_text, parse_change,
 )
 
 
@@ -108,17 +108,22 @@ class ActionAnswerBillingCycle(PersonalAnswer):
     def personal(self, dispatcher, tracker, lang, asker):
         parsed = parse_change(latest_text(tracker))
         cycle = named_value(tracker, "cycle", canonical_cycle, parsed.cycle)
-        if cycle is None:
-            # A general cycle question ("monthly or yearly?"): the rule, and where they stand.
+        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+        if cycle is None or asks_for_the_rule(latest_text(tracker)):
+            # "monthly or yearly?", "why can't yearly go monthly?": the rule, and where they stand.
             self.general(dispatcher, tracker, lang)
-            summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
             header(dispatcher, asker)
             utter_plans(dispatcher, summary, lang)
             return []
-        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
-        products = named_products(tracker) or [s["product"] for s in summary.items if s.get("tier") != "free"]
+        # "Can I pay App Builder yearly?": the decision for that cycle on the current tier, for the
+        # products named, else for every paid-tier product not already on that cycle.
+        products = named_products(tracker) or [
+            s["product"] for s in summary.items if s.get("tier") != "free" and s.get("cycle") != cycle]
         header(dispatcher, asker)
-        for product in products or ["digital_workspace"]:
+        if not products:
+            utter_plans(dispatcher, summary, lang)
+            return []
+        for product in products:
             current = summary.of(product)
             tier = named_value(tracker, "tier", canonical_tier, parsed.tier) or (current or {}).get("tier") or "starter"
             if tier == "free":
@@ -126,6 +131,14 @@ class ActionAnswerBillingCycle(PersonalAnswer):
             decision = check(dispatcher, lang, asker.workspace_id, billing.change_request(product, tier, cycle=cycle))
             billing.utter_decision(dispatcher, decision, lang)
         return []
+
+
+_RULE_QUESTIONS = ("tai sao", "vi sao", "la sao", "la gi", "nghia la", "why", "what is", "what does", "what are")
+
+
+def asks_for_the_rule(text: str) -> bool:
+    padded = folded_text(text)
+    return any(f" {q} " in padded for q in _RULE_QUESTIONS)
 
 
 def trial_days_left(subscription: Dict[str, Any], now: datetime) -> Optional[int]:

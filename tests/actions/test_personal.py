@@ -240,3 +240,12 @@ def test_saying_no_keeps_the_scheduled_downgrade(billing_db):
     assert responses(dispatcher) == ["utter_cancel_downgrade_kept"]
     summary = services.workspace_summary(SqlAlchemyUnitOfWork(billing_db), "demo-downgrade-scheduled")
     assert summary["subscriptions"][0]["downgrade_scheduled"] is True
+
+
+def test_why_question_about_cycles_gets_the_rule_then_the_workspace(billing_db):
+    tracker = make_tracker("tại sao gói năm không chuyển sang tháng được?", "ask_billing_cycle",
+                           token_value=token("demo-yearly"))
+    dispatcher, _ = run(ActionAnswerBillingCycle(), tracker)
+    names = responses(dispatcher)
+    assert names[0] == "utter_billing_cycle" and "utter_plan_item" in names
+    assert "utter_decision_summary" not in names  # a why-question gets the rule, not decisions
