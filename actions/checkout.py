@@ -15,14 +15,13 @@ import math
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import billing
 from actions.billing import Unavailable
-from actions.context import Asker, identity_of, language_of, resolve_asker
-from actions.labels import as_datetime
+from actions.context import Asker, identity_of, language_of
 from actions.forms import CORE_SLOTS, FORM_STATE_SLOTS, PlanFormValidation, request_from_slots, reset_form_slots
+from actions.labels import as_datetime
 
 logger = logging.getLogger(__name__)
 
