@@ -180,3 +180,20 @@ def test_english_quote(billing_db):
                          token_value=token("demo-monthly"), language="en")
     text = rendered(dispatcher, "en")
     assert "Your quote" in text and "Total" in text and "VND" in text
+
+
+def test_a_change_the_credit_fully_covers_is_applied_without_a_link(billing_db):
+    from billing_core import services
+    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
+
+    customer = token("demo-ow-trial-ended")
+    dispatcher, events = step("nâng cấp Không gian làm việc số lên Premium theo tháng cho 3 người",
+                              intent="buy_upgrade", token_value=customer)
+    slots = slot_events(events)
+    assert "0 ₫" in rendered(dispatcher), rendered(dispatcher)
+    dispatcher, _ = run(ActionCheckoutSubmit(), make_tracker("/affirm", "affirm", token_value=customer,
+                                                             slots=confirmed_state(slots, renewal="manual")))
+    assert responses(dispatcher) == ["utter_checkout_applied_free"]
+    assert orders(billing_db, "demo-ow-trial-ended") == []
+    summary = services.workspace_summary(SqlAlchemyUnitOfWork(billing_db), "demo-ow-trial-ended")
+    assert summary["subscriptions"][0]["tier"] == "premium"
