@@ -10,6 +10,7 @@ const TRANSCRIPT_KEY = "cleeksy.helpdesk.transcript";
 const OPEN_KEY = "cleeksy.helpdesk.open";
 const MAX_TRANSCRIPT = 80;
 const TYPING_TIMEOUT_MS = 30000;
+const GREETING = "Xin chào! Tôi là trợ lý Cleeksy. Bạn cần hỗ trợ gì về gói giải pháp, nâng cấp, hạ gói hay thanh toán?";
 
 const $ = (id) => document.getElementById(id);
 
@@ -47,6 +48,7 @@ class Widget {
   async start() {
     $("hdw-launcher").addEventListener("click", () => this.setOpen(true));
     $("hdw-close").addEventListener("click", () => this.setOpen(false));
+    $("hdw-restart").addEventListener("click", () => this.restart());
     $("hdw-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const text = this.input.value.trim();
@@ -71,7 +73,7 @@ class Widget {
     else if (who && who.role === "agent") identity.textContent = "Bạn đang đăng nhập với tư cách nhân viên hỗ trợ.";
     else identity.textContent = "Chưa đăng nhập: câu trả lời theo quy định chung.";
     if (this.items.length === 0) {
-      this.record({ from: "bot", text: "Xin chào! Tôi là trợ lý Cleeksy. Bạn cần hỗ trợ gì về gói giải pháp, nâng cấp, hạ gói hay thanh toán?" });
+      this.record({ from: "bot", text: GREETING });
     }
   }
 
@@ -117,6 +119,18 @@ class Widget {
     const payload = { message: text, session_id: this.sessionId || (storage() && storage().getItem(SESSION_KEY)) };
     payload.metadata = await this.metadata();
     this.socket.emit("user_uttered", payload);
+  }
+
+  // Start over: Rasa's /restart resets this user's conversation (forms, slots) on the server too.
+  async restart() {
+    this.showTyping(false);
+    this.items = [];
+    saveTranscript(this.owner, this.items);
+    this.log.replaceChildren();
+    const payload = { message: "/restart", session_id: this.sessionId, metadata: await this.metadata() };
+    this.socket.emit("user_uttered", payload);
+    this.record({ from: "bot", text: GREETING });
+    $("helpdesk-widget").dataset.restarted = String(Date.now());
   }
 
   receive(message) {

@@ -52,10 +52,15 @@ async function loginCustomer(page, workspaceId) {
   await page.waitForFunction((id) => document.getElementById("demo-who").textContent.includes(id), workspaceId);
 }
 
+// Open the widget and start a new conversation (the user's conversation lives on the server,
+// so a scenario run twice against the same stack would otherwise continue the last one).
 async function openWidget(page) {
   if (await page.isVisible("#hdw-launcher")) await page.click("#hdw-launcher");
   await page.waitForSelector("#hdw-panel", { state: "visible" });
   await page.waitForSelector('#helpdesk-widget[data-session="ready"]', { timeout: 30000 });
+  await page.click("#hdw-restart");
+  await page.waitForSelector("#helpdesk-widget[data-restarted]");
+  await page.waitForTimeout(500);
 }
 
 const botCount = (page) => page.locator("#hdw-log li.hdw-bot").count();
