@@ -147,6 +147,28 @@ const scenarios = {
     assert.equal(await page.locator("#hdw-log img").count(), 0);
     assert.equal(await page.locator("#hdw-log b").count(), 0);
     await shot(page, "06-markup-shown-as-text");
+
+    // bot strings are text too: only http(s) links become anchors, markup stays visible text
+    const links = await page.evaluate(() => {
+      window.cleeksyHelpdesk.receive({
+        text: "Xem [trang](javascript:alert(3)) hoặc https://example.com/huong-dan. <b>không đậm</b>\n1. Bước một\n2. Bước hai",
+        quick_replies: [{ title: "Nút lạ", payload: "javascript:alert(4)" }, { title: "Mở", payload: "https://example.com/pay" }],
+      });
+      const last = [...document.querySelectorAll("#hdw-log li.hdw-bot")].pop();
+      return {
+        hrefs: [...last.querySelectorAll("a")].map((a) => [a.getAttribute("href"), a.target]),
+        bold: last.querySelectorAll("b").length,
+        steps: last.querySelectorAll("ol li").length,
+        buttons: [...last.querySelectorAll("button")].map((b) => b.textContent),
+        text: last.textContent,
+      };
+    });
+    assert.deepEqual(links.hrefs, [["https://example.com/huong-dan", "_blank"], ["https://example.com/pay", "_blank"]]);
+    assert.equal(links.bold, 0);
+    assert.equal(links.steps, 2);
+    assert.deepEqual(links.buttons, ["Nút lạ"]);
+    assert.match(links.text, /<b>không đậm<\/b>/);
+    assert.match(links.text, /\[trang\]\(javascript:alert\(3\)\)/);
     assert.deepEqual(problems, []);
   },
 
