@@ -23,6 +23,7 @@ import asyncio
 import os
 import random
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -320,6 +321,20 @@ def report(phases: List[Phase], concurrency: int, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def _free_ports() -> Dict[str, object]:
+    """Ports the OS says are free now, so the benchmark never collides with running servers."""
+    sockets = [socket.socket() for _ in range(10)]
+    try:
+        for probe in sockets:
+            probe.bind(("127.0.0.1", 0))
+        p = [probe.getsockname()[1] for probe in sockets]
+    finally:
+        for probe in sockets:
+            probe.close()
+    return dict(pg_port=p[0], redis_port=p[1], rasa_ports=p[2:4], actions_ports=p[4:5], public_rasa_port=p[5],
+                single_rasa_port=p[6], public_actions_port=p[7], public_web_port=p[8], web_backend_port=p[9])
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase (default 60)")
@@ -351,9 +366,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             var_dir=temp_dir, jwt_secret="bench-" + os.urandom(24).hex(), pg_password=os.urandom(12).hex(),
             redis_password=os.urandom(12).hex(), rasa_api_token=os.urandom(12).hex(),
             vnpay_tmn_code="BENCH001", vnpay_hash_secret=os.urandom(24).hex(),
-            pg_port=55732, redis_port=56679, rasa_ports=[35106, 35107], actions_ports=[35156],
-            public_rasa_port=35105, single_rasa_port=35115, public_actions_port=35155,
-            public_web_port=38000, web_backend_port=38001, model=args.model,
+            **_free_ports(), model=args.model,
             actions_module=args.actions_module, with_web=False, seed_demo=True,
         )
         stack = prodstack.ProdStack(config)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import prodstack  # noqa: E402
 
-from tests.prod.helpers import FIXTURE_BOT, TEST_PORTS, make_config, write_credentials  # noqa: E402
+from tests.prod.helpers import FIXTURE_BOT, make_config, write_credentials  # noqa: E402
 
 
 def pytest_configure(config):
@@ -38,11 +37,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if here in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.prod)
-
-
-def _port_taken(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="session")
@@ -62,11 +56,6 @@ def fixture_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def prod_stack(tmp_path_factory, fixture_model):
     """PostgreSQL, Redis, two Rasa servers, one action server and nginx, for the whole session."""
-    taken = [p for p in (TEST_PORTS["pg_port"], TEST_PORTS["redis_port"], *TEST_PORTS["rasa_ports"],
-                         *TEST_PORTS["actions_ports"], TEST_PORTS["public_rasa_port"],
-                         TEST_PORTS["single_rasa_port"], TEST_PORTS["public_actions_port"]) if _port_taken(p)]
-    if taken:
-        pytest.fail(f"ports needed by the production-profile tests are in use: {taken}")
     # not pytest's tmp_path: it is private to root, and PostgreSQL runs as the postgres user
     var_dir = Path(tempfile.mkdtemp(prefix="helpdesk-prod-test-"))
     var_dir.chmod(0o755)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import urllib.request
 from pathlib import Path
@@ -14,12 +15,27 @@ import prodstack  # noqa: E402
 
 FIXTURE_BOT = Path(__file__).resolve().parent / "fixture_bot"
 
-# Ports of the test profile: apart from `make run`, `make run-prod` and the live REST tests.
-TEST_PORTS = dict(
-    pg_port=55632, redis_port=56579, rasa_ports=[25106, 25107], actions_ports=[25156],
-    public_rasa_port=25105, single_rasa_port=25115, public_actions_port=25155,
-    public_web_port=28000, web_backend_port=28001,
-)
+def free_ports(count: int) -> List[int]:
+    """Ports nobody listens on right now (the OS picks them), so a developer's running servers
+    or another test run never collide with the profile under test."""
+    sockets = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            sockets.append(probe)
+        return [probe.getsockname()[1] for probe in sockets]
+    finally:
+        for probe in sockets:
+            probe.close()
+
+
+def test_ports() -> Dict:
+    """Every port of one test profile: two Rasa servers, one action server."""
+    ports = free_ports(11)
+    return dict(pg_port=ports[0], redis_port=ports[1], rasa_ports=ports[2:4], actions_ports=ports[4:5],
+                public_rasa_port=ports[5], single_rasa_port=ports[6], public_actions_port=ports[7],
+                public_web_port=ports[8], web_backend_port=ports[9])
 
 
 def make_config(var_dir: Path, model: Path, **overrides) -> prodstack.ProdConfig:
@@ -35,7 +51,7 @@ def make_config(var_dir: Path, model: Path, **overrides) -> prodstack.ProdConfig
         actions_module="tests.prod.fixture_bot.actions",
         credentials=var_dir / "credentials.yml",  # written by write_credentials()
         with_web=False,
-        **TEST_PORTS,
+        **test_ports(),
     )
     settings.update(overrides)
     return prodstack.ProdConfig(**settings)

@@ -28,7 +28,7 @@ def billing_pg():
     """A PostgreSQL of its own (the tracker store of the other tests stays up), demo data seeded."""
     var_dir = Path(tempfile.mkdtemp(prefix="helpdesk-prod-billing-"))
     var_dir.chmod(0o755)
-    config = make_config(var_dir, Path("unused-no-rasa-here.tar.gz"), pg_port=55633, seed_demo=True)
+    config = make_config(var_dir, Path("unused-no-rasa-here.tar.gz"), seed_demo=True)
     stack = prodstack.ProdStack(config)
     try:
         stack.start_postgres()

@@ -1,5 +1,5 @@
-"""Many messages at once in one conversation: the Redis lock store makes the two Rasa servers
-take them one at a time, in arrival order, and none is lost.
+"""Many messages at once in one conversation: the Redis lock store (deploy/redis_lock_store.py)
+makes the two Rasa servers take them one at a time, in arrival order, and none is lost.
 
 The fixture bot's counter is a read-modify-write on the conversation: two servers working on
 it at once would both answer the same number. Messages containing "slow" hold the lock for
@@ -26,17 +26,16 @@ def _pairs(events: List[Dict]) -> List[tuple]:
     return pairs
 
 
-def test_a_burst_is_processed_one_at_a_time_and_nothing_is_lost(prod_stack):
-    sender, total = f"burst-{time.time_ns()}", 24
+def _burst(prod_stack, sender: str, total: int) -> List[str]:
+    """``total`` messages into one conversation at the same moment; the errors."""
     start = threading.Barrier(total)
-    replies: Dict[str, List[str]] = {}
     errors: List[str] = []
 
     def send(i: int) -> None:
         text = f"count burst {i}"
         start.wait()
         try:
-            replies[text] = say(prod_stack, sender, text, base=None)
+            say(prod_stack, sender, text)
         except Exception as error:
             errors.append(f"{text}: {error!r}")
 
@@ -45,13 +44,28 @@ def test_a_burst_is_processed_one_at_a_time_and_nothing_is_lost(prod_stack):
         thread.start()
     for thread in threads:
         thread.join(timeout=110)
-    assert errors == []
-    events = tracker_events(prod_stack, sender)
-    assert sorted(user_texts(events)) == sorted(f"count burst {i}" for i in range(total))
-    # serialised: each reply follows its own message and the counter never repeats or skips
-    pairs = _pairs(events)
-    assert [reply for _, reply in pairs] == [f"#{n} {text}" for n, (text, _) in enumerate(pairs, 1)]
-    assert sorted(bot_texts(events)) == sorted(r[0] for r in replies.values())
+    return errors
+
+
+def test_bursts_are_processed_one_at_a_time_and_nothing_is_lost(prod_stack):
+    """Three bursts of 24 messages, each into a new conversation, through both servers.
+
+    Rasa's stock Redis lock store failed this here: turns missing from the tracker store in two
+    bursts out of three, the queue stuck until the 60 s ticket lifetime in the third, and about
+    one message per second drained otherwise (see deploy/redis_lock_store.py).
+    """
+    total = 24
+    began = time.monotonic()
+    for burst in range(3):
+        sender = f"burst-{burst}-{time.time_ns()}"
+        assert _burst(prod_stack, sender, total) == []
+        events = tracker_events(prod_stack, sender)
+        assert sorted(user_texts(events)) == sorted(f"count burst {i}" for i in range(total)), f"burst {burst}"
+        # serialised: each reply follows its own message and the counter never repeats or skips
+        pairs = _pairs(events)
+        assert [reply for _, reply in pairs] == [f"#{n} {text}" for n, (text, _) in enumerate(pairs, 1)]
+        assert len(bot_texts(events)) == total
+    assert time.monotonic() - began < 40, "the queues drained too slowly (stuck or slow-polling lock)"
 
 
 def test_messages_are_processed_in_the_order_they_arrive(prod_stack):
