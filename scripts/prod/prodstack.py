@@ -23,6 +23,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -574,8 +575,27 @@ class ProdStack:
             time.sleep(0.5)
 
     # -- whole profile ------------------------------------------------------------------------
+    def ports_in_use(self) -> List[int]:
+        c = self.config
+        ports = [c.pg_port, c.redis_port, *c.rasa_ports, *c.actions_ports, c.public_rasa_port,
+                 c.single_rasa_port, c.public_actions_port, c.public_web_port]
+        if c.with_web:
+            ports.append(c.web_backend_port)
+        taken = []
+        for port in ports:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    taken.append(port)
+        return taken
+
     def start(self, timeout: float = 300.0) -> "ProdStack":
         self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        if not any(self.processes.pid(name) for name in self.processes.names()):
+            taken = self.ports_in_use()
+            if taken:  # e.g. `make run` still running on 5005/8000
+                raise ProdError(f"ports already in use: {', '.join(map(str, taken))} (a profile left running?"
+                                " `scripts/run_prod.sh stop`; otherwise stop what listens there or choose"
+                                " other ports with the HELPDESK_*_PORT variables)")
         try:
             self.start_postgres()
             self.start_redis()
