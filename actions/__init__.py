@@ -2,6 +2,7 @@
 
 `rasa run actions --actions actions` imports this package; importing the modules below
 registers every action. Modules:
+- texts: the texts only actions send (responses.yml), in the user's language
 - context: who is asking (token verified every turn) and in which language
 - parsing: plan-change details from folded text (no diacritics, abbreviations, English)
 - billing: the single door to billing_core, turning its failures into polite replies

@@ -2,9 +2,9 @@
 
 Actions stay thin: they turn a tracker into a ``ChangeRequest`` (or a workspace id), call a
 ``billing_core`` use case here, and hand the rendered texts (``billing_core.messages``) to a
-domain response. A ``BillingError`` becomes its own message in the user's language; anything
-else (database down, a bug) is logged and answered with ``utter_personal_unavailable``; the
-conversation never crashes.
+text of actions/responses.yml (``actions.texts.say``). A ``BillingError`` becomes its own
+message in the user's language; anything else (database down, a bug) is logged and answered
+with ``utter_personal_unavailable``; the conversation never crashes.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
 
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.texts import say
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +55,13 @@ def call(dispatcher: CollectingDispatcher, lang: str, use_case: Callable[..., T]
             logger.exception("could not render %s", getattr(error, "code", error))
             message = None
         if message:
-            dispatcher.utter_message(response="utter_billing_error", message=message)
+            say(dispatcher, lang, "utter_billing_error", message=message)
         else:
-            dispatcher.utter_message(response="utter_personal_unavailable")
+            say(dispatcher, lang, "utter_personal_unavailable")
         raise Unavailable() from error
     except Exception as error:  # database unreachable, unexpected bug: log it, answer politely
         logger.exception("billing_core call %s failed", getattr(use_case, "__name__", use_case))
-        dispatcher.utter_message(response="utter_personal_unavailable")
+        say(dispatcher, lang, "utter_personal_unavailable")
         raise Unavailable() from error
 
 
@@ -104,12 +106,12 @@ def utter_decision(dispatcher: CollectingDispatcher, decision, lang: str) -> Non
     """Summary, then why (or the details of an allowed change), then the fixes, as steps."""
     texts = render_decision(decision, lang)
     if texts["summary"]:
-        dispatcher.utter_message(response="utter_decision_summary", summary=texts["summary"])
+        say(dispatcher, lang, "utter_decision_summary", summary=texts["summary"])
     if texts["reasons"]:
         response = "utter_decision_notes" if decision.allowed else "utter_decision_reasons"
-        dispatcher.utter_message(response=response, reasons=bullet_list(texts["reasons"]))
+        say(dispatcher, lang, response, reasons=bullet_list(texts["reasons"]))
     if texts["fixes"]:
-        dispatcher.utter_message(response="utter_decision_fixes", fixes=numbered_list(texts["fixes"]))
+        say(dispatcher, lang, "utter_decision_fixes", fixes=numbered_list(texts["fixes"]))
 
 
 def render(code: str, params: Dict[str, Any], lang: str) -> str:
@@ -168,7 +170,7 @@ def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id:
     except Unavailable:
         raise
     if not summary:
-        dispatcher.utter_message(response="utter_workspace_not_found", workspace=workspace_id)
+        say(dispatcher, lang, "utter_workspace_not_found", workspace=workspace_id)
         raise Unavailable()
     return Subscriptions(summary)
 

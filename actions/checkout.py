@@ -22,6 +22,7 @@ from actions.billing import Unavailable
 from actions.context import Asker, identity_of, language_of
 from actions.forms import CORE_SLOTS, FORM_STATE_SLOTS, PlanFormValidation, request_from_slots, reset_form_slots
 from actions.labels import as_datetime
+from actions.texts import say
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +42,10 @@ class ValidateCheckoutForm(PlanFormValidation):
 
     def gate(self, dispatcher: CollectingDispatcher, asker: Asker) -> Optional[str]:
         if asker.identity is None:
-            dispatcher.utter_message(response="utter_checkout_login")
+            say(dispatcher, asker.lang, "utter_checkout_login")
             return "needs_login"
         if not asker.is_customer:
-            dispatcher.utter_message(response="utter_checkout_agent")
+            say(dispatcher, asker.lang, "utter_checkout_agent")
             return "agent"
         return None
 
@@ -74,9 +75,9 @@ class ValidateCheckoutForm(PlanFormValidation):
             billing.utter_decision(dispatcher, decision, lang)
             return {"checkout_status": "not_an_upgrade"}, True
         texts = billing.render_quote(quote, lang)
-        dispatcher.utter_message(response="utter_quote", lines=texts["lines"], total=texts["total"])
+        say(dispatcher, lang, "utter_quote", lines=texts["lines"], total=texts["total"])
         if texts["notes"]:
-            dispatcher.utter_message(response="utter_quote_notes", notes=texts["notes"])
+            say(dispatcher, lang, "utter_quote_notes", notes=texts["notes"])
         extra: Dict[str, Any] = {"checkout_quote_key": key, "checkout_status": "quoted"}
         if state.get("checkout_confirmed") is not None:
             extra["checkout_confirmed"] = None  # a new quote needs a new "yes"
@@ -96,7 +97,7 @@ class ValidateCheckoutForm(PlanFormValidation):
             billing.utter_decision(dispatcher, decision, lang)
             return
         if checkout.reused and checkout.order is not None:
-            dispatcher.utter_message(response="utter_checkout_reused")
+            say(dispatcher, lang, "utter_checkout_reused")
             utter_pay_link(dispatcher, lang, checkout.order, checkout.pay_url)
             return
         billing.utter_decision(dispatcher, checkout.decision or decision, lang)
@@ -109,8 +110,7 @@ def utter_pay_link(dispatcher: CollectingDispatcher, lang: str, order, pay_url: 
     # Minutes left, not the link's full life: a link handed back again has less time.
     minutes = max(1, math.ceil((as_datetime(order.expires_at) - billing.utcnow()).total_seconds() / 60))
     title = "Pay with VNPAY" if lang == "en" else "Thanh toán qua VNPAY"
-    dispatcher.utter_message(
-        response="utter_checkout_link", txn_ref=order.txn_ref, total=billing.format_vnd(order.amount_vnd, lang),
+    say(dispatcher, lang, "utter_checkout_link", txn_ref=order.txn_ref, total=billing.format_vnd(order.amount_vnd, lang),
         minutes=minutes, pay_url=pay_url,
         buttons=[{"title": title, "payload": pay_url, "url": pay_url, "type": "web_url"}],
     )
@@ -123,7 +123,7 @@ def start_checkout(dispatcher, lang: str, workspace_id: str, state: Dict[str, An
         config = vnpay.VnpayConfig.from_env()
     except Exception:
         logger.exception("VNPAY is not configured")
-        dispatcher.utter_message(response="utter_personal_unavailable")
+        say(dispatcher, lang, "utter_personal_unavailable")
         raise Unavailable()
     return billing.call(
         dispatcher, lang, payments.start_checkout, billing.unit_of_work(), workspace_id,
@@ -144,11 +144,11 @@ class ActionCheckoutSubmit(Action):
         if state.get("checkout_status") in STOPPED:
             return reset_form_slots()  # the form has already explained why
         if state.get("checkout_confirmed") is not True or any(state.get(s) is None for s in CORE_SLOTS):
-            dispatcher.utter_message(response="utter_checkout_cancelled")
+            say(dispatcher, lang, "utter_checkout_cancelled")
             return reset_form_slots()
         identity = identity_of(tracker)  # verified again: the token may have expired while chatting
         if identity is None or not identity.is_customer:
-            dispatcher.utter_message(response="utter_checkout_login")
+            say(dispatcher, lang, "utter_checkout_login")
             return reset_form_slots()
         try:
             checkout = start_checkout(dispatcher, lang, identity.workspace_id, state, state.get("renewal_mode"),
@@ -165,7 +165,7 @@ class ActionCheckoutSubmit(Action):
                 utter_pay_link(dispatcher, lang, checkout.open_order, checkout.open_pay_url)
             return reset_form_slots()
         if checkout.reused:
-            dispatcher.utter_message(response="utter_checkout_reused")
+            say(dispatcher, lang, "utter_checkout_reused")
         utter_pay_link(dispatcher, lang, checkout.order, checkout.pay_url)
         return reset_form_slots()
 
@@ -178,7 +178,7 @@ class ActionCheckoutSubmit(Action):
                          request_from_slots(state), actor=f"customer:{identity.sub}")
         except Unavailable:
             return
-        dispatcher.utter_message(response="utter_checkout_applied_free")
+        say(dispatcher, lang, "utter_checkout_applied_free")
 
 
 def client_ip(tracker: Tracker) -> str:

@@ -17,6 +17,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.parsing import parse_workspace_id
+from actions.texts import say
 from helpdesk.identity import Identity, IdentityConfigError, verify_token
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Asker:
     identity: Optional[Identity]
     workspace_id: Optional[str]
     events: List[Dict[str, Any]] = field(default_factory=list)
+    lang: str = "vi"  # the language of this turn, for the texts said about the asker
 
     @property
     def is_agent(self) -> bool:
@@ -97,24 +99,25 @@ def resolve_asker(tracker: Tracker, dispatcher: CollectingDispatcher, now: Optio
       conversation, else the token's own workspace claim.
     """
     identity = identity_of(tracker, now)
+    lang = language_of(tracker)
     if identity is None:
-        return Asker(None, None)
+        return Asker(None, None, lang=lang)
     typed = parse_workspace_id(latest_text(tracker))
     if identity.is_customer:
         if typed and typed != identity.workspace_id.lower():
-            dispatcher.utter_message(response="utter_only_own_workspace", workspace=identity.workspace_id)
-        return Asker(identity, identity.workspace_id)
+            say(dispatcher, lang, "utter_only_own_workspace", workspace=identity.workspace_id)
+        return Asker(identity, identity.workspace_id, lang=lang)
     events: List[Dict[str, Any]] = []
     workspace = typed or tracker.get_slot("agent_workspace")
     if not workspace and identity.workspace_id.strip().lower() not in _NO_WORKSPACE:
         workspace = identity.workspace_id
     if typed:
         events.append(SlotSet("agent_workspace", typed))
-        dispatcher.utter_message(response="utter_agent_workspace", workspace=typed)
-    return Asker(identity, workspace, events)
+        say(dispatcher, lang, "utter_agent_workspace", workspace=typed)
+    return Asker(identity, workspace, events, lang=lang)
 
 
 def header(dispatcher: CollectingDispatcher, asker: Asker) -> None:
     """Whose data this is: "your workspace" for a customer, the named workspace for an agent."""
     response = "utter_agent_header" if asker.is_agent else "utter_personal_header"
-    dispatcher.utter_message(response=response, workspace=asker.workspace_id)
+    say(dispatcher, asker.lang, response, workspace=asker.workspace_id)

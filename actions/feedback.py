@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import identity_of, language_of, latest_intent
+from actions.texts import say
 from helpdesk import conversation_store
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class ActionAskHelpful(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         topic = TOPICS.get(latest_intent(tracker) or "", "other")
-        dispatcher.utter_message(response="utter_ask_helpful")
+        say(dispatcher, language_of(tracker), "utter_ask_helpful")
         return [SlotSet("feedback_topic", topic)]
 
 
@@ -64,7 +65,7 @@ class ActionRecordFeedback(Action):
             )
         except Exception:  # feedback is nice to have: never fail the conversation over it
             logger.exception("could not record feedback")
-        dispatcher.utter_message(response="utter_feedback_thanks" if helpful else "utter_feedback_sorry")
+        say(dispatcher, language_of(tracker), "utter_feedback_thanks" if helpful else "utter_feedback_sorry")
         return [SlotSet("feedback_topic", None)]
 
 
@@ -92,7 +93,7 @@ class ActionRequestHuman(Action):
             )
         except Exception:
             logger.exception("could not record the handoff request")
-            dispatcher.utter_message(response="utter_handoff_failed")
+            say(dispatcher, language_of(tracker), "utter_handoff_failed")
             return []
-        dispatcher.utter_message(response="utter_handoff_recorded")
+        say(dispatcher, language_of(tracker), "utter_handoff_recorded")
         return []

@@ -10,7 +10,7 @@ rules (the form resumes afterwards).
 from __future__ import annotations
 
 import re
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -27,6 +27,7 @@ from actions.parsing import (
     MAX_CAPACITY, MAX_SEATS, canonical_capacity_kind, canonical_count, canonical_cycle, canonical_product,
     canonical_renewal_mode, canonical_tier, folded_text, parse_change,
 )
+from actions.texts import say
 
 KEEP = "keep"  # "giữ nguyên": the request leaves this value as it is (ChangeRequest None)
 CORE_SLOTS = ("product", "tier", "cycle", "seats")
@@ -122,7 +123,7 @@ class PlanFormValidation(FormValidationAction):
             # They tried to answer but we read nothing usable: say so, then the form asks again
             # (setting the requested slot, even to None, keeps Rasa from treating it as a new topic).
             # Otherwise no slot is set, Rasa rejects the form and the rules answer the new topic.
-            self.utter_invalid(requested, dispatcher)
+            self.utter_invalid(requested, dispatcher, lang)
             updates[requested] = None
 
         state = {slot: tracker.get_slot(slot) for slot in FORM_STATE_SLOTS}
@@ -182,7 +183,7 @@ class PlanFormValidation(FormValidationAction):
             value = canonical_tier(raw)
             if value == "free" and self.paid_tiers_only:
                 if dispatcher:
-                    dispatcher.utter_message(response="utter_invalid_paid_tier")
+                    say(dispatcher, lang, "utter_invalid_paid_tier")
                 return _INVALID
         elif slot == "cycle":
             value = KEEP if raw == KEEP else canonical_cycle(raw)
@@ -194,17 +195,17 @@ class PlanFormValidation(FormValidationAction):
             value = raw if isinstance(raw, bool) else None
         if value is None:
             if dispatcher:
-                self.utter_invalid(slot, dispatcher)
+                self.utter_invalid(slot, dispatcher, lang)
             return _INVALID
         return value
 
-    def utter_invalid(self, slot: str, dispatcher: CollectingDispatcher) -> None:
+    def utter_invalid(self, slot: str, dispatcher: CollectingDispatcher, lang: str) -> None:
         if slot == "seats":
-            dispatcher.utter_message(response="utter_invalid_seats", maximum=MAX_SEATS)
+            say(dispatcher, lang, "utter_invalid_seats", maximum=MAX_SEATS)
         elif slot == "checkout_confirmed":
-            dispatcher.utter_message(response="utter_invalid_confirmation")
+            say(dispatcher, lang, "utter_invalid_confirmation")
         else:
-            dispatcher.utter_message(response=f"utter_invalid_{slot}")
+            say(dispatcher, lang, f"utter_invalid_{slot}")
 
 
 class ValidateCheckChangeForm(PlanFormValidation):
@@ -213,10 +214,10 @@ class ValidateCheckChangeForm(PlanFormValidation):
 
     def gate(self, dispatcher, asker):
         if asker.identity is None:
-            dispatcher.utter_message(response="utter_check_login")
+            say(dispatcher, asker.lang, "utter_check_login")
             return "needs_login"
         if not asker.workspace_id:
-            dispatcher.utter_message(response="utter_agent_needs_workspace")
+            say(dispatcher, asker.lang, "utter_agent_needs_workspace")
             return "needs_workspace"
         return None
 
@@ -235,11 +236,11 @@ class ActionCheckChangeSubmit(Action):
             return reset_form_slots()  # the form already said why it stopped
         state = {slot: tracker.get_slot(slot) for slot in FORM_STATE_SLOTS}
         if any(state.get(slot) is None for slot in CORE_SLOTS):
-            dispatcher.utter_message(response="utter_form_stopped")
+            say(dispatcher, lang, "utter_form_stopped")
             return reset_form_slots()
         asker = resolve_asker(tracker, dispatcher)
         if asker.identity is None or not asker.workspace_id:
-            dispatcher.utter_message(response="utter_check_login")  # the token expired meanwhile
+            say(dispatcher, lang, "utter_check_login")  # the token expired meanwhile
             return reset_form_slots()
         try:
             decision = billing.call(dispatcher, lang, services.check_change, billing.unit_of_work(),
@@ -251,7 +252,7 @@ class ActionCheckChangeSubmit(Action):
         immediate = decision.allowed and getattr(decision.outcome, "value", decision.outcome) == "IMMEDIATE"
         if immediate and asker.is_customer and state["tier"] != "free":
             # Keep the answers: "Nâng cấp ngay" starts the checkout with them already filled.
-            dispatcher.utter_message(response="utter_offer_checkout")
+            say(dispatcher, lang, "utter_offer_checkout")
             return asker.events + [SlotSet("checkout_status", None), SlotSet("checkout_quote_key", None)]
         return asker.events + reset_form_slots()
 
@@ -263,5 +264,59 @@ class ActionStopForm(Action):
         return "action_stop_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        dispatcher.utter_message(response="utter_form_stopped")
+        say(dispatcher, language_of(tracker), "utter_form_stopped")
         return reset_form_slots() + [SlotSet(REQUESTED_SLOT, None)]
+
+
+class AskFormQuestion(Action, ABC):
+    """A form's question for one slot, with its buttons, in the user's language (the text is in
+    actions/responses.yml). Rasa asks with action_ask_<form>_<slot>, else action_ask_<slot>."""
+
+    @property
+    @abstractmethod
+    def action_name(self) -> str:
+        """The action Rasa looks for, e.g. action_ask_seats."""
+
+    @property
+    @abstractmethod
+    def question(self) -> str:
+        """The name of the question's text, e.g. utter_ask_seats."""
+
+    def name(self) -> Text:
+        return self.action_name
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        say(dispatcher, language_of(tracker), self.question)
+        return []
+
+
+class AskProduct(AskFormQuestion):
+    action_name, question = "action_ask_product", "utter_ask_product"
+
+
+class AskCheckoutProduct(AskFormQuestion):
+    action_name, question = "action_ask_checkout_form_product", "utter_ask_checkout_form_product"
+
+
+class AskTier(AskFormQuestion):
+    action_name, question = "action_ask_tier", "utter_ask_tier"
+
+
+class AskCheckoutTier(AskFormQuestion):
+    action_name, question = "action_ask_checkout_form_tier", "utter_ask_checkout_form_tier"
+
+
+class AskCycle(AskFormQuestion):
+    action_name, question = "action_ask_cycle", "utter_ask_cycle"
+
+
+class AskSeats(AskFormQuestion):
+    action_name, question = "action_ask_seats", "utter_ask_seats"
+
+
+class AskRenewalMode(AskFormQuestion):
+    action_name, question = "action_ask_renewal_mode", "utter_ask_renewal_mode"
+
+
+class AskCheckoutConfirmed(AskFormQuestion):
+    action_name, question = "action_ask_checkout_confirmed", "utter_ask_checkout_confirmed"

@@ -2,7 +2,7 @@
 billing_core.messages (its labels and date formats), so the chat, the console and the CLI agree.
 
 Vocabulary only, not policy: rules and their explanations come from billing_core.messages and
-the general answers from domain.yml.
+the general answers from actions/responses.yml.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Answers that depend on who asks: from the asker's own workspace when their token is valid,
-the general rule of the help article (domain.yml) plus how to get a personal answer otherwise.
+the general rule of the help article (actions/responses.yml) plus how to get a personal answer otherwise.
 
 Every answer is recomputed from billing_core on each turn; the workspace comes from the
 verified token (or, for a support agent, from the workspace they name).
@@ -22,6 +22,7 @@ from actions.labels import as_datetime, date_text, datetime_text, word
 from actions.parsing import (
     PRODUCTS, canonical_cycle, canonical_product, canonical_tier, folded_text, parse_change,
 )
+from actions.texts import say
 
 
 def named_products(tracker: Tracker) -> List[str]:
@@ -52,10 +53,10 @@ class PersonalAnswer(Action, ABC):
         asker = resolve_asker(tracker, dispatcher)
         if asker.identity is None:
             self.general(dispatcher, tracker, lang)
-            dispatcher.utter_message(response="utter_login_for_personal")
+            say(dispatcher, lang, "utter_login_for_personal")
             return []
         if not asker.workspace_id:
-            dispatcher.utter_message(response="utter_agent_needs_workspace")
+            say(dispatcher, lang, "utter_agent_needs_workspace")
             self.general(dispatcher, tracker, lang)
             return asker.events
         try:
@@ -66,7 +67,7 @@ class PersonalAnswer(Action, ABC):
         return asker.events + events
 
     def general(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> None:
-        dispatcher.utter_message(response=self.general_response)
+        say(dispatcher, lang, self.general_response)
 
     @abstractmethod
     def personal(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, asker: Asker) -> Optional[List[Dict]]:
@@ -170,19 +171,17 @@ class ActionAnswerTrial(PersonalAnswer):
                 continue
             name = billing.product_name(sub["product"], lang)
             if sub.get("status") == "trial":
-                dispatcher.utter_message(
-                    response="utter_trial_days_left", product=name,
+                say(dispatcher, lang, "utter_trial_days_left", product=name,
                     days=trial_days_left(sub, now), date=date_text(sub.get("period_end"), lang),
                 )
             else:
-                dispatcher.utter_message(
-                    response="utter_trial_not_running", product=name,
+                say(dispatcher, lang, "utter_trial_not_running", product=name,
                     status=word(sub.get("status"), lang), tier=billing.tier_name(sub.get("tier", ""), lang),
                 )
             shown += 1
         if not shown:
-            dispatcher.utter_message(response="utter_no_subscription", workspace=asker.workspace_id)
-        dispatcher.utter_message(response="utter_trial_after")
+            say(dispatcher, lang, "utter_no_subscription", workspace=asker.workspace_id)
+        say(dispatcher, lang, "utter_trial_after")
         return []
 
 
@@ -203,20 +202,17 @@ class ActionAnswerNextRenewal(PersonalAnswer):
             name = billing.product_name(product, lang)
             change = scheduled.get(product)
             if change:
-                dispatcher.utter_message(
-                    response="utter_next_renewal_scheduled", product=name,
+                say(dispatcher, lang, "utter_next_renewal_scheduled", product=name,
                     tier=billing.tier_name(change.get("tier", ""), lang), cycle=word(change.get("cycle"), lang),
                     seats=change.get("seats"), date=date_text(change.get("effective_at"), lang),
                 )
             elif sub.get("status") == "active":
-                dispatcher.utter_message(
-                    response="utter_next_renewal_same", product=name,
+                say(dispatcher, lang, "utter_next_renewal_same", product=name,
                     tier=billing.tier_name(sub.get("tier", ""), lang), cycle=word(sub.get("cycle"), lang),
                     date=date_text(sub.get("period_end"), lang), renewal=word(sub.get("renewal_mode"), lang),
                 )
             else:
-                dispatcher.utter_message(
-                    response="utter_next_renewal_unpaid", product=name,
+                say(dispatcher, lang, "utter_next_renewal_unpaid", product=name,
                     status=word(sub.get("status"), lang), tier=billing.tier_name(sub.get("tier", ""), lang),
                 )
         return []
@@ -224,14 +220,13 @@ class ActionAnswerNextRenewal(PersonalAnswer):
 
 def utter_plans(dispatcher: CollectingDispatcher, summary: "billing.Subscriptions", lang: str) -> None:
     for sub in summary.items:
-        dispatcher.utter_message(
-            response="utter_plan_item", product=billing.product_name(sub.get("product", ""), lang),
+        say(dispatcher, lang, "utter_plan_item", product=billing.product_name(sub.get("product", ""), lang),
             tier=billing.tier_name(sub.get("tier", ""), lang), status=word(sub.get("status"), lang),
             cycle=word(sub.get("cycle"), lang), seats=sub.get("seats"),
             date=date_text(sub.get("period_end"), lang),
         )
     if not summary.items:
-        dispatcher.utter_message(response="utter_no_subscription", workspace=summary.summary.get("workspace_id", ""))
+        say(dispatcher, lang, "utter_no_subscription", workspace=summary.summary.get("workspace_id", ""))
 
 
 class ActionAnswerMyPlan(PersonalAnswer):
@@ -271,11 +266,11 @@ class ActionAnswerDataRetention(PersonalAnswer):
         items = billing.call(dispatcher, lang, services.retention_preview, billing.unit_of_work(), asker.workspace_id)
         header(dispatcher, asker)
         if not items:
-            dispatcher.utter_message(response="utter_retention_nothing")
+            say(dispatcher, lang, "utter_retention_nothing")
             self.general(dispatcher, tracker, lang)
             return []
         lines = [billing.render_retention_item(item, lang) for item in items]
-        dispatcher.utter_message(response="utter_retention_items", lines=billing.bullet_list(lines))
+        say(dispatcher, lang, "utter_retention_items", lines=billing.bullet_list(lines))
         return []
 
 
@@ -292,23 +287,23 @@ class ActionAnswerPaymentStatus(PersonalAnswer):
 
         orders = billing.call(dispatcher, lang, payments.latest_orders, billing.unit_of_work(), asker.workspace_id, limit=1)
         if not orders:
-            dispatcher.utter_message(response="utter_no_orders", workspace=asker.workspace_id)
+            say(dispatcher, lang, "utter_no_orders", workspace=asker.workspace_id)
             return []
         order = orders[0]
         status = getattr(order.status, "value", order.status)
         common = {"txn_ref": order.txn_ref, "amount": billing.format_vnd(order.amount_vnd, lang)}
         if status == "paid":
             plan = f"{billing.product_name(order.product, lang)} {billing.tier_name(order.tier, lang)}"
-            dispatcher.utter_message(response="utter_order_paid", paid_at=datetime_text(order.paid_at, lang),
+            say(dispatcher, lang, "utter_order_paid", paid_at=datetime_text(order.paid_at, lang),
                                      plan=plan, **common)
         elif status == "failed":
             reason = payments.response_code_text(order.response_code, lang)
-            dispatcher.utter_message(response="utter_order_failed", reason=reason, **common)
+            say(dispatcher, lang, "utter_order_failed", reason=reason, **common)
         elif status == "pending" and as_datetime(order.expires_at) > billing.utcnow():
-            dispatcher.utter_message(response="utter_order_pending",
+            say(dispatcher, lang, "utter_order_pending",
                                      expires_at=datetime_text(order.expires_at, lang), **common)
         else:
-            dispatcher.utter_message(response="utter_order_expired", **common)
+            say(dispatcher, lang, "utter_order_expired", **common)
         return []
 
 
@@ -322,17 +317,16 @@ class ActionCancelDowngrade(PersonalAnswer):
 
     def personal(self, dispatcher, tracker, lang, asker):
         if not asker.is_customer:
-            dispatcher.utter_message(response="utter_agent_no_changes")
+            say(dispatcher, lang, "utter_agent_no_changes")
             return []
         summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
         wanted = named_products(tracker)
         changes = [c for c in summary.scheduled if not wanted or c.get("product") in wanted]
         if not changes:
-            dispatcher.utter_message(response="utter_cancel_downgrade_none", workspace=asker.workspace_id)
+            say(dispatcher, lang, "utter_cancel_downgrade_none", workspace=asker.workspace_id)
             return [SlotSet("pending_cancel_product", None)]
         change = changes[0]
-        dispatcher.utter_message(
-            response="utter_cancel_downgrade_confirm", product=billing.product_name(change["product"], lang),
+        say(dispatcher, lang, "utter_cancel_downgrade_confirm", product=billing.product_name(change["product"], lang),
             tier=billing.tier_name(change.get("tier", ""), lang), date=date_text(change.get("effective_at"), lang),
         )
         return [SlotSet("pending_cancel_product", change["product"])]
@@ -356,18 +350,18 @@ class ActionConfirmCancelDowngrade(Action):
             dispatcher.utter_message(response="utter_anything_else")
             return clear
         if latest_intent(tracker) != "affirm":
-            dispatcher.utter_message(response="utter_cancel_downgrade_kept")
+            say(dispatcher, lang, "utter_cancel_downgrade_kept")
             return clear
         identity = identity_of(tracker)
         if identity is None or not identity.is_customer:
-            dispatcher.utter_message(response="utter_login_for_personal")
+            say(dispatcher, lang, "utter_login_for_personal")
             return clear
         try:
             billing.call(dispatcher, lang, services.cancel_scheduled_change, billing.unit_of_work(),
                          identity.workspace_id, product, actor=f"assistant:{identity.sub}")
         except Unavailable:
             return clear
-        dispatcher.utter_message(response="utter_cancel_downgrade_done", product=billing.product_name(product, lang))
+        say(dispatcher, lang, "utter_cancel_downgrade_done", product=billing.product_name(product, lang))
         return clear
 
 

@@ -1,10 +1,12 @@
 """Fixtures for the action tests: a seeded temporary SQLite billing database, signed tokens,
-trackers as Rasa sends them, and a renderer that turns dispatched responses into the text the
-user would read (Vietnamese default, English variation), straight from domain.yml.
+trackers as Rasa sends them, and a renderer that turns dispatched messages into the text the
+user would read: the text actions.texts.say rendered from actions/responses.yml, or a domain.yml
+response (Vietnamese default, English variation) as Rasa would render it.
 """
 from __future__ import annotations
 
 import asyncio
+import re
 import string
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +20,9 @@ from rasa_sdk.executor import CollectingDispatcher
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "action-tests-secret-0123456789abcdef"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+ACTION_TEXTS = yaml.safe_load((ROOT / "actions" / "responses.yml").read_text(encoding="utf-8"))
+# A {placeholder} left in a sent text: the action forgot a value (Rasa would send it unfilled).
+UNFILLED = re.compile(r"{[^\n{}]+?}")
 
 
 @pytest.fixture(autouse=True)
@@ -82,6 +87,9 @@ def make_tracker(text: str = "", intent: Optional[str] = None, entities: Optiona
 def run(action, tracker: Tracker):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
+    for message in dispatcher.messages:
+        texts = [message.get("text") or ""] + [b.get("title", "") for b in message.get("buttons") or []]
+        assert not any(UNFILLED.search(t) for t in texts), f"unfilled placeholder in {message}"
     return dispatcher, events
 
 
@@ -114,7 +122,10 @@ def rendered(dispatcher: CollectingDispatcher, language: str = "vi") -> str:
 
 
 def responses(dispatcher: CollectingDispatcher) -> List[str]:
-    return [m.get("response") for m in dispatcher.messages if m.get("response")]
+    """The names of the texts sent: a domain response, or a text of actions/responses.yml (which
+    actions.texts.say marks with ``utter_action``, as Rasa marks the responses it renders)."""
+    names = [m.get("response") or m.get("utter_action") for m in dispatcher.messages]
+    return [name for name in names if name]
 
 
 def slot_events(events) -> Dict[str, Any]:

@@ -1,4 +1,4 @@
-"""domain.yml: every response speaks both languages, Vietnamese with its diacritics and the
+"""domain.yml and actions/responses.yml: every text speaks both languages, Vietnamese with its diacritics and the
 help article's UI names; the general rules say what the article says."""
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import re
 import pytest
 
 from helpdesk.text import has_vietnamese_marks
-from tests.actions.conftest import DOMAIN
+from tests.actions.conftest import ACTION_TEXTS, DOMAIN
 
-RESPONSES = DOMAIN["responses"]
+# Rules name the domain's responses, actions send the others (actions/texts.py): both are read.
+RESPONSES = {**DOMAIN["responses"], **ACTION_TEXTS}
 # Responses that are only a placeholder filled by billing_core (already in the user's language).
 PLACEHOLDER_ONLY = {name for name, variants in RESPONSES.items()
                     if re.fullmatch(r"\{\w+\}", variants[0]["text"].strip())}
@@ -81,7 +82,21 @@ def test_language_slot_follows_the_language_entity_and_never_steers_the_dialogue
 
 
 def test_every_form_question_exists_in_both_languages():
+    """Rasa asks with action_ask_<form>_<slot>, else action_ask_<slot> (actions/forms.py)."""
+    from rasa_sdk.executor import ActionExecutor
+
+    from actions.forms import AskFormQuestion
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    questions = {cls.action_name: cls.question for cls in _subclasses(AskFormQuestion)}
     for form, spec in DOMAIN["forms"].items():
         for slot in spec["required_slots"]:
-            names = [f"utter_ask_{form}_{slot}", f"utter_ask_{slot}"]
-            assert any(n in RESPONSES for n in names), f"{form} cannot ask for {slot}"
+            asking = next((a for a in (f"action_ask_{form}_{slot}", f"action_ask_{slot}") if a in DOMAIN["actions"]), None)
+            assert asking in executor.actions, f"{form} cannot ask for {slot}"
+            variants = ACTION_TEXTS[questions[asking]]
+            assert {bool(v.get("condition")) for v in variants} == {False, True}, questions[asking]
+
+
+def _subclasses(cls):
+    return [c for sub in cls.__subclasses__() for c in [sub, *_subclasses(sub)]]

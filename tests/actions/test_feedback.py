@@ -12,8 +12,8 @@ def test_the_helpful_question_remembers_the_topic_of_the_answer(billing_db):
     dispatcher, events = run(ActionAskHelpful(), make_tracker("làm sao hạ gói", "ask_downgrade_howto"))
     assert responses(dispatcher) == ["utter_ask_helpful"]
     assert slot_events(events)["feedback_topic"] == "downgrade_howto"
-    buttons = dispatcher.messages  # the buttons are in the response itself (domain.yml)
-    assert buttons
+    buttons = dispatcher.messages[0]["buttons"]  # yes / no, from actions/responses.yml
+    assert [b["payload"] for b in buttons] == ["/affirm", "/deny"]
 
 
 def test_yes_and_no_are_recorded_with_the_topic(billing_db):
