@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false
 mkdir -p test-output
 
-step() { printf '\n=== %s\n' "$*"; }
+SUITE_START=$(date +%s)
+step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - SUITE_START ))" "$*"; }
 
 # PostgreSQL: the billing suites also run against it (a throwaway cluster on loopback).
 if [[ -z "${BILLING_TEST_POSTGRES_URL:-}" ]]; then
