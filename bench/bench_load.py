@@ -109,11 +109,11 @@ def conversation_script(rng: random.Random) -> Tuple[str, List[str], bool]:
 
 
 async def run_phase(phase: Phase, config: prodstack.ProdConfig, concurrency: int, seconds: float,
-                    max_messages: int, run_id: str) -> None:
+                    max_messages: int, run_id: str, round_index: int = 0) -> None:
     from helpdesk.identity import issue_token
 
     deadline = time.monotonic() + seconds
-    budget = {"left": max_messages}
+    budget = {"left": max_messages - phase.messages}
     timeout = aiohttp.ClientTimeout(total=60)
     connector = aiohttp.TCPConnector(limit=0)
 
@@ -122,7 +122,7 @@ async def run_phase(phase: Phase, config: prodstack.ProdConfig, concurrency: int
         number = 0
         while time.monotonic() < deadline and budget["left"] > 0:
             number += 1
-            sender = f"bench-{run_id}-{phase.name[0]}-{worker}-{number}"
+            sender = f"bench-{run_id}-{phase.name[0]}-{round_index}-{worker}-{number}"
             kind, messages, personal = conversation_script(rng)
             metadata = {}
             if personal:
@@ -157,7 +157,7 @@ async def run_phase(phase: Phase, config: prodstack.ProdConfig, concurrency: int
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         started = time.monotonic()
         await asyncio.gather(*(user(i, session) for i in range(concurrency)))
-        phase.wall = time.monotonic() - started
+        phase.wall += time.monotonic() - started
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,14 +340,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase (default 60)")
     parser.add_argument("--concurrency", type=int, default=50, help="simultaneous conversations (default 50)")
     parser.add_argument("--max-messages", type=int, default=20000, help="cap on messages per phase")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate the phases this many times (each gets --seconds in total), so that"
+                             " other load on a shared machine falls on both alike")
     parser.add_argument("--attach", action="store_true",
                         help="use the running `make run-prod` (its environment or var/prod/trial-secrets.env)")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "helpdesk.tar.gz")
     parser.add_argument("--actions-module", default="actions")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench_load.md")
     args = parser.parse_args(argv)
-    if not 1 <= args.concurrency <= 500 or not 0 < args.seconds <= 600:
-        parser.error("--concurrency must be 1..500 and --seconds 1..600")
+    if not 1 <= args.concurrency <= 500 or not 0 < args.seconds <= 600 or not 1 <= args.rounds <= 10:
+        parser.error("--concurrency must be 1..500, --seconds 1..600 and --rounds 1..10")
 
     temp_dir: Optional[Path] = None
     if args.attach:
@@ -381,12 +384,20 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     run_id = f"{int(time.time()) % 100000}{random.randint(0, 99):02d}"
     phases = [Phase("1 server", config.single_rasa_url), Phase("2 servers", config.rasa_url)]
+    slice_seconds = args.seconds / args.rounds
     try:
+        for round_index in range(args.rounds):
+            for phase in phases:
+                print(f"phase {phase.name} (round {round_index + 1}/{args.rounds}): {args.concurrency} conversations"
+                      f" for {slice_seconds:.0f} s...", flush=True)
+                with ResourceSampler(stack) as sampler:
+                    asyncio.run(run_phase(phase, config, args.concurrency, slice_seconds, args.max_messages, run_id,
+                                          round_index))
+                for name, used in sampler.cpu.items():
+                    phase.cpu[name] = phase.cpu.get(name, 0.0) + used
+                for name, peak in sampler.peak.items():
+                    phase.rss[name] = max(phase.rss.get(name, 0), peak)
         for phase in phases:
-            print(f"phase {phase.name}: {args.concurrency} conversations for {args.seconds:.0f} s...", flush=True)
-            with ResourceSampler(stack) as sampler:
-                asyncio.run(run_phase(phase, config, args.concurrency, args.seconds, args.max_messages, run_id))
-            phase.cpu, phase.rss = sampler.cpu, dict(sampler.peak)
             check_tracker(phase, config, f"bench-{run_id}-{phase.name[0]}-")
     finally:
         if temp_dir:
