@@ -7,7 +7,7 @@ CORE_VENV := .venv-core
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: help install install-core test test-core test-main run eval train validate bench clean
+.PHONY: help install install-browser install-core test test-core test-main run eval train validate bench clean
 
 help:
 	@echo "make run    - install, train if data changed, seed demo data, start the assistant + web app"
@@ -31,10 +31,21 @@ $(STAMPS)/core-venv: requirements/core.in requirements/core-constraints.txt | $(
 	$(CORE_VENV)/bin/python -m pip install -q -r requirements/core.in -c requirements/core-constraints.txt
 	touch $@
 
-install: $(STAMPS)/main-venv
+# The chat widget and agent console scripts: npm packages from the registry at build time,
+# served from webapp/static/dist (no CDN at run time). Rebuilt when the sources or the lock change.
+WIDGET_SOURCES := $(wildcard frontend/src/*) frontend/build.mjs frontend/package.json frontend/package-lock.json
+webapp/static/dist/.built: $(WIDGET_SOURCES)
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent
+	touch $@
+
+install: $(STAMPS)/main-venv webapp/static/dist/.built
 install-core: $(STAMPS)/core-venv
 
-test: install install-core
+# Headless Chromium from Debian for the browser tests (browser downloads do not work here).
+install-browser:
+	scripts/install_browser.sh
+
+test: install install-core install-browser
 	scripts/test.sh
 
 # Train the model only when data/, domain.yml, config.yml or the NLU components changed.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -26,6 +27,19 @@ class Ports:
     rasa: int = 5005
     actions: int = 5055
     web: int = 8000
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _get(url: str, timeout: float = 2.0) -> Optional[bytes]:
@@ -78,6 +92,11 @@ class Stack:
     def start(self, timeout: float = 180.0) -> "Stack":
         if not self.model.exists():
             raise RuntimeError(f"no trained model at {self.model}: run scripts/train_if_changed.sh")
+        # A server already on one of our ports would answer the readiness checks in our place.
+        wanted = [self.ports.actions, self.ports.rasa] + ([self.ports.web] if self.with_web else [])
+        taken = [port for port in wanted if port_in_use(port)]
+        if taken:
+            raise RuntimeError(f"port(s) {', '.join(map(str, taken))} already in use on 127.0.0.1")
         self._spawn(
             "actions",
             [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.ports.actions),

@@ -1,6 +1,6 @@
 """Fixtures shared by the suites that talk to live servers (REST channel, web app, browser).
 
-The live stack runs on ports of its own (not the `make run` defaults) against a fresh SQLite
+The live stack runs on free ports picked at start (never the `make run` defaults) against a fresh SQLite
 database seeded with the demo workspaces, so a developer's running assistant is never touched.
 """
 from __future__ import annotations
@@ -31,22 +31,24 @@ def _seed(url: str) -> None:
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory):
     """The action server, Rasa and the web app, started once for the session."""
-    from helpdesk.stack import MODEL, Ports, Stack
+    from helpdesk.stack import MODEL, Ports, Stack, free_port
 
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: `make test` trains it first (scripts/train_if_changed.sh)")
     folder = tmp_path_factory.mktemp("live")
     url = f"sqlite:///{folder / 'billing.db'}"
     _seed(url)
+    ports = Ports(rasa=free_port(), actions=free_port(), web=free_port())
+    web = f"http://localhost:{ports.web}"
     stack = Stack(
-        Ports(rasa=15005, actions=15055, web=18000),
+        ports,
         env={
             "BILLING_DATABASE_URL": url,
             "HELPDESK_JWT_SECRET": TEST_JWT_SECRET,
             "HELPDESK_MODE": "demo",
-            "VNPAY_PAYMENT_URL": "http://localhost:18000/sandbox/vnpay/paymentv2/vpcpay.html",
-            "VNPAY_RETURN_URL": "http://localhost:18000/vnpay/return",
-            "VNPAY_SANDBOX_IPN_URL": "http://127.0.0.1:18000/vnpay/ipn",
+            "VNPAY_PAYMENT_URL": f"{web}/sandbox/vnpay/paymentv2/vpcpay.html",
+            "VNPAY_RETURN_URL": f"{web}/vnpay/return",
+            "VNPAY_SANDBOX_IPN_URL": f"http://127.0.0.1:{ports.web}/vnpay/ipn",
         },
         log_dir=folder / "logs",
     )
