@@ -80,6 +80,17 @@ clean:
 # servers and the action server behind nginx, the web app; Ctrl-C stops all. Secrets come from
 # the environment (deploy/prod.env.example); when HELPDESK_JWT_SECRET is unset this is a trial
 # run with loudly announced throwaway secrets and the demo workspaces.
-.PHONY: run-prod
+.PHONY: run-prod stop-prod test-prod bench-load
 run-prod: install train
 	scripts/run_prod.sh run $(if $(HELPDESK_JWT_SECRET),,--trial)
+
+stop-prod:
+	scripts/run_prod.sh stop
+
+# The production profile's fault tests (PostgreSQL, Redis, nginx, two Rasa servers; root for apt-get).
+test-prod: install train
+	$(PY) -m pytest -q -m prod tests/prod
+
+# 50 concurrent conversations for 60 s, one server versus two (bounded, loopback only).
+bench-load: install train
+	$(PY) bench/bench_load.py --rounds 3

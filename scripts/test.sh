@@ -32,3 +32,8 @@ step "test stories"
 
 step "main suite (Python 3.10, Rasa, actions, web, live servers, browser)"
 .venv/bin/python -m pytest -q -p no:cacheprovider tests
+
+step "production profile faults (PostgreSQL, Redis lock store, nginx, two Rasa servers)"
+.venv/bin/python -m pytest -q -p no:cacheprovider -m prod tests/prod
+
+step "done in $(( $(date +%s) - SUITE_START )) s"
