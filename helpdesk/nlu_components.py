@@ -9,6 +9,9 @@ stay right) and puts the folded form (helpdesk.text.fold_token: NFC, lower case,
 so "KHÔNG GIAN LÀM VIỆC SỐ", "khong gian lam viec so" or a decomposed-Unicode spelling all map
 to ``digital_workspace`` even when only one spelling is listed in a ``synonym:`` block.
 
+``WordlessFallbackClassifier`` is the FallbackClassifier that also sends texts without any word
+(empty, emoji only, punctuation only) to ``nlu_fallback``.
+
 ``LanguageDetector`` adds the entity ``language`` (``vi`` or ``en``) to each parsed message,
 so that the ``language`` slot can map from it.
 """
@@ -21,6 +24,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
 from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
@@ -40,6 +44,7 @@ from helpdesk.text import detect_language, fold, fold_token
 
 LANGUAGE_ENTITY = "language"
 _WORD = re.compile(r"\w+", re.UNICODE)
+_NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{3})+|\d+")
 
 
 @DefaultV1Recipe.register(
@@ -94,7 +99,10 @@ class FoldingEntitySynonymMapper(EntitySynonymMapper):
                 "cycle": ["monthly", "yearly"],
                 "capacity_kind": ["storage", "docs", "automation_runs", "data_records"],
                 "renewal_mode": ["manual", "auto"],
-            }
+            },
+            # entity types whose value must be a number ("10", "1.000", "50"); anything else
+            # DIET tagged there ("alert(1)") is dropped
+            "numeric_entities": ["seats", "capacity_amount"],
         }
 
     def _tables(self) -> Dict[Text, Dict[Text, Text]]:
@@ -119,9 +127,17 @@ class FoldingEntitySynonymMapper(EntitySynonymMapper):
     def replace_synonyms(self, entities: List[Dict[Text, Any]]) -> None:
         super().replace_synonyms(entities)
         tables = self._tables()
+        numeric = self._config.get("numeric_entities")
+        if numeric is None:
+            numeric = self.get_default_config()["numeric_entities"]
         kept = []
         for entity in entities:
-            table = tables.get(entity.get(ENTITY_ATTRIBUTE_TYPE))
+            entity_type = entity.get(ENTITY_ATTRIBUTE_TYPE)
+            if entity_type in numeric:
+                if _NUMBER.fullmatch(str(entity.get(ENTITY_ATTRIBUTE_VALUE, "")).strip()):
+                    kept.append(entity)
+                continue
+            table = tables.get(entity_type)
             if table is None:
                 kept.append(entity)
                 continue
@@ -221,3 +237,21 @@ class LanguageDetector(GraphComponent):
             )
             message.set(ENTITIES, entities, add_to_output=True)
         return messages
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
+)
+class WordlessFallbackClassifier(FallbackClassifier):
+    """FallbackClassifier that also falls back when the text has no word at all.
+
+    An empty message, emoji only or punctuation only gives the featurizers nothing, and DIET
+    then answers its bias class with high confidence (it said "affirm", 0.98, for "" and 😀):
+    such a message must not answer a yes/no question.
+    """
+
+    def _should_fallback(self, message: Message) -> bool:
+        if not _WORD.search(message.get(TEXT) or ""):
+            return True
+        return super()._should_fallback(message)
+

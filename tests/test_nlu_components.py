@@ -12,6 +12,7 @@ from helpdesk.nlu_components import (
     FoldingEntitySynonymMapper,
     LanguageDetector,
     VietnameseFoldingTokenizer,
+    WordlessFallbackClassifier,
 )
 from helpdesk.text import (
     ABBREVIATIONS,
@@ -217,6 +218,7 @@ def test_config_uses_folding_components_and_fixed_seeds():
     assert names[0] == "helpdesk.nlu_components.VietnameseFoldingTokenizer"
     assert "helpdesk.nlu_components.LanguageDetector" in names
     assert "helpdesk.nlu_components.FoldingEntitySynonymMapper" in names
+    assert "helpdesk.nlu_components.WordlessFallbackClassifier" in names
     for item in config["pipeline"]:
         if item["name"] == "CountVectorsFeaturizer":
             assert item.get("use_lemma", True) is True
@@ -273,3 +275,49 @@ def test_folding_mapper_accepts_canonical_keys_typed_with_spaces():
     entities = [{"entity": "capacity_kind", "value": "Data Records", "start": 0, "end": 12}]
     mapper.replace_synonyms(entities)
     assert entities[0]["value"] == "data_records"
+
+
+def test_folding_mapper_drops_non_numbers_tagged_as_numbers():
+    mapper = make_mapper({})
+    entities = [
+        {"entity": "seats", "value": "alert(1)", "start": 8, "end": 16},
+        {"entity": "seats", "value": "12", "start": 0, "end": 2},
+        {"entity": "capacity_amount", "value": "1.000", "start": 3, "end": 8},
+        {"entity": "capacity_amount", "value": "nhiều", "start": 9, "end": 14},
+    ]
+    mapper.replace_synonyms(entities)
+    assert [e["value"] for e in entities] == ["12", "1.000"]
+
+
+# --- fallback on texts without words ------------------------------------------------------
+
+def classified(text, intent="affirm", confidence=0.98):
+    message = Message({TEXT: text})
+    message.set("intent", {"name": intent, "confidence": confidence})
+    message.set("intent_ranking", [{"name": intent, "confidence": confidence}])
+    return message
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀", "👍👍", "?!...", "<>"])
+def test_wordless_text_falls_back(text):
+    classifier = WordlessFallbackClassifier(WordlessFallbackClassifier.get_default_config())
+    message = classified(text)
+    classifier.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
+    assert message.get("intent_ranking")[1]["name"] == "affirm"
+
+
+@pytest.mark.parametrize("text", ["ok", "có", "10", "yes 👍"])
+def test_text_with_words_keeps_a_confident_intent(text):
+    classifier = WordlessFallbackClassifier(WordlessFallbackClassifier.get_default_config())
+    message = classified(text)
+    classifier.process([message])
+    assert message.get("intent")["name"] == "affirm"
+
+
+def test_low_confidence_still_falls_back():
+    classifier = WordlessFallbackClassifier({**WordlessFallbackClassifier.get_default_config(),
+                                             "threshold": 0.6})
+    message = classified("hmm gì vậy", confidence=0.4)
+    classifier.process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
