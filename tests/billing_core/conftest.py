@@ -8,10 +8,8 @@ suites running at once never share tables; each test starts from empty tables.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import sys
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,8 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine.url import make_url  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
 from billing_core.adapters import orm  # noqa: E402
 from billing_core.adapters.unit_of_work import (  # noqa: E402
@@ -32,43 +29,13 @@ from billing_core.adapters.unit_of_work import (  # noqa: E402
     dispose_engine,
     get_engine,
 )
+from tests.dbs import POSTGRES_ENV, PostgresServer  # noqa: E402
 
-POSTGRES_ENV = "BILLING_TEST_POSTGRES_URL"
 NO_POSTGRES = (
     f"{POSTGRES_ENV} is not set: PostgreSQL cases skipped "
     "(`make test` starts one; or export {0}=$(scripts/postgres.sh start))".format(POSTGRES_ENV)
 )
 FIXED_NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
-
-_database_numbers = itertools.count()
-
-
-class PostgresServer:
-    """Creates throwaway databases on the server named by BILLING_TEST_POSTGRES_URL."""
-
-    def __init__(self, url: str):
-        self.base = make_url(url)
-        self.admin = create_engine(url, isolation_level="AUTOCOMMIT", future=True)
-        self.prefix = f"billing_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        self.created: list = []
-
-    def new_database(self) -> str:
-        name = f"{self.prefix}_{next(_database_numbers)}"
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        self.created.append(name)
-        return _render(self.base.set(database=name))
-
-    def drop_all(self) -> None:
-        with self.admin.connect() as connection:
-            for name in self.created:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
-
-
-def _render(url) -> str:
-    # str(URL) hides the password on SQLAlchemy 2; keep it for connecting.
-    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -79,8 +46,6 @@ def postgres_server():
         return
     server = PostgresServer(url)
     yield server
-    for name in server.created:
-        dispose_engine(_render(server.base.set(database=name)))
     server.drop_all()
 
 

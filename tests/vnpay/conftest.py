@@ -2,10 +2,8 @@
 BILLING_TEST_POSTGRES_URL is set), a test terminal, and a paying demo workspace."""
 from __future__ import annotations
 
-import itertools
 import os
 import sys
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,47 +14,26 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from billing_core import vnpay  # noqa: E402
+from tests.dbs import POSTGRES_ENV, PostgresServer  # noqa: E402
 
-POSTGRES_ENV = "BILLING_TEST_POSTGRES_URL"
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 WORKSPACE_ID = "ws-pay"
 TEST_CONFIG = vnpay.VnpayConfig(
     tmn_code="TESTTMN1", hash_secret="ipn-test-secret-9f2c", payment_url="http://127.0.0.1:9/pay",
     return_url="http://127.0.0.1:9/vnpay/return", api_url="http://127.0.0.1:9/api", mode="demo",
 )
-_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
 def postgres_admin():
+    """A maker of fresh PostgreSQL databases (None without a server); all dropped at the end."""
     url = os.environ.get(POSTGRES_ENV, "").strip()
     if not url:
         yield None
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine.url import make_url
-
-    base = make_url(url)
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", future=True)
-    prefix = f"vnpay_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    created = []
-
-    def new_database() -> str:
-        name = f"{prefix}_{next(_numbers)}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        created.append(name)
-        return base.set(database=name).render_as_string(hide_password=False)
-
-    yield new_database
-    from billing_core.adapters.unit_of_work import dispose_engine
-
-    for name in created:
-        dispose_engine(base.set(database=name).render_as_string(hide_password=False))
-    with admin.connect() as connection:
-        for name in created:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    server = PostgresServer(url, prefix="vnpay_t")
+    yield server.new_database
+    server.drop_all()
 
 
 def _sqlite_url(tmp_path) -> str:
