@@ -31,7 +31,10 @@ step "test stories"
   --fail-on-prediction-errors --out test-output/rasa-core --quiet
 
 step "main suite (Python 3.10, Rasa, actions, web, live servers, browser)"
-.venv/bin/python -m pytest -q -p no:cacheprovider tests
+.venv/bin/python -m pytest -q -p no:cacheprovider -m "not prod" tests
+
+step "assistant suites on PostgreSQL"
+BILLING_TEST_DB=postgres .venv/bin/python -m pytest -q -p no:cacheprovider tests/actions tests/web tests/rest
 
 step "production profile faults (PostgreSQL, Redis lock store, nginx, two Rasa servers)"
 .venv/bin/python -m pytest -q -p no:cacheprovider -m prod tests/prod

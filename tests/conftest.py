@@ -1,7 +1,8 @@
 """Fixtures shared by the suites that talk to live servers (REST channel, web app, browser).
 
-The live stack runs on free ports picked at start (never the `make run` defaults) against a fresh SQLite
-database seeded with the demo workspaces, so a developer's running assistant is never touched.
+The live stack runs on free ports picked at start (never the `make run` defaults) against a fresh
+database seeded with the demo workspaces (SQLite, or PostgreSQL with BILLING_TEST_DB=postgres: see
+tests/dbs.py), so a developer's running assistant is never touched.
 """
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.dbs import drop_created_databases, new_billing_database_url  # noqa: E402
+
 TEST_JWT_SECRET = "test-secret-for-the-live-stack-only"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # After every fixture's teardown (servers stopped): no test database outlives the run.
+    drop_created_databases()
 
 
 def _seed(url: str) -> None:
@@ -36,7 +44,7 @@ def live_stack(tmp_path_factory):
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: `make test` trains it first (scripts/train_if_changed.sh)")
     folder = tmp_path_factory.mktemp("live")
-    url = f"sqlite:///{folder / 'billing.db'}"
+    url = new_billing_database_url(folder)
     _seed(url)
     ports = Ports(rasa=free_port(), actions=free_port(), web=free_port())
     web = f"http://localhost:{ports.web}"

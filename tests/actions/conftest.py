@@ -1,4 +1,5 @@
-"""Fixtures for the action tests: a seeded temporary SQLite billing database, signed tokens,
+"""Fixtures for the action tests: a seeded temporary billing database (SQLite, or PostgreSQL
+with BILLING_TEST_DB=postgres: see tests/dbs.py), signed tokens,
 trackers as Rasa sends them, and a renderer that turns dispatched messages into the text the
 user would read: the text actions.texts.say rendered from actions/responses.yml, or a domain.yml
 response (Vietnamese default, English variation) as Rasa would render it.
@@ -33,11 +34,12 @@ def _secret(monkeypatch):
 
 @pytest.fixture
 def billing_db(tmp_path, monkeypatch):
-    """A fresh SQLite database with the demo workspaces, as BILLING_DATABASE_URL."""
+    """A fresh database with the demo workspaces, as BILLING_DATABASE_URL."""
     from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema, dispose_engine
     from billing_core.demo import seed_demo
+    from tests.dbs import new_billing_database_url
 
-    url = f"sqlite:///{tmp_path / 'billing.db'}"
+    url = new_billing_database_url(tmp_path)
     monkeypatch.setenv("BILLING_DATABASE_URL", url)
     create_schema(url)
     seed_demo(SqlAlchemyUnitOfWork(url), now=datetime.now(timezone.utc))

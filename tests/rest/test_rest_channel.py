@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,12 +35,8 @@ def billing_snapshot(url):
     """Everything that says what a workspace has: if any of it changes, billing data was written."""
     engine = create_engine(url)
     with engine.connect() as connection:
-        tables = [
-            name
-            for (name,) in connection.execute(
-                text("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'alembic%'")
-            )
-        ]
+        tables = [name for name in inspect(connection).get_table_names() if not name.startswith("alembic")]
+        assert tables, f"no tables in {url}: the snapshot would compare nothing"
         snapshot = {}
         for table in tables:
             if table in {"feedback", "handoff_requests", "conversation_feedback"}:

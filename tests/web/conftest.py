@@ -1,8 +1,9 @@
 """Servers for the web tests, each on its own port, started by the test run.
 
 * ``echo_channel``: the verified input channels with an echo bot (no trained model needed);
-* ``web``: the Sanic web app (``python -m webapp``) on a fresh SQLite database seeded with the
-  demo workspaces, in demo mode, with a test secret.
+* ``web``: the Sanic web app (``python -m webapp``) on a fresh database seeded with the demo
+  workspaces (SQLite, or PostgreSQL with BILLING_TEST_DB=postgres: see tests/dbs.py), in demo
+  mode, with a test secret.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.dbs import new_billing_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
@@ -82,7 +85,7 @@ def seed_database(url: str) -> None:
 
 
 def start_web(folder: Path, mode: str = "demo", **extra) -> Server:
-    url = f"sqlite:///{folder / 'billing.db'}"
+    url = new_billing_database_url(folder)
     seed_database(url)
     port = free_port()
     settings = {"BILLING_DATABASE_URL": url, "HELPDESK_MODE": mode, "HELPDESK_WEB_PORT": str(port),
