@@ -131,7 +131,7 @@ def near_duplicates(holdout: List[Tuple[str, str, str]], training: List[Tuple[st
 def fallback_threshold(config: Path) -> Optional[float]:
     cfg = yaml.safe_load(config.read_text(encoding="utf-8"))
     for item in cfg.get("pipeline", []):
-        if item.get("name") == "FallbackClassifier":
+        if str(item.get("name", "")).endswith("FallbackClassifier"):
             return float(item.get("threshold", 0.3))
     return None
 
