@@ -5,7 +5,8 @@
     Rasa x N     stateless servers; any of them can continue any conversation
     actions x M  rasa-sdk action servers (billing_core adapters)
     nginx        5005 -> Rasa servers (REST + socket.io, sticky cookie, websocket upgrade)
-                 5055 -> action servers (answers `utter_try_again` when none can run the action)
+                 5055 -> action servers (when none can run an action, nginx answers with the text
+                         `utter_try_again` of actions/responses.yml in the user's language)
                  8000 -> web app (and /socket.io/, /webhooks/ -> Rasa, same origin for the widget)
                  5015 -> the first Rasa server alone (benchmark: one server versus two)
     web app      python -m webapp behind nginx
@@ -18,6 +19,8 @@ profile the same way. Configuration: environment variables, see ``ProdConfig.fro
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import pwd
 import secrets
@@ -51,6 +54,38 @@ VNPAY_URLS = ("VNPAY_PAYMENT_URL", "VNPAY_RETURN_URL", "VNPAY_API_URL")
 
 class ProdError(RuntimeError):
     """A part of the profile could not start; the message says which and why."""
+
+
+# ---------------------------------------------------------------------------------------------
+# what nginx says for the action servers
+
+
+def _action_texts():
+    """actions/texts.py alone: importing the actions package would register every action (and
+    check production secrets) in this process, which only needs the texts."""
+    spec = importlib.util.spec_from_file_location("helpdesk_action_texts", ROOT / "actions" / "texts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def try_again_response(lang: str) -> str:
+    """The action-server JSON nginx returns when no action server can answer: the finished text
+    `utter_try_again` of actions/responses.yml in ``lang`` (Rasa renders no response name for it)."""
+    chosen = _action_texts().variation("utter_try_again", lang)
+    if not chosen or not chosen.get("text"):
+        raise ProdError("actions/responses.yml lacks utter_try_again, which nginx says when no action"
+                        " server can answer")
+    body = json.dumps({"events": [], "responses": [{"text": chosen["text"]}]}, ensure_ascii=True)
+    # nginx would read "$..." in a map value as a variable; "$" only occurs inside JSON strings
+    return body.replace("$", "\\u0024")
+
+
+def nginx_single_quoted(text: str) -> str:
+    r"""``text`` as an nginx single-quoted string. nginx reads \\ as \ and \' as ', and turns \n,
+    \t, \r into control characters (invalid inside JSON strings), but keeps any other backslash:
+    doubling every backslash hands JSON's \n and \uXXXX escapes to Rasa exactly as written."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _ports(text: str) -> List[int]:
@@ -448,6 +483,8 @@ class ProdStack:
             "PUBLIC_ACTIONS_PORT": str(c.public_actions_port),
             "PUBLIC_WEB_PORT": str(c.public_web_port),
             "ACTIONS_TIMEOUT": str(c.actions_timeout),
+            "ACTIONS_FALLBACK_VI": nginx_single_quoted(try_again_response("vi")),
+            "ACTIONS_FALLBACK_EN": nginx_single_quoted(try_again_response("en")),
         })
         path = nginx_dir / "nginx.conf"
         path.write_text(text)

@@ -2,7 +2,9 @@
 lives in one file only, and is filled the way Rasa fills a domain response."""
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,9 @@ from actions import texts
 from tests.actions.conftest import ACTION_TEXTS, DOMAIN, ROOT
 
 EN = [{"type": "slot", "name": "language", "value": "en"}]
+# Texts in responses.yml that no action says: nginx says utter_try_again for the action servers
+# when none can answer (scripts/prod/prodstack.py renders it into deploy/nginx.conf.template).
+SAID_BY_NGINX = {"utter_try_again"}
 ACTION_SOURCES = {path.name: path.read_text(encoding="utf-8") for path in (ROOT / "actions").glob("*.py")}
 
 
@@ -42,7 +47,22 @@ def test_every_text_the_actions_say_exists_in_vietnamese_and_english():
 def test_no_text_lives_in_both_files_and_none_is_unused():
     assert not set(ACTION_TEXTS) & set(DOMAIN["responses"])
     said, _ = names_in_actions()
-    assert set(ACTION_TEXTS) <= said, set(ACTION_TEXTS) - said
+    assert set(ACTION_TEXTS) <= said | SAID_BY_NGINX, set(ACTION_TEXTS) - said - SAID_BY_NGINX
+    assert not SAID_BY_NGINX & said  # an action saying it too would make the allowance needless
+
+
+def test_the_texts_nginx_says_are_really_rendered_into_its_configuration(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts" / "prod"))
+    import prodstack
+
+    config = prodstack.ProdConfig(var_dir=tmp_path, jwt_secret="j" * 32, pg_password="p", redis_password="r",
+                                  rasa_api_token="t", vnpay_tmn_code="TMN", vnpay_hash_secret="h")
+    conf = prodstack.ProdStack(config).nginx_conf().read_text(encoding="utf-8")
+    for name in SAID_BY_NGINX:
+        assert name not in DOMAIN["responses"]
+        for variant in ACTION_TEXTS[name]:
+            body = json.dumps({"events": [], "responses": [{"text": variant["text"]}]})
+            assert prodstack.nginx_single_quoted(body) in conf, f"{name}: {variant['text'][:40]!r} not in nginx.conf"
 
 
 def test_the_language_picks_the_variation_and_vietnamese_is_the_default():

@@ -15,6 +15,20 @@ import prodstack  # noqa: E402
 
 FIXTURE_BOT = Path(__file__).resolve().parent / "fixture_bot"
 
+
+def try_again_text(lang: str) -> str:
+    """What nginx says when no action server can answer: `utter_try_again` of actions/responses.yml
+    as written there, the variation on `language: en` for English, the default otherwise."""
+    import yaml
+
+    variations = yaml.safe_load((ROOT / "actions" / "responses.yml").read_text(encoding="utf-8"))["utter_try_again"]
+    for variation in variations:
+        english = any(c.get("name") == "language" and c.get("value") == "en" for c in variation.get("condition") or [])
+        if english == (lang == "en"):
+            return variation["text"]
+    raise AssertionError(f"actions/responses.yml has no {lang} variation of utter_try_again")
+
+
 def free_ports(count: int) -> List[int]:
     """Ports nobody listens on right now (the OS picks them), so a developer's running servers
     or another test run never collide with the profile under test."""
@@ -77,6 +91,12 @@ def say(stack, sender: str, text: str, base: Optional[str] = None) -> List[str]:
     """One user turn through nginx; the texts of the bot's replies."""
     replies = post_json(f"{base or stack.config.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": text})
     return [reply.get("text", "") for reply in replies]
+
+
+def set_slot(stack, sender: str, name: str, value) -> None:
+    """Append a slot event to the conversation through Rasa's HTTP API (any server)."""
+    url = f"{stack.config.rasa_url}/conversations/{sender}/tracker/events?token={stack.config.rasa_api_token}"
+    post_json(url, {"event": "slot", "name": name, "value": value})
 
 
 def tracker_events(stack, sender: str) -> List[Dict]:
