@@ -5,7 +5,6 @@ import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import identity_of, language_of, latest_intent
@@ -34,16 +33,18 @@ TOPICS = {
 HANDOFF_CONTEXT_TURNS = 6
 
 
-class ActionAskHelpful(Action):
-    """Asks "Was this information helpful?" and remembers which topic it is about."""
-
-    def name(self) -> Text:
-        return "action_ask_helpful"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        topic = TOPICS.get(latest_intent(tracker) or "", "other")
-        say(dispatcher, language_of(tracker), "utter_ask_helpful")
-        return [SlotSet("feedback_topic", topic)]
+def answered_topic(tracker: Tracker) -> str:
+    """The topic of the answer the yes/no is about: the intent of the user message that came
+    before the latest "Was this helpful?" (asked by the domain response utter_ask_helpful, so
+    that asking it costs no call to the action server)."""
+    asked = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "action" and event.get("name") == "utter_ask_helpful":
+            asked = True
+        elif asked and event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+            return TOPICS.get(intent, "other")
+    return "other"
 
 
 class ActionRecordFeedback(Action):
@@ -58,7 +59,7 @@ class ActionRecordFeedback(Action):
         try:
             conversation_store.record_feedback(
                 sender_id=tracker.sender_id,
-                topic=tracker.get_slot("feedback_topic") or "other",
+                topic=answered_topic(tracker),
                 helpful=helpful,
                 workspace_id=identity.workspace_id if identity and identity.is_customer else None,
                 language=language_of(tracker),
@@ -66,7 +67,7 @@ class ActionRecordFeedback(Action):
         except Exception:  # feedback is nice to have: never fail the conversation over it
             logger.exception("could not record feedback")
         say(dispatcher, language_of(tracker), "utter_feedback_thanks" if helpful else "utter_feedback_sorry")
-        return [SlotSet("feedback_topic", None)]
+        return []
 
 
 def conversation_summary(tracker: Tracker) -> str:

@@ -17,6 +17,9 @@ EN = [{"type": "slot", "name": "language", "value": "en"}]
 # Texts in responses.yml that no action says: nginx says utter_try_again for the action servers
 # when none can answer (scripts/prod/prodstack.py renders it into deploy/nginx.conf.template).
 SAID_BY_NGINX = {"utter_try_again"}
+# Domain responses that actions only look for in the conversation, never say: the feedback topic
+# is the question answered before utter_ask_helpful (actions/feedback.py).
+READ_FROM_EVENTS = {"utter_ask_helpful"}
 ACTION_SOURCES = {path.name: path.read_text(encoding="utf-8") for path in (ROOT / "actions").glob("*.py")}
 
 
@@ -29,7 +32,14 @@ def names_in_actions():
     # utter_invalid(...) says f"utter_invalid_{slot}" for the plan slots it has no special text for
     form_slots = {slot for spec in DOMAIN["forms"].values() for slot in spec["required_slots"]}
     literal |= {f"utter_invalid_{slot}" for slot in form_slots - {"checkout_confirmed"}}
-    return literal - via_rasa, via_rasa
+    return literal - via_rasa - READ_FROM_EVENTS, via_rasa
+
+
+def test_names_the_actions_only_read_are_domain_responses_they_never_say():
+    for name in READ_FROM_EVENTS:
+        assert name in DOMAIN["responses"] and name not in ACTION_TEXTS
+        for source in ACTION_SOURCES.values():
+            assert not re.search(r"say\([^)]*[\"']" + name, source), f"an action says {name}"
 
 
 def test_every_text_the_actions_say_exists_in_vietnamese_and_english():
@@ -81,8 +91,8 @@ def test_the_language_picks_the_variation_and_vietnamese_is_the_default():
 def test_buttons_of_the_text_come_first_then_the_actions_own():
     dispatcher = CollectingDispatcher()
     link = {"title": "Pay", "payload": "https://pay.example/x", "url": "https://pay.example/x", "type": "web_url"}
-    texts.say(dispatcher, "en", "utter_ask_helpful", buttons=[link])
-    own = next(v for v in ACTION_TEXTS["utter_ask_helpful"] if v.get("condition"))["buttons"]
+    texts.say(dispatcher, "en", "utter_my_plan", buttons=[link])
+    own = next(v for v in ACTION_TEXTS["utter_my_plan"] if v.get("condition"))["buttons"]
     assert own and dispatcher.messages[0]["buttons"] == own + [link]
     assert not re.search(r"[À-ỹ]", dispatcher.messages[0]["text"])  # the English variation
 

@@ -106,12 +106,6 @@ def test_language_en_elsewhere_in_the_tracker_is_not_taken_for_the_slot(nginx_al
     assert post_webhook(nginx_alone, body)["responses"] == [{"text": try_again_text("en")}]
 
 
-@pytest.mark.parametrize("lang", ["en", "vi"])
-def test_a_failed_was_this_helpful_question_adds_nothing(nginx_alone, domain, lang):
-    reply = post_webhook(nginx_alone, rasa_action_call(domain, "action_ask_helpful", f"helpful-{lang}", [lang]))
-    assert reply == {"events": [], "responses": []}
-
-
 def test_rasa_accepts_the_answer_and_utters_the_text(nginx_alone, domain):
     """Rasa's own RemoteAction, through nginx, turns the answer into the bot message."""
     import asyncio

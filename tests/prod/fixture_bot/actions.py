@@ -26,15 +26,3 @@ class ActionCount(Action):
             await asyncio.sleep(0.3)
         dispatcher.utter_message(text=f"#{count} {tracker.latest_message.get('text', '')}")
         return [SlotSet("turn_count", count)]
-
-
-class ActionAskHelpful(Action):
-    """Like the assistant's follow-up after an answer: nginx stays silent when only this fails."""
-
-    def name(self) -> Text:
-        return "action_ask_helpful"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-            domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(text="was that helpful?")
-        return []
