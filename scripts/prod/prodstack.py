@@ -69,6 +69,16 @@ def _action_texts():
     return module
 
 
+# After "try again" the turn ends: without this follow-up Rasa would go on with the rule that
+# answered and ask "Was this information helpful?" about an answer the user never got.
+END_TURN = [{"event": "followup", "name": "action_listen"}]
+
+
+def try_again_reply(text: str) -> dict:
+    """The action-server reply nginx gives for the action servers when none can answer."""
+    return {"events": END_TURN, "responses": [{"text": text}]}
+
+
 def try_again_response(lang: str) -> str:
     """The action-server JSON nginx returns when no action server can answer: the finished text
     `utter_try_again` of actions/responses.yml in ``lang`` (Rasa renders no response name for it)."""
@@ -76,7 +86,7 @@ def try_again_response(lang: str) -> str:
     if not chosen or not chosen.get("text"):
         raise ProdError("actions/responses.yml lacks utter_try_again, which nginx says when no action"
                         " server can answer")
-    body = json.dumps({"events": [], "responses": [{"text": chosen["text"]}]}, ensure_ascii=True)
+    body = json.dumps(try_again_reply(chosen["text"]), ensure_ascii=True)
     # nginx would read "$..." in a map value as a variable; "$" only occurs inside JSON strings
     return body.replace("$", "\\u0024")
 

@@ -71,7 +71,7 @@ def test_the_texts_nginx_says_are_really_rendered_into_its_configuration(tmp_pat
     for name in SAID_BY_NGINX:
         assert name not in DOMAIN["responses"]
         for variant in ACTION_TEXTS[name]:
-            body = json.dumps({"events": [], "responses": [{"text": variant["text"]}]})
+            body = json.dumps(prodstack.try_again_reply(variant["text"]))
             assert prodstack.nginx_single_quoted(body) in conf, f"{name}: {variant['text'][:40]!r} not in nginx.conf"
 
 

@@ -88,7 +88,9 @@ def test_the_try_again_text_is_in_the_language_of_the_tracker_slot(nginx_alone, 
     past_english = re.search(rb'"event": "slot"[^{}]*"name": "language", "value": "en"', body)
     assert bool(past_english) == ("en" in language_events)
     reply = post_webhook(nginx_alone, body)
-    assert reply == {"events": [], "responses": [{"text": try_again_text(lang)}]}
+    # the text in the user's language, and the turn ends there (no "was this helpful?" after it)
+    assert reply == {"events": [{"event": "followup", "name": "action_listen"}],
+                     "responses": [{"text": try_again_text(lang)}]}
 
 
 def test_a_sender_id_that_mimics_the_slot_is_not_taken_for_it(nginx_alone, domain):
@@ -127,7 +129,7 @@ def test_rasa_accepts_the_answer_and_utters_the_text(nginx_alone, domain):
 def test_the_rendered_config_holds_both_texts_from_responses_yml(nginx_alone):
     conf = (nginx_alone.config.var_dir / "nginx" / "nginx.conf").read_text()
     for lang in ("vi", "en"):
-        body = json.dumps({"events": [], "responses": [{"text": try_again_text(lang)}]})
+        body = json.dumps(prodstack.try_again_reply(try_again_text(lang)))
         assert prodstack.nginx_single_quoted(body) in conf
     assert "utter_try_again" not in yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
 
