@@ -163,6 +163,24 @@ class Stack:
         self.processes.clear()
 
 
+def _stop_like_ctrl_c(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _payments_banner(web_port: int) -> str:
+    """Which VNPAY the pay links go to: the local stand-in (demo default) or the configured gateway."""
+    from billing_core.vnpay import ConfigError, VnpayConfig
+
+    try:
+        config = VnpayConfig.from_env()
+    except ConfigError as error:
+        return f"VNPAY not configured: {error}"
+    if "/sandbox/vnpay/" in config.payment_url:
+        return (f"local VNPAY stand-in at http://localhost:{web_port}/sandbox/vnpay (not VNPAY; "
+                "set VNPAY_PAYMENT_URL and the VNPAY_* credentials for the real gateway)")
+    return f"VNPAY at {config.payment_url}"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run the Cleeksy billing assistant locally.")
     parser.add_argument("command", choices=["run"])
@@ -171,6 +189,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("HELPDESK_WEB_PORT", 8000)))
     args = parser.parse_args(argv)
     stack = Stack(Ports(args.rasa_port, args.actions_port, args.web_port))
+    # `kill` (SIGTERM) stops everything too, not only Ctrl-C: the servers run in sessions of
+    # their own and would otherwise outlive this process.
+    signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     print("starting the action server, Rasa and the web app (this takes ~30 s)...", flush=True)
     try:
         stack.start()
@@ -182,6 +203,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"  Agent console:             http://localhost:{args.web_port}/agent\n"
         f"  Rasa REST channel:         http://localhost:{args.rasa_port}/webhooks/rest/webhook\n"
         f"  Action server:             http://localhost:{args.actions_port}/health\n"
+        f"  Payments:                  {_payments_banner(args.web_port)}\n"
         f"  Logs:                      {stack.log_dir}\n"
         "  Ctrl-C stops everything.\n",
         flush=True,
