@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
 
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.texts import say
+from billing_core.clock import utcnow  # noqa: F401  (actions call billing.utcnow())
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ def catalog():
     from billing_core.catalog import load_catalog
 
     return load_catalog()
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def call(dispatcher: CollectingDispatcher, lang: str, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:

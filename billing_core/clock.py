@@ -6,6 +6,7 @@ days: a purchase made at 23:00 in Hanoi belongs to that day, not to the next UTC
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Optional
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 
@@ -19,6 +20,11 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def utc_or_now(moment: Optional[datetime]) -> datetime:
+    """``moment`` as aware UTC, or the current instant when it is None (use cases take ``now``)."""
+    return utcnow() if moment is None else as_utc(moment)
 
 
 def vietnam_date(moment: datetime) -> date:

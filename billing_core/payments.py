@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from billing_core import errors, vnpay
 from billing_core.domain.model import AuditEntry, Order, OrderKind, OrderStatus, RenewalMode, Workspace
-from billing_core.clock import utcnow
+from billing_core.clock import as_utc, utc_or_now
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,6 @@ ACTOR = "vnpay"
 
 def ipn_answer(code: str) -> Dict[str, str]:
     return {"RspCode": code, "Message": IPN_MESSAGES[code]}
-
-
-def _now(now: Optional[datetime]) -> datetime:
-    return vnpay.as_utc(now) if now is not None else utcnow()
 
 
 def _retry_on_conflict(use_case: Callable[[], Any]) -> Any:
@@ -94,7 +90,7 @@ def handle_ipn(uow, params: Any, config: vnpay.VnpayConfig, now: Optional[dateti
     so VNPAY retries later and nothing is half-written.
     """
     try:
-        answer = _handle_ipn(uow, params, config, _now(now))
+        answer = _handle_ipn(uow, params, config, utc_or_now(now))
     except Exception:
         log.exception("IPN failed; answered 99 so that VNPAY retries")
         return ipn_answer("99")
@@ -277,7 +273,7 @@ def start_checkout(uow, workspace_id: str, request: Any, renewal_mode: Any = Ren
     """
     from billing_core.catalog import load_catalog
 
-    now = _now(now)
+    now = utc_or_now(now)
     mode = _renewal_mode(renewal_mode)
     if config is None:
         try:
@@ -350,8 +346,8 @@ def _link(config: vnpay.VnpayConfig, order: Order, client_ip: str, locale: str, 
 def pay_url_for(config: vnpay.VnpayConfig, order: Order, client_ip: str = "127.0.0.1", locale: str = "vn",
                 now: Optional[datetime] = None) -> Optional[str]:
     """The link of a still-open order (None once it is final or its window has closed)."""
-    now = _now(now)
-    if order.status is not OrderStatus.PENDING or vnpay.as_utc(order.expires_at) <= now:
+    now = utc_or_now(now)
+    if order.status is not OrderStatus.PENDING or as_utc(order.expires_at) <= now:
         return None
     return _link(config, order, client_ip, locale, now)
 
@@ -390,7 +386,7 @@ def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: 
     """
     from billing_core.catalog import load_catalog
 
-    now = _now(now)
+    now = utc_or_now(now)
     config = config or vnpay.VnpayConfig.from_env()
     catalog = load_catalog()
     with uow:
@@ -415,11 +411,11 @@ def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_i
             if (sub.renewal_mode is not RenewalMode.AUTO or sub.status is not Status.ACTIVE or sub.cycle is None
                     or sub.period_end is None):
                 continue
-            period_end = vnpay.as_utc(sub.period_end)
+            period_end = as_utc(sub.period_end)
             if not now < period_end <= horizon or workspace.pending_order(sub.product, now) is not None:
                 continue
             if any(o.kind is OrderKind.RENEWAL and o.product == sub.product and o.status is OrderStatus.PAID
-                   and vnpay.as_utc(sub.period_start) <= vnpay.as_utc(o.created_at) <= period_end
+                   and as_utc(sub.period_start) <= as_utc(o.created_at) <= period_end
                    for o in workspace.orders):
                 continue  # this period's renewal is already paid (services.renew_due looks the same way)
             detail = {"product": sub.product, "tier": sub.tier, "cycle": sub.cycle.value, "seats": sub.seats,
@@ -462,7 +458,7 @@ def _apply_renewal(workspace: Workspace, order: Order, now: datetime) -> Dict[st
         raise errors.ChangeNotAllowedError({"product": order.product, "reason": "no subscription to renew"})
     sub.renewal_mode = order.renewal_mode
     workspace.touch()
-    return {"renews_at": vnpay.as_utc(sub.period_end).isoformat() if sub.period_end else None}
+    return {"renews_at": as_utc(sub.period_end).isoformat() if sub.period_end else None}
 
 
 # --- reconciliation -------------------------------------------------------------------------
@@ -479,14 +475,14 @@ def reconcile_pending(uow, config: Optional[vnpay.VnpayConfig] = None, now: Opti
     failed; never started or abandoned -> expired. When VNPAY cannot be asked or answers
     something unusable, the order stays pending and the next run tries again.
     """
-    now = _now(now)
+    now = utc_or_now(now)
     config = config or vnpay.VnpayConfig.from_env()
     due: List[Order] = []
     with uow:
         for workspace_id in uow.workspaces.list_ids():
             workspace = uow.workspaces.get(workspace_id)
             for order in workspace.orders if workspace is not None else ():
-                if order.status is OrderStatus.PENDING and vnpay.as_utc(order.expires_at) + grace <= now:
+                if order.status is OrderStatus.PENDING and as_utc(order.expires_at) + grace <= now:
                     due.append(_plain_copy(order, addons=dict(order.addons)))
     report: List[Dict[str, Any]] = []
     for order in due:
@@ -548,7 +544,7 @@ def _close(uow, txn_ref: str, answer: vnpay.QueryResult, now: datetime) -> str:
 def run_payment_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
                      session: Any = None) -> Dict[str, int]:
     """Reconcile orders left pending, then open the due auto-renewal orders. Idempotent."""
-    now = _now(now)
+    now = utc_or_now(now)
     config = config or vnpay.VnpayConfig.from_env()
     reconciled = reconcile_pending(uow, config, now, session=session)
     renewals = create_renewal_orders(uow, config, now)
@@ -567,7 +563,7 @@ def latest_orders(uow, workspace_id: str, limit: int = 5) -> List[Order]:
         workspace = uow.workspaces.get(workspace_id)
         if workspace is None:
             return []
-        orders = sorted(workspace.orders, key=lambda o: (vnpay.as_utc(o.created_at), o.id or 0), reverse=True)
+        orders = sorted(workspace.orders, key=lambda o: (as_utc(o.created_at), o.id or 0), reverse=True)
         return orders[: max(0, int(limit))]
 
 

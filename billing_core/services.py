@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from billing_core import errors
 from billing_core.catalog import Catalog, load_catalog
-from billing_core.clock import as_utc, utcnow, vietnam_date
+from billing_core.clock import utc_or_now, vietnam_date
 from billing_core.domain import changes, retention
 from billing_core.domain.model import (
     AuditEntry,
@@ -52,11 +52,6 @@ MAX_PERIODS_PER_RENEWAL = 240  # a plan left alone for 20 years still renews in 
 
 
 # --- small helpers ---------------------------------------------------------------------------
-def _now(now: Optional[datetime]) -> datetime:
-    """Timezone-aware UTC; a naive value is taken to be UTC already."""
-    return utcnow() if now is None else as_utc(now)
-
-
 def _catalog(catalog: Optional[Catalog]) -> Catalog:
     return catalog if catalog is not None else load_catalog()
 
@@ -135,7 +130,7 @@ def _refuse_unless_allowed(decision: Decision) -> None:
 def check_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
                  catalog: Optional[Catalog] = None) -> Decision:
     """May the workspace make this change, when does it apply, and if not, why not (read only)?"""
-    now, catalog, request = _now(now), _catalog(catalog), _check_request(request)
+    now, catalog, request = utc_or_now(now), _catalog(catalog), _check_request(request)
     with uow:
         return decide(catalog, _load(uow, workspace_id), request, now)
 
@@ -143,7 +138,7 @@ def check_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[d
 def quote_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
                  catalog: Optional[Catalog] = None) -> Tuple[Decision, Optional[Quote]]:
     """The decision, and the price when the change is allowed (None when it is blocked)."""
-    now, catalog, request = _now(now), _catalog(catalog), _check_request(request)
+    now, catalog, request = utc_or_now(now), _catalog(catalog), _check_request(request)
     with uow:
         workspace = _load(uow, workspace_id)
         decision = decide(catalog, workspace, request, now)
@@ -186,7 +181,7 @@ def apply_upgrade(uow, workspace_id: str, request: ChangeRequest, now: Optional[
 
     Refuses (ChangeNotAllowedError) a change that is blocked or that the rules time for the next
     cycle; cancels a scheduled downgrade of the same product (the decision says so)."""
-    now, catalog, request = _now(now), _catalog(catalog), _check_request(request)
+    now, catalog, request = utc_or_now(now), _catalog(catalog), _check_request(request)
 
     def attempt() -> Subscription:
         with uow:
@@ -207,7 +202,7 @@ def schedule_downgrade(uow, workspace_id: str, request: ChangeRequest, survey_an
     (ConfirmationRequiredError), as the help article's steps ask. A second scheduled downgrade
     replaces the first: the decision carries REPLACES_SCHEDULED_CHANGE and the audit entry
     names the replaced one."""
-    now, catalog, request = _now(now), _catalog(catalog), _check_request(request)
+    now, catalog, request = utc_or_now(now), _catalog(catalog), _check_request(request)
     if isinstance(survey_answer, str) and len(survey_answer) > MAX_SURVEY_ANSWER_LENGTH:
         survey_answer = survey_answer[:MAX_SURVEY_ANSWER_LENGTH]
 
@@ -233,7 +228,7 @@ def schedule_downgrade(uow, workspace_id: str, request: ChangeRequest, survey_an
 def cancel_scheduled_change(uow, workspace_id: str, product: str, now: Optional[datetime] = None,
                             actor: str = SYSTEM_ACTOR, catalog: Optional[Catalog] = None) -> None:
     """Cancel the product's scheduled downgrade (NoScheduledChangeError when there is none)."""
-    now, catalog = _now(now), _catalog(catalog)
+    now, catalog = utc_or_now(now), _catalog(catalog)
     _check_product(catalog, product)
 
     def attempt() -> None:
@@ -271,7 +266,7 @@ def _each_workspace(uow, job: Callable[[Workspace], List[Dict[str, Any]]]) -> Li
 
 def expire_trials(uow, now: Optional[datetime] = None) -> List[Dict[str, Any]]:
     """Trials past their 30 days become expired (unpaid). Returns one record per expired trial."""
-    now = _now(now)
+    now = utc_or_now(now)
 
     def job(workspace: Workspace) -> List[Dict[str, Any]]:
         expired = changes.expire_trials(workspace, now)
@@ -301,7 +296,7 @@ def renew_due(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = 
     """Paid plans whose period has ended roll into the next period; a scheduled change takes effect
     at that boundary (with its retention tasks). One record per period rolled (see module doc for
     what happens when the new period is not paid)."""
-    now, catalog = _now(now), _catalog(catalog)
+    now, catalog = utc_or_now(now), _catalog(catalog)
 
     def job(workspace: Workspace) -> List[Dict[str, Any]]:
         records = []
@@ -329,14 +324,14 @@ def renew_due(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = 
 def retention_preview(uow, workspace_id: str, now: Optional[datetime] = None,
                       catalog: Optional[Catalog] = None) -> List[retention.RetentionItem]:
     """What will be deleted, how much and on which date (scheduled downgrades and pending tasks)."""
-    now, catalog = _now(now), _catalog(catalog)
+    now, catalog = utc_or_now(now), _catalog(catalog)
     with uow:
         return retention.preview(catalog, _load(uow, workspace_id), now)
 
 
 def run_retention(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[Dict[str, Any]]:
     """Carry out every retention task that is due (idempotent: a done task never runs again)."""
-    now, catalog = _now(now), _catalog(catalog)
+    now, catalog = utc_or_now(now), _catalog(catalog)
 
     def job(workspace: Workspace) -> List[Dict[str, Any]]:
         records = []
@@ -351,7 +346,7 @@ def run_retention(uow, now: Optional[datetime] = None, catalog: Optional[Catalog
 
 def run_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> Dict[str, int]:
     """The periodic jobs in order: expire trials, renew, then delete what is due. Idempotent."""
-    now, catalog = _now(now), _catalog(catalog)
+    now, catalog = utc_or_now(now), _catalog(catalog)
     return {
         "trials_expired": len(expire_trials(uow, now)),
         "renewed": len(renew_due(uow, now, catalog)),
@@ -368,7 +363,7 @@ def _days_left(end: Optional[datetime], now: datetime) -> Optional[int]:
 def workspace_summary(uow, workspace_id: str, now: Optional[datetime] = None,
                       catalog: Optional[Catalog] = None) -> Dict[str, Any]:
     """Everything the assistant, the agent console and ``show`` display, JSON-ready."""
-    now, catalog = _now(now), _catalog(catalog)
+    now, catalog = utc_or_now(now), _catalog(catalog)
     with uow:
         workspace = _load(uow, workspace_id)
         items = retention.preview(catalog, workspace, now)
