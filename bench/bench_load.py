@@ -23,7 +23,6 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 import prodstack  # noqa: E402
+from helpdesk.stack import free_ports  # noqa: E402
 
 # What customers ask (taken from the help article's topics; with and without diacritics, English).
 ARTICLE_QUESTIONS = [
@@ -323,14 +323,7 @@ def report(phases: List[Phase], concurrency: int, seconds: float) -> str:
 
 def _free_ports() -> Dict[str, object]:
     """Ports the OS says are free now, so the benchmark never collides with running servers."""
-    sockets = [socket.socket() for _ in range(10)]
-    try:
-        for probe in sockets:
-            probe.bind(("127.0.0.1", 0))
-        p = [probe.getsockname()[1] for probe in sockets]
-    finally:
-        for probe in sockets:
-            probe.close()
+    p = free_ports(10)
     return dict(pg_port=p[0], redis_port=p[1], rasa_ports=p[2:4], actions_ports=p[4:5], public_rasa_port=p[5],
                 single_rasa_port=p[6], public_actions_port=p[7], public_web_port=p[8], web_backend_port=p[9])
 

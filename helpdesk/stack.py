@@ -29,11 +29,23 @@ class Ports:
     web: int = 8000
 
 
+def free_ports(count: int) -> List[int]:
+    """``count`` different loopback ports nobody listens on now (the kernel picks them; the probes
+    stay bound until all are picked, so no port is handed out twice)."""
+    probes: List[socket.socket] = []
+    try:
+        for _ in range(count):
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probes.append(probe)
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
 def free_port() -> int:
-    """A loopback port nobody listens on now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def port_in_use(port: int) -> bool:

@@ -39,14 +39,14 @@ def _seed(url: str) -> None:
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory):
     """The action server, Rasa and the web app, started once for the session."""
-    from helpdesk.stack import MODEL, Ports, Stack, free_port
+    from helpdesk.stack import MODEL, Ports, Stack, free_ports
 
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: `make test` trains it first (scripts/train_if_changed.sh)")
     folder = tmp_path_factory.mktemp("live")
     url = new_billing_database_url(folder)
     _seed(url)
-    ports = Ports(rasa=free_port(), actions=free_port(), web=free_port())
+    ports = Ports(*free_ports(3))
     web = f"http://localhost:{ports.web}"
     stack = Stack(
         ports,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import urllib.request
 from pathlib import Path
@@ -12,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts" / "prod"))
 
 import prodstack  # noqa: E402
+from helpdesk.stack import free_ports  # noqa: E402
 
 FIXTURE_BOT = Path(__file__).resolve().parent / "fixture_bot"
 
@@ -27,21 +27,6 @@ def try_again_text(lang: str) -> str:
         if english == (lang == "en"):
             return variation["text"]
     raise AssertionError(f"actions/responses.yml has no {lang} variation of utter_try_again")
-
-
-def free_ports(count: int) -> List[int]:
-    """Ports nobody listens on right now (the OS picks them), so a developer's running servers
-    or another test run never collide with the profile under test."""
-    sockets = []
-    try:
-        for _ in range(count):
-            probe = socket.socket()
-            probe.bind(("127.0.0.1", 0))
-            sockets.append(probe)
-        return [probe.getsockname()[1] for probe in sockets]
-    finally:
-        for probe in sockets:
-            probe.close()
 
 
 def test_ports() -> Dict:

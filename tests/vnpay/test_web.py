@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -23,18 +22,13 @@ from billing_core import payments, vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema
 from billing_core.domain.model import OrderKind, OrderStatus, RenewalMode
 from billing_core.domain.rules import ChangeRequest
+from helpdesk.stack import free_port
 
 from .conftest import paying_workspace, seed, signed_ipn
 
 ROOT = Path(__file__).resolve().parents[2]
 UPGRADE = ChangeRequest("app_builder", "standard", "yearly", 10, {"storage": 50})
 TMN, SECRET = "WEBTEST1", "web-test-secret-3b7d"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class WebServer:
