@@ -26,6 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchstats import percentile  # noqa: E402
 from helpdesk.stack import VENV_BIN, Ports, Stack  # noqa: E402
 
 STOCK_DIR = ROOT / "var" / "bench" / "stock-bot"
@@ -44,12 +45,6 @@ OUR_MESSAGES = [
     ("cam on", None),
 ]
 STOCK_MESSAGES = ["hello", "I am happy", "are you a bot?", "I am sad", "yes", "goodbye", "hi", "great"]
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def ensure_stock_bot() -> Path:

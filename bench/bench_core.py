@@ -26,6 +26,7 @@ from billing_core.demo import seed_demo  # noqa: E402
 from billing_core.domain.model import Cycle  # noqa: E402
 from billing_core.domain.rules import ChangeRequest, decide  # noqa: E402
 from billing_core.services import check_change  # noqa: E402
+from benchstats import percentile  # noqa: E402
 
 DECISIONS_GOAL = 20_000
 DB_P95_GOAL_MS = 5.0
@@ -45,11 +46,6 @@ CHECKS = [
     ("demo-free", ChangeRequest("digital_workspace", "starter", Cycle.MONTHLY, 1)),
     ("demo-monthly", ChangeRequest("digital_workspace", "premium", Cycle.MONTHLY, 5, {"storage": 50})),
 ]
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def main() -> int:
