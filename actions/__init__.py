@@ -12,7 +12,6 @@ registers every action. Modules:
 - feedback: "Was this helpful?", and requests to talk to a person
 """
 from actions import checkout, feedback, forms, personal  # noqa: F401  (registers the actions)
-
 from helpdesk.identity import helpdesk_mode, jwt_secret
 
 if helpdesk_mode() == "production":

@@ -1,7 +1,7 @@
 """The one place where actions call billing_core, and where its failures become polite replies.
 
 Actions stay thin: they turn a tracker into a ``ChangeRequest`` (or a workspace id), call a
-``billing_core`` use case here, and hand the rendered texts (``billing_core.messages``) to a
+``billing_core`` use case here, and hand the rendered texts (``billing_core.domain.messages``) to a
 text of actions/responses.yml (``actions.texts.say``). A ``BillingError`` becomes its own
 message in the user's language; anything else (database down, a bug) is logged and answered
 with ``utter_personal_unavailable``; the conversation never crashes.
@@ -15,8 +15,15 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
 
 from rasa_sdk.executor import CollectingDispatcher
 
+import billing_core as bc
 from actions.texts import say
-from billing_core.clock import utcnow  # noqa: F401  (actions call billing.utcnow())
+from billing_core import (  # noqa: F401  (actions call billing.utcnow())
+    BillingError,
+    ChangeRequest,
+    SqlAlchemyUnitOfWork,
+    load_catalog,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,20 +35,15 @@ class Unavailable(Exception):
 
 
 def unit_of_work():
-    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
-
     return SqlAlchemyUnitOfWork()
 
 
 def catalog():
-    from billing_core.catalog import load_catalog
-
     return load_catalog()
 
 
 def call(dispatcher: CollectingDispatcher, lang: str, use_case: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a billing_core use case; on failure tell the user and raise ``Unavailable``."""
-    from billing_core.errors import BillingError
 
     try:
         return use_case(*args, **kwargs)
@@ -64,12 +66,11 @@ def call(dispatcher: CollectingDispatcher, lang: str, use_case: Callable[..., T]
 
 def change_request(product: str, tier: str, cycle: Optional[str] = None, seats: Optional[int] = None,
                    addons: Optional[Dict[str, int]] = None):
-    from billing_core.domain.rules import ChangeRequest
 
     return ChangeRequest(product=product, tier=tier, cycle=cycle, seats=seats, addons=dict(addons or {}))
 
 
-# --- rendering (the words come from billing_core.messages) --------------------------------
+# --- rendering (the words come from billing_core.domain.messages) --------------------------------
 
 def bullet_list(items: Iterable[str]) -> str:
     return "\n".join(f"• {item}" for item in items if item)
@@ -89,9 +90,7 @@ def _as_list(value: Any) -> List[str]:
 
 
 def render_decision(decision, lang: str) -> Dict[str, Any]:
-    from billing_core import messages
-
-    rendered = messages.render_decision(decision, lang, catalog())
+    rendered = bc.render_decision(decision, lang, catalog())
     return {
         "summary": rendered.get("summary") or "",
         "reasons": _as_list(rendered.get("reasons")),
@@ -112,9 +111,7 @@ def utter_decision(dispatcher: CollectingDispatcher, decision, lang: str) -> Non
 
 
 def render(code: str, params: Dict[str, Any], lang: str) -> str:
-    from billing_core import messages
-
-    return messages.render(code, params, lang, catalog())
+    return bc.render(code, params, lang, catalog())
 
 
 def product_name(product: str, lang: str) -> str:
@@ -132,14 +129,12 @@ def tier_name(tier: str, lang: str) -> str:
 
 
 def format_vnd(amount: int, lang: str = "vi") -> str:
-    from billing_core import messages
-
-    return messages.format_vnd(int(amount), lang)
+    return bc.format_vnd(int(amount), lang)
 
 
 @dataclass
 class Subscriptions:
-    """What a workspace has, from services.workspace_summary (JSON-ready)."""
+    """What a workspace has, from bc.workspace_summary (JSON-ready)."""
 
     summary: Dict[str, Any]
 
@@ -160,10 +155,9 @@ class Subscriptions:
 def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id: str,
                       now: Optional[datetime] = None) -> Optional[Subscriptions]:
     """The workspace's summary, or None after telling the user it does not exist."""
-    from billing_core import services
 
     try:
-        summary = call(dispatcher, lang, services.workspace_summary, unit_of_work(), workspace_id, now=now)
+        summary = call(dispatcher, lang, bc.workspace_summary, unit_of_work(), workspace_id, now=now)
     except Unavailable:
         raise
     if not summary:
@@ -173,16 +167,8 @@ def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id:
 
 
 def render_quote(quote, lang: str) -> Dict[str, str]:
-    """{"lines", "notes", "total"} of a quote; every line's words come from billing_core.messages."""
-    from billing_core import messages
+    """{"lines", "notes", "total"} of a quote; every line's words come from billing_core.domain.messages."""
 
-    if hasattr(messages, "render_quote"):
-        rendered = messages.render_quote(quote, lang, catalog())
-        if isinstance(rendered, dict):
-            lines = _as_list(rendered.get("lines"))
-            notes = _as_list(rendered.get("notes"))
-            total = rendered.get("total") or format_vnd(quote.total_vnd, lang)
-            return {"lines": bullet_list(lines), "notes": bullet_list(notes), "total": str(total)}
     lines = []
     for line in quote.lines:
         text = render(line.code, dict(line.params), lang)

@@ -4,7 +4,7 @@ VNPAY pay link, without leaving the chat.
 Steps: collect what is missing (product, tier, cycle, seats; extended capacity when named) ->
 billing_core checks and quotes the change (a blocked change is explained with its fix and the
 form stops: no link) -> the itemised quote -> manual or auto renewal -> confirmation ->
-payments.start_checkout returns the order and its signed link (the same link again while the
+bc.start_checkout returns the order and its signed link (the same link again while the
 same change is pending). Only a verified customer can check out.
 """
 from __future__ import annotations
@@ -17,10 +17,17 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+import billing_core as bc
 from actions import billing
 from actions.billing import Unavailable
 from actions.context import Asker, identity_of, language_of
-from actions.forms import CORE_SLOTS, FORM_STATE_SLOTS, PlanFormValidation, request_from_slots, reset_form_slots
+from actions.forms import (
+    CORE_SLOTS,
+    FORM_STATE_SLOTS,
+    PlanFormValidation,
+    request_from_slots,
+    reset_form_slots,
+)
 from actions.labels import as_datetime
 from actions.texts import say
 
@@ -55,10 +62,9 @@ class ValidateCheckoutForm(PlanFormValidation):
         key = quote_key(state)
         if key == tracker.get_slot("checkout_quote_key"):
             return {}, False
-        from billing_core import services
 
         try:
-            decision, quote = billing.call(dispatcher, lang, services.quote_change, billing.unit_of_work(),
+            decision, quote = billing.call(dispatcher, lang, bc.quote_change, billing.unit_of_work(),
                                            asker.workspace_id, request_from_slots(state))
         except Unavailable:
             return {"checkout_status": "error"}, True
@@ -85,11 +91,9 @@ class ValidateCheckoutForm(PlanFormValidation):
 
 
     def offer_open_order(self, dispatcher, lang: str, workspace_id: str, state: Dict[str, Any], decision) -> None:
-        from billing_core import payments
-
         try:
             open_mode = next((o.renewal_mode for o in billing.call(
-                dispatcher, lang, payments.latest_orders, billing.unit_of_work(), workspace_id)
+                dispatcher, lang, bc.latest_orders, billing.unit_of_work(), workspace_id)
                 if o.product == state["product"] and getattr(o.status, "value", o.status) == "pending"), "manual")
             # Keeps the open order's renewal mode: looking it up must not change it.
             checkout = start_checkout(dispatcher, lang, workspace_id, state, open_mode)
@@ -117,16 +121,14 @@ def utter_pay_link(dispatcher: CollectingDispatcher, lang: str, order, pay_url: 
 
 
 def start_checkout(dispatcher, lang: str, workspace_id: str, state: Dict[str, Any], renewal_mode, client_ip="127.0.0.1"):
-    from billing_core import payments, vnpay
-
     try:
-        config = vnpay.VnpayConfig.from_env()
+        config = bc.vnpay.VnpayConfig.from_env()
     except Exception:
         logger.exception("VNPAY is not configured")
         say(dispatcher, lang, "utter_personal_unavailable")
         raise Unavailable()
     return billing.call(
-        dispatcher, lang, payments.start_checkout, billing.unit_of_work(), workspace_id,
+        dispatcher, lang, bc.start_checkout, billing.unit_of_work(), workspace_id,
         request_from_slots(state), renewal_mode or "manual", config,
         client_ip=client_ip, locale="en" if lang == "en" else "vn",
     )
@@ -171,10 +173,9 @@ class ActionCheckoutSubmit(Action):
 
     def apply_free_change(self, dispatcher, lang: str, identity, state: Dict[str, Any]) -> None:
         """Nothing to pay (the credit covers it): apply at once, as billing_core advises."""
-        from billing_core import services
 
         try:
-            billing.call(dispatcher, lang, services.apply_upgrade, billing.unit_of_work(), identity.workspace_id,
+            billing.call(dispatcher, lang, bc.apply_upgrade, billing.unit_of_work(), identity.workspace_id,
                          request_from_slots(state), actor=f"customer:{identity.sub}")
         except Unavailable:
             return

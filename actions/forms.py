@@ -18,14 +18,30 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 
+import billing_core as bc
 from actions import billing
 from actions.billing import Unavailable
 from actions.context import (
-    Asker, header, intent_confidence, language_of, latest_entities, latest_intent, latest_text, resolve_asker,
+    Asker,
+    header,
+    intent_confidence,
+    language_of,
+    latest_entities,
+    latest_intent,
+    latest_text,
+    resolve_asker,
 )
 from actions.parsing import (
-    MAX_CAPACITY, MAX_SEATS, canonical_capacity_kind, canonical_count, canonical_cycle, canonical_product,
-    canonical_renewal_mode, canonical_tier, folded_text, parse_change,
+    MAX_CAPACITY,
+    MAX_SEATS,
+    canonical_capacity_kind,
+    canonical_count,
+    canonical_cycle,
+    canonical_product,
+    canonical_renewal_mode,
+    canonical_tier,
+    folded_text,
+    parse_change,
 )
 from actions.texts import say
 
@@ -229,8 +245,6 @@ class ActionCheckChangeSubmit(Action):
         return "action_check_change_submit"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        from billing_core import services
-
         lang = language_of(tracker)
         if tracker.get_slot("checkout_status") in ("needs_login", "needs_workspace"):
             return reset_form_slots()  # the form already said why it stopped
@@ -243,7 +257,7 @@ class ActionCheckChangeSubmit(Action):
             say(dispatcher, lang, "utter_check_login")  # the token expired meanwhile
             return reset_form_slots()
         try:
-            decision = billing.call(dispatcher, lang, services.check_change, billing.unit_of_work(),
+            decision = billing.call(dispatcher, lang, bc.check_change, billing.unit_of_work(),
                                     asker.workspace_id, request_from_slots(state))
         except Unavailable:
             return asker.events + reset_form_slots()

@@ -1,13 +1,15 @@
 """Words for the facts of a subscription (status, cycle, renewal) and dates, from
-billing_core.messages (its labels and date formats), so the chat, the console and the CLI agree.
+billing_core.domain.messages (its labels and date formats), so the chat, the console and the CLI agree.
 
-Vocabulary only, not policy: rules and their explanations come from billing_core.messages and
+Vocabulary only, not policy: rules and their explanations come from billing_core.domain.messages and
 the general answers from actions/responses.yml.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any, Optional
+
+import billing_core as bc
 
 _GROUPS = {
     "trial": "status", "active": "status", "expired": "status", "free": "status",
@@ -16,12 +18,10 @@ _GROUPS = {
 
 
 def word(key: Any, lang: str) -> str:
-    from billing_core import messages
-
     key = getattr(key, "value", key)
     if key is None:
-        return messages.label("cycle", "none", lang)
-    text = messages.label(_GROUPS.get(str(key), "status"), str(key), lang)
+        return bc.label("cycle", "none", lang)
+    text = bc.label(_GROUPS.get(str(key), "status"), str(key), lang)
     # Labels are capitalised for tables; inside a sentence a status reads in lower case.
     return text[:1].lower() + text[1:] if _GROUPS.get(str(key), "status") == "status" else text
 
@@ -40,14 +40,10 @@ def as_datetime(value: Any) -> Optional[datetime]:
 
 
 def date_text(value: Any, lang: str) -> str:
-    from billing_core import messages
-
     moment = as_datetime(value)
-    return messages.format_date(moment, lang) if moment else "—"
+    return bc.format_date(moment, lang) if moment else "—"
 
 
 def datetime_text(value: Any, lang: str) -> str:
-    from billing_core import messages
-
     moment = as_datetime(value)
-    return messages.format_datetime(moment, lang) if moment else "—"
+    return bc.format_datetime(moment, lang) if moment else "—"

@@ -8,10 +8,9 @@ canonical catalog keys of docs/design.md. Ambiguous text gives ``None``, never a
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
-
-import unicodedata
 
 from helpdesk.text import fold, fold_token
 

@@ -15,12 +15,25 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+import billing_core as bc
 from actions import billing
 from actions.billing import Unavailable
-from actions.context import Asker, header, language_of, latest_entities, latest_text, resolve_asker
+from actions.context import (
+    Asker,
+    header,
+    language_of,
+    latest_entities,
+    latest_text,
+    resolve_asker,
+)
 from actions.labels import as_datetime, date_text, datetime_text, word
 from actions.parsing import (
-    PRODUCTS, canonical_cycle, canonical_product, canonical_tier, folded_text, parse_change,
+    PRODUCTS,
+    canonical_cycle,
+    canonical_product,
+    canonical_tier,
+    folded_text,
+    parse_change,
 )
 from actions.texts import say
 
@@ -75,9 +88,7 @@ class PersonalAnswer(Action, ABC):
 
 
 def check(dispatcher, lang: str, workspace_id: str, request) -> Any:
-    from billing_core import services
-
-    return billing.call(dispatcher, lang, services.check_change, billing.unit_of_work(), workspace_id, request)
+    return billing.call(dispatcher, lang, bc.check_change, billing.unit_of_work(), workspace_id, request)
 
 
 class ActionAnswerGoFree(PersonalAnswer):
@@ -252,8 +263,6 @@ class ActionAnswerDataRetention(PersonalAnswer):
         return "action_answer_data_retention"
 
     def personal(self, dispatcher, tracker, lang, asker):
-        from billing_core import services
-
         parsed = parse_change(latest_text(tracker))
         products = named_products(tracker)
         tier = named_value(tracker, "tier", canonical_tier, parsed.tier)
@@ -263,7 +272,7 @@ class ActionAnswerDataRetention(PersonalAnswer):
                 decision = check(dispatcher, lang, asker.workspace_id, billing.change_request(product, tier))
                 billing.utter_decision(dispatcher, decision, lang)
             return []
-        items = billing.call(dispatcher, lang, services.retention_preview, billing.unit_of_work(), asker.workspace_id)
+        items = billing.call(dispatcher, lang, bc.retention_preview, billing.unit_of_work(), asker.workspace_id)
         header(dispatcher, asker)
         if not items:
             say(dispatcher, lang, "utter_retention_nothing")
@@ -283,9 +292,7 @@ class ActionAnswerPaymentStatus(PersonalAnswer):
         return "action_answer_payment_status"
 
     def personal(self, dispatcher, tracker, lang, asker):
-        from billing_core import payments
-
-        orders = billing.call(dispatcher, lang, payments.latest_orders, billing.unit_of_work(), asker.workspace_id, limit=1)
+        orders = billing.call(dispatcher, lang, bc.latest_orders, billing.unit_of_work(), asker.workspace_id, limit=1)
         if not orders:
             say(dispatcher, lang, "utter_no_orders", workspace=asker.workspace_id)
             return []
@@ -297,7 +304,7 @@ class ActionAnswerPaymentStatus(PersonalAnswer):
             say(dispatcher, lang, "utter_order_paid", paid_at=datetime_text(order.paid_at, lang),
                                      plan=plan, **common)
         elif status == "failed":
-            reason = payments.response_code_text(order.response_code, lang)
+            reason = bc.response_code_text(order.response_code, lang)
             say(dispatcher, lang, "utter_order_failed", reason=reason, **common)
         elif status == "pending" and as_datetime(order.expires_at) > billing.utcnow():
             say(dispatcher, lang, "utter_order_pending",
@@ -339,8 +346,6 @@ class ActionConfirmCancelDowngrade(Action):
         return "action_confirm_cancel_downgrade"
 
     async def run(self, dispatcher, tracker, domain):
-        from billing_core import services
-
         from actions.context import identity_of, latest_intent
 
         lang = language_of(tracker)
@@ -357,7 +362,7 @@ class ActionConfirmCancelDowngrade(Action):
             say(dispatcher, lang, "utter_login_for_personal")
             return clear
         try:
-            billing.call(dispatcher, lang, services.cancel_scheduled_change, billing.unit_of_work(),
+            billing.call(dispatcher, lang, bc.cancel_scheduled_change, billing.unit_of_work(),
                          identity.workspace_id, product, actor=f"assistant:{identity.sub}")
         except Unavailable:
             return clear

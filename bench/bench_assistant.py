@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchstats import percentile  # noqa: E402
+
 from helpdesk.stack import VENV_BIN, Ports, Stack  # noqa: E402
 
 STOCK_DIR = ROOT / "var" / "bench" / "stock-bot"

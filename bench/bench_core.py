@@ -20,13 +20,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema  # noqa: E402
-from billing_core.catalog import load_catalog  # noqa: E402
-from billing_core.demo import seed_demo  # noqa: E402
-from billing_core.domain.model import Cycle  # noqa: E402
-from billing_core.domain.rules import ChangeRequest, decide  # noqa: E402
-from billing_core.services import check_change  # noqa: E402
 from benchstats import percentile  # noqa: E402
+
+from billing_core import (
+    ChangeRequest,
+    Cycle,
+    SqlAlchemyUnitOfWork,
+    check_change,
+    create_schema,
+    decide,
+    load_catalog,
+    seed_demo,
+)
 
 DECISIONS_GOAL = 20_000
 DB_P95_GOAL_MS = 5.0

@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT / "scripts" / "prod"))
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
-
 import prodstack  # noqa: E402
+
 from helpdesk.stack import free_ports  # noqa: E402
 
 # What customers ask (taken from the help article's topics; with and without diacritics, English).

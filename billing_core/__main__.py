@@ -1,7 +1,7 @@
-"""``python -m billing_core ...`` (see billing_core.cli)."""
+"""``python -m billing_core ...`` (see billing_core.entrypoints.cli)."""
 import sys
 
-from billing_core.cli import main
+from billing_core.entrypoints.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

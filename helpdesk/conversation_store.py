@@ -11,9 +11,21 @@ from datetime import datetime, timezone
 from typing import Dict, List, Optional
 
 from sqlalchemy import (
-    Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, insert, select,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    insert,
+    select,
 )
 from sqlalchemy.engine import Engine
+
+from billing_core import database_url, get_engine
 
 metadata = MetaData()
 
@@ -54,7 +66,6 @@ def _database_url(url: Optional[str]) -> str:
     if url:
         return url
     # Same resolution as billing_core (env var, else var/billing.db), without importing its ORM.
-    from billing_core.adapters.unit_of_work import database_url
 
     return database_url()
 
@@ -65,8 +76,6 @@ def engine_for(url: Optional[str] = None) -> Engine:
         engine = _engines.get(resolved)
         if engine is None:
             try:
-                from billing_core.adapters.unit_of_work import get_engine
-
                 engine = get_engine(resolved)  # share the billing pool (and SQLite pragmas)
             except ImportError:  # pragma: no cover - billing_core is always installed with the assistant
                 engine = create_engine(resolved, future=True)

@@ -16,7 +16,6 @@ from jsonschema.exceptions import best_match
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
-
 # Rasa's own method, kept so that tests can compare the two on the same replies.
 RASA_VALIDATE_ACTION_RESULT = RemoteAction.__dict__["_validate_action_result"]
 

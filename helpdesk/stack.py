@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from billing_core import ConfigError, VnpayConfig
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 MODEL = ROOT / "models" / "helpdesk.tar.gz"
@@ -181,7 +183,6 @@ def _stop_like_ctrl_c(_signum, _frame) -> None:
 
 def _payments_banner(web_port: int) -> str:
     """Which VNPAY the pay links go to: the local stand-in (demo default) or the configured gateway."""
-    from billing_core.vnpay import ConfigError, VnpayConfig
 
     try:
         config = VnpayConfig.from_env()

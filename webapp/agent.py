@@ -19,9 +19,10 @@ from typing import Any
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from billing_core import ChangeRequest, Cycle
 from webapp import agent_data, auth
-from webapp.page_templates import page
 from webapp.app import run_blocking
+from webapp.page_templates import page
 
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PRODUCTS = ("digital_workspace", "operations_workflow", "app_builder")
@@ -94,8 +95,6 @@ def create_blueprint(settings: Any = None) -> Blueprint:
             return _bad("bad_seen", "Chọn điều khách hàng đã thấy trong danh sách.")
         if not isinstance(note, str) or len(note) > MAX_NOTE_LENGTH:
             return _bad("bad_note", f"Ghi chú tối đa {MAX_NOTE_LENGTH} ký tự.")
-        from billing_core.domain.model import Cycle
-        from billing_core.domain.rules import ChangeRequest
 
         change = ChangeRequest(product=product, tier=tier, cycle=Cycle(cycle) if cycle and tier != "free" else None)
         try:

@@ -11,30 +11,16 @@ from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional
 
-from billing_core import payments
-from billing_core.catalog import load_catalog
-from billing_core.domain.model import Cycle
-from billing_core.errors import BillingError, WorkspaceNotFoundError
+import billing_core as bc
+from billing_core import (
+    BillingError,
+    ChangeRequest,
+    Cycle,
+    WorkspaceNotFoundError,
+    load_catalog,
+)
 
 LANG = "vi"
-
-
-def _messages():
-    from billing_core import messages  # imported on use: the web app starts even while it is absent
-
-    return messages
-
-
-def _services():
-    from billing_core import services
-
-    return services
-
-
-def _change_request(**kwargs):
-    from billing_core.domain.rules import ChangeRequest
-
-    return ChangeRequest(**kwargs)
 CYCLES = (Cycle.MONTHLY, Cycle.YEARLY)
 
 
@@ -77,16 +63,16 @@ def candidate_requests(catalog) -> Iterable[Any]:
             if not catalog.tiers[tier].paid:
                 continue
             for cycle in CYCLES:
-                yield _change_request(product=item["product"], tier=tier, cycle=cycle)
-        yield _change_request(product=item["product"], tier="free", cycle=None)
+                yield ChangeRequest(product=item["product"], tier=tier, cycle=cycle)
+        yield ChangeRequest(product=item["product"], tier="free", cycle=None)
 
 
 def _render(code: str, params: Dict[str, Any], catalog) -> str:
-    return _messages().render(code, params, LANG, catalog)
+    return bc.render(code, params, LANG, catalog)
 
 
 def decision_json(decision, catalog) -> Dict[str, Any]:
-    rendered = _messages().render_decision(decision, LANG, catalog)
+    rendered = bc.render_decision(decision, LANG, catalog)
     return {
         "allowed": decision.allowed,
         "outcome": jsonable(decision.outcome),
@@ -104,7 +90,7 @@ def decision_json(decision, catalog) -> Dict[str, Any]:
 def reply_for(decision_view: Dict[str, Any]) -> str:
     """The ready-to-send customer reply: summary, reasons, then the fixes as numbered steps.
 
-    Every sentence comes from billing_core.messages (via render_decision); only the layout is ours.
+    Every sentence comes from billing_core.domain.messages (via render_decision); only the layout is ours.
     """
     lines = [decision_view["summary"]]
     lines += [reason["text"] for reason in decision_view["reasons"]]
@@ -123,7 +109,7 @@ def _error_json(error: BillingError) -> Dict[str, Any]:
 def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] = None) -> Dict[str, Any]:
     catalog = _catalog()
     try:
-        decision = _services().check_change(uow_factory(), workspace_id, request, now=now)
+        decision = bc.check_change(uow_factory(), workspace_id, request, now=now)
     except BillingError as error:
         if isinstance(error, WorkspaceNotFoundError):
             raise UnknownWorkspace(workspace_id) from error
@@ -136,8 +122,8 @@ def retention_text(item, catalog) -> str:
     due_date = item.due_at.date().isoformat()
     if jsonable(item.kind) == "capacity":
         params = {"kind": item.target, "amount": item.amount, "due_date": due_date}
-        return _messages().render("RETENTION_CAPACITY", params, LANG, catalog)
-    return _messages().render("RETENTION_FEATURE_DATA", {"feature": item.target, "due_date": due_date}, LANG, catalog)
+        return bc.render("RETENTION_CAPACITY", params, LANG, catalog)
+    return bc.render("RETENTION_FEATURE_DATA", {"feature": item.target, "due_date": due_date}, LANG, catalog)
 
 
 def workspace_ids(uow_factory) -> List[str]:
@@ -150,7 +136,7 @@ def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> 
     if workspace_id not in workspace_ids(uow_factory):
         raise UnknownWorkspace(workspace_id)
     catalog = _catalog()
-    summary = _services().workspace_summary(uow_factory(), workspace_id, now=now)
+    summary = bc.workspace_summary(uow_factory(), workspace_id, now=now)
     changes = []
     for request in candidate_requests(catalog):
         result = check(uow_factory, workspace_id, request, now=now)
@@ -158,28 +144,28 @@ def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> 
         changes.append({"product": request.product, "tier": request.tier,
                         "cycle": jsonable(request.cycle), **result})
     retention = [{**item.to_dict(), "text": retention_text(item, catalog)}
-                 for item in _services().retention_preview(uow_factory(), workspace_id, now=now)]
+                 for item in bc.retention_preview(uow_factory(), workspace_id, now=now)]
     orders = []
-    for order in payments.latest_orders(uow_factory(), workspace_id, limit=10):
+    for order in bc.latest_orders(uow_factory(), workspace_id, limit=10):
         row = jsonable(order)
         code = order.response_code
-        row["response_text"] = payments.response_code_text(code, LANG) if code else None
+        row["response_text"] = bc.response_code_text(code, LANG) if code else None
         orders.append(row)
     for sub in summary.get("subscriptions", []):
         sub["product_name"] = catalog.product_name(sub["product"], LANG)
         sub["tier_name"] = catalog.tier_name(sub["tier"], LANG)
-        sub["status_name"] = _messages().label("status", sub["status"], LANG)
+        sub["status_name"] = bc.label("status", sub["status"], LANG)
     return {"workspace_id": workspace_id, "summary": jsonable(summary), "products": product_tiers(catalog),
             "changes": changes, "retention": retention, "orders": orders}
 
 
 def latest_order_outcome(uow_factory, workspace_id: str) -> Optional[str]:
-    orders = payments.latest_orders(uow_factory(), workspace_id, limit=1)
+    orders = bc.latest_orders(uow_factory(), workspace_id, limit=1)
     if not orders:
         return None
     order = orders[0]
     code = order.response_code
-    text = payments.response_code_text(code, LANG) if code else "chưa có kết quả từ VNPAY"
+    text = bc.response_code_text(code, LANG) if code else "chưa có kết quả từ VNPAY"
     return f"{order.txn_ref} ({jsonable(order.status)}): {text}"
 
 

@@ -20,7 +20,14 @@ from typing import Any, Callable, Mapping, Optional
 from sanic import Sanic, response
 from sanic.request import Request
 
-from billing_core.vnpay import ConfigError, VnpayConfig
+import billing_core as bc
+from billing_core import (
+    ConfigError,
+    SqlAlchemyUnitOfWork,
+    VnpayConfig,
+    database_url,
+    ipn_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +57,6 @@ class WebSettings:
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "WebSettings":
         env = os.environ if environ is None else environ
-        from billing_core.adapters.unit_of_work import database_url
 
         mode = (env.get("HELPDESK_MODE") or "demo").strip().lower()
         vnpay_config = VnpayConfig.from_env(mode, env)  # ConfigError in production if unsafe
@@ -89,8 +95,6 @@ def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def make_uow_factory(settings: WebSettings) -> Callable[[], Any]:
-    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
-
     return lambda: SqlAlchemyUnitOfWork(settings.database_url)
 
 
@@ -130,8 +134,6 @@ def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Cal
         # VNPAY reads only JSON from the IPN URL: a framework error there (wrong method, bad
         # request line...) still gets VNPAY's "99" so that it retries, never an HTML error page.
         if request is not None and (request.path or "").startswith("/vnpay/ipn"):
-            from billing_core.payments import ipn_answer
-
             log.warning("IPN request failed before the handler: %r", exception)
             return response.json(ipn_answer("99"))
         return app.error_handler.default(request, exception)
@@ -162,12 +164,11 @@ async def _payment_jobs_loop(app: Sanic, settings: WebSettings) -> None:
 
     Safe with several web processes: each order becomes final exactly once under its row lock.
     """
-    from billing_core import payments
 
     while True:
         await asyncio.sleep(settings.payment_jobs_seconds)
         try:
-            counts = await run_blocking(payments.run_payment_jobs, app.ctx.uow_factory(), settings.vnpay)
+            counts = await run_blocking(bc.run_payment_jobs, app.ctx.uow_factory(), settings.vnpay)
             if any(counts.values()):
                 log.info("payment jobs: %s", counts)
         except Exception:  # keep the loop alive; the next round retries

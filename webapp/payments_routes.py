@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from billing_core import payments, vnpay
-from billing_core.domain.model import OrderKind, OrderStatus
+import billing_core as bc
+from billing_core import OrderKind, OrderStatus, load_catalog
 from webapp.app import WebSettings, run_blocking
 from webapp.pages import esc, format_vnd, page
 
@@ -101,8 +101,6 @@ TEXT = {
 
 def _plan_name(order, lang: str) -> str:
     try:
-        from billing_core.catalog import load_catalog
-
         catalog = load_catalog()
         return f"{catalog.product_name(order.product, lang)} {catalog.tier_name(order.tier, lang)}"
     except Exception:  # a broken catalog must not hide a payment result
@@ -132,7 +130,7 @@ def render_return_page(lang: str, verified: bool, lookup, error: bool = False,
             heading, css = t["paid"], "ok"
             plan = _plan_name(order, lang)
             if order.kind is OrderKind.RENEWAL:
-                date = vnpay.as_utc(lookup.renews_at).astimezone(vnpay.VIETNAM_TZ).strftime("%d/%m/%Y") \
+                date = bc.vnpay.as_utc(lookup.renews_at).astimezone(bc.vnpay.VIETNAM_TZ).strftime("%d/%m/%Y") \
                     if lookup.renews_at else "—"
                 text = t["renewal_paid"].format(plan=plan, date=date)
             elif lookup.in_force:
@@ -143,7 +141,7 @@ def render_return_page(lang: str, verified: bool, lookup, error: bool = False,
         elif order.status is OrderStatus.FAILED:
             heading, css = t["failed"], "bad"
             body = (f"<p><strong>{esc(t['reason'])}:</strong> "
-                    f"{esc(payments.response_code_text(order.response_code, lang))}</p>"
+                    f"{esc(bc.response_code_text(order.response_code, lang))}</p>"
                     f"<p>{esc(t['failed_next'])}</p>")
         elif order.status is OrderStatus.EXPIRED:
             heading, css, body = t["expired"], "bad", f"<p>{esc(t['expired_body'])}</p>"
@@ -168,12 +166,12 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         try:
             pairs = query_pairs(request)
         except ValueError:
-            return response.json(payments.ipn_answer("97"))  # undecodable: cannot carry a valid signature
+            return response.json(bc.ipn_answer("97"))  # undecodable: cannot carry a valid signature
         try:
-            answer = await run_blocking(payments.handle_ipn, request.app.ctx.uow_factory(), pairs, settings.vnpay)
+            answer = await run_blocking(bc.handle_ipn, request.app.ctx.uow_factory(), pairs, settings.vnpay)
         except Exception:  # handle_ipn never raises; this guards the plumbing around it
             log.exception("IPN plumbing failed")
-            answer = payments.ipn_answer("99")
+            answer = bc.ipn_answer("99")
         return response.json(answer)
 
     @bp.get("/return")
@@ -184,14 +182,14 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
             pairs = []
         lang = page_language(pairs)
         try:
-            fields = vnpay.single_valued(pairs)
-            verified = vnpay.verify(fields, settings.vnpay.hash_secret)
-        except vnpay.AmbiguousParams:
+            fields = bc.vnpay.single_valued(pairs)
+            verified = bc.vnpay.verify(fields, settings.vnpay.hash_secret)
+        except bc.vnpay.AmbiguousParams:
             fields, verified = {}, False
         lookup, failed = None, False
         if verified:
             try:
-                lookup = await run_blocking(payments.find_order, request.app.ctx.uow_factory(),
+                lookup = await run_blocking(bc.find_order, request.app.ctx.uow_factory(),
                                             fields.get("vnp_TxnRef", ""))
             except Exception:
                 log.exception("return page: order lookup failed")

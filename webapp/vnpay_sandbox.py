@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from billing_core import vnpay
+import billing_core as bc
 from webapp.app import WebSettings, run_blocking
 from webapp.pages import esc, format_vnd, page
 
@@ -75,11 +75,11 @@ def _error_page(code: str, lang: str = "vi") -> response.HTTPResponse:
     return response.html(page("VNPAY - Thông báo lỗi", body, lang), status=400)
 
 
-def check_pay_request(fields: Dict[str, str], config: vnpay.VnpayConfig, now: datetime) -> Optional[str]:
+def check_pay_request(fields: Dict[str, str], config: bc.vnpay.VnpayConfig, now: datetime) -> Optional[str]:
     """VNPAY's checks of a pay link; the error code or None."""
     if not fields.get("vnp_SecureHash"):
         return "70"
-    if not vnpay.verify(fields, config.hash_secret):
+    if not bc.vnpay.verify(fields, config.hash_secret):
         return "70"
     if any(not fields.get(name) for name in REQUIRED_PAY_PARAMS):
         return "03"
@@ -87,18 +87,18 @@ def check_pay_request(fields: Dict[str, str], config: vnpay.VnpayConfig, now: da
         return "02"
     amount = fields["vnp_Amount"]
     amount_ok = amount.isascii() and amount.isdigit() and len(amount) <= 18 and int(amount) > 0 and int(amount) % 100 == 0
-    if (fields["vnp_Version"] != vnpay.API_VERSION or fields["vnp_Command"] != "pay"
+    if (fields["vnp_Version"] != bc.vnpay.API_VERSION or fields["vnp_Command"] != "pay"
             or fields["vnp_CurrCode"] != "VND" or not amount_ok):
         return "03"
-    expires = vnpay.parse_vnpay_date(fields["vnp_ExpireDate"])
-    if vnpay.parse_vnpay_date(fields["vnp_CreateDate"]) is None or expires is None:
+    expires = bc.vnpay.parse_vnpay_date(fields["vnp_ExpireDate"])
+    if bc.vnpay.parse_vnpay_date(fields["vnp_CreateDate"]) is None or expires is None:
         return "03"
     if expires <= now:
         return "11"
     return None
 
 
-def payment_result_fields(fields: Dict[str, str], outcome: str, config: vnpay.VnpayConfig,
+def payment_result_fields(fields: Dict[str, str], outcome: str, config: bc.vnpay.VnpayConfig,
                           now: datetime) -> Dict[str, str]:
     """The signed parameters VNPAY sends to the IPN and the return URL after a payment attempt."""
     paid = outcome == "00"
@@ -107,7 +107,7 @@ def payment_result_fields(fields: Dict[str, str], outcome: str, config: vnpay.Vn
         "vnp_BankCode": "NCB",
         "vnp_CardType": "ATM",
         "vnp_OrderInfo": fields["vnp_OrderInfo"],
-        "vnp_PayDate": vnpay.vnpay_date(now),
+        "vnp_PayDate": bc.vnpay.vnpay_date(now),
         "vnp_ResponseCode": outcome,
         "vnp_TmnCode": fields["vnp_TmnCode"],
         "vnp_TransactionNo": str(secrets.randbelow(90_000_000) + 10_000_000) if paid else "0",
@@ -116,7 +116,7 @@ def payment_result_fields(fields: Dict[str, str], outcome: str, config: vnpay.Vn
     }
     if paid:
         result["vnp_BankTranNo"] = "VNP" + result["vnp_TransactionNo"]
-    result["vnp_SecureHash"] = vnpay.sign(result, config.hash_secret)
+    result["vnp_SecureHash"] = bc.vnpay.sign(result, config.hash_secret)
     return result
 
 
@@ -138,14 +138,14 @@ def call_ipn(ipn_url: str, result: Dict[str, str], attempts: int = 3) -> Optiona
 
 
 def create_blueprint(settings: WebSettings) -> Blueprint:
-    bp = Blueprint("vnpay_sandbox", url_prefix=vnpay.LOCAL_SANDBOX_PREFIX)
+    bp = Blueprint("vnpay_sandbox", url_prefix=bc.vnpay.LOCAL_SANDBOX_PREFIX)
     ledger = SandboxLedger()
     config = settings.vnpay
 
     def fields_of(pairs) -> Optional[Dict[str, str]]:
         try:
-            return vnpay.single_valued(pairs)
-        except vnpay.AmbiguousParams:
+            return bc.vnpay.single_valued(pairs)
+        except bc.vnpay.AmbiguousParams:
             return None
 
     @bp.get("/paymentv2/vpcpay.html")
@@ -169,18 +169,18 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
             f"{esc(labels[1] if lang == 'en' else labels[0])} ({esc(code)})</button>"
             for code, labels in OUTCOMES.items()
         )
-        expires = vnpay.parse_vnpay_date(fields["vnp_ExpireDate"])
+        expires = bc.vnpay.parse_vnpay_date(fields["vnp_ExpireDate"])
         rows = [
             ("Nhà cung cấp / Merchant", fields["vnp_TmnCode"]),
             ("Số tiền / Amount", format_vnd(int(fields["vnp_Amount"]) // 100)),
             ("Nội dung / Order info", fields["vnp_OrderInfo"]),
             ("Mã đơn hàng / Order ref", fields["vnp_TxnRef"]),
-            ("Hết hạn / Expires", expires.astimezone(vnpay.VIETNAM_TZ).strftime("%H:%M:%S %d/%m/%Y") + " (GMT+7)"),
+            ("Hết hạn / Expires", expires.astimezone(bc.vnpay.VIETNAM_TZ).strftime("%H:%M:%S %d/%m/%Y") + " (GMT+7)"),
         ]
         body = (
             f"{BANNER}<h1>Cổng thanh toán (giả lập) / Payment (stand-in)</h1>"
             + "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows) + "</dl>"
-            + f'<form method="post" action="{esc(vnpay.LOCAL_SANDBOX_PREFIX)}/pay">{hidden}'
+            + f'<form method="post" action="{esc(bc.vnpay.LOCAL_SANDBOX_PREFIX)}/pay">{hidden}'
             + f"<p>Chọn kết quả / Choose the outcome:</p>{buttons}</form>"
         )
         return response.html(page("VNPAY (giả lập cục bộ)", body, lang), headers={"Cache-Control": "no-store"})
@@ -194,7 +194,7 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         log.info("sandbox: %s outcome %s, IPN answered %s", fields["vnp_TxnRef"], outcome, answer)
         return_url = fields["vnp_ReturnUrl"]
         separator = "&" if "?" in return_url else "?"
-        query = vnpay.signing_data(result) + "&vnp_SecureHash=" + result["vnp_SecureHash"]
+        query = bc.vnpay.signing_data(result) + "&vnp_SecureHash=" + result["vnp_SecureHash"]
         return answer, return_url + separator + query
 
     @bp.post("/pay")
@@ -240,23 +240,23 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         except Exception:
             body = None
         if not isinstance(body, dict):
-            return response.json(vnpay.querydr_answer(config, {"vnp_ResponseCode": "03",
+            return response.json(bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "03",
                                                                "vnp_Message": "Invalid format"}))
         body = {k: ("" if v is None else str(v)) for k, v in body.items()}
-        expected = vnpay.pipe_hash(config.hash_secret, body, vnpay.QUERY_REQUEST_FIELDS)
+        expected = bc.vnpay.pipe_hash(config.hash_secret, body, bc.vnpay.QUERY_REQUEST_FIELDS)
         if not hmac.compare_digest(expected.encode(), body.get("vnp_SecureHash", "").lower().encode("utf-8", "replace")):
-            return response.json(vnpay.querydr_answer(config, {"vnp_ResponseCode": "97",
+            return response.json(bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "97",
                                                                "vnp_Message": "Invalid checksum"}))
         if body.get("vnp_TmnCode") != config.tmn_code:
-            return response.json(vnpay.querydr_answer(config, {"vnp_ResponseCode": "02",
+            return response.json(bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "02",
                                                                "vnp_Message": "Invalid TmnCode"}))
         seen = ledger.get(body.get("vnp_TxnRef", ""))
         base = {"vnp_ResponseId": secrets.token_hex(8), "vnp_Command": "querydr", "vnp_TmnCode": config.tmn_code,
                 "vnp_TxnRef": body.get("vnp_TxnRef", "")}
         if seen is None:
-            return response.json(vnpay.querydr_answer(config, {**base, "vnp_ResponseCode": "91",
+            return response.json(bc.vnpay.querydr_answer(config, {**base, "vnp_ResponseCode": "91",
                                                                "vnp_Message": "Transaction not found"}))
-        return response.json(vnpay.querydr_answer(config, {
+        return response.json(bc.vnpay.querydr_answer(config, {
             **base, "vnp_ResponseCode": "00", "vnp_Message": "QueryDR Success", "vnp_Amount": seen["vnp_Amount"],
             "vnp_BankCode": seen["vnp_BankCode"], "vnp_PayDate": seen["vnp_PayDate"],
             "vnp_TransactionNo": seen["vnp_TransactionNo"], "vnp_TransactionType": "01",

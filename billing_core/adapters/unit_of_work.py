@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool, StaticPool
 
-from billing_core import errors
+from billing_core.domain import errors
 from billing_core.adapters import orm
 from billing_core.adapters.repository import WorkspaceRepository
 from billing_core.domain.model import AuditEntry, Workspace

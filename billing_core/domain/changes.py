@@ -32,7 +32,7 @@ from billing_core.domain.model import (
 from billing_core.domain.quotes import add_months, charged_period
 from billing_core.domain.retention import tasks_for_change
 from billing_core.domain.rules import Decision, PlanTarget
-from billing_core.errors import (
+from billing_core.domain.errors import (
     ChangeNotAllowedError,
     ConfirmationRequiredError,
     NoScheduledChangeError,
@@ -40,7 +40,7 @@ from billing_core.errors import (
 )
 
 if TYPE_CHECKING:
-    from billing_core.catalog import Catalog
+    from billing_core.domain.catalog import Catalog
 
 
 def apply_immediate(

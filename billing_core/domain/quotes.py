@@ -4,7 +4,7 @@ Proration is day-based (the formula the README quotes)::
 
     remaining_days = (day(period_end) - day(now)).days      # clamped to 0..period_days
     period_days    = (day(period_end) - day(period_start)).days
-    where day() is the calendar day in Vietnam (billing_core.clock.vietnam_date)
+    where day() is the calendar day in Vietnam (billing_core.domain.clock.vietnam_date)
     old_price      = current seats x current tier's price for the current cycle
     new_price      = target seats x target tier's price for the target cycle
 
@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from billing_core.clock import vietnam_date
+from billing_core.domain.clock import vietnam_date
 from billing_core.domain import reasons as R
 from billing_core.domain.model import Status, Subscription, Workspace
 from billing_core.domain.reasons import Reason
 from billing_core.domain.rules import ChangeRequest, PlanTarget, derive_facts, resolve_target
 
 if TYPE_CHECKING:
-    from billing_core.catalog import Catalog
+    from billing_core.domain.catalog import Catalog
 
 
 def add_months(value: datetime, months: int) -> datetime:
@@ -49,7 +49,7 @@ def add_months(value: datetime, months: int) -> datetime:
 
 @dataclass(frozen=True)
 class QuoteLine:
-    code: str  # rendered by billing_core.messages
+    code: str  # rendered by billing_core.domain.messages
     params: Dict[str, Any]
     amount_vnd: int  # negative for a credit
 

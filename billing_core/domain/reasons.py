@@ -3,7 +3,7 @@
 A ``Reason`` explains a decision (a blocking problem, or an informational note such as "applies
 at the next renewal"); a ``Fix`` is one step the customer takes first. Both carry a code and
 plain JSON-able params (str, int, bool, lists of str, dates as ISO strings); the text lives in
-``billing_core.messages``.
+``billing_core.domain.messages``.
 """
 from __future__ import annotations
 

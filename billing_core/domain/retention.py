@@ -26,7 +26,7 @@ from billing_core.domain.model import (
 )
 
 if TYPE_CHECKING:
-    from billing_core.catalog import Catalog
+    from billing_core.domain.catalog import Catalog
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional
 from billing_core.domain import reasons as R
 from billing_core.domain.model import Cycle, Effective, Outcome, Status, Subscription, Workspace
 from billing_core.domain.reasons import Fix, Reason
-from billing_core.errors import (
+from billing_core.domain.errors import (
     InvalidCapacityAmountError,
     InvalidSeatsError,
     UnknownCapacityKindError,
@@ -31,7 +31,7 @@ from billing_core.errors import (
 )
 
 if TYPE_CHECKING:  # the catalog module imports this one to validate rule facts
-    from billing_core.catalog import Catalog
+    from billing_core.domain.catalog import Catalog
 
 STATUSES = ("none", "trial", "active", "expired", "free")
 DIRECTIONS = ("new", "upgrade", "downgrade", "same")

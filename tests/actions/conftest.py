@@ -36,7 +36,7 @@ def _secret(monkeypatch):
 def billing_db(tmp_path, monkeypatch):
     """A fresh database with the demo workspaces, as BILLING_DATABASE_URL."""
     from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema, dispose_engine
-    from billing_core.demo import seed_demo
+    from billing_core.service_layer.demo import seed_demo
     from tests.dbs import new_billing_database_url
 
     url = new_billing_database_url(tmp_path)

@@ -27,7 +27,7 @@ def step(text, intent="inform", requested=None, slots=None, new_slots=None, toke
 
 
 def orders(url, workspace_id):
-    from billing_core import payments
+    from billing_core.service_layer import payments
     from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 
     return payments.latest_orders(SqlAlchemyUnitOfWork(url), workspace_id, limit=50)
@@ -183,7 +183,7 @@ def test_english_quote(billing_db):
 
 
 def test_a_change_the_credit_fully_covers_is_applied_without_a_link(billing_db):
-    from billing_core import services
+    from billing_core.service_layer import services
     from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 
     customer = token("demo-ow-trial-ended")

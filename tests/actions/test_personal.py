@@ -212,7 +212,7 @@ def test_unreachable_database_is_a_polite_message_not_a_crash(monkeypatch, tmp_p
 
 
 def test_cancel_a_scheduled_downgrade_asks_first_then_cancels(billing_db):
-    from billing_core import services
+    from billing_core.service_layer import services
     from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 
     customer = token("demo-downgrade-scheduled")
@@ -231,7 +231,7 @@ def test_cancel_a_scheduled_downgrade_asks_first_then_cancels(billing_db):
 
 
 def test_saying_no_keeps_the_scheduled_downgrade(billing_db):
-    from billing_core import services
+    from billing_core.service_layer import services
     from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 
     dispatcher, _ = run(ActionConfirmCancelDowngrade(), make_tracker(

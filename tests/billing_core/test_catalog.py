@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from billing_core.catalog import DEFAULT_CATALOG_PATH, CatalogError, clear_catalog_cache, load_catalog
-from billing_core.errors import BillingError
+from billing_core.domain.catalog import DEFAULT_CATALOG_PATH, CatalogError, clear_catalog_cache, load_catalog
+from billing_core.domain.errors import BillingError
 
 
 @pytest.fixture(scope="module")

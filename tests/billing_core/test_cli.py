@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from billing_core import cli
+from billing_core.entrypoints import cli
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema, dispose_engine, get_engine
-from billing_core.demo import seed_demo
+from billing_core.service_layer.demo import seed_demo
 from tests.billing_core.factories import NOW
 from tests.billing_core.test_services import snapshot
 

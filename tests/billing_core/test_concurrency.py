@@ -11,9 +11,10 @@ import threading
 import time
 from typing import Callable, List
 
-from billing_core import errors, services
+from billing_core.domain import errors
+from billing_core.service_layer import services
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
-from billing_core.demo import seed_demo
+from billing_core.service_layer.demo import seed_demo
 from billing_core.domain.rules import ChangeRequest
 from tests.billing_core.factories import DW, NOW
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from billing_core import services
+from billing_core.service_layer import services
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
-from billing_core.catalog import load_catalog
-from billing_core.demo import DEMO_WORKSPACE_IDS, seed_demo
+from billing_core.domain.catalog import load_catalog
+from billing_core.service_layer.demo import DEMO_WORKSPACE_IDS, seed_demo
 from billing_core.domain import reasons as R
 from billing_core.domain.model import Cycle, OrderStatus, RenewalMode, Status
 from billing_core.domain.quotes import quote

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from billing_core.catalog import load_catalog
+from billing_core.domain.catalog import load_catalog
 from billing_core.domain.changes import (
     apply_decision,
     apply_immediate,
@@ -28,7 +28,7 @@ from billing_core.domain.model import Cycle, Outcome, RenewalMode, RetentionKind
 from billing_core.domain.quotes import add_months
 from billing_core.domain.retention import capacity_limit, execute_due
 from billing_core.domain.rules import ChangeRequest, decide
-from billing_core.errors import (
+from billing_core.domain.errors import (
     ChangeNotAllowedError,
     ConfirmationRequiredError,
     NoScheduledChangeError,
@@ -258,10 +258,10 @@ def test_pure_modules_import_neither_sqlalchemy_nor_rasa():
 
     code = (
         "import sys\n"
-        "import billing_core, billing_core.catalog, billing_core.messages, billing_core.errors\n"
+        "import billing_core, billing_core.domain.catalog, billing_core.domain.messages, billing_core.domain.errors\n"
         "import billing_core.domain.rules, billing_core.domain.quotes, billing_core.domain.retention\n"
         "import billing_core.domain.changes, billing_core.domain.reasons\n"
-        "billing_core.catalog.load_catalog()\n"
+        "billing_core.domain.catalog.load_catalog()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'rasa', 'rasa_sdk', 'sanic'))\n"
         "print(bad)\n"
     )
@@ -326,7 +326,7 @@ def test_every_valid_request_gets_an_answer_that_can_be_shown(ws, change):
     import json
 
     from billing_core.domain.quotes import quote
-    from billing_core.messages import MISSING, render_decision
+    from billing_core.domain.messages import MISSING, render_decision
 
     before = copy.deepcopy(ws)
     decision = decide(CATALOG, ws, change, NOW)

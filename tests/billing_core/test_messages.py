@@ -6,11 +6,11 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from billing_core import errors, messages
-from billing_core.catalog import load_catalog
+from billing_core.domain import errors, messages
+from billing_core.domain.catalog import load_catalog
 from billing_core.domain import reasons as R
 from billing_core.domain.rules import decide
-from billing_core.messages import (
+from billing_core.domain.messages import (
     MESSAGES,
     VNPAY_RESPONSE_CODES,
     format_date,

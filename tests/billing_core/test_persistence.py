@@ -29,7 +29,7 @@ from billing_core.domain.model import (
     Subscription,
     Workspace,
 )
-from billing_core.errors import BillingError, ConcurrentUpdateError
+from billing_core.domain.errors import BillingError, ConcurrentUpdateError
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 HANOI = timezone(timedelta(hours=7))

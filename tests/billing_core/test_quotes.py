@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_core.catalog import DEFAULT_CATALOG_PATH, load_catalog
+from billing_core.domain.catalog import DEFAULT_CATALOG_PATH, load_catalog
 from billing_core.domain import reasons as R
 from billing_core.domain.model import Cycle, Status, Subscription
 from billing_core.domain.quotes import add_months, quote

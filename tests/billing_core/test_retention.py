@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from billing_core.catalog import load_catalog
+from billing_core.domain.catalog import load_catalog
 from billing_core.domain.model import RetentionKind, RetentionStatus
 from billing_core.domain.retention import execute_due, preview, tasks_for_change
 from tests.billing_core import factories as f

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from billing_core.catalog import load_catalog
+from billing_core.domain.catalog import load_catalog
 from billing_core.domain import reasons as R
 from billing_core.domain.model import Cycle, Effective, OrderStatus, Outcome, Status
 from billing_core.domain.rules import ChangeRequest, decide, resolve_target
-from billing_core.errors import (
+from billing_core.domain.errors import (
     InvalidCapacityAmountError,
     InvalidSeatsError,
     UnknownCapacityKindError,

@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from billing_core import errors, services
+from billing_core.domain import errors
+from billing_core.service_layer import services
 from billing_core.adapters.orm import metadata
 from billing_core.adapters.unit_of_work import FakeUnitOfWork, SqlAlchemyUnitOfWork, get_engine
-from billing_core.demo import seed_demo
+from billing_core.service_layer.demo import seed_demo
 from billing_core.domain import reasons as R
 from billing_core.domain.model import (
     Cycle,

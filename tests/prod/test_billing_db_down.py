@@ -44,7 +44,7 @@ def billing_pg():
 
 @pytest.fixture
 def billing(billing_pg, monkeypatch):
-    from billing_core import vnpay
+    from billing_core.adapters import vnpay
     from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, dispose_engine
 
     url = billing_pg.config.billing_url
@@ -62,7 +62,7 @@ def billing(billing_pg, monkeypatch):
 
 def _checkout(new_uow, config, workspace_id="demo-monthly"):
     """A pending upgrade order; the first allowed one of a few likely changes."""
-    from billing_core import payments
+    from billing_core.service_layer import payments
     from billing_core.domain.rules import ChangeRequest
 
     for product, tier in (("digital_workspace", "standard"), ("digital_workspace", "premium"),
@@ -75,7 +75,7 @@ def _checkout(new_uow, config, workspace_id="demo-monthly"):
 
 def _paid_ipn(config, pay_url: str) -> dict:
     """What VNPAY sends after a successful payment of that link, signed like VNPAY signs."""
-    from billing_core import vnpay
+    from billing_core.adapters import vnpay
 
     sent = dict(parse_qsl(urlsplit(pay_url).query))
     fields = {
@@ -100,7 +100,7 @@ def _state(new_uow, workspace_id: str, txn_ref: str, product: str):
 
 
 def test_ipn_during_an_outage_is_refused_then_applied_exactly_once(billing):
-    from billing_core import payments
+    from billing_core.service_layer import payments
 
     stack, new_uow, config = billing
     checkout = _checkout(new_uow, config)
@@ -124,7 +124,7 @@ def test_ipn_during_an_outage_is_refused_then_applied_exactly_once(billing):
 
 
 def test_database_lost_while_settling_leaves_nothing_half_written(billing, monkeypatch):
-    from billing_core import payments
+    from billing_core.service_layer import payments
 
     stack, new_uow, config = billing
     checkout = _checkout(new_uow, config, "demo-yearly")
@@ -151,7 +151,7 @@ def test_database_lost_while_settling_leaves_nothing_half_written(billing, monke
 
 
 def test_checkout_during_an_outage_writes_no_order(billing):
-    from billing_core import payments
+    from billing_core.service_layer import payments
     from billing_core.domain.rules import ChangeRequest
 
     stack, new_uow, config = billing

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from billing_core import vnpay  # noqa: E402
+from billing_core.adapters import vnpay  # noqa: E402
 from tests.dbs import POSTGRES_ENV, PostgresServer  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)

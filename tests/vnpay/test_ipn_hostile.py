@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_core import payments, vnpay
+from billing_core.service_layer import payments
+from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from billing_core.domain.model import OrderStatus
 from billing_core.domain.rules import ChangeRequest

@@ -6,7 +6,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from billing_core import payments, services, vnpay
+from billing_core.service_layer import payments, services
+from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from billing_core.domain.model import Cycle, OrderKind, OrderStatus, RenewalMode, ScheduledChange
 from billing_core.domain.rules import ChangeRequest
@@ -229,11 +230,11 @@ def test_command_line_runs_one_round(sqlite_url, tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("VNPAY_")}
     env.update(BILLING_DATABASE_URL=sqlite_url, HELPDESK_MODE="demo", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "billing_core.payments", "run-jobs"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "billing_core.service_layer.payments", "run-jobs"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
     env["HELPDESK_MODE"] = "production"
-    done = subprocess.run([sys.executable, "-m", "billing_core.payments", "run-jobs"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "billing_core.service_layer.payments", "run-jobs"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "VNPAY_HASH_SECRET" in done.stderr and "Traceback" not in done.stderr

@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from billing_core import errors, payments, vnpay
+from billing_core.domain import errors
+from billing_core.service_layer import payments
+from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from billing_core.domain.model import Cycle, OrderKind, OrderStatus, RenewalMode, Status
 from billing_core.domain.rules import ChangeRequest

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote, urlparse
 
 import pytest
 
-from billing_core import vnpay
+from billing_core.adapters import vnpay
 from billing_core.domain.model import Cycle, Order, OrderKind, OrderStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -157,7 +157,7 @@ def test_txn_refs_are_alphanumeric_and_unique():
 # --- time zones --------------------------------------------------------------------------------
 
 DATE_PROBE = (
-    "from datetime import datetime, timezone; from billing_core import vnpay; "
+    "from datetime import datetime, timezone; from billing_core.adapters import vnpay; "
     "print(vnpay.vnpay_date(datetime(2026, 12, 31, 20, 30, 5, tzinfo=timezone.utc)), "
     "vnpay.vnpay_date(datetime(2026, 7, 1, 3, 0, 0)), "
     "vnpay.vnpay_date(datetime.fromisoformat('2026-03-08T01:30:00-05:00')))"

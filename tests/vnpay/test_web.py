@@ -18,7 +18,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 
-from billing_core import payments, vnpay
+from billing_core.service_layer import payments
+from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema
 from billing_core.domain.model import OrderKind, OrderStatus, RenewalMode
 from billing_core.domain.rules import ChangeRequest

@@ -15,7 +15,7 @@ Renewal of an unpaid period (a decision, written down): billing_core does not cu
 off at period end. ``renew_due`` rolls the plan into its next period (applying a scheduled
 downgrade first) and records in the audit entry whether a paid renewal order covers the new
 period (``renewal_paid``); collecting that payment (auto-renewal orders, reminders) belongs to
-``billing_core.payments``, and suspending a customer who never pays is a staff decision.
+``billing_core.service_layer.payments``, and suspending a customer who never pays is a staff decision.
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ import enum
 from datetime import date, datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
-from billing_core import errors
-from billing_core.catalog import Catalog, load_catalog
-from billing_core.clock import utc_or_now, vietnam_date
+from billing_core.domain import errors
+from billing_core.domain.catalog import Catalog, load_catalog
+from billing_core.domain.clock import utc_or_now, vietnam_date
 from billing_core.domain import changes, retention
 from billing_core.domain.model import (
     AuditEntry,
@@ -356,7 +356,7 @@ def run_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = N
 
 # --- summary ---------------------------------------------------------------------------------
 def _days_left(end: Optional[datetime], now: datetime) -> Optional[int]:
-    # Calendar days in Vietnam between the two instants (billing_core.clock's convention).
+    # Calendar days in Vietnam between the two instants (billing_core.domain.clock's convention).
     return None if end is None else max(0, (vietnam_date(end) - vietnam_date(now)).days)
 
 

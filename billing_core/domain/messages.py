@@ -20,7 +20,7 @@ import string
 from datetime import date, datetime
 from typing import Any, Dict, Iterable, Mapping, Optional
 
-from billing_core.clock import VIETNAM
+from billing_core.domain.clock import VIETNAM
 
 log = logging.getLogger(__name__)
 
@@ -582,7 +582,7 @@ class _Params(dict):
 
 
 def _default_catalog():
-    from billing_core.catalog import load_catalog
+    from billing_core.domain.catalog import load_catalog
 
     try:
         return load_catalog()

@@ -18,7 +18,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import yaml
 
-from billing_core.errors import CatalogError
+from billing_core.domain.errors import CatalogError
 
 __all__ = [
     "Catalog", "CatalogError", "CapacityKind", "CapacityQuota", "Feature", "LocalizedText", "Product",
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same rules, faster
-DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.yaml")
+DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[1] / "catalog.yaml"
 CATALOG_PATH_ENV = "BILLING_CATALOG_PATH"
 OUTCOMES = ("IMMEDIATE", "NEXT_CYCLE", "BLOCKED")
 TOP_LEVEL_KEYS = (
@@ -462,7 +462,7 @@ class _Loader:
     # -- rules ------------------------------------------------------------------------------
     def load_rules(self, raw, catalog: Catalog) -> Tuple[RuleCase, ...]:
         from billing_core.domain.rules import fact_domains
-        from billing_core.messages import has_message
+        from billing_core.domain.messages import has_message
 
         domains = fact_domains(catalog)
         if not isinstance(raw, list) or not raw:
@@ -509,13 +509,13 @@ class _Loader:
             if not reason:
                 raise self.fail(entry, "missing reason code" + (" for a BLOCKED outcome" if outcome == "BLOCKED" else ""))
             if not has_message(reason):
-                raise self.fail(entry, f"reason code {reason!r} has no message in billing_core/messages.py")
+                raise self.fail(entry, f"reason code {reason!r} has no message in billing_core/domain/messages.py")
             notes = then.get("notes", []) or []
             if not isinstance(notes, list):
                 raise self.fail(entry, "notes must be a list of codes")
             for note in notes:
                 if not has_message(note):
-                    raise self.fail(entry, f"note code {note!r} has no message in billing_core/messages.py")
+                    raise self.fail(entry, f"note code {note!r} has no message in billing_core/domain/messages.py")
             rule = RuleCase(id=case_id, when=MappingProxyType(when), outcome=outcome, reason=reason, notes=tuple(notes))
             for earlier_index, earlier in enumerate(rules):
                 if _always_matches_first(earlier, rule):

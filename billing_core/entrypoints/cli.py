@@ -17,12 +17,13 @@ import sys
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
-from billing_core import errors, messages, services
-from billing_core.catalog import load_catalog
+from billing_core.domain import errors, messages
+from billing_core.service_layer import services
+from billing_core.domain.catalog import load_catalog
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
-# Layout words of the human output (the sentences themselves come from billing_core.messages).
+# Layout words of the human output (the sentences themselves come from billing_core.domain.messages).
 TEXT = {
     "vi": {
         "allowed": "ĐƯỢC PHÉP", "blocked": "CHƯA ĐƯỢC", "reasons": "Lý do", "fixes": "Cần làm trước",
@@ -302,7 +303,7 @@ def run(args, lang: str, out: TextIO) -> int:
         return EXIT_OK
 
     if args.command == "seed-demo":
-        from billing_core.demo import seed_demo
+        from billing_core.service_layer.demo import seed_demo
 
         ids = seed_demo(_uow(), now)
         emit({"seeded": ids}, [text["seeded"].format(count=len(ids), ids=", ".join(ids))])

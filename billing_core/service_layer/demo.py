@@ -19,8 +19,8 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Optional
 
-from billing_core.catalog import Catalog, load_catalog
-from billing_core.clock import VIETNAM, as_utc, utcnow
+from billing_core.domain.catalog import Catalog, load_catalog
+from billing_core.domain.clock import VIETNAM, as_utc, utcnow
 from billing_core.domain.model import (
     AuditEntry,
     CapacityPurchase,

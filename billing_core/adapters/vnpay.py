@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 from urllib.parse import quote_plus, urlparse
 
-from billing_core.clock import VIETNAM, as_utc  # noqa: F401  (as_utc is part of this module's API)
+from billing_core.domain.clock import VIETNAM, as_utc  # noqa: F401  (as_utc is part of this module's API)
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Typed errors of billing_core: a stable ``code`` plus plain ``params``.
 
-The text shown to people lives in ``billing_core.messages`` (the one place with Vietnamese and
+The text shown to people lives in ``billing_core.domain.messages`` (the one place with Vietnamese and
 English); ``str(error)`` is the English text so logs and tracebacks stay readable.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ class BillingError(Exception):
         super().__init__(self.code)
 
     def message(self, lang: str = "vi", catalog=None) -> str:
-        from billing_core.messages import render
+        from billing_core.domain.messages import render
 
         return render(self.code, self.params, lang, catalog)
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional
 
-from billing_core import errors, vnpay
+from billing_core.domain import errors
+from billing_core.adapters import vnpay
 from billing_core.domain.model import AuditEntry, Order, OrderKind, OrderStatus, RenewalMode, Workspace
-from billing_core.clock import as_utc, utc_or_now
+from billing_core.domain.clock import as_utc, utc_or_now
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _order_of(workspace: Workspace, txn_ref: str) -> Optional[Order]:
 
 def response_code_text(code: Optional[str], lang: str = "vi") -> str:
     """VNPAY's ``vnp_ResponseCode`` in words, with what to do next (``messages.VNPAY_RC_<code>``)."""
-    from billing_core import messages
+    from billing_core.domain import messages
 
     return messages.vnpay_response_text(code or "99", lang)
 
@@ -184,7 +185,7 @@ def _apply_upgrade(uow, workspace: Workspace, order: Order, now: datetime) -> Di
     """Re-decide the order's change on the locked workspace (the order is already marked paid, so
     it no longer counts as pending) and apply it through the services' in-transaction path, which
     refuses it when the rules no longer say IMMEDIATE and writes the ``change_applied`` entry."""
-    from billing_core import services
+    from billing_core.service_layer import services
     from billing_core.domain.rules import ChangeRequest
 
     request = ChangeRequest(order.product, order.tier, order.cycle, order.seats, dict(order.addons or {}))
@@ -271,7 +272,7 @@ def start_checkout(uow, workspace_id: str, request: Any, renewal_mode: Any = Ren
     change while its order is open returns that order and the same link (``reused=True``); its
     renewal mode follows the latest answer.
     """
-    from billing_core.catalog import load_catalog
+    from billing_core.domain.catalog import load_catalog
 
     now = utc_or_now(now)
     mode = _renewal_mode(renewal_mode)
@@ -336,7 +337,7 @@ def _link(config: vnpay.VnpayConfig, order: Order, client_ip: str, locale: str, 
           catalog: Any = None) -> str:
     """The order's VNPAY link, described with the catalog's (folded) Vietnamese names."""
     if catalog is None:
-        from billing_core.catalog import load_catalog
+        from billing_core.domain.catalog import load_catalog
 
         catalog = load_catalog()
     info = vnpay.order_info_for(order, catalog.product_name(order.product, "vi"), catalog.tier_name(order.tier, "vi"))
@@ -384,7 +385,7 @@ def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: 
     A subscription with a scheduled change ("next renewal plan") gets a reminder without an order:
     the change is applied at the renewal by the renewal job, and the customer pays it from the chat.
     """
-    from billing_core.catalog import load_catalog
+    from billing_core.domain.catalog import load_catalog
 
     now = utc_or_now(now)
     config = config or vnpay.VnpayConfig.from_env()
@@ -594,12 +595,12 @@ def find_order(uow, txn_ref: str) -> Optional[OrderLookup]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m billing_core.payments run-jobs``: one round of the payment jobs (for cron)."""
+    """``python -m billing_core.service_layer.payments run-jobs``: one round of the payment jobs (for cron)."""
     import argparse
     import json
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m billing_core.payments",
+    parser = argparse.ArgumentParser(prog="python -m billing_core.service_layer.payments",
                                      description="VNPAY payment jobs: reconcile pending orders, open renewal orders.")
     parser.add_argument("command", choices=["run-jobs"])
     args = parser.parse_args(argv)

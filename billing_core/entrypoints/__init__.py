@@ -1,0 +1,1 @@
+"""Ways in from outside: the command line (python -m billing_core)."""

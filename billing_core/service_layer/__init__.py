@@ -1,0 +1,1 @@
+"""Use cases over the unit of work: plan changes, payments, jobs, demo data."""
