@@ -7,7 +7,7 @@ CORE_VENV := .venv-core
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: help install install-browser install-core test test-core test-main run eval train validate bench clean
+.PHONY: help install install-system install-core lint test run eval train validate bench clean
 
 help:
 	@echo "make run    - install, train if data changed, seed demo data, start the assistant + web app"
@@ -41,12 +41,17 @@ webapp/static/dist/.built: $(WIDGET_SOURCES)
 install: $(STAMPS)/main-venv webapp/static/dist/.built
 install-core: $(STAMPS)/core-venv
 
-# Headless Chromium from Debian for the browser tests (browser downloads do not work here).
-install-browser:
-	scripts/install_browser.sh
+# Every Debian package a test starts: PostgreSQL, redis-server, nginx, headless Chromium
+# (apt-get update first, only when one is missing; browser downloads do not work here).
+install-system:
+	scripts/install_system.sh
 
-test: install install-core install-browser
+test: install install-core install-system
 	scripts/test.sh
+
+# The fast first step of make test: import contracts, lint and format, types.
+lint: install
+	scripts/lint.sh
 
 # Train the model only when data/, domain.yml, config.yml or the NLU components changed.
 train: install
@@ -81,14 +86,14 @@ clean:
 # the environment (deploy/prod.env.example); when HELPDESK_JWT_SECRET is unset this is a trial
 # run with loudly announced throwaway secrets and the demo workspaces.
 .PHONY: run-prod stop-prod test-prod bench-load
-run-prod: install train
+run-prod: install install-system train
 	scripts/run_prod.sh run $(if $(HELPDESK_JWT_SECRET),,--trial)
 
 stop-prod:
 	scripts/run_prod.sh stop
 
 # The production profile's fault tests (PostgreSQL, Redis, nginx, two Rasa servers; root for apt-get).
-test-prod: install train
+test-prod: install install-system train
 	$(PY) -m pytest -q -m prod tests/prod
 
 # 50 concurrent conversations for 60 s, one server versus two (bounded, loopback only).

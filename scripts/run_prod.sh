@@ -8,23 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null; }
-
-install_missing() {
-  local packages=()
-  have_postgres || packages+=(postgresql)
-  command -v redis-server >/dev/null || packages+=(redis-server)
-  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || packages+=(nginx)
-  if [ "${#packages[@]}" -eq 0 ]; then return; fi
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "run_prod.sh: missing ${packages[*]}; run as root or: apt-get install ${packages[*]}" >&2
-    exit 1
-  fi
-  echo "run_prod.sh: installing Debian packages: ${packages[*]}" >&2
-  apt-get update -qq >&2
-  # policy-rc.d may refuse to start the packaged services; the profile runs its own instances.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >&2
-}
+install_missing() { scripts/install_system.sh postgresql redis-server nginx >&2; }
 
 case "${1:-}" in
   run|start) install_missing ;;

@@ -3,7 +3,7 @@
 Starts the whole stack (action server, Rasa with the trained model, web app) through the shared
 ``live_stack`` fixture, then runs each scenario of ``scenarios.mjs`` (playwright-core driving
 /usr/bin/chromium). Screenshots of every step land in ``test-output/screenshots/``.
-Prerequisites: ``scripts/install_browser.sh`` and ``npm ci`` in ``frontend/``.
+Prerequisites: ``make install-system`` and ``npm ci`` in ``frontend/``.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.timeout(600)
 @pytest.fixture(scope="session")
 def browser_ready():
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: run scripts/install_browser.sh")
+        pytest.fail(f"no Chromium at {CHROMIUM}: run make install-system (scripts/install_system.sh)")
     if shutil.which("node") is None:
         pytest.fail("node is not installed")
     if not (ROOT / "frontend" / "node_modules" / "playwright-core").exists():
