@@ -253,3 +253,13 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 def test_a_valid_copy_loads(tmp_path, raw):
     catalog = load_catalog(write(tmp_path, raw), use_cache=False)
     assert [rule.id for rule in catalog.change_rules] == [rule["id"] for rule in raw["change_rules"]]
+
+
+def test_public_api_exports_exactly_what_it_lists():
+    import billing_core
+
+    assert sorted(billing_core.__all__) == sorted(billing_core._EXPORTS)
+    for name in billing_core.__all__:
+        assert getattr(billing_core, name) is not None, name
+    with pytest.raises(AttributeError):
+        billing_core.not_a_public_name  # noqa: B018
