@@ -178,9 +178,14 @@ class ActionAnswerTrial(PersonalAnswer):
             if wanted and sub.get("product") not in wanted:
                 continue
             name = billing.product_name(sub["product"], lang)
-            if sub.get("status") == "trial":
+            days = trial_days_left(sub, now) if sub.get("status") == "trial" else None
+            if days == 0 and as_datetime(sub.get("period_end")) is not None:
+                # Never "0 days left" on the last day: say it ends today, and when.
+                ends = bc.format_datetime(as_datetime(sub.get("period_end")), lang)
+                say(dispatcher, lang, "utter_trial_last_day", product=name, time=ends)
+            elif sub.get("status") == "trial":
                 say(dispatcher, lang, "utter_trial_days_left", product=name,
-                    days=trial_days_left(sub, now), date=date_text(sub.get("period_end"), lang),
+                    days=days, date=date_text(sub.get("period_end"), lang),
                 )
             else:
                 say(dispatcher, lang, "utter_trial_not_running", product=name,

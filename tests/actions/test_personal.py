@@ -3,7 +3,7 @@ to log in otherwise; a customer never sees another workspace, an agent may name 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -262,3 +262,16 @@ def test_A_assistant_counts_trial_days_like_check_and_show(now):
     moment = datetime.fromisoformat(now)
     end = "2026-12-20T18:00:00+00:00"  # 01:00 on 21 Dec in Hanoi
     assert trial_days_left({"period_end": end}, moment) == bc.days_left(datetime.fromisoformat(end), moment)
+
+
+def test_text_last_trial_day_is_today_not_zero_days(billing_db):
+    """Issue 10 texts: on the last trial day the assistant said "còn 0 ngày"; now it says today, and when."""
+    uow = bc.SqlAlchemyUnitOfWork(billing_db)
+    with uow:
+        ws = uow.workspaces.get("demo-trial", for_update=True)
+        ws.subscriptions[0].period_end = datetime.now(timezone.utc) + timedelta(seconds=30)
+        ws.touch()
+        uow.commit()
+    dispatcher, _ = ask_trial(token("demo-trial"))
+    text = rendered(dispatcher)
+    assert "ngày dùng thử cuối cùng" in text and "còn 0 ngày" not in text, text
