@@ -6,7 +6,6 @@ verified token (or, for a support agent, from the workspace they name).
 """
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Text
@@ -157,10 +156,8 @@ def trial_days_left(subscription: Dict[str, Any], now: datetime) -> Optional[int
     if subscription.get("trial_days_left") is not None:
         return int(subscription["trial_days_left"])
     end = as_datetime(subscription.get("period_end"))
-    if end is None:
-        return None
-    # A part-day left counts as a day: "0 days left" only once the trial has really ended.
-    return max(0, math.ceil((end - now).total_seconds() / 86400))
+    # The one "days left" of the business calendar (Vietnamese days), as check and show count.
+    return bc.days_left(end, now)
 
 
 class ActionAnswerTrial(PersonalAnswer):
@@ -181,9 +178,14 @@ class ActionAnswerTrial(PersonalAnswer):
             if wanted and sub.get("product") not in wanted:
                 continue
             name = billing.product_name(sub["product"], lang)
-            if sub.get("status") == "trial":
+            days = trial_days_left(sub, now) if sub.get("status") == "trial" else None
+            if days == 0 and as_datetime(sub.get("period_end")) is not None:
+                # Never "0 days left" on the last day: say it ends today, and when.
+                ends = bc.format_datetime(as_datetime(sub.get("period_end")), lang)
+                say(dispatcher, lang, "utter_trial_last_day", product=name, time=ends)
+            elif sub.get("status") == "trial":
                 say(dispatcher, lang, "utter_trial_days_left", product=name,
-                    days=trial_days_left(sub, now), date=date_text(sub.get("period_end"), lang),
+                    days=days, date=date_text(sub.get("period_end"), lang),
                 )
             else:
                 say(dispatcher, lang, "utter_trial_not_running", product=name,

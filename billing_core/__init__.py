@@ -36,6 +36,8 @@ _EXPORTS = {
     "Catalog": "billing_core.domain.catalog",
     "load_catalog": "billing_core.domain.catalog",
     "VIETNAM": "billing_core.domain.clock",
+    "business_day": "billing_core.domain.clock",
+    "days_left": "billing_core.domain.clock",
     "utcnow": "billing_core.domain.clock",
     "vietnam_date": "billing_core.domain.clock",
     "BillingError": "billing_core.domain.errors",
@@ -151,7 +153,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
     )
     from billing_core.adapters.vnpay import ConfigError, VnpayConfig
     from billing_core.domain.catalog import Catalog, load_catalog
-    from billing_core.domain.clock import VIETNAM, utcnow, vietnam_date
+    from billing_core.domain.clock import VIETNAM, business_day, days_left, utcnow, vietnam_date
     from billing_core.domain.errors import BillingError, WorkspaceNotFoundError
     from billing_core.domain.messages import (
         format_date,

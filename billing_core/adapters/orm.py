@@ -128,6 +128,7 @@ subscriptions = Table(
     Column("period_end", UtcDateTime(), nullable=True),
     Column("cycle", EnumString(model.Cycle), nullable=True),
     Column("renewal_mode", EnumString(model.RenewalMode), nullable=False),
+    Column("billing_anchor", UtcDateTime(), nullable=True),
 )
 
 capacity_purchases = Table(
@@ -191,6 +192,7 @@ retention_tasks = Table(
     Column("status", EnumString(model.RetentionStatus), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("reason", Text, nullable=False),
+    Column("resolution", String(40), nullable=False, default=""),
 )
 Index("ix_retention_tasks_status_due_at", retention_tasks.c.status, retention_tasks.c.due_at)
 

@@ -29,7 +29,7 @@ from billing_core.domain.model import (
     Subscription,
     Workspace,
 )
-from billing_core.domain.quotes import add_months, charged_period
+from billing_core.domain.pricing import charged_period, next_period_end
 from billing_core.domain.retention import tasks_for_change
 from billing_core.domain.rules import Decision, PlanTarget
 from billing_core.domain.errors import (
@@ -62,17 +62,18 @@ def apply_immediate(
     retention: List[RetentionTask] = []
     if sub is not None and not target.paid and sub.tier != target.tier:
         retention = tasks_for_change(catalog, workspace, target.product, sub.tier, target.tier, now, now)
+    anchor = start if target.paid else None  # a new paid period anchors the cycle at its start
     if sub is None:
         sub = Subscription(
             product=target.product, tier=target.tier, status=target.status, seats=target.seats,
             period_start=start, period_end=end, cycle=target.cycle,
-            renewal_mode=renewal_mode or RenewalMode.MANUAL,
+            renewal_mode=renewal_mode or RenewalMode.MANUAL, billing_anchor=anchor,
         )
         workspace.subscriptions.append(sub)
     else:
         sub.tier, sub.seats, sub.cycle, sub.status = target.tier, target.seats, target.cycle, target.status
         if not same_period:
-            sub.period_start, sub.period_end = start, end
+            sub.period_start, sub.period_end, sub.billing_anchor = start, end, anchor
         if renewal_mode is not None:
             sub.renewal_mode = renewal_mode
     for kind, amount in target.addons.items():
@@ -113,6 +114,8 @@ def schedule_change(
         raise ConfirmationRequiredError({"product": decision.target.product})
     target = decision.target
     previous = workspace.scheduled_change(target.product)
+    if previous is not None and decision.facts.get("same_as_scheduled"):
+        return previous  # asked again for exactly what is scheduled: nothing changes
     if previous is not None:
         workspace.scheduled_changes.remove(previous)
     change = ScheduledChange(
@@ -151,19 +154,27 @@ def renew(catalog: "Catalog", workspace: Workspace, product: str, now: datetime)
     if sub is None or sub.status is not Status.ACTIVE or sub.period_end is None or sub.period_end > now:
         return None
     boundary = sub.period_end
+    anchor = sub.billing_anchor or sub.period_start
     change = workspace.scheduled_change(product)
     tasks: List[RetentionTask] = []
     if change is not None:
         if change.tier != sub.tier:
             tasks = tasks_for_change(catalog, workspace, product, sub.tier, change.tier, boundary, now)
         paid = catalog.tiers[change.tier].paid
+        if not paid or change.cycle != sub.cycle:
+            anchor = boundary  # a new cycle (or none) starts at the boundary
         sub.tier, sub.seats = change.tier, change.seats
         sub.cycle = change.cycle if paid else None
         sub.status = Status.ACTIVE if paid else Status.FREE
         workspace.scheduled_changes.remove(change)
         workspace.retention_tasks.extend(tasks)
     sub.period_start = boundary
-    sub.period_end = add_months(boundary, sub.cycle.months) if sub.status is Status.ACTIVE else None
+    if sub.status is Status.ACTIVE:
+        # Keep the anchor's day of the month: 31/01 -> 28/02 -> 31/03, not 28/03.
+        sub.period_end = next_period_end(boundary, sub.cycle.months, anchor)
+        sub.billing_anchor = anchor
+    else:
+        sub.period_end = sub.billing_anchor = None
     workspace.touch()
     return Renewal(subscription=sub, applied=change, retention_tasks=tasks)
 

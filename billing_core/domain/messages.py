@@ -12,6 +12,10 @@ plain values and are formatted by their NAME, so callers never pre-format anythi
 * ``*_date`` -> 26/11/2026 (vi) or 26 Nov 2026 (en); ``*_at`` -> the same with the time
 * ``*_vnd`` -> 1.200.000 ₫ (vi) or 1,200,000 VND (en); other whole numbers get digit grouping
 * ``trial_days`` and ``min_paid_seats`` come from the catalog when the caller gives none.
+* ``{count|one|many}`` (English templates) -> "1 user" / "3 users": the number and its noun;
+* ``{trial_end_text}`` -> "ngày 20/12/2026 (còn 3 ngày)", or on the last day "hôm nay, lúc 16:00"
+  (from ``trial_end_date``, ``trial_end_at`` and ``days_left``);
+* lists end with "và" / "and": "A, B và C".
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import string
 from datetime import date, datetime
 from typing import Any, Dict, Iterable, Mapping, Optional
 
-from billing_core.domain.clock import VIETNAM
+from billing_core.domain.clock import VIETNAM, as_utc, business_day
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +34,18 @@ MISSING = "…"
 MESSAGES: Dict[str, Dict[str, str]] = {
     # ---------------------------------------------------------------- blocking reasons
     "NO_CHANGE": {
-        "vi": "{product} đang dùng đúng gói {tier} này rồi, không có gì để thay đổi.",
-        "en": "{product} is already on this {tier} plan: there is nothing to change.",
+        "vi": "Không có gì để thay đổi: gói, chu kỳ và số người dùng đều như hiện tại.",
+        "en": "There is nothing to change: the plan, cycle and number of users are what you have now.",
     },
     "PAYMENT_PENDING": {
         "vi": "Đơn hàng {order_ref} cho {product} đang chờ thanh toán (hết hạn lúc {expires_at}).",
         "en": "Order {order_ref} for {product} is waiting for payment (it expires at {expires_at}).",
     },
     "ALREADY_SCHEDULED": {
-        "vi": "Việc chuyển {product} sang gói {tier} đã được lên lịch ngày {effective_date} (mục Gói gia hạn tiếp theo).",
-        "en": "Moving {product} to {tier} is already scheduled for {effective_date} (under Next renewal plan).",
+        "vi": "Việc chuyển {product} sang gói {tier} đã được lên lịch ngày {effective_date}, bạn không cần đặt lại. "
+        "Muốn giữ gói hiện tại, hãy hủy lịch này (nhắn “hủy lịch hạ gói”).",
+        "en": "Moving {product} to {tier} is already scheduled for {effective_date}; there is no need to ask again. "
+        "To keep your current plan, cancel it (say “cancel the scheduled downgrade”).",
     },
     "NO_FREE_EDITION": {
         "vi": "{product} không có bản Free: sau {trial_days} ngày dùng thử, bạn chỉ có thể nâng cấp lên gói trả phí.",
@@ -51,9 +57,9 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     },
     "TRIAL_NOT_OVER": {
         "vi": "{product} chỉ hạ xuống bản Free được sau khi hết {trial_days} ngày dùng thử. "
-        "Thời gian dùng thử của bạn kết thúc ngày {trial_end_date} (còn {days_left} ngày).",
+        "Thời gian dùng thử của bạn kết thúc {trial_end_text}.",
         "en": "{product} can move to Free only after the {trial_days}-day trial. "
-        "Your trial ends on {trial_end_date} ({days_left} days left).",
+        "Your trial ends {trial_end_text}.",
     },
     "ADDON_REQUIRES_PAID_BASE": {
         "vi": "{addons} chỉ dùng được khi {base} là gói trả phí (bản dùng thử và bản Free không có chu kỳ thanh toán).",
@@ -69,12 +75,12 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     },
     "MIN_SEATS": {
         "vi": "Gói trả phí cần tối thiểu {minimum} người dùng (bạn chọn {seats}).",
-        "en": "A paid plan needs at least {minimum} users (you chose {seats}).",
+        "en": "A paid plan needs at least {minimum|user|users} (you chose {seats}).",
     },
     "CAPACITY_LIMIT_EXCEEDED": {
-        "vi": "{kind} đi theo gói {product}: hạn mức mở rộng hiện tại là {limit} {unit}, "
+        "vi": "Hạn mức {kind} đi theo gói {product}: tối đa {limit} {unit} mở rộng, "
         "yêu cầu này sẽ nâng tổng lên {total} {unit}.",
-        "en": "{kind} follows your {product} plan: its extended limit is {limit} {unit}, "
+        "en": "The limit for {kind} is set by your {product} plan: at most {limit} {unit} of extended capacity, "
         "and this would bring the total to {total} {unit}.",
     },
     "CAPACITY_NEEDS_UPGRADE": {
@@ -85,19 +91,34 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "vi": "Trợ lý chưa thể tự xử lý thay đổi này cho {product} (gói {tier}).",
         "en": "This change to {product} ({tier}) cannot be made here.",
     },
+    "KEEP_PLAN_WHILE_SCHEDULED": {
+        "vi": "{product} đang dùng gói {tier}, nhưng đã có lịch chuyển sang gói {scheduled_tier} ({scheduled_cycle}, "
+        "{scheduled_seats} người dùng) từ ngày {effective_date}.",
+        "en": "{product} is on {tier} now, but a move to {scheduled_tier} ({scheduled_cycle}, "
+        "{scheduled_seats|user|users}) is scheduled for {effective_date}.",
+    },
     # ---------------------------------------------------------------- allowed decisions
     "UPGRADE_IMMEDIATE": {
-        "vi": "Có thể chuyển {product} sang gói {tier} ({cycle}, {seats} người dùng). "
-        "Gói giải pháp được áp dụng ngay khi thanh toán thành công.",
-        "en": "{product} can move to {tier} ({cycle}, {seats} users). The plan applies as soon as the payment succeeds.",
+        "vi": "Gói mới: {tier}, {cycle}, {seats} người dùng.",
+        "en": "New plan: {tier}, {cycle}, {seats|user|users}.",
     },
     "DOWNGRADE_NEXT_CYCLE": {
-        "vi": "Có thể hạ {product} xuống gói {tier}; gói mới áp dụng từ kỳ thanh toán tiếp theo ({effective_date}).",
-        "en": "{product} can move down to {tier}; the new plan applies from the next billing cycle ({effective_date}).",
+        "vi": "Đến ngày {effective_date}, bạn vẫn dùng gói {current_tier} đã thanh toán; sau đó là gói {tier} ({cycle}, {seats} người dùng).",
+        "en": "Until {effective_date} you keep the {current_tier} plan already paid for; then {tier} ({cycle}, {seats|user|users}).",
+    },
+    "PLAN_CHANGE_NEXT_CYCLE": {
+        "vi": "Gói vẫn là {tier}; đến ngày {effective_date} bạn dùng tiếp kỳ đã thanh toán.",
+        "en": "The plan stays {tier}; until {effective_date} you keep the period already paid for.",
+    },
+    "CHANGE_AT_RENEWAL_KEEPS_CREDIT": {
+        "vi": "Phần chưa dùng của kỳ đã thanh toán ({credit_vnd}) nhiều hơn số tiền của gói mới, nên thay đổi được áp dụng từ kỳ "
+        "gia hạn tiếp theo ({effective_date}): bạn dùng hết kỳ đã trả, không mất khoản nào.",
+        "en": "The unused part of the period already paid for ({credit_vnd}) is more than the new plan would cost now, so the change "
+        "applies from the next renewal ({effective_date}): you use the whole period you paid for and lose nothing.",
     },
     "FREE_IMMEDIATE": {
-        "vi": "Có thể chuyển {product} xuống bản Free ngay, không cần thanh toán.",
-        "en": "{product} can move to Free right away; there is nothing to pay.",
+        "vi": "Bản Free miễn phí, không cần thanh toán.",
+        "en": "The Free edition costs nothing; there is nothing to pay.",
     },
     # ---------------------------------------------------------------- notes
     "CANCELS_SCHEDULED_CHANGE": {
@@ -107,7 +128,7 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     "REPLACES_SCHEDULED_CHANGE": {
         "vi": "Thay đổi này thay thế lịch hạ {product} xuống gói {scheduled_tier} ({scheduled_seats} người dùng) "
         "ngày {effective_date}.",
-        "en": "This replaces the scheduled move of {product} to {scheduled_tier} ({scheduled_seats} users) "
+        "en": "This replaces the scheduled move of {product} to {scheduled_tier} ({scheduled_seats|user|users}) "
         "on {effective_date}.",
     },
     "SHOWN_AS_NEXT_RENEWAL_PLAN": {
@@ -119,10 +140,10 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "You keep the period of {product} already paid until {period_end_date}; nothing is refunded.",
     },
     "CAPACITY_WILL_BE_REMOVED": {
-        "vi": "{kind}: {amount} {unit} vượt hạn mức sẽ tự động bị xóa chậm nhất ngày {due_date} (từ cũ đến mới). "
-        "Bạn có thể mua thêm hoặc xóa bớt dung lượng mở rộng trước ngày đó.",
-        "en": "{kind}: {amount} {unit} above the limit will be deleted automatically no later than {due_date} "
-        "(oldest first). You can buy more or delete some extended capacity before then.",
+        "vi": "{kind}: {amount} {unit} vượt hạn mức của gói mới sẽ tự động bị xóa chậm nhất ngày {due_date} (từ cũ đến mới). "
+        "Muốn giữ lại, hãy hủy lịch hạ gói hoặc chọn gói có hạn mức đủ lớn trước ngày đó.",
+        "en": "{kind}: {amount} {unit} above the new plan's limit will be deleted automatically no later than {due_date} "
+        "(oldest purchases first). To keep it, cancel the downgrade or choose a plan with a large enough limit before then.",
     },
     "FEATURE_DATA_WILL_BE_DELETED": {
         "vi": "Dữ liệu của các tính năng bị khóa ({features}) sẽ bị xóa khỏi hệ thống chậm nhất ngày {due_date}.",
@@ -186,7 +207,7 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Move {addon} to {cycle} billing first.",
     },
     "FIX_WAIT_FOR_ADDON_CHANGE": {
-        "vi": "Đợi {addon} chuyển sang chu kỳ {cycle} như đã lên lịch (ngày {effective_date}), rồi đổi lại.",
+        "vi": "Đợi {addon} chuyển sang chu kỳ {cycle} như đã lên lịch (ngày {effective_date}), rồi thử lại.",
         "en": "Wait until {addon} moves to {cycle} billing as scheduled ({effective_date}), then try again.",
     },
     "FIX_SET_MIN_SEATS": {
@@ -205,6 +226,10 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "vi": "Mua gói {product} trước: {kind} đi kèm gói này.",
         "en": "Buy {product} first: {kind} comes with that plan.",
     },
+    "FIX_BUY_PAID_PLAN_FOR_CAPACITY": {
+        "vi": "Mua gói trả phí của {product} trước: {kind} chỉ đi kèm gói trả phí (không có ở bản dùng thử hay bản Free).",
+        "en": "Buy a paid {product} plan first: {kind} comes only with a paid plan (not with a trial or the Free edition).",
+    },
     "FIX_BUY_CAPACITY_SEPARATELY": {
         "vi": "Hạ gói {product} không kèm dung lượng mở rộng; nếu cần thêm, hãy mua riêng với gói hiện tại.",
         "en": "Downgrade {product} without extended capacity; buy capacity on its own with your current plan if needed.",
@@ -212,6 +237,12 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     "FIX_CONTACT_SUPPORT": {
         "vi": "Hãy liên hệ bộ phận hỗ trợ (Liên hệ trợ giúp) để được xử lý.",
         "en": "Please contact support (Contact help) to have it handled.",
+    },
+    "FIX_CANCEL_SCHEDULED_TO_KEEP": {
+        "vi": "Để giữ gói {tier}, hãy hủy lịch chuyển sang gói {scheduled_tier}: nhắn “hủy lịch hạ gói” cho trợ lý "
+        "hoặc liên hệ bộ phận hỗ trợ.",
+        "en": "To keep {tier}, cancel the scheduled move to {scheduled_tier}: say “cancel the scheduled downgrade” "
+        "to the assistant, or contact support.",
     },
     # ---------------------------------------------------------------- summaries
     "SUMMARY_IMMEDIATE": {
@@ -226,14 +257,30 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "vi": "Được: {product} chuyển sang gói {tier} từ kỳ thanh toán tiếp theo ({effective_date}).",
         "en": "Yes: {product} moves to {tier} from the next billing cycle ({effective_date}).",
     },
+    "SUMMARY_PLAN_CHANGE_NEXT_CYCLE": {
+        "vi": "Được: {product} đổi sang thanh toán {cycle}, {seats} người dùng từ kỳ thanh toán tiếp theo ({effective_date}).",
+        "en": "Yes: {product} changes to {cycle} billing with {seats|user|users} from the next billing cycle ({effective_date}).",
+    },
     "SUMMARY_BLOCKED": {
         "vi": "Chưa thể chuyển {product} sang gói {tier} như yêu cầu.",
         "en": "{product} cannot move to {tier} as asked.",
     },
+    "SUMMARY_ALREADY_SCHEDULED": {
+        "vi": "Đã lên lịch: {product} chuyển sang gói {tier} từ ngày {effective_date}.",
+        "en": "Already scheduled: {product} moves to {tier} on {effective_date}.",
+    },
+    "SUMMARY_NOTHING_TO_CHANGE": {
+        "vi": "{product} đang dùng gói {tier}.",
+        "en": "{product} is on {tier}.",
+    },
+    "SUMMARY_KEEPS_CREDIT": {
+        "vi": "Được: {product} chuyển sang gói {tier} từ kỳ gia hạn tiếp theo ({effective_date}), để bạn không mất phần đã trả.",
+        "en": "Yes: {product} moves to {tier} from the next renewal ({effective_date}), so you lose nothing you paid.",
+    },
     # ---------------------------------------------------------------- quotes
     "QUOTE_PLAN": {
         "vi": "{product} {tier}, {seats} người dùng × {unit_price_vnd} ({cycle})",
-        "en": "{product} {tier}, {seats} users × {unit_price_vnd} ({cycle})",
+        "en": "{product} {tier}, {seats|user|users} × {unit_price_vnd} ({cycle})",
     },
     "QUOTE_PLAN_FREE": {
         "vi": "{product} {tier}: miễn phí",
@@ -241,7 +288,7 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     },
     "QUOTE_PLAN_PRORATED": {
         "vi": "{product} {tier}, {seats} người dùng, {days}/{period_days} ngày còn lại của kỳ (cả kỳ {full_price_vnd})",
-        "en": "{product} {tier}, {seats} users, {days} of {period_days} days left in the period "
+        "en": "{product} {tier}, {seats|user|users}, {days} of {period_days} days left in the period "
         "(full period {full_price_vnd})",
     },
     "QUOTE_PRORATION_CREDIT": {
@@ -250,21 +297,29 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     },
     "QUOTE_ADDON": {
         "vi": "Dung lượng mở rộng – {kind}: {amount} {unit} ({packs} gói × {pack_price_vnd}, {cycle})",
-        "en": "Extended capacity – {kind}: {amount} {unit} ({packs} packs × {pack_price_vnd}, {cycle})",
+        "en": "Extended capacity – {kind}: {amount} {unit} ({packs|pack|packs} × {pack_price_vnd}, {cycle})",
     },
     "QUOTE_ADDON_PRORATED": {
-        "vi": "Dung lượng mở rộng – {kind}: {amount} {unit} ({packs} gói × {pack_price_vnd}, "
-        "{days}/{period_days} ngày còn lại)",
-        "en": "Extended capacity – {kind}: {amount} {unit} ({packs} packs × {pack_price_vnd}, "
-        "{days} of {period_days} days left)",
+        "vi": "Dung lượng mở rộng – {kind}: {amount} {unit} ({packs} gói × {pack_price_vnd} {cycle}, "
+        "{days}/{period_days} ngày còn lại của kỳ {product})",
+        "en": "Extended capacity – {kind}: {amount} {unit} ({packs|pack|packs} × {pack_price_vnd} {cycle}, "
+        "{days} of {period_days} days left in the {product} period)",
+    },
+    "QUOTE_ADDON_NEW_PERIOD": {
+        "vi": "Dung lượng mở rộng đang có – {kind}: {amount} {unit} cho kỳ mới ({packs} gói × {pack_price_vnd}, {cycle})",
+        "en": "Extended capacity you already have – {kind}: {amount} {unit} for the new period ({packs|pack|packs} × {pack_price_vnd}, {cycle})",
+    },
+    "QUOTE_ADDON_CREDIT": {
+        "vi": "Trừ phần chưa dùng của {kind} đang có ({days}/{period_days} ngày)",
+        "en": "Credit for the unused part of your {kind} ({days} of {period_days} days)",
     },
     "QUOTE_PACKS_ROUNDED_UP": {
         "vi": "{kind} được bán theo gói {pack_size} {unit}: {requested} {unit} được làm tròn lên {amount} {unit}.",
         "en": "{kind} comes in packs of {pack_size} {unit}: {requested} {unit} is rounded up to {amount} {unit}.",
     },
     "QUOTE_CREDIT_CAPPED": {
-        "vi": "Phần được trừ lớn hơn số tiền phải trả {credit_vnd}: đơn này miễn phí, phần chênh lệch không được hoàn tiền.",
-        "en": "The credit exceeds the charge by {credit_vnd}: this order is free and the difference is not paid out.",
+        "vi": "Số tiền được trừ vượt số tiền phải trả; đơn này miễn phí và phần dư {credit_vnd} không được hoàn lại.",
+        "en": "The credit is larger than the charge: this order is free and the remaining {credit_vnd} is not paid out.",
     },
     "QUOTE_SAMPLE_PRICES": {
         "vi": "Giá minh họa (giá mẫu), không phải bảng giá chính thức của Cleeksy.",
@@ -272,11 +327,15 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     },
     "QUOTE_YEARLY_SAVINGS": {
         "vi": "Chọn Hàng năm tiết kiệm {savings_vnd} mỗi năm cho {seats} người dùng.",
-        "en": "Paying yearly saves {savings_vnd} a year for {seats} users.",
+        "en": "Paying yearly saves {savings_vnd} a year for {seats|user|users}.",
     },
     "QUOTE_CHARGED_AT_RENEWAL": {
         "vi": "Số tiền này được tính khi gia hạn, ngày {renewal_date}.",
         "en": "This amount is charged at the renewal on {renewal_date}.",
+    },
+    "QUOTE_CREDIT_KEPT_UNTIL_RENEWAL": {
+        "vi": "Bạn dùng hết kỳ đã thanh toán của {product} đến ngày {period_end_date}, không mất phần nào đã trả.",
+        "en": "You use the whole period of {product} already paid for, until {period_end_date}; nothing you paid is lost.",
     },
     # ---------------------------------------------------------------- retention preview
     "RETENTION_CAPACITY": {
@@ -457,8 +516,10 @@ def has_message(code: str) -> bool:
 
 
 def placeholders(code: str, lang: str) -> set:
-    """The parameter names the template of ``code`` needs."""
-    return {name for _, name, _, _ in string.Formatter().parse(MESSAGES[code][lang]) if name}
+    """The parameter names the template of ``code`` needs (``{n|one|many}`` needs ``n``)."""
+    derived = {"trial_end_text": "trial_end_date"}
+    names = {name.split("|")[0] for _, name, _, _ in string.Formatter().parse(MESSAGES[code][lang]) if name}
+    return {derived.get(name, name) for name in names}
 
 
 def label(group: str, key, lang: str = "vi") -> str:
@@ -495,8 +556,13 @@ def format_date(value, lang: str = "vi") -> str:
     moment = _as_datetime(value)
     if moment is None:
         return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(VIETNAM)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        day = value
+    elif isinstance(value, str) and "T" not in value and " " not in value:
+        day = moment.date()  # already a calendar day
+    else:
+        day = business_day(moment)  # an instant (naive = UTC): its day in Vietnam
+    moment = datetime(day.year, day.month, day.day)
     if normalize_lang(lang) == "en":
         return f"{moment.day} {EN_MONTHS[moment.month - 1]} {moment.year}"
     return moment.strftime("%d/%m/%Y")
@@ -507,16 +573,45 @@ def format_datetime(value, lang: str = "vi") -> str:
     if moment is None:
         return str(value)
     if isinstance(value, str) and "T" not in value and " " not in value:
-        return format_date(moment, lang)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(VIETNAM)
+        return format_date(value, lang)
+    moment = as_utc(moment).astimezone(VIETNAM)
     if normalize_lang(lang) == "en":
         return f"{format_date(moment, 'en')}, {moment:%H:%M}"
     return f"{moment:%H:%M} {format_date(moment, 'vi')}"
 
 
 def _join(items: Iterable[str], lang: str) -> str:
-    return ", ".join(items)
+    """"A", "A và B", "A, B và C" (en: "A, B and C")."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    last = " and " if normalize_lang(lang) == "en" else " và "
+    return ", ".join(items[:-1]) + last + items[-1]
+
+
+def _plural(count: Any, one: str, many: str, lang: str) -> str:
+    number = format_number(count, lang) if isinstance(count, int) and not isinstance(count, bool) else str(count)
+    return f"{number} {one if count == 1 else many}"
+
+
+_TRIAL_END = {
+    "vi": {"days": "ngày {date} (còn {days} ngày)", "today": "hôm nay, lúc {time}", "ended": "ngày {date}"},
+    "en": {"days": "on {date} ({days} left)", "today": "today at {time}", "ended": "on {date}"},
+}
+
+
+def _trial_end_text(raw: Mapping[str, Any], lang: str) -> str:
+    """When a trial ends, in words: never "(còn 0 ngày)" on its last day."""
+    texts = _TRIAL_END[lang]
+    end_date = format_date(raw.get("trial_end_date"), lang)
+    days = raw.get("days_left")
+    moment = _as_datetime(raw.get("trial_end_at"))
+    if days == 0 and moment is not None:
+        return texts["today"].format(time=f"{as_utc(moment).astimezone(VIETNAM):%H:%M}")
+    if isinstance(days, int) and days > 0:
+        count = _plural(days, "day", "days", lang) if lang == "en" else format_number(days, lang)
+        return texts["days"].format(date=end_date, days=count)
+    return texts["ended"].format(date=end_date)
 
 
 def _format_param(name: str, value: Any, lang: str, catalog) -> str:
@@ -569,6 +664,13 @@ class _Params(dict):
         self.raw, self.lang, self.catalog, self.code = raw, lang, catalog, code
 
     def __missing__(self, name: str) -> str:
+        if "|" in name:  # {count|one|many}
+            count, _, forms = name.partition("|")
+            one, _, many = forms.partition("|")
+            if count in self.raw:
+                return _plural(self.raw[count], one, many or one, self.lang)
+        if name == "trial_end_text" and "trial_end_date" in self.raw:
+            return _trial_end_text(self.raw, self.lang)
         if name in self.raw:
             return _format_param(name, self.raw[name], self.lang, self.catalog)
         if name == "unit" and "kind" in self.raw and self.catalog and self.raw["kind"] in self.catalog.capacity:
@@ -619,12 +721,18 @@ def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
     if catalog is None:
         catalog = _default_catalog()
     target = decision.target
-    summary_params = {"product": target.product, "tier": target.tier}
+    summary_params = {"product": target.product, "tier": target.tier, "seats": target.seats,
+                      "cycle": target.cycle.value if target.cycle else "none"}
+    first = decision.reasons[0].code if decision.reasons else ""
     if decision.outcome is Outcome.BLOCKED:
-        summary_code = "SUMMARY_BLOCKED"
+        summary_code = "SUMMARY_NOTHING_TO_CHANGE" if first in ("NO_CHANGE", "KEEP_PLAN_WHILE_SCHEDULED") else "SUMMARY_BLOCKED"
     elif decision.outcome is Outcome.NEXT_CYCLE:
-        summary_code = "SUMMARY_NEXT_CYCLE"
-        summary_params["effective_date"] = decision.effective_at.date().isoformat() if decision.effective_at else None
+        summary_code = {"ALREADY_SCHEDULED": "SUMMARY_ALREADY_SCHEDULED",
+                        "CHANGE_AT_RENEWAL_KEEPS_CREDIT": "SUMMARY_KEEPS_CREDIT",
+                        "PLAN_CHANGE_NEXT_CYCLE": "SUMMARY_PLAN_CHANGE_NEXT_CYCLE"}.get(first, "SUMMARY_NEXT_CYCLE")
+        summary_params["effective_date"] = (
+            business_day(decision.effective_at).isoformat() if decision.effective_at else None
+        )
     else:
         summary_code = "SUMMARY_IMMEDIATE" if target.paid else "SUMMARY_IMMEDIATE_FREE"
     return {

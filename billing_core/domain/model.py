@@ -79,6 +79,9 @@ class Subscription:
     period_end: Optional[datetime]  # None for the Free edition (free for life)
     cycle: Optional[Cycle] = None  # None while on trial or Free: nothing is billed
     renewal_mode: RenewalMode = RenewalMode.MANUAL
+    # The billing cycle anchor (as Stripe calls it): the start of the first period of the current
+    # cycle. Renewals keep its day of the month (31/01 -> 28/02 -> 31/03). None: period_start.
+    billing_anchor: Optional[datetime] = None
     id: Optional[int] = None
 
     @property
@@ -142,6 +145,10 @@ class RetentionTask:
     status: RetentionStatus
     created_at: datetime
     reason: str = ""  # e.g. "downgrade app_builder standard->starter"
+    # What the job did, and why (set when it ran): "deleted", "nothing_above_limit" (the customer
+    # made room, or the plan in force allows it again), "still_included" (the plan in force
+    # includes the feature again). The task's status says DONE (deleted) or CANCELLED (skipped).
+    resolution: str = ""
     id: Optional[int] = None
 
 

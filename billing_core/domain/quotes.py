@@ -14,47 +14,46 @@ Proration is day-based (the formula the README quotes)::
         a new period starts now and lasts one cycle (calendar months, see add_months)
         charge = new_price - old_price * remaining_days // period_days   (credit 0 if nothing was paid)
 
-    extended capacity: packs x pack price for the cycle, prorated like new_price in the first case
-    total_vnd = max(0, sum of the lines)        # an unused credit is never paid out
+    extended capacity: packs x pack price for the cycle of the product that OWNS the kind,
+        prorated to the end of that product's period (billing_core.domain.pricing); capacity
+        already held is charged again (and its unused part credited) only when its owner starts
+        a new period
+    total_vnd = sum of the lines                # never negative: a change whose credit exceeds
+                                                # its price is scheduled at the renewal instead
+                                                # (decision credit_kept_change_at_renewal)
 
 Example (Stripe's, in VND): 100.000 -> 200.000 per month on day 15 of a 30-day period costs
 200.000 x 15 // 30 - 100.000 x 15 // 30 = 50.000.
 
-A downgrade (NEXT_CYCLE) is quoted as the full price of its first period, charged at renewal.
+A change at the next renewal (NEXT_CYCLE) is quoted as the full price of its first period (the
+plan and the extended capacity it keeps), charged at the renewal.
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from billing_core.domain.clock import vietnam_date
+from billing_core.domain.clock import add_months, business_day
 from billing_core.domain import reasons as R
-from billing_core.domain.model import Status, Subscription, Workspace
+from billing_core.domain.model import Outcome, Workspace
+from billing_core.domain.pricing import (
+    QuoteLine,
+    charged_period,
+    immediate_lines,
+    next_period_end,
+    remaining_and_period_days,
+    renewal_lines,
+)
 from billing_core.domain.reasons import Reason
-from billing_core.domain.rules import ChangeRequest, PlanTarget, derive_facts, resolve_target
+from billing_core.domain.rules import ChangeRequest, PlanTarget, decide
+
+__all__ = [  # charged_period, remaining_and_period_days and add_months are re-exported for callers
+    "Quote", "QuoteLine", "add_months", "charged_period", "quote", "remaining_and_period_days", "yearly_savings",
+]
 
 if TYPE_CHECKING:
     from billing_core.domain.catalog import Catalog
-
-
-def add_months(value: datetime, months: int) -> datetime:
-    """``value`` plus whole calendar months ("Tháng = tròn 1 tháng"); the day is clamped to the
-    month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    index = value.month - 1 + months
-    year, month = value.year + index // 12, index % 12 + 1
-    return value.replace(year=year, month=month, day=min(value.day, calendar.monthrange(year, month)[1]))
-
-
-@dataclass(frozen=True)
-class QuoteLine:
-    code: str  # rendered by billing_core.domain.messages
-    params: Dict[str, Any]
-    amount_vnd: int  # negative for a credit
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"code": self.code, "params": dict(self.params), "amount_vnd": self.amount_vnd}
 
 
 @dataclass
@@ -85,33 +84,6 @@ class Quote:
         }
 
 
-def _paid_period(current: Optional[Subscription], now: datetime) -> Optional[Tuple[datetime, datetime]]:
-    """The running paid period, if any (a period that already ended leaves nothing to credit)."""
-    if (
-        current is None or current.status is not Status.ACTIVE or current.cycle is None
-        or current.period_end is None or current.period_start is None or current.period_end <= now
-    ):
-        return None
-    return current.period_start, current.period_end
-
-
-def remaining_and_period_days(current: Subscription, now: datetime) -> Tuple[int, int]:
-    period_days = (vietnam_date(current.period_end) - vietnam_date(current.period_start)).days
-    if period_days <= 0:
-        return 0, 1
-    remaining = (vietnam_date(current.period_end) - vietnam_date(now)).days
-    return max(0, min(remaining, period_days)), period_days
-
-
-def charged_period(current: Optional[Subscription], target: PlanTarget, now: datetime) -> Tuple[datetime, Optional[datetime], bool]:
-    """(start, end, same_period) of what an IMMEDIATE change charges; changes.apply uses it too."""
-    if not target.paid:
-        return now, None, False
-    if _paid_period(current, now) is not None and current.cycle == target.cycle:
-        return now, current.period_end, True
-    return now, add_months(now, target.cycle.months), False
-
-
 def yearly_savings(catalog: "Catalog", product: str, tier: str, seats: int) -> int:
     if not catalog.tiers[tier].paid or tier not in catalog.products[product].tiers:
         return 0
@@ -121,72 +93,32 @@ def yearly_savings(catalog: "Catalog", product: str, tier: str, seats: int) -> i
 
 
 def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now: datetime) -> Quote:
-    """Price the change as the rules would time it (validation errors as in ``decide``)."""
-    target = resolve_target(catalog, workspace, request)
-    facts = derive_facts(catalog, workspace, target, now).facts
+    """Price the change as the rules time it (validation errors as in ``decide``)."""
+    decision = decide(catalog, workspace, request, now)
+    target, facts = decision.target, decision.facts
     current = workspace.subscription(target.product)
     priced = target.tier in catalog.products[target.product].tiers
-    cycle = target.cycle.value if target.cycle else None
-    unit_price = catalog.seat_price(target.product, target.tier, cycle) if (priced and cycle) else 0
-    new_price = unit_price * target.seats
-    plan_params = {
-        "product": target.product, "tier": target.tier, "cycle": cycle or "none", "seats": target.seats,
-        "unit_price_vnd": unit_price,
-    }
-    lines: List[QuoteLine] = []
     notes: List[Reason] = []
-
-    if facts["direction"] == "downgrade" and facts["from_status"] == "active":
+    at_renewal = decision.outcome is Outcome.NEXT_CYCLE or (
+        decision.outcome is Outcome.BLOCKED and facts["direction"] == "downgrade" and facts["from_status"] == "active"
+    )
+    if at_renewal and current is not None and current.period_end is not None:
         timing = "next_cycle"
-        start = current.period_end or now
-        end = add_months(start, target.cycle.months) if target.cycle else None
-        lines.append(_plan_line(target, plan_params, new_price))
-        lines += [
-            QuoteLine(R.QUOTE_ADDON, _addon_params(catalog, kind, amount, cycle), _pack_total(catalog, kind, amount, cycle))
-            for kind, amount in target.addons.items()
-            if cycle
-        ]
-        notes.append(Reason(R.QUOTE_CHARGED_AT_RENEWAL, {"renewal_date": vietnam_date(start).isoformat()}))
+        start = current.period_end
+        end = next_period_end(start, target.cycle.months) if target.cycle else None
+        if target.paid and priced:
+            lines = renewal_lines(catalog, workspace, target.product, target.tier, target.cycle.value,
+                                  target.seats, keep_within_limit=True)
+        else:
+            lines = [QuoteLine(R.QUOTE_PLAN_FREE, {"product": target.product, "tier": target.tier}, 0)]
+        notes.append(Reason(R.QUOTE_CHARGED_AT_RENEWAL, {"renewal_date": business_day(start).isoformat()}))
+        if facts.get("credit_exceeds_charge"):
+            notes.append(Reason(R.QUOTE_CREDIT_KEPT_UNTIL_RENEWAL, {
+                "product": target.product, "period_end_date": business_day(start).isoformat(),
+            }))
     else:
         timing = "immediate"
-        start, end, same_period = charged_period(current, target, now)
-        paid = _paid_period(current, now)
-        remaining = period_days = 0
-        old_price = 0
-        if paid is not None:
-            remaining, period_days = remaining_and_period_days(current, now)
-            old_price = catalog.seat_price(current.product, current.tier, current.cycle.value) * current.seats
-        if same_period:
-            lines.append(
-                QuoteLine(
-                    R.QUOTE_PLAN_PRORATED,
-                    {**plan_params, "days": remaining, "period_days": period_days, "full_price_vnd": new_price},
-                    new_price * remaining // period_days,
-                )
-            )
-        else:
-            lines.append(_plan_line(target, plan_params, new_price))
-        credit = old_price * remaining // period_days if paid is not None else 0
-        if credit:
-            lines.append(
-                QuoteLine(
-                    R.QUOTE_PRORATION_CREDIT,
-                    {"product": current.product, "tier": current.tier, "days": remaining, "period_days": period_days},
-                    -credit,
-                )
-            )
-        for kind, amount in target.addons.items():
-            if not cycle:
-                continue
-            full = _pack_total(catalog, kind, amount, cycle)
-            params = _addon_params(catalog, kind, amount, cycle)
-            if same_period:
-                lines.append(
-                    QuoteLine(R.QUOTE_ADDON_PRORATED, {**params, "days": remaining, "period_days": period_days},
-                              full * remaining // period_days)
-                )
-            else:
-                lines.append(QuoteLine(R.QUOTE_ADDON, params, full))
+        lines, start, end = immediate_lines(catalog, workspace, target, now)
 
     for kind, amount in target.addons.items():
         requested = target.requested_addons.get(kind, amount)
@@ -198,7 +130,7 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
                 )
             )
     line_sum = sum(line.amount_vnd for line in lines)
-    if line_sum < 0:
+    if line_sum < 0:  # only a refused change can get here (an allowed one keeps its credit)
         notes.append(Reason(R.QUOTE_CREDIT_CAPPED, {"credit_vnd": -line_sum}))
     savings = yearly_savings(catalog, target.product, target.tier, target.seats) if priced else 0
     if savings and target.cycle is not None and target.cycle.value == "monthly":
@@ -210,22 +142,3 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
         period_end=end, yearly_savings_vnd=savings, notes=notes, prices_are_samples=catalog.prices_are_samples,
         currency=catalog.currency,
     )
-
-
-def _plan_line(target: PlanTarget, plan_params: Dict[str, Any], price: int) -> QuoteLine:
-    if not target.paid:
-        return QuoteLine(R.QUOTE_PLAN_FREE, {"product": target.product, "tier": target.tier}, 0)
-    return QuoteLine(R.QUOTE_PLAN, plan_params, price)
-
-
-def _pack_total(catalog: "Catalog", kind: str, amount: int, cycle: str) -> int:
-    capacity = catalog.capacity[kind]
-    return (amount // capacity.pack_size) * capacity.pack_prices[cycle]
-
-
-def _addon_params(catalog: "Catalog", kind: str, amount: int, cycle: str) -> Dict[str, Any]:
-    capacity = catalog.capacity[kind]
-    return {
-        "kind": kind, "amount": amount, "packs": amount // capacity.pack_size, "pack_size": capacity.pack_size,
-        "pack_price_vnd": capacity.pack_prices[cycle], "cycle": cycle,
-    }

@@ -8,6 +8,10 @@ downgrade is deleted within 90 days". Decisions (docs/decisions.md):
   may be reduced partly, and one reduced to zero is removed;
 * the job re-checks the excess when it runs: capacity the customer deleted meanwhile, or a plan
   that allows it again, means less (or nothing) is deleted;
+* feature data is re-checked the same way: when the job runs, the data of a feature the plan
+  then in force includes again (the customer upgraded back) is kept and the task is skipped;
+* every task the job resolves records what happened (``resolution``): deleted, or skipped
+  with its reason (``still_included``, ``nothing_above_limit``);
 * a deletion is due at the END of its window, counted from the moment the downgrade takes
   effect (``effective_at + 7 days`` / ``+ 90 days``); the assistant says "no later than <date>".
 """
@@ -55,6 +59,37 @@ def capacity_limit(catalog: "Catalog", workspace: Workspace, kind: str) -> int:
     if owner is None or owner.status not in (Status.ACTIVE, Status.FREE):
         return 0
     return catalog.quota(kind, owner.tier).max_extra
+
+
+# What the job did with a task (RetentionTask.resolution).
+DELETED = "deleted"
+STILL_INCLUDED = "still_included"  # the plan in force includes the feature again
+NOTHING_ABOVE_LIMIT = "nothing_above_limit"  # the customer made room, or the plan allows it again
+
+
+def feature_in_force(catalog: "Catalog", workspace: Workspace, feature: str) -> bool:
+    """Does a plan in force now (paid, Free, or a running trial) include ``feature``?"""
+    for sub in workspace.subscriptions:
+        if sub.status in (Status.ACTIVE, Status.FREE, Status.TRIAL) and feature in catalog.features_of(sub.product, sub.tier):
+            return True
+    return False
+
+
+def still_included(catalog: "Catalog", workspace: Workspace, task: RetentionTask) -> Optional[str]:
+    """Why ``task`` must NOT delete anything now (None: it may). The decision of the retention job,
+    made when it runs, on the plans then in force: capacity within the limit, feature included."""
+    if task.kind is RetentionKind.CAPACITY:
+        if task.target not in catalog.capacity or excess_now(catalog, workspace, task.target) <= 0:
+            return NOTHING_ABOVE_LIMIT
+        return None
+    if feature_in_force(catalog, workspace, task.target):
+        return STILL_INCLUDED
+    return None
+
+
+def excess_now(catalog: "Catalog", workspace: Workspace, kind: str) -> int:
+    """Extended capacity of ``kind`` above what the plans in force allow."""
+    return max(0, workspace.capacity_total(kind) - capacity_limit(catalog, workspace, kind))
 
 
 def _excess_after(catalog: "Catalog", workspace: Workspace, kind: str, tier: Optional[str]) -> int:
@@ -139,13 +174,9 @@ def preview(catalog: "Catalog", workspace: Workspace, now: datetime) -> List[Ret
     for task in workspace.retention_tasks:
         if task.status is not RetentionStatus.PENDING:
             continue
-        amount = task.amount
-        if task.kind is RetentionKind.CAPACITY:
-            if task.target not in catalog.capacity:
-                continue
-            amount = max(0, workspace.capacity_total(task.target) - capacity_limit(catalog, workspace, task.target))
-            if amount == 0:
-                continue  # the customer already made room, or the plan allows it again
+        if still_included(catalog, workspace, task) is not None:
+            continue  # the customer made room, or the plan in force includes it again
+        amount = excess_now(catalog, workspace, task.target) if task.kind is RetentionKind.CAPACITY else task.amount
         items.append(_item(catalog, task, amount, "pending", _product_of(catalog, task)))
     items.sort(key=lambda item: (item.due_at, item.kind.value, item.target))
     return items
@@ -157,19 +188,28 @@ def _item(catalog: "Catalog", task: RetentionTask, amount: int, source: str, pro
 
 
 def execute_due(catalog: "Catalog", workspace: Workspace, now: datetime) -> List[RetentionTask]:
-    """Carry out every pending task due by ``now``; return the tasks it completed.
+    """Resolve every pending task due by ``now``; return them all (deleted and skipped).
 
-    Idempotent: a done task never runs again. A capacity task removes the excess as it is NOW
-    (which may be less than planned, or nothing), from the oldest purchases first, reducing a
-    purchase partly when that is enough; its ``amount`` is then set to what was actually removed.
+    Idempotent: a resolved task never runs again. Each is decided on the plans in force NOW
+    (``still_included``): a capacity task removes the excess as it is now (which may be less
+    than planned), from the oldest purchases first, reducing a purchase partly when that is
+    enough, and its ``amount`` is set to what was actually removed; a feature-data task deletes
+    only if no plan in force includes the feature. A deletion is DONE (resolution "deleted"); a
+    skip is CANCELLED with its reason as resolution (amount 0).
     """
     done: List[RetentionTask] = []
     for task in sorted(workspace.retention_tasks, key=lambda t: (t.due_at, t.created_at)):
         if task.status is not RetentionStatus.PENDING or task.due_at > now:
             continue
-        if task.kind is RetentionKind.CAPACITY:
-            task.amount = _remove_excess(catalog, workspace, task.target)
-        task.status = RetentionStatus.DONE
+        skip = still_included(catalog, workspace, task)
+        if skip is not None:
+            task.status, task.resolution = RetentionStatus.CANCELLED, skip
+            if task.kind is RetentionKind.CAPACITY:
+                task.amount = 0
+        else:
+            if task.kind is RetentionKind.CAPACITY:
+                task.amount = _remove_excess(catalog, workspace, task.target)
+            task.status, task.resolution = RetentionStatus.DONE, DELETED
         done.append(task)
     if done:
         workspace.touch()

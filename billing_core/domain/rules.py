@@ -19,7 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from billing_core.domain import reasons as R
-from billing_core.domain.model import Cycle, Effective, Outcome, Status, Subscription, Workspace
+from billing_core.domain.clock import business_day, days_left
+from billing_core.domain.model import Cycle, Effective, Outcome, RetentionKind, Status, Subscription, Workspace
+from billing_core.domain.pricing import net_credit
+from billing_core.domain.retention import planned_deletions
 from billing_core.domain.reasons import Fix, Reason
 from billing_core.domain.errors import (
     InvalidCapacityAmountError,
@@ -61,6 +64,7 @@ def fact_domains(catalog: "Catalog") -> Dict[str, tuple]:
         "below_min_seats": BOOL,
         "buys_capacity": BOOL,
         "capacity_over_limit": BOOL,
+        "credit_exceeds_charge": BOOL,
     }
 
 
@@ -246,17 +250,26 @@ def _months(cycle: Optional[Cycle]) -> int:
     return cycle.months if cycle is not None else 0
 
 
-def _resulting_states(catalog: "Catalog", workspace: Workspace, target: PlanTarget) -> Tuple[Dict[str, _Plan], ...]:
-    """The workspace's plans right after the change, and once every scheduled change has applied."""
+def _resulting_states(catalog: "Catalog", workspace: Workspace, target: PlanTarget,
+                      applies_at: Optional[datetime] = None) -> Tuple[Dict[str, _Plan], ...]:
+    """The workspace's plans right when the change applies, and once every scheduled change has applied.
+
+    ``applies_at`` is when the change would take effect: None for now; the period end for a change
+    at the renewal, so that another product's change scheduled for that moment or earlier counts
+    as done by then (both Digital Workspace and App Builder going monthly at the same renewal fit).
+    """
     # An expired plan carries nothing: no paid base, no capacity limit.
     now_state = {sub.product: _plan_of(sub) for sub in workspace.subscriptions if sub.status is not Status.EXPIRED}
     later_state = dict(now_state)
     for change in workspace.scheduled_changes:
         if change.product != target.product:
-            later_state[change.product] = _Plan(
+            plan = _Plan(
                 change.tier, catalog.tiers[change.tier].paid if change.tier in catalog.tiers else False,
                 change.cycle, change.seats, from_schedule=True,
             )
+            later_state[change.product] = plan
+            if applies_at is not None and change.effective_at <= applies_at:
+                now_state[change.product] = plan
     now_state[target.product] = later_state[target.product] = _target_plan(target)
     return (now_state, later_state)
 
@@ -308,8 +321,14 @@ def derive_facts(catalog: "Catalog", workspace: Workspace, target: PlanTarget, n
         "same_as_scheduled": same_as_scheduled,
         "buys_capacity": bool(target.addons),
     }
+    facts["credit_exceeds_charge"] = bool(
+        direction == "upgrade" and from_paid and net_credit(catalog, workspace, target, now) > 0
+    )
+    applies_at = None
+    if from_paid and current.period_end is not None and (direction == "downgrade" or facts["credit_exceeds_charge"]):
+        applies_at = current.period_end  # such a change waits for the renewal
     context = _Context(catalog, workspace, target, now, current, facts)
-    context.states = _resulting_states(catalog, workspace, target)
+    context.states = _resulting_states(catalog, workspace, target, applies_at)
     _check_cross_product(context)
     facts["addon_cycle_exceeds_base"] = bool(context.cycle_conflicts)
     facts["addon_without_paid_base"] = bool(context.unpaid_base_addons)
@@ -403,12 +422,15 @@ def decide(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now
             first = rule
             if rule.outcome != "BLOCKED":
                 break
-        elif rule.outcome == "BLOCKED" and rule.when:  # the catch-all adds nothing to real reasons
-            more_blocking.append(rule)
+        elif rule.outcome == "BLOCKED" and rule.when and rule.reason != R.NO_CHANGE:
+            more_blocking.append(rule)  # the catch-all and "nothing to change" add nothing to a real reason
     assert first is not None, "the catalog guarantees a catch-all rule"
 
     outcome = Outcome(first.outcome)
-    reasons = [Reason(first.reason, _reason_params(first.reason, context))]
+    main = first.reason
+    if main == R.DOWNGRADE_NEXT_CYCLE and context.current is not None and context.current.tier == target.tier:
+        main = R.PLAN_CHANGE_NEXT_CYCLE  # same tier: only seats or cycle change, nothing is "lowered"
+    reasons = [Reason(main, _reason_params(main, context))]
     reasons += [Reason(note, _reason_params(note, context)) for note in first.notes]
     fixes: List[Fix] = []
     effective: Optional[Effective] = None
@@ -420,6 +442,10 @@ def decide(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now
             if rule.reason not in seen:
                 seen.add(rule.reason)
                 reasons.append(Reason(rule.reason, _reason_params(rule.reason, context)))
+        if R.YEARLY_TO_MONTHLY_ON_UPGRADE in seen:
+            # Keeping yearly (its fix) also keeps the add-ons within the base's cycle: moving them to
+            # monthly first would contradict that fix, so the add-on cycle problem is not listed.
+            reasons = [r for r in reasons if r.code != R.ADDON_CYCLE_LONGER_THAN_BASE] or reasons
         for reason in reasons:
             for fix in _fixes(reason.code, context):
                 if fix not in fixes:
@@ -441,7 +467,8 @@ def decide(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now
 
 
 def _date(value: Optional[datetime]) -> Optional[str]:
-    return value.date().isoformat() if value is not None else None
+    """The business day (Vietnam) of an instant, as the ISO text the messages format."""
+    return business_day(value).isoformat() if value is not None else None
 
 
 def _retention_notes(context: _Context, effective_at: datetime) -> List[Reason]:
@@ -449,8 +476,6 @@ def _retention_notes(context: _Context, effective_at: datetime) -> List[Reason]:
     current, target = context.current, context.target
     if current is None or context.facts["direction"] != "downgrade" or current.tier == target.tier:
         return []
-    from billing_core.domain.model import RetentionKind
-    from billing_core.domain.retention import planned_deletions
 
     tasks = planned_deletions(
         context.catalog, context.workspace, target.product, current.tier, target.tier, effective_at
@@ -501,7 +526,8 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
         return {
             "product": product,
             "trial_end_date": _date(end),
-            "days_left": max(0, (end.date() - context.now.date()).days),
+            "trial_end_at": end.isoformat(),
+            "days_left": days_left(end, context.now),
         }
     if code == R.ADDON_REQUIRES_PAID_BASE:
         return {"addons": [key for key, _ in context.unpaid_base_addons], "base": base}
@@ -516,7 +542,12 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
         return {"minimum": catalog.min_paid_seats, "seats": target.seats}
     if code == R.CAPACITY_LIMIT_EXCEEDED:
         kind, total, limit, owner, tier = context.capacity_overflow[0]
-        return {"kind": kind, "total": total, "limit": limit, "product": owner, "tier": tier or "none"}
+        pack = catalog.capacity[kind].pack_size
+        return {
+            "kind": kind, "total": total, "limit": limit, "product": owner, "tier": tier or "none",
+            "held": workspace.capacity_total(kind), "pack_size": pack,
+            "room": max(0, limit - workspace.capacity_total(kind)),
+        }
     if code == R.CAPACITY_NEEDS_UPGRADE:
         return {"product": product}
     if code == R.UNSUPPORTED_CHANGE:
@@ -526,9 +557,22 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
             "product": product, "tier": target.tier,
             "cycle": target.cycle.value if target.cycle else catalog.default_cycle, "seats": target.seats,
         }
-    if code == R.DOWNGRADE_NEXT_CYCLE:
+    if code in (R.DOWNGRADE_NEXT_CYCLE, R.PLAN_CHANGE_NEXT_CYCLE, R.CHANGE_AT_RENEWAL_KEEPS_CREDIT):
         end = current.period_end if current is not None else None
-        return {"product": product, "tier": target.tier, "effective_date": _date(end or context.now)}
+        return {
+            "product": product, "tier": target.tier, "effective_date": _date(end or context.now),
+            "cycle": target.cycle.value if target.cycle else "none", "seats": target.seats,
+            "current_tier": current.tier if current is not None else target.tier,
+            "credit_vnd": net_credit(catalog, workspace, target, context.now) if current is not None else 0,
+        }
+    if code == R.KEEP_PLAN_WHILE_SCHEDULED:
+        return {
+            "product": product, "tier": target.tier,
+            "scheduled_tier": scheduled.tier if scheduled else "",
+            "scheduled_cycle": (scheduled.cycle.value if scheduled.cycle else "none") if scheduled else "none",
+            "scheduled_seats": scheduled.seats if scheduled else 0,
+            "effective_date": _date(scheduled.effective_at) if scheduled else "",
+        }
     if code == R.FREE_IMMEDIATE:
         return {"product": product}
     if code in (R.CANCELS_SCHEDULED_CHANGE, R.REPLACES_SCHEDULED_CHANGE):
@@ -556,9 +600,11 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
             Fix(R.FIX_FINISH_PENDING_PAYMENT, {"order_ref": params["order_ref"]}),
             Fix(R.FIX_WAIT_FOR_ORDER_EXPIRY, {"expires_at": params["expires_at"]}),
         ]
-    if code == R.ALREADY_SCHEDULED:
+    if code == R.KEEP_PLAN_WHILE_SCHEDULED:
         scheduled = workspace.scheduled_change(product)
-        return [Fix(R.FIX_NOTHING_TO_DO, {"product": product, "effective_date": _date(scheduled.effective_at)})]
+        return [Fix(R.FIX_CANCEL_SCHEDULED_TO_KEEP, {
+            "product": product, "tier": target.tier, "scheduled_tier": scheduled.tier if scheduled else "",
+        })]
     if code == R.NO_FREE_EDITION:
         return [Fix(R.FIX_UPGRADE_TO_PAID_TIER, {"product": product, "tiers": _offered_paid_tiers(catalog, product)})]
     if code == R.TIER_NOT_OFFERED:
@@ -606,10 +652,19 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
         return [Fix(R.FIX_SET_MIN_SEATS, {"minimum": catalog.min_paid_seats})]
     if code == R.CAPACITY_LIMIT_EXCEEDED:
         kind, total, limit, owner, tier = context.capacity_overflow[0]
-        room = max(0, limit - workspace.capacity_total(kind))
+        pack = catalog.capacity[kind].pack_size
+        # The most that fits, in whole packs (what is asked is rounded UP to packs, so offering
+        # the room itself would be refused again when it is not a whole number of packs).
+        room = max(0, limit - workspace.capacity_total(kind)) // pack * pack
         fixes = [Fix(R.FIX_REDUCE_CAPACITY, {"kind": kind, "max_amount": room})] if room else []
         if tier is None:
-            fixes.append(Fix(R.FIX_BUY_PRODUCT_FOR_CAPACITY, {"product": owner, "kind": kind}))
+            owner_sub = workspace.subscription(owner)
+            if owner_sub is None:
+                fixes.append(Fix(R.FIX_BUY_PRODUCT_FOR_CAPACITY, {"product": owner, "kind": kind}))
+            else:  # on trial, Free or lapsed: it has the product, it needs a paid plan of it
+                fixes.append(Fix(R.FIX_BUY_PAID_PLAN_FOR_CAPACITY, {
+                    "product": owner, "kind": kind, "status": owner_sub.status.value,
+                }))
         elif any(
             catalog.tiers[key].rank > catalog.tiers[tier].rank and kind in offer.capacity
             and offer.capacity[kind].max_extra >= total

@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional
 
-from billing_core.domain import errors
+from billing_core.domain import errors, pricing
 from billing_core.adapters import vnpay
 from billing_core.domain.model import AuditEntry, Order, OrderKind, OrderStatus, RenewalMode, Workspace
 from billing_core.domain.clock import as_utc, utc_or_now
@@ -360,20 +360,8 @@ RENEWAL_LINK_TTL = timedelta(hours=24)  # a renewal link must survive until the 
 
 
 def renewal_amount(catalog: Any, workspace: Workspace, subscription: Any) -> Dict[str, Any]:
-    """Price of the next period of ``subscription``: its seats plus the extended capacity its
-    product carries (in whole packs, at the subscription's cycle)."""
-    cycle = subscription.cycle.value
-    seats_total = catalog.seat_price(subscription.product, subscription.tier, cycle) * subscription.seats
-    addons: Dict[str, int] = {}
-    addons_total = 0
-    for kind_key, kind in catalog.capacity.items():
-        if kind.product != subscription.product:
-            continue
-        packs = workspace.capacity_total(kind_key) // kind.pack_size
-        if packs > 0:
-            addons[kind_key] = packs * kind.pack_size
-            addons_total += packs * kind.pack_prices[cycle]
-    return {"amount_vnd": seats_total + addons_total, "addons": addons}
+    """Price of the next period of ``subscription`` (the domain prices it: billing_core.domain.pricing)."""
+    return pricing.renewal_amount(catalog, workspace, subscription)
 
 
 def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,

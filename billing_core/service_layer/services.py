@@ -25,7 +25,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from billing_core.domain import errors
 from billing_core.domain.catalog import Catalog, load_catalog
-from billing_core.domain.clock import utc_or_now, vietnam_date
+from billing_core.domain.clock import days_left, utc_or_now
 from billing_core.domain import changes, retention
 from billing_core.domain.model import (
     AuditEntry,
@@ -213,6 +213,8 @@ def schedule_downgrade(uow, workspace_id: str, request: ChangeRequest, survey_an
             _refuse_unless_allowed(decision)
             replaced = workspace.scheduled_change(decision.target.product)
             change = changes.schedule_change(workspace, decision, now, survey_answer, confirmed)
+            if change is replaced:  # exactly what was already scheduled: nothing to write
+                return change
             _audit(uow, workspace, now, actor, "downgrade_scheduled", {
                 **_target_detail(decision),
                 "effective_at": change.effective_at,
@@ -355,9 +357,7 @@ def run_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = N
 
 
 # --- summary ---------------------------------------------------------------------------------
-def _days_left(end: Optional[datetime], now: datetime) -> Optional[int]:
-    # Calendar days in Vietnam between the two instants (billing_core.domain.clock's convention).
-    return None if end is None else max(0, (vietnam_date(end) - vietnam_date(now)).days)
+_days_left = days_left  # the one "days left" of the business calendar (billing_core.domain.clock)
 
 
 def workspace_summary(uow, workspace_id: str, now: Optional[datetime] = None,
@@ -431,4 +431,4 @@ def _scheduled_detail(change: Optional[ScheduledChange]) -> Optional[Dict[str, A
 
 def _task_detail(task) -> Dict[str, Any]:
     return jsonable({"kind": task.kind, "target": task.target, "amount": task.amount, "due_at": task.due_at,
-                     "status": task.status, "reason": task.reason})
+                     "status": task.status, "reason": task.reason, "resolution": task.resolution})

@@ -182,18 +182,17 @@ def test_english_quote(billing_db):
     assert "Your quote" in text and "Total" in text and "VND" in text
 
 
-def test_a_change_the_credit_fully_covers_is_applied_without_a_link(billing_db):
+def test_E_a_change_whose_credit_exceeds_its_price_waits_for_the_renewal(billing_db):
+    """Issue 10 item E. It used to be applied at once for 0 ₫, forfeiting the rest of the credit;
+    now the assistant says it applies from the next renewal so nothing paid is lost, and makes no order."""
     from billing_core.service_layer import services
     from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 
     customer = token("demo-ow-trial-ended")
     dispatcher, events = step("nâng cấp Không gian làm việc số lên Premium theo tháng cho 3 người",
                               intent="buy_upgrade", token_value=customer)
-    slots = slot_events(events)
-    assert "0 ₫" in rendered(dispatcher), rendered(dispatcher)
-    dispatcher, _ = run(ActionCheckoutSubmit(), make_tracker("/affirm", "affirm", token_value=customer,
-                                                             slots=confirmed_state(slots, renewal="manual")))
-    assert responses(dispatcher) == ["utter_checkout_applied_free"]
+    text = rendered(dispatcher)
+    assert "kỳ gia hạn tiếp theo" in text and "không mất" in text, text
     assert orders(billing_db, "demo-ow-trial-ended") == []
     summary = services.workspace_summary(SqlAlchemyUnitOfWork(billing_db), "demo-ow-trial-ended")
-    assert summary["subscriptions"][0]["tier"] == "premium"
+    assert summary["subscriptions"][0]["tier"] == "standard"

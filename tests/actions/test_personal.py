@@ -3,9 +3,12 @@ to log in otherwise; a customer never sees another workspace, an agent may name 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+import billing_core as bc
+from actions.personal import trial_days_left
 from actions.personal import (
     ActionAnswerBillingCycle, ActionAnswerDataRetention, ActionAnswerGoFree, ActionAnswerMyPlan,
     ActionAnswerNextRenewal, ActionAnswerPaymentStatus, ActionAnswerTrial, ActionCancelDowngrade,
@@ -249,3 +252,26 @@ def test_why_question_about_cycles_gets_the_rule_then_the_workspace(billing_db):
     names = responses(dispatcher)
     assert names[0] == "utter_billing_cycle" and "utter_plan_item" in names
     assert "utter_decision_summary" not in names  # a why-question gets the rule, not decisions
+
+
+@pytest.mark.parametrize("now", [
+    "2026-12-01T16:59:00+00:00", "2026-12-01T17:00:00+00:00", "2026-12-01T23:59:00+00:00",
+])
+def test_A_assistant_counts_trial_days_like_check_and_show(now):
+    """Issue 10 item A: the assistant used ceil(hours / 24), check and show Vietnamese calendar days."""
+    moment = datetime.fromisoformat(now)
+    end = "2026-12-20T18:00:00+00:00"  # 01:00 on 21 Dec in Hanoi
+    assert trial_days_left({"period_end": end}, moment) == bc.days_left(datetime.fromisoformat(end), moment)
+
+
+def test_text_last_trial_day_is_today_not_zero_days(billing_db):
+    """Issue 10 texts: on the last trial day the assistant said "còn 0 ngày"; now it says today, and when."""
+    uow = bc.SqlAlchemyUnitOfWork(billing_db)
+    with uow:
+        ws = uow.workspaces.get("demo-trial", for_update=True)
+        ws.subscriptions[0].period_end = datetime.now(timezone.utc) + timedelta(seconds=30)
+        ws.touch()
+        uow.commit()
+    dispatcher, _ = ask_trial(token("demo-trial"))
+    text = rendered(dispatcher)
+    assert "ngày dùng thử cuối cùng" in text and "còn 0 ngày" not in text, text

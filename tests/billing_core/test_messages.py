@@ -35,7 +35,10 @@ SAMPLE_PARAMS = {
     R.ALREADY_SCHEDULED: {"product": "digital_workspace", "tier": "standard", "effective_date": DATE},
     R.NO_FREE_EDITION: {"product": "app_builder"},
     R.TIER_NOT_OFFERED: {"product": "app_builder", "tier": "premium", "tiers": ["starter", "standard"]},
-    R.TRIAL_NOT_OVER: {"product": "digital_workspace", "trial_end_date": DATE, "days_left": 18},
+    R.TRIAL_NOT_OVER: {"product": "digital_workspace", "trial_end_date": DATE, "trial_end_at": "2026-12-05T09:00:00+00:00",
+                       "days_left": 18},
+    R.KEEP_PLAN_WHILE_SCHEDULED: {"product": "digital_workspace", "tier": "premium", "scheduled_tier": "standard",
+                                  "scheduled_cycle": "monthly", "scheduled_seats": 12, "effective_date": DATE},
     R.ADDON_REQUIRES_PAID_BASE: {"addons": ["operations_workflow", "app_builder"], "base": "digital_workspace"},
     R.YEARLY_TO_MONTHLY_ON_UPGRADE: {"product": "digital_workspace"},
     R.ADDON_CYCLE_LONGER_THAN_BASE: {"addon": "app_builder", "addon_cycle": "yearly", "base": "digital_workspace",
@@ -46,7 +49,13 @@ SAMPLE_PARAMS = {
     R.CAPACITY_NEEDS_UPGRADE: {"product": "digital_workspace"},
     R.UNSUPPORTED_CHANGE: {"product": "digital_workspace", "tier": "free"},
     R.UPGRADE_IMMEDIATE: {"product": "digital_workspace", "tier": "premium", "cycle": "yearly", "seats": 10},
-    R.DOWNGRADE_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE},
+    R.DOWNGRADE_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE,
+                             "cycle": "monthly", "seats": 5, "current_tier": "standard"},
+    R.PLAN_CHANGE_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE,
+                               "cycle": "monthly", "seats": 5, "current_tier": "starter"},
+    R.CHANGE_AT_RENEWAL_KEEPS_CREDIT: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE,
+                                       "cycle": "yearly", "seats": 2, "current_tier": "starter",
+                                       "credit_vnd": 4666666},
     R.FREE_IMMEDIATE: {"product": "digital_workspace"},
     R.CANCELS_SCHEDULED_CHANGE: {"product": "digital_workspace", "scheduled_tier": "standard", "scheduled_seats": 12,
                                  "effective_date": DATE},
@@ -77,10 +86,17 @@ SAMPLE_PARAMS = {
     R.FIX_BUY_CAPACITY_SEPARATELY: {"product": "digital_workspace"},
     R.FIX_BUY_PRODUCT_FOR_CAPACITY: {"product": "operations_workflow", "kind": "automation_runs"},
     R.FIX_CONTACT_SUPPORT: {},
+    R.FIX_CANCEL_SCHEDULED_TO_KEEP: {"product": "digital_workspace", "tier": "premium", "scheduled_tier": "standard"},
+    R.FIX_BUY_PAID_PLAN_FOR_CAPACITY: {"product": "app_builder", "kind": "data_records", "status": "trial"},
     R.SUMMARY_IMMEDIATE: {"product": "digital_workspace", "tier": "premium"},
     R.SUMMARY_IMMEDIATE_FREE: {"product": "digital_workspace", "tier": "free"},
     R.SUMMARY_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE},
     R.SUMMARY_BLOCKED: {"product": "app_builder", "tier": "free"},
+    R.SUMMARY_ALREADY_SCHEDULED: {"product": "digital_workspace", "tier": "standard", "effective_date": DATE},
+    R.SUMMARY_NOTHING_TO_CHANGE: {"product": "digital_workspace", "tier": "premium"},
+    R.SUMMARY_KEEPS_CREDIT: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE},
+    R.SUMMARY_PLAN_CHANGE_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "cycle": "monthly",
+                                       "seats": 5, "effective_date": DATE},
     R.QUOTE_PLAN: {"product": "digital_workspace", "tier": "standard", "cycle": "yearly", "seats": 10,
                    "unit_price_vnd": 1000000},
     R.QUOTE_PLAN_FREE: {"product": "digital_workspace", "tier": "free"},
@@ -90,7 +106,11 @@ SAMPLE_PARAMS = {
     R.QUOTE_ADDON: {"kind": "storage", "amount": 30, "packs": 3, "pack_size": 10, "pack_price_vnd": 20000,
                     "cycle": "monthly"},
     R.QUOTE_ADDON_PRORATED: {"kind": "storage", "amount": 30, "packs": 3, "pack_size": 10, "pack_price_vnd": 20000,
-                             "cycle": "monthly", "days": 15, "period_days": 30},
+                             "cycle": "monthly", "days": 15, "period_days": 30, "product": "digital_workspace"},
+    R.QUOTE_ADDON_NEW_PERIOD: {"kind": "storage", "amount": 30, "packs": 3, "pack_size": 10, "pack_price_vnd": 200000,
+                               "cycle": "yearly"},
+    R.QUOTE_ADDON_CREDIT: {"kind": "storage", "amount": 30, "days": 15, "period_days": 30},
+    R.QUOTE_CREDIT_KEPT_UNTIL_RENEWAL: {"product": "digital_workspace", "period_end_date": DATE},
     R.QUOTE_PACKS_ROUNDED_UP: {"kind": "storage", "requested": 25, "amount": 30, "pack_size": 10},
     R.QUOTE_CREDIT_CAPPED: {"credit_vnd": 120000},
     R.QUOTE_SAMPLE_PRICES: {},
@@ -227,8 +247,8 @@ def test_unknown_vnpay_code_still_answers():
 
 def test_billing_error_messages():
     error = errors.UnknownTierError({"tier": "gold", "tiers": ["free", "starter"]})
-    assert error.message("vi") == "Không có gói “gold”. Bạn có thể chọn: Free, Starter."
-    assert error.message("en") == "There is no plan “gold”. Choose one of: Free, Starter."
+    assert error.message("vi") == "Không có gói “gold”. Bạn có thể chọn: Free và Starter."
+    assert error.message("en") == "There is no plan “gold”. Choose one of: Free and Starter."
     assert str(error) == error.message("en")
     assert error.to_dict()["code"] == "UNKNOWN_TIER"
 

@@ -123,8 +123,8 @@ def test_addons_are_prorated_in_the_running_period_and_rounded_to_packs(catalog)
     lines = {line.code: line for line in result.lines}
     assert lines[R.QUOTE_ADDON_PRORATED].amount_vnd == 3 * 200000 * remaining // period_days
     assert lines[R.QUOTE_ADDON_PRORATED].params["amount"] == 30
-    # The plan itself does not change: what is charged for it cancels out.
-    assert lines[R.QUOTE_PLAN_PRORATED].amount_vnd + lines[R.QUOTE_PRORATION_CREDIT].amount_vnd == 0
+    # The plan itself does not change: no plan line and no equal credit that cancel out.
+    assert set(lines) == {R.QUOTE_ADDON_PRORATED}
     assert result.total_vnd == 3 * 200000 * remaining // period_days
     rounded = {note.code: note.params for note in result.notes}[R.QUOTE_PACKS_ROUNDED_UP]
     assert rounded == {"kind": "storage", "requested": 25, "amount": 30, "pack_size": 10}
@@ -154,13 +154,16 @@ def test_move_to_free_costs_nothing(catalog):
     assert [line.code for line in result.lines] == [R.QUOTE_PLAN_FREE]
 
 
-def test_unused_credit_is_never_paid_out(catalog):
+def test_unused_credit_is_never_lost_the_change_waits_for_the_renewal(catalog):
+    """Decision credit_kept_change_at_renewal: a credit larger than the charge is not forfeited
+    (it used to be capped at 0 and lost); the change is quoted at the renewal instead."""
     ws = f.workspace()
-    f.paid(ws, DW, "standard", "yearly", seats=50, started_days_ago=5)
+    sub = f.paid(ws, DW, "standard", "yearly", seats=50, started_days_ago=5)
     result = quote(catalog, ws, ChangeRequest(DW, "premium", seats=2), NOW)
-    assert sum(line.amount_vnd for line in result.lines) < 0
-    assert result.total_vnd == 0
-    assert R.QUOTE_CREDIT_CAPPED in {note.code for note in result.notes}
+    assert result.timing == "next_cycle" and result.period_start == sub.period_end
+    assert result.total_vnd == sum(line.amount_vnd for line in result.lines) == 2 * 1600000
+    notes = {note.code for note in result.notes}
+    assert R.QUOTE_CREDIT_CAPPED not in notes and R.QUOTE_CREDIT_KEPT_UNTIL_RENEWAL in notes
 
 
 def test_last_day_of_the_period_charges_nothing_for_the_rest(catalog):

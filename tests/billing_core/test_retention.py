@@ -134,7 +134,8 @@ def test_plan_that_allows_it_again_means_nothing_is_deleted(catalog):
     ws = downgraded_workspace(catalog, [(300, 20)])
     ws.subscription(DW).tier = "standard"  # upgraded again before the date
     done = execute_due(catalog, ws, NOW + timedelta(days=8))
-    assert done[0].amount == 0 and done[0].status is RetentionStatus.DONE
+    # Skipped, with its reason recorded (it used to be marked DONE having deleted 0).
+    assert (done[0].amount, done[0].status, done[0].resolution) == (0, RetentionStatus.CANCELLED, "nothing_above_limit")
     assert ws.capacity_total("storage") == 300
 
 

@@ -64,6 +64,27 @@ def addon_scheduled_monthly():
     return ws
 
 
+def addon_scheduled_monthly_later():
+    """DW yearly ends first; App Builder's year (and its scheduled move to monthly) ends later."""
+    ws = dw_yearly_alone()
+    f.paid(ws, AB, "standard", "yearly", seats=10, started_days_ago=50)
+    f.scheduled(ws, AB, "standard", "monthly")
+    return ws
+
+
+def hundred_seats_monthly():
+    """Issue item E: 100 seats monthly, asking for 2 seats yearly (a longer cycle: an upgrade)."""
+    ws = f.workspace()
+    f.paid(ws, DW, "standard", "monthly", seats=100, started_days_ago=3)
+    return ws
+
+
+def hundred_seats_monthly_scheduled():
+    ws = hundred_seats_monthly()
+    f.scheduled(ws, DW, "starter", "monthly", seats=50)
+    return ws
+
+
 def no_digital_workspace():
     return f.workspace()
 
@@ -91,6 +112,9 @@ W.update(
         "trial-over-not-expired": trial_over_but_not_expired_yet,
         "no-dw": no_digital_workspace,
         "addon-scheduled-monthly": addon_scheduled_monthly,
+        "addon-scheduled-monthly-later": addon_scheduled_monthly_later,
+        "hundred-seats-monthly": hundred_seats_monthly,
+        "hundred-seats-monthly-scheduled": hundred_seats_monthly_scheduled,
         "expired-pending-order": expired_pending_order,
         "paid-order": paid_pending_order,
     }
@@ -111,7 +135,19 @@ CASES = [
     ("paid order is not pending", "paid-order", ChangeRequest(DW, "standard"), "upgrade", "IMMEDIATE",
      [R.UPGRADE_IMMEDIATE], []),
     ("same as the scheduled downgrade", "demo-downgrade-scheduled", ChangeRequest(DW, "standard"),
-     "already_scheduled", "BLOCKED", [R.ALREADY_SCHEDULED], [R.FIX_NOTHING_TO_DO]),
+     "already_scheduled", "NEXT_CYCLE",
+     [R.ALREADY_SCHEDULED, R.SHOWN_AS_NEXT_RENEWAL_PLAN, R.FEATURE_DATA_WILL_BE_DELETED], []),
+    ("keep the plan while a downgrade is scheduled", "demo-downgrade-scheduled", ChangeRequest(DW, "premium"),
+     "keep_plan_while_scheduled", "BLOCKED", [R.KEEP_PLAN_WHILE_SCHEDULED], [R.FIX_CANCEL_SCHEDULED_TO_KEEP]),
+    ("credit larger than the charge waits for the renewal", "hundred-seats-monthly",
+     ChangeRequest(DW, "standard", "yearly", 2), "credit_kept_change_at_renewal", "NEXT_CYCLE",
+     [R.CHANGE_AT_RENEWAL_KEEPS_CREDIT, R.SHOWN_AS_NEXT_RENEWAL_PLAN], []),
+    ("credit kept, replacing a scheduled downgrade", "hundred-seats-monthly-scheduled",
+     ChangeRequest(DW, "standard", "yearly", 2), "credit_kept_replaces_scheduled", "NEXT_CYCLE",
+     [R.CHANGE_AT_RENEWAL_KEEPS_CREDIT, R.REPLACES_SCHEDULED_CHANGE, R.SHOWN_AS_NEXT_RENEWAL_PLAN], []),
+    ("capacity with a change that waits for the renewal", "hundred-seats-monthly",
+     ChangeRequest(DW, "standard", "yearly", 2, {"storage": 10}), "capacity_not_with_change_at_renewal", "BLOCKED",
+     [R.CAPACITY_NEEDS_UPGRADE], [R.FIX_BUY_CAPACITY_SEPARATELY]),
     ("app builder trial to free", "demo-monthly", ChangeRequest(AB, "free"), "addon_has_no_free_edition",
      "BLOCKED", [R.NO_FREE_EDITION], [R.FIX_UPGRADE_TO_PAID_TIER]),
     ("operations workflow after trial to free", "demo-ow-trial-ended", ChangeRequest(OW, "free"),
@@ -133,15 +169,17 @@ CASES = [
     ("yearly to monthly on upgrade", "dw-yearly-alone", ChangeRequest(DW, "premium", "monthly"),
      "no_monthly_on_yearly_upgrade", "BLOCKED", [R.YEARLY_TO_MONTHLY_ON_UPGRADE], [R.FIX_KEEP_YEARLY]),
     ("yearly to monthly on upgrade, add-on yearly too", "demo-yearly", ChangeRequest(DW, "premium", "monthly"),
-     "no_monthly_on_yearly_upgrade", "BLOCKED", [R.YEARLY_TO_MONTHLY_ON_UPGRADE, R.ADDON_CYCLE_LONGER_THAN_BASE],
-     [R.FIX_KEEP_YEARLY, R.FIX_MOVE_ADDON_CYCLE_FIRST]),
+     "no_monthly_on_yearly_upgrade", "BLOCKED", [R.YEARLY_TO_MONTHLY_ON_UPGRADE], [R.FIX_KEEP_YEARLY]),
     ("add-on yearly on monthly DW", "demo-monthly", ChangeRequest(AB, "starter", "yearly"),
      "addon_cycle_within_base", "BLOCKED", [R.ADDON_CYCLE_LONGER_THAN_BASE], [R.FIX_SWITCH_BASE_CYCLE_FIRST]),
     ("add-on upgrade to yearly, DW yearly", "demo-yearly", ChangeRequest(OW, "standard", "yearly"),
      "upgrade", "IMMEDIATE", [R.UPGRADE_IMMEDIATE], []),
     ("DW to monthly at renewal while an add-on is yearly", "demo-yearly", ChangeRequest(DW, "standard", "monthly"),
      "addon_cycle_within_base", "BLOCKED", [R.ADDON_CYCLE_LONGER_THAN_BASE], [R.FIX_MOVE_ADDON_CYCLE_FIRST]),
-    ("DW to monthly while the add-on is already scheduled monthly", "addon-scheduled-monthly",
+    ("DW to monthly at the renewal where the add-on goes monthly too", "addon-scheduled-monthly",
+     ChangeRequest(DW, "standard", "monthly"), "shorter_cycle_at_renewal", "NEXT_CYCLE",
+     [R.PLAN_CHANGE_NEXT_CYCLE, R.SHOWN_AS_NEXT_RENEWAL_PLAN, R.PAID_PERIOD_USED_IN_FULL], []),
+    ("DW to monthly while the add-on goes monthly only later", "addon-scheduled-monthly-later",
      ChangeRequest(DW, "standard", "monthly"), "addon_cycle_within_base", "BLOCKED",
      [R.ADDON_CYCLE_LONGER_THAN_BASE], [R.FIX_WAIT_FOR_ADDON_CHANGE]),
     ("add-on yearly while DW is scheduled monthly", "dw-yearly-scheduled-monthly",
@@ -156,7 +194,9 @@ CASES = [
      [R.CAPACITY_LIMIT_EXCEEDED], [R.FIX_BUY_PRODUCT_FOR_CAPACITY]),
     ("capacity of a product on trial", "demo-monthly", ChangeRequest(DW, "standard", addons={"data_records": 10000}),
      "capacity_within_limit", "BLOCKED", [R.CAPACITY_LIMIT_EXCEEDED],
-     [R.FIX_BUY_PRODUCT_FOR_CAPACITY]),
+     [R.FIX_BUY_PAID_PLAN_FOR_CAPACITY]),
+    ("capacity of a product not bought", "dw-yearly-alone", ChangeRequest(DW, "standard", addons={"data_records": 10000}),
+     "capacity_within_limit", "BLOCKED", [R.CAPACITY_LIMIT_EXCEEDED], [R.FIX_BUY_PRODUCT_FOR_CAPACITY]),
     ("capacity with a downgrade", "demo-yearly", ChangeRequest(DW, "starter", addons={"storage": 10}),
      "capacity_only_with_purchase", "BLOCKED", [R.CAPACITY_NEEDS_UPGRADE], [R.FIX_BUY_CAPACITY_SEPARATELY]),
     ("upgrade cancels the scheduled downgrade", "demo-downgrade-scheduled", ChangeRequest(DW, "premium", seats=15),
@@ -185,11 +225,15 @@ CASES = [
      []),
     ("yearly to monthly at renewal", "dw-yearly-alone", ChangeRequest(DW, "standard", "monthly"),
      "shorter_cycle_at_renewal", "NEXT_CYCLE",
-     [R.DOWNGRADE_NEXT_CYCLE, R.SHOWN_AS_NEXT_RENEWAL_PLAN, R.PAID_PERIOD_USED_IN_FULL], []),
+     [R.PLAN_CHANGE_NEXT_CYCLE, R.SHOWN_AS_NEXT_RENEWAL_PLAN, R.PAID_PERIOD_USED_IN_FULL], []),
+    ("lower tier and monthly at renewal", "dw-yearly-alone", ChangeRequest(DW, "starter", "monthly"),
+     "shorter_cycle_at_renewal", "NEXT_CYCLE",
+     [R.DOWNGRADE_NEXT_CYCLE, R.SHOWN_AS_NEXT_RENEWAL_PLAN, R.PAID_PERIOD_USED_IN_FULL,
+      R.FEATURE_DATA_WILL_BE_DELETED], []),
     ("tier downgrade", "demo-yearly", ChangeRequest(AB, "starter"), "downgrade_at_renewal", "NEXT_CYCLE",
      [R.DOWNGRADE_NEXT_CYCLE, R.SHOWN_AS_NEXT_RENEWAL_PLAN, R.FEATURE_DATA_WILL_BE_DELETED], []),
     ("fewer seats", "demo-monthly", ChangeRequest(DW, "starter", seats=3), "downgrade_at_renewal", "NEXT_CYCLE",
-     [R.DOWNGRADE_NEXT_CYCLE, R.SHOWN_AS_NEXT_RENEWAL_PLAN], []),
+     [R.PLAN_CHANGE_NEXT_CYCLE, R.SHOWN_AS_NEXT_RENEWAL_PLAN], []),
     ("paid DW to free at renewal", "demo-monthly", ChangeRequest(DW, "free"), "downgrade_at_renewal", "NEXT_CYCLE",
      [R.DOWNGRADE_NEXT_CYCLE, R.SHOWN_AS_NEXT_RENEWAL_PLAN, R.FEATURE_DATA_WILL_BE_DELETED], []),
     ("downgrade deleting extended capacity", "demo-yearly", ChangeRequest(DW, "starter"), "downgrade_at_renewal", "NEXT_CYCLE",
@@ -255,7 +299,10 @@ def test_effective_dates(catalog):
 def test_reason_params(catalog):
     decision = decide(catalog, demo("demo-trial"), ChangeRequest(DW, "free"), NOW)
     trial_end = (NOW - timedelta(days=12) + timedelta(days=30)).date().isoformat()
-    assert decision.reasons[0].params == {"product": DW, "trial_end_date": trial_end, "days_left": 18}
+    assert decision.reasons[0].params == {
+        "product": DW, "trial_end_date": trial_end, "days_left": 18,
+        "trial_end_at": (NOW - timedelta(days=12) + timedelta(days=30)).isoformat(),
+    }
     assert decision.fixes[0].params == {"product": DW, "trial_end_date": trial_end}
 
     pending = decide(catalog, demo("demo-pending-payment"), ChangeRequest(DW, "premium"), NOW)
@@ -280,7 +327,8 @@ def test_reason_params(catalog):
     assert seats.reasons[0].params == {"minimum": 2, "seats": 1}
 
     storage = decide(catalog, demo("demo-monthly"), ChangeRequest(DW, "starter", addons={"storage": 250}), NOW)
-    assert storage.reasons[0].params == {"kind": "storage", "total": 250, "limit": 200, "product": DW, "tier": "starter"}
+    assert storage.reasons[0].params == {"kind": "storage", "total": 250, "limit": 200, "product": DW, "tier": "starter",
+                                         "held": 0, "pack_size": 10, "room": 200}
     assert storage.fixes[0].params == {"kind": "storage", "max_amount": 200}
 
     replaced = decide(catalog, demo("demo-downgrade-scheduled"), ChangeRequest(DW, "starter"), NOW)

@@ -197,7 +197,16 @@ def test_schedule_downgrade_refuses_an_upgrade_or_a_blocked_change(uow):
         services.schedule_downgrade(uow, "demo-monthly", ChangeRequest(DW, "premium"), "x", True, NOW)
     assert refused.value.params["outcome"] == "IMMEDIATE"
     with pytest.raises(errors.ChangeNotAllowedError):
-        services.schedule_downgrade(uow, "demo-downgrade-scheduled", ChangeRequest(DW, "standard"), "x", True, NOW)
+        services.schedule_downgrade(uow, "demo-monthly", ChangeRequest(AB, "free"), "x", True, NOW)
+
+
+def test_G_asking_again_for_the_scheduled_downgrade_changes_nothing(uow):
+    """It used to be refused (ChangeNotAllowedError, "[CHƯA ĐƯỢC]"); now it is answered and nothing is written."""
+    before = load(uow, "demo-downgrade-scheduled")
+    change = services.schedule_downgrade(uow, "demo-downgrade-scheduled", ChangeRequest(DW, "standard"), "x", True, NOW)
+    after = load(uow, "demo-downgrade-scheduled")
+    assert change.tier == "standard" and after.version == before.version
+    assert audit(uow, "demo-downgrade-scheduled", "downgrade_scheduled") == []
 
 
 def test_cancel_scheduled_change(uow):
