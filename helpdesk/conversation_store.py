@@ -104,7 +104,7 @@ chat_messages = Table(
 
 WAITING, TAKEN, RETURNED, CLOSED = "waiting", "taken", "returned", "closed"
 ACTIVE = (WAITING, TAKEN)
-ROLES = ("user", "bot", "agent", "system")
+ROLES = ("user", "bot", "agent", "system", "restart")  # restart: the customer started over here
 MAX_SENDER = 128
 MAX_SUMMARY = 2000
 MAX_TOPIC = 64
@@ -372,11 +372,14 @@ def conversation(sender_id: str, url: Optional[str] = None, after_id: int = 0, l
 
 
 def history(user_sub: str, workspace_id: Optional[str], url: Optional[str] = None, limit: int = 100) -> List[dict]:
-    """A verified user's latest messages in this workspace, oldest first, whatever device wrote them."""
-    query = (select(chat_messages).where(and_(chat_messages.c.user_sub == user_sub,
-                                              chat_messages.c.workspace_id == workspace_id))
-             .order_by(chat_messages.c.id.desc()).limit(limit))
+    """A verified user's latest messages in this workspace since they last started over, oldest first,
+    whatever device wrote them."""
+    mine = and_(chat_messages.c.user_sub == user_sub, chat_messages.c.workspace_id == workspace_id)
     with engine_for(url).connect() as connection:
+        restarted = connection.execute(select(func.max(chat_messages.c.id)).where(
+            and_(mine, chat_messages.c.role == "restart"))).scalar() or 0
+        query = (select(chat_messages).where(and_(mine, chat_messages.c.id > restarted))
+                 .order_by(chat_messages.c.id.desc()).limit(limit))
         return [_row(r) for r in reversed(connection.execute(query).all())]
 
 

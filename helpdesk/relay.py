@@ -111,6 +111,7 @@ class Relay:
         try:
             if text.strip() == RESTART:
                 await _blocking(conversation_store.cancel_by_customer, sender_id, self.url)
+                await self.keep(sender_id, "restart", "", who)  # the history starts again from here
                 return False
             handoff = await _blocking(conversation_store.active_handoff, sender_id, self.url)
         except Exception:

@@ -193,7 +193,8 @@ def _utc(value: Any) -> Any:
 HANDOFF_FIELDS = ("id", "workspace_id", "status", "summary", "question", "bot_answer", "diagnosis", "language",
                   "after_hours", "expected_by", "agent", "created_at", "taken_at", "updated_at", "closed_at")
 STATUS_NAMES = {"waiting": "Đang chờ", "taken": "Đang trả lời", "returned": "Đã trả lại trợ lý", "closed": "Đã đóng"}
-ROLE_NAMES = {"user": "Khách", "bot": "Trợ lý", "agent": "Nhân viên", "system": "Hệ thống"}
+ROLE_NAMES = {"user": "Khách", "bot": "Trợ lý", "agent": "Nhân viên", "system": "Hệ thống",
+              "restart": "Khách bắt đầu lại"}
 
 
 def handoff_json(row: Dict[str, Any], agent: Optional[str] = None) -> Dict[str, Any]:

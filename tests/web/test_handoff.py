@@ -133,8 +133,12 @@ async def test_starting_over_ends_the_hand_off_and_close_tells_the_customer(serv
     customer = Client(echo.url)
     try:
         session = await customer.open(tok=customer_token)
+        await customer.say("câu hỏi cũ", session, tok=customer_token)
         first = conversation_store.record_handoff(sender, "s", "demo-monthly", url=web.database_url, user_sub="quan")
         await customer.say("/restart", session, tok=customer_token)  # "Trò chuyện mới": the bot again
+        history = requests.get(f"{web.url}/helpcenter/history", timeout=10,
+                               headers={"Authorization": f"Bearer {customer_token}"}).json()
+        assert all("câu hỏi cũ" not in m["text"] for m in history["messages"])  # started over everywhere
         assert conversation_store.active_handoff(sender, web.database_url) is None
         assert conversation_store.get_handoff(first["id"], web.database_url)["status"] == "closed"
 
