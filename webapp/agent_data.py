@@ -131,6 +131,9 @@ def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] 
             raise UnknownWorkspace(workspace_id) from error
         return {**_error_json(error), "reply": "\n".join([GREETING, error.message(LANG), "", CLOSING])}
     view = decision_json(decision, catalog)
+    if view["rule_id"] == "no_change" and view["reasons"]:
+        # "Chưa thể chuyển X sang gói Standard" to a customer on Standard: say what is true instead
+        view["summary"] = view["reasons"][0]["text"]
     return {**view, "reply": reply_for(view)}
 
 
