@@ -41,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from billing_core import database_url, get_engine
 from helpdesk import migrations
@@ -129,7 +129,7 @@ def _migrate(url: str) -> None:
         try:
             migrations.upgrade_head(url)
             return
-        except (OperationalError, ProgrammingError):
+        except (IntegrityError, OperationalError, ProgrammingError):
             # another process (action server, Rasa, web app start together) migrated at the same moment
             if attempt == 2:
                 raise
