@@ -278,8 +278,10 @@ _NOTICES = {
             "en": "Support agent {agent} has joined and will answer you here."},
     RETURNED: {"vi": "Nhân viên hỗ trợ đã chuyển bạn lại cho trợ lý tự động. Bạn có thể tiếp tục đặt câu hỏi.",
                "en": "The support agent handed you back to the assistant. You can keep asking questions."},
-    CLOSED: {"vi": "Nhân viên hỗ trợ đã kết thúc cuộc trò chuyện. Cảm ơn bạn! Trợ lý tự động sẽ trả lời các câu hỏi tiếp theo.",
-             "en": "The support agent closed the conversation. Thank you! The assistant will answer your next questions."},
+    CLOSED: {"vi": "Nhân viên hỗ trợ đã kết thúc cuộc trò chuyện. Cảm ơn bạn! "
+                   "Trợ lý tự động sẽ trả lời các câu hỏi tiếp theo.",
+             "en": "The support agent closed the conversation. Thank you! "
+                   "The assistant will answer your next questions."},
 }
 
 

@@ -147,7 +147,8 @@ class Relay:
             handoff_id = row.get("handoff_id")
             if handoff_id is not None and handoff_id not in statuses:
                 try:
-                    statuses[handoff_id] = (await _blocking(conversation_store.get_handoff, handoff_id, self.url))["status"]
+                    found = await _blocking(conversation_store.get_handoff, handoff_id, self.url)
+                    statuses[handoff_id] = found["status"]
                 except conversation_store.HandoffError:
                     statuses[handoff_id] = None
             await self.sio.emit(self.bot_message_evt, pushed_message(row, statuses.get(handoff_id)),

@@ -172,7 +172,8 @@ def assess(uow_factory, seen: str, result: dict, workspace_id: str) -> str:
     """Does what the customer saw match the rule at work? (agent-facing guidance, not policy)"""
     outcome = result.get("outcome")
     if result.get("rule_id") == "no_change":
-        return "Khách đang dùng đúng gói này: không có gì để thay đổi. Hỏi lại khách muốn đổi gói, chu kỳ hay số người dùng."
+        return ("Khách đang dùng đúng gói này: không có gì để thay đổi. "
+                "Hỏi lại khách muốn đổi gói, chu kỳ hay số người dùng.")
     if seen == "blocked":
         if outcome == "BLOCKED":
             return "Khớp: thay đổi này đang bị chặn. Gửi khách lý do và các bước khắc phục bên dưới."

@@ -297,7 +297,8 @@ def feedback_rates(database_url: str) -> List[Dict[str, Any]]:
         counts = merged.setdefault(topic_key(row["topic"]), {"total": 0, "helpful": 0})
         counts["total"] += row["total"]
         counts["helpful"] += row["helpful"]
-    result = [{"topic": key, "name": TOPIC_NAMES[key], "helpful": c["helpful"], "not_helpful": c["total"] - c["helpful"],
-               "total": c["total"], "rate": round(c["helpful"] / c["total"], 3) if c["total"] else None}
+    result = [{"topic": key, "name": TOPIC_NAMES[key], "helpful": c["helpful"],
+               "not_helpful": c["total"] - c["helpful"], "total": c["total"],
+               "rate": round(c["helpful"] / c["total"], 3) if c["total"] else None}
               for key, c in merged.items()]
     return sorted(result, key=lambda item: (item["rate"] if item["rate"] is not None else 2, item["name"]))

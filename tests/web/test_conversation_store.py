@@ -17,7 +17,8 @@ def _differences(url):
     with get_engine(url).connect() as connection:
         context = MigrationContext.configure(connection, opts={
             "compare_type": True, "version_table": migrations.VERSION_TABLE,
-            "include_object": lambda obj, name, type_, *_: type_ != "table" or name in conversation_store.metadata.tables})
+            "include_object": lambda obj, name, type_, *_: type_ != "table"
+            or name in conversation_store.metadata.tables})
         return compare_metadata(context, conversation_store.metadata)
 
 

@@ -79,7 +79,8 @@ async def test_handoff_end_to_end(servers):
         assert any(m["role"] == "bot" and "heard=sao toi" in m["text"] for m in detail["messages"])
 
         # agent A takes it: the customer is told live; agent B can neither take nor reply
-        assert api(web, "POST", f"/agent/api/handoffs/{handoff_id}/take", agent_a).json()["handoff"]["status"] == "taken"
+        taken = api(web, "POST", f"/agent/api/handoffs/{handoff_id}/take", agent_a).json()
+        assert taken["handoff"]["status"] == "taken"
         notice = await wait_for(customer, lambda r: r.get("sender") == "system")
         assert notice["handoff"] == {"status": "taken"} and "agent-a" in notice["text"]
         for path, body in ((f"/agent/api/handoffs/{handoff_id}/take", None),
@@ -112,7 +113,8 @@ async def test_handoff_end_to_end(servers):
         assert api(web, "GET", f"/agent/api/handoffs/{handoff_id}", customer_token).status_code == 403
 
         # hand back: the customer is told, and the bot answers again
-        assert api(web, "POST", f"/agent/api/handoffs/{handoff_id}/handback", agent_a).json()["handoff"]["status"] == "returned"
+        returned = api(web, "POST", f"/agent/api/handoffs/{handoff_id}/handback", agent_a).json()
+        assert returned["handoff"]["status"] == "returned"
         await wait_for(customer, lambda r: r.get("handoff") == {"status": "returned"})
         reply = await customer.say("cảm ơn", session, tok=customer_token)
         assert "heard=cảm ơn" in reply
