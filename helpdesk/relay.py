@@ -135,8 +135,9 @@ class Relay:
         except Exception:
             log.exception("hand-off state of %s unknown", sender_id)
             return
-        status = handoff["status"] if handoff else None
-        await self.sio.emit("handoff_state", {"status": status}, room=sid, namespace=self.namespace)
+        state = ({"status": handoff["status"], "after_hours": bool(handoff["after_hours"])} if handoff
+                 else {"status": None})
+        await self.sio.emit("handoff_state", state, room=sid, namespace=self.namespace)
 
     async def push_new(self, cursor: int) -> int:
         """Emit the agent and hand-off messages written after ``cursor``; the new cursor."""

@@ -257,7 +257,7 @@ def history(database_url: str, user_sub: str, workspace_id: Optional[str], limit
     if rows:
         active = conversation_store.active_handoff(rows[-1]["sender_id"], database_url)
     return {"messages": [message_json(m) for m in rows],
-            "handoff": {"status": active["status"]} if active else None}
+            "handoff": {"status": active["status"], "after_hours": bool(active["after_hours"])} if active else None}
 
 
 # "Was this helpful?" topics as the console names them. Older ratings were filed under the intent

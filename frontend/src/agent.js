@@ -341,7 +341,11 @@ function renderQueue(items) {
 async function loadHandoffs() {
   const handoffs = await apiGet("/agent/api/handoffs");
   if (!handoffs.ok) return;
-  renderQueue(handoffs.body.handoffs || []);
+  const items = handoffs.body.handoffs || [];
+  renderQueue(items);
+  const waiting = items.filter((item) => item.status === "waiting").length;
+  $("ag-handoffs-count").textContent = waiting ? `(${waiting} đang chờ)` : "";
+  document.title = `${waiting ? `(${waiting}) ` : ""}Bảng điều khiển nhân viên – Cleeksy`;
   $("ag-handoffs").hidden = false;
 }
 

@@ -29,6 +29,7 @@ const SUGGESTIONS = [
 const WHO = { user: "Bạn", bot: "Trợ lý", agent: "Nhân viên hỗ trợ", system: "Thông báo" };
 const HANDOFF_TEXT = {
   waiting: "Đang chờ nhân viên hỗ trợ. Tin nhắn của bạn được chuyển thẳng cho nhân viên.",
+  after_hours: "Ngoài giờ làm việc: hãy để lại lời nhắn, nhân viên sẽ trả lời bạn ngay tại đây.",
   taken: "Bạn đang trò chuyện với nhân viên hỗ trợ Cleeksy.",
 };
 const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]), select, textarea, [tabindex]:not([tabindex='-1'])";
@@ -152,7 +153,7 @@ class Widget {
     try {
       const { ok, body } = await apiGet("/helpcenter/history");
       if (!ok || !body || !Array.isArray(body.messages)) return null;
-      this.setHandoff(body.handoff ? body.handoff.status : null);
+      this.setHandoff(body.handoff ? body.handoff.status : null, body.handoff && body.handoff.after_hours);
       return body.messages.map((m) => ({
         from: WHO[m.role] ? m.role : "bot",
         text: typeof m.text === "string" ? m.text : "",
@@ -249,7 +250,7 @@ class Widget {
       this.sessionId = sessionId;
       this.root.dataset.session = "ready";
     });
-    socket.on("handoff_state", (state) => this.setHandoff(state && state.status));
+    socket.on("handoff_state", (state) => this.setHandoff(state && state.status, state && state.after_hours));
     socket.on("disconnect", () => this.setStatus("Mất kết nối, đang thử lại…"));
     socket.on("connect_error", () => this.setStatus("Không kết nối được trợ lý, đang thử lại…"));
     socket.on("bot_uttered", (message) => this.receive(message));
@@ -258,6 +259,7 @@ class Widget {
   async send(text, shown) {
     this.record({ from: "user", text: shown, at: new Date().toISOString() });
     if (!this.handoff) this.showTyping(true); // while a person holds it, the bot does not answer
+    else this.announce("Đã gửi cho nhân viên hỗ trợ.");
     const payload = { message: text, session_id: this.sessionId || (storage() && storage().getItem(SESSION_KEY)) };
     payload.metadata = await this.metadata(text.startsWith("/") ? { shown } : null);
     this.socket.emit("user_uttered", payload);
@@ -279,12 +281,12 @@ class Widget {
     this.input.focus();
   }
 
-  setHandoff(status) {
+  setHandoff(status, afterHours) {
     const next = status === "waiting" || status === "taken" ? status : null;
     this.handoff = next;
     const banner = $("hdw-handoff");
     banner.hidden = !next;
-    banner.textContent = next ? HANDOFF_TEXT[next] : "";
+    banner.textContent = next ? HANDOFF_TEXT[next === "waiting" && afterHours ? "after_hours" : next] : "";
     this.root.dataset.handoff = next || "none";
     this.input.setAttribute("aria-label", next ? "Tin nhắn cho nhân viên hỗ trợ" : "Tin nhắn cho trợ lý");
   }
@@ -292,7 +294,7 @@ class Widget {
   receive(message) {
     if (!message || typeof message !== "object") return;
     const data = message.data && typeof message.data === "object" ? message.data : message;
-    if (data.handoff && typeof data.handoff === "object") this.setHandoff(data.handoff.status);
+    if (data.handoff && typeof data.handoff === "object") this.setHandoff(data.handoff.status, data.handoff.after_hours);
     const from = data.sender === "agent" || data.sender === "system" ? data.sender : "bot";
     const item = { from, text: typeof data.text === "string" ? data.text : "", at: data.at || new Date().toISOString() };
     const buttons = cleanButtons(data.quick_replies || data.buttons);

@@ -472,6 +472,7 @@ const scenarios12 = {
     const rows = agent.locator("#ag-handoffs-body tr", { hasText: "demo-trial" });
     await rows.first().waitFor();
     assert.equal(await rows.count(), 1, "the customer appears once in the queue");
+    assert.match(await agent.textContent("#ag-handoffs-count"), /đang chờ/, "the waiting count is announced");
     const summary = await rows.first().locator("td").nth(3).textContent();
     assert.match(summary, /Khách hỏi.*sao toi ko ha xuong free dc/s);
     assert.match(summary, /Trợ lý đã trả lời/);
@@ -491,6 +492,7 @@ const scenarios12 = {
 
     await customer.fill("#hdw-input", "cam on ban, vay minh doi");
     await customer.press("#hdw-input", "Enter");
+    await customer.waitForFunction(() => /Đã gửi cho nhân viên/.test(document.getElementById("hdw-announcer").textContent));
     await agent.waitForFunction(() => [...document.querySelectorAll("#ag-conversation-log li")]
       .some((li) => li.textContent.includes("cam on ban, vay minh doi")), null, { timeout: 15000 });
     assert.ok(await customer.isHidden("#hdw-typing"), "no bot typing while a person holds the conversation");

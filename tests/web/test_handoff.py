@@ -105,7 +105,7 @@ async def test_handoff_end_to_end(servers):
                                timeout=10).json()
         roles = [(m["role"], m["text"]) for m in history["messages"]]
         assert ("user", "sao toi ko ha xuong free dc") in roles and ("agent", text) in roles
-        assert history["handoff"] == {"status": "taken"}
+        assert history["handoff"] == {"status": "taken", "after_hours": False}
         other = requests.get(f"{web.url}/helpcenter/history", headers={"Authorization": f"Bearer {tok('mallory')}"},
                              timeout=10).json()
         assert other["messages"] == [] and other["handoff"] is None
