@@ -289,6 +289,7 @@ class Widget {
     banner.textContent = next ? HANDOFF_TEXT[next === "waiting" && afterHours ? "after_hours" : next] : "";
     this.root.dataset.handoff = next || "none";
     this.input.setAttribute("aria-label", next ? "Tin nhắn cho nhân viên hỗ trợ" : "Tin nhắn cho trợ lý");
+    this.input.placeholder = next ? "Nhắn cho nhân viên hỗ trợ…" : "Nhập câu hỏi của bạn…";
   }
 
   receive(message) {
