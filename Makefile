@@ -63,6 +63,7 @@ validate: install
 # Demo database (SQLite under var/ unless BILLING_DATABASE_URL says otherwise), then everything on loopback.
 run: install train
 	$(PY) -m billing_core init-db
+	$(PY) -m helpdesk.migrations
 	$(PY) -m billing_core seed-demo
 	@echo "Demo tokens: make token WS=demo-monthly  (ROLE=agent for the agent console)"
 	$(PY) -m helpdesk.stack run

@@ -9,9 +9,10 @@ registers every action. Modules:
 - personal: answers from the asker's own workspace, the general rule otherwise
 - forms: check_change_form (product, tier, cycle, seats) and its decision
 - checkout: checkout_form (quote, renewal, confirmation, VNPAY link) and payment status
-- feedback: "Was this helpful?", and requests to talk to a person
+- feedback: "Was this helpful?"
+- handoff: a request to talk to a person (the conversation held for the support desk)
 """
-from actions import checkout, feedback, forms, personal  # noqa: F401  (registers the actions)
+from actions import checkout, feedback, forms, handoff, personal  # noqa: F401  (registers the actions)
 from helpdesk.identity import helpdesk_mode, jwt_secret
 
 if helpdesk_mode() == "production":

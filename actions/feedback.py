@@ -1,4 +1,4 @@
-""""Was this helpful?", the answer to it, and requests to talk to a person."""
+""""Was this helpful?" and the answer to it (requests to talk to a person: actions/handoff.py)."""
 from __future__ import annotations
 
 import logging
@@ -30,7 +30,6 @@ TOPICS = {
     "check_change": "check_change",
     "cancel_downgrade": "cancel_downgrade",
 }
-HANDOFF_CONTEXT_TURNS = 6
 
 
 def answered_topic(tracker: Tracker) -> str:
@@ -67,34 +66,4 @@ class ActionRecordFeedback(Action):
         except Exception:  # feedback is nice to have: never fail the conversation over it
             logger.exception("could not record feedback")
         say(dispatcher, language_of(tracker), "utter_feedback_thanks" if helpful else "utter_feedback_sorry")
-        return []
-
-
-def conversation_summary(tracker: Tracker) -> str:
-    """The last few user messages, newest last: what the person picking it up reads first."""
-    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
-    said = [text.strip() for text in said if text and text.strip() and not text.startswith("/")]
-    return "\n".join(said[-HANDOFF_CONTEXT_TURNS:]) or "(no message)"
-
-
-class ActionRequestHuman(Action):
-    """Records a handoff request (sender, verified workspace, recent messages, time) and says so."""
-
-    def name(self) -> Text:
-        return "action_request_human"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        identity = identity_of(tracker)
-        try:
-            conversation_store.record_handoff(
-                sender_id=tracker.sender_id,
-                summary=conversation_summary(tracker),
-                workspace_id=identity.workspace_id if identity and identity.is_customer else None,
-                language=language_of(tracker),
-            )
-        except Exception:
-            logger.exception("could not record the handoff request")
-            say(dispatcher, language_of(tracker), "utter_handoff_failed")
-            return []
-        say(dispatcher, language_of(tracker), "utter_handoff_recorded")
         return []

@@ -38,12 +38,13 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from socketio import AsyncServer
 
 from helpdesk.identity import jwt_secret, verify_token
+from helpdesk.relay import Relay
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,14 @@ class VerifiedSocketIOInput(SocketIOInput):
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "verified_socketio_webhook", __name__)
         self.sio = sio
+        # hand-offs: messages kept, the bot skipped while a person holds it, agent replies pushed
+        relay = Relay(sio, self.namespace, self.bot_message_evt, lambda: self.secret)
+        self.relay = relay
+
+        @socketio_webhook.listener("after_server_start")
+        async def start_relay(app: Any, _loop: Any) -> None:
+            app.add_task(relay.poll_forever())
+
         # per socket: the client's session id (anonymous key) and the rooms it may read
         client_sessions: Dict[str, str] = {}
 
@@ -145,8 +154,9 @@ class VerifiedSocketIOInput(SocketIOInput):
             data = data if isinstance(data, dict) else {}
             session_id = _clean_session_id(data.get("session_id")) or uuid.uuid4().hex
             client_sessions[sid] = session_id
-            await bind(sid, _metadata_of(data, self.metadata_key))
+            sender_id = await bind(sid, _metadata_of(data, self.metadata_key))
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+            await relay.announce(sid, sender_id)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> None:
@@ -158,9 +168,12 @@ class VerifiedSocketIOInput(SocketIOInput):
             metadata = _metadata_of(data, self.metadata_key)
             sender_id = await bind(sid, metadata)
             text = data.get("message", "")
+            text = text if isinstance(text, str) else ""
+            if await relay.incoming(sender_id, text, metadata):
+                return  # a person holds this conversation: the console shows the message, the bot stays quiet
             message = UserMessage(
-                text if isinstance(text, str) else "",
-                SocketIOOutput(sio, self.bot_message_evt),
+                text,
+                relay.output(sender_id, metadata),
                 sender_id,
                 input_channel=self.name(),
                 metadata=metadata,

@@ -1,31 +1,52 @@
-"""The assistant's own records: "Was this helpful?" answers and requests to talk to a person.
+"""The assistant's own records: "Was this helpful?" answers, hand-offs to a person, and the
+messages of each conversation.
 
 They live in the same database as billing (``BILLING_DATABASE_URL``) so the agent console can
 list them next to the workspace, but in tables of their own: this is assistant data, and
-billing_core neither knows nor writes them. Tables are created on first use (idempotent).
+billing_core neither knows nor writes them. The schema is Alembic's (helpdesk/migrations, its own
+version table), brought to head on first use in a process (idempotent).
+
+A hand-off holds a conversation for a person: ``waiting`` (in the console queue; the channel no
+longer passes the customer's messages to the bot), ``taken`` (an agent answers), then
+``returned`` (the bot answers again) or ``closed``. A conversation has at most one active hand-off:
+asking again updates it, so the customer appears once in the queue.
+
+Messages (``chat_messages``) are what the widget shows: the customer's (``user``), the bot's
+(``bot``), an agent's (``agent``) and notices about the hand-off (``system``). They are keyed by the
+conversation and, for a verified user, by the token's subject and workspace: the history on any
+device.
 """
 from __future__ import annotations
 
+import json
+import logging
 import threading
 from datetime import datetime, timezone
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
-    create_engine,
+    and_,
+    func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from billing_core import database_url, get_engine
+from helpdesk import migrations
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -49,53 +70,111 @@ handoff_requests = Table(
     Column("workspace_id", String(64), nullable=True),  # only from a verified token
     Column("summary", Text, nullable=False),
     Column("language", String(2), nullable=False, default="vi"),
-    Column("status", String(16), nullable=False, default="open"),
-    Column("created_at", DateTime, nullable=False),  # naive UTC
+    Column("status", String(16), nullable=False, default="waiting"),
+    Column("created_at", DateTime, nullable=False),  # naive UTC, like every time here
+    Column("user_sub", String(128), nullable=True),
+    Column("question", Text, nullable=True),
+    Column("bot_answer", Text, nullable=True),
+    Column("diagnosis", Text, nullable=True),
+    Column("after_hours", Boolean, nullable=False, default=False, server_default="0"),
+    Column("expected_by", DateTime, nullable=True),
+    Column("agent", String(128), nullable=True),
+    Column("taken_at", DateTime, nullable=True),
+    Column("updated_at", DateTime, nullable=True),
+    Column("closed_at", DateTime, nullable=True),
+    Index("ix_handoff_requests_sender_status", "sender_id", "status"),
 )
 
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sender_id", String(128), nullable=False),
+    Column("user_sub", String(128), nullable=True),  # only from a verified token
+    Column("workspace_id", String(64), nullable=True),  # only from a verified token
+    Column("role", String(8), nullable=False),  # user | bot | agent | system
+    Column("text", Text, nullable=False),
+    Column("buttons", Text, nullable=True),  # JSON [{title, payload}]
+    Column("handoff_id", Integer, nullable=True),
+    Column("author", String(128), nullable=True),  # the agent's subject for agent messages
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_chat_messages_sender", "sender_id", "id"),
+    Index("ix_chat_messages_user", "user_sub", "workspace_id", "id"),
+)
+
+WAITING, TAKEN, RETURNED, CLOSED = "waiting", "taken", "returned", "closed"
+ACTIVE = (WAITING, TAKEN)
+ROLES = ("user", "bot", "agent", "system", "restart")  # restart: the customer started over here
 MAX_SENDER = 128
 MAX_SUMMARY = 2000
 MAX_TOPIC = 64
+MAX_MESSAGE = 4000
+MAX_BUTTONS = 12
 
 _engines: Dict[str, Engine] = {}
 _ready: set = set()
 _lock = threading.Lock()
 
 
-def _database_url(url: Optional[str]) -> str:
-    if url:
-        return url
-    # Same resolution as billing_core (env var, else var/billing.db), without importing its ORM.
+class HandoffError(Exception):
+    """A hand-off that cannot do what was asked: ``code`` says why (unknown, not_yours, finished)."""
 
-    return database_url()
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _migrate(url: str) -> None:
+    for attempt in range(3):
+        try:
+            migrations.upgrade_head(url)
+            return
+        except (IntegrityError, OperationalError, ProgrammingError):
+            # another process (action server, Rasa, web app start together) migrated at the same moment
+            if attempt == 2:
+                raise
+            log.info("conversation store: concurrent migration, retrying")
 
 
 def engine_for(url: Optional[str] = None) -> Engine:
-    resolved = _database_url(url)
+    resolved = url or database_url()
     with _lock:
         engine = _engines.get(resolved)
         if engine is None:
-            try:
-                engine = get_engine(resolved)  # share the billing pool (and SQLite pragmas)
-            except ImportError:  # pragma: no cover - billing_core is always installed with the assistant
-                engine = create_engine(resolved, future=True)
+            engine = get_engine(resolved)  # share the billing pool (and SQLite pragmas)
             _engines[resolved] = engine
         if resolved not in _ready:
-            metadata.create_all(engine, checkfirst=True)
+            _migrate(resolved)
             _ready.add(resolved)
         return engine
 
 
-def _utcnow(now: Optional[datetime]) -> datetime:
+def _utcnow(now: Optional[datetime] = None) -> datetime:
     now = now or datetime.now(timezone.utc)
     return now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
 
 
-def _clean(value: str, limit: int) -> str:
+def _clean(value: Optional[str], limit: int) -> str:
     # Stored as plain text and shown escaped by the console; only length and control chars matter here.
     text = "".join(ch for ch in (value or "") if ch == "\n" or ch >= " ")
     return text[:limit]
 
+
+def _language(value: str) -> str:
+    return value if value in ("vi", "en") else "vi"
+
+
+def _row(row: Any) -> Dict[str, Any]:
+    item = dict(row._mapping)
+    if "buttons" in item:
+        try:
+            item["buttons"] = json.loads(item["buttons"]) if item["buttons"] else []
+        except ValueError:
+            item["buttons"] = []
+    return item
+
+
+# --- feedback --------------------------------------------------------------------------------------
 
 def record_feedback(sender_id: str, topic: str, helpful: bool, workspace_id: Optional[str] = None,
                     language: str = "vi", url: Optional[str] = None, now: Optional[datetime] = None) -> None:
@@ -104,27 +183,11 @@ def record_feedback(sender_id: str, topic: str, helpful: bool, workspace_id: Opt
         "workspace_id": workspace_id,
         "topic": _clean(topic, MAX_TOPIC) or "unknown",
         "helpful": bool(helpful),
-        "language": language if language in ("vi", "en") else "vi",
+        "language": _language(language),
         "created_at": _utcnow(now),
     }
     with engine_for(url).begin() as connection:
         connection.execute(insert(feedback).values(**row))
-
-
-def record_handoff(sender_id: str, summary: str, workspace_id: Optional[str] = None, language: str = "vi",
-                   url: Optional[str] = None, now: Optional[datetime] = None) -> None:
-    row = {
-        "sender_id": _clean(sender_id, MAX_SENDER) or "unknown",
-        "workspace_id": workspace_id,
-        "summary": _clean(summary, MAX_SUMMARY),
-        "language": language if language in ("vi", "en") else "vi",
-        "status": "open",
-        "created_at": _utcnow(now),
-    }
-    with engine_for(url).begin() as connection:
-        connection.execute(insert(handoff_requests).values(**row))
-
-
 
 
 def list_feedback(url: Optional[str] = None, limit: int = 100) -> List[dict]:
@@ -133,9 +196,204 @@ def list_feedback(url: Optional[str] = None, limit: int = 100) -> List[dict]:
         return [dict(r._mapping) for r in rows]
 
 
-def list_handoffs(url: Optional[str] = None, limit: int = 100, workspace_id: Optional[str] = None) -> List[dict]:
+def feedback_counts(url: Optional[str] = None) -> List[Dict[str, Any]]:
+    """[(topic, total, helpful)] over every answer ever given, whatever prompt asked it."""
+    helpful = func.sum(func.cast(feedback.c.helpful, Integer))
+    query = select(feedback.c.topic, func.count().label("total"), helpful.label("helpful")).group_by(feedback.c.topic)
+    with engine_for(url).connect() as connection:
+        return [{"topic": topic, "total": int(total), "helpful": int(yes or 0)}
+                for topic, total, yes in connection.execute(query).all()]
+
+
+# --- hand-offs -------------------------------------------------------------------------------------
+
+def record_handoff(sender_id: str, summary: str, workspace_id: Optional[str] = None, language: str = "vi",
+                   url: Optional[str] = None, now: Optional[datetime] = None, *, user_sub: Optional[str] = None,
+                   question: str = "", bot_answer: str = "", diagnosis: str = "", after_hours: bool = False,
+                   expected_by: Optional[datetime] = None) -> Dict[str, Any]:
+    """Hold this conversation for a person. Returns the hand-off with ``created``: False when the
+    conversation was already waiting or taken (then its summary is refreshed, no second row)."""
+    sender = _clean(sender_id, MAX_SENDER) or "unknown"
+    at = _utcnow(now)
+    fields = {
+        "workspace_id": workspace_id,
+        "user_sub": _clean(user_sub, MAX_SENDER) or None,
+        "summary": _clean(summary, MAX_SUMMARY),
+        "question": _clean(question, MAX_SUMMARY),
+        "bot_answer": _clean(bot_answer, MAX_SUMMARY),
+        "diagnosis": _clean(diagnosis, MAX_SUMMARY),
+        "language": _language(language),
+        "updated_at": at,
+    }
+    with engine_for(url).begin() as connection:
+        active = connection.execute(
+            select(handoff_requests.c.id).where(and_(handoff_requests.c.sender_id == sender,
+                                                      handoff_requests.c.status.in_(ACTIVE)))
+            .order_by(handoff_requests.c.id.desc())).first()
+        if active is not None:
+            # asked again: a fresher summary, but never forget who it is
+            refreshed = {k: v for k, v in fields.items() if v or k not in ("workspace_id", "user_sub")}
+            connection.execute(update(handoff_requests).where(handoff_requests.c.id == active.id).values(**refreshed))
+            handoff_id, created = active.id, False
+        else:
+            result = connection.execute(insert(handoff_requests).values(
+                sender_id=sender, status=WAITING, created_at=at, after_hours=bool(after_hours),
+                expected_by=_utcnow(expected_by) if expected_by else None, **fields))
+            handoff_id, created = result.inserted_primary_key[0], True
+    return {**get_handoff(handoff_id, url), "created": created}
+
+
+def get_handoff(handoff_id: int, url: Optional[str] = None) -> Dict[str, Any]:
+    with engine_for(url).connect() as connection:
+        row = connection.execute(select(handoff_requests).where(handoff_requests.c.id == handoff_id)).first()
+    if row is None:
+        raise HandoffError("unknown")
+    return _row(row)
+
+
+def active_handoff(sender_id: str, url: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    """The hand-off holding this conversation (waiting or taken), or None: the bot answers."""
+    query = (select(handoff_requests).where(and_(handoff_requests.c.sender_id == sender_id,
+                                                  handoff_requests.c.status.in_(ACTIVE)))
+             .order_by(handoff_requests.c.id.desc()).limit(1))
+    with engine_for(url).connect() as connection:
+        row = connection.execute(query).first()
+    return _row(row) if row is not None else None
+
+
+def list_handoffs(url: Optional[str] = None, limit: int = 100, workspace_id: Optional[str] = None,
+                  statuses: Optional[Sequence[str]] = None) -> List[dict]:
     query = select(handoff_requests).order_by(handoff_requests.c.id.desc()).limit(limit)
     if workspace_id is not None:
         query = query.where(handoff_requests.c.workspace_id == workspace_id)
+    if statuses:
+        query = query.where(handoff_requests.c.status.in_(list(statuses)))
     with engine_for(url).connect() as connection:
-        return [dict(r._mapping) for r in connection.execute(query)]
+        return [_row(r) for r in connection.execute(query)]
+
+
+_NOTICES = {
+    # what the customer reads when the hand-off changes hands (the console shows it too)
+    TAKEN: {"vi": "Nhân viên hỗ trợ {agent} đã nhận cuộc trò chuyện và sẽ trả lời bạn ngay tại đây.",
+            "en": "Support agent {agent} has joined and will answer you here."},
+    RETURNED: {"vi": "Nhân viên hỗ trợ đã chuyển bạn lại cho trợ lý tự động. Bạn có thể tiếp tục đặt câu hỏi.",
+               "en": "The support agent handed you back to the assistant. You can keep asking questions."},
+    CLOSED: {"vi": "Nhân viên hỗ trợ đã kết thúc cuộc trò chuyện. Cảm ơn bạn! "
+                   "Trợ lý tự động sẽ trả lời các câu hỏi tiếp theo.",
+             "en": "The support agent closed the conversation. Thank you! "
+                   "The assistant will answer your next questions."},
+}
+
+
+def _transition(handoff_id: int, agent: str, status: str, allowed_from: Sequence[str], url: Optional[str],
+                now: Optional[datetime], agent_name: Optional[str] = None) -> Dict[str, Any]:
+    at = _utcnow(now)
+    agent = _clean(agent, MAX_SENDER)
+    with engine_for(url).begin() as connection:
+        row = connection.execute(select(handoff_requests).where(handoff_requests.c.id == handoff_id)).first()
+        if row is None:
+            raise HandoffError("unknown")
+        if row.status not in ACTIVE:
+            raise HandoffError("finished")
+        if row.status == TAKEN and row.agent != agent:
+            raise HandoffError("not_yours")
+        if row.status not in allowed_from:
+            raise HandoffError("not_taken")
+        values: Dict[str, Any] = {"status": status, "updated_at": at, "agent": agent}
+        if status == TAKEN:
+            values["taken_at"] = at
+        if status in (RETURNED, CLOSED):
+            values["closed_at"] = at
+        # the status in the WHERE clause: of two agents taking it at once, one wins
+        done = connection.execute(update(handoff_requests).where(and_(
+            handoff_requests.c.id == handoff_id, handoff_requests.c.status == row.status)).values(**values))
+        if done.rowcount != 1:
+            raise HandoffError("not_yours")
+        notice = _NOTICES[status][_language(row.language)].format(agent=agent_name or agent)
+        connection.execute(insert(chat_messages).values(
+            sender_id=row.sender_id, user_sub=row.user_sub, workspace_id=row.workspace_id, role="system",
+            text=notice, buttons=None, handoff_id=handoff_id, author=agent, created_at=at))
+    return get_handoff(handoff_id, url)
+
+
+def take_handoff(handoff_id: int, agent: str, url: Optional[str] = None, now: Optional[datetime] = None,
+                 agent_name: Optional[str] = None) -> Dict[str, Any]:
+    return _transition(handoff_id, agent, TAKEN, (WAITING,), url, now, agent_name)
+
+
+def hand_back(handoff_id: int, agent: str, url: Optional[str] = None, now: Optional[datetime] = None) -> Dict[str, Any]:
+    return _transition(handoff_id, agent, RETURNED, ACTIVE, url, now)
+
+
+def close_handoff(handoff_id: int, agent: str, url: Optional[str] = None,
+                  now: Optional[datetime] = None) -> Dict[str, Any]:
+    return _transition(handoff_id, agent, CLOSED, ACTIVE, url, now)
+
+
+def cancel_by_customer(sender_id: str, url: Optional[str] = None, now: Optional[datetime] = None) -> bool:
+    """The customer started over: their waiting or taken hand-off ends (the bot answers again)."""
+    at = _utcnow(now)
+    with engine_for(url).begin() as connection:
+        done = connection.execute(update(handoff_requests).where(and_(
+            handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
+            .values(status=CLOSED, closed_at=at, updated_at=at))
+    return done.rowcount > 0
+
+
+# --- messages --------------------------------------------------------------------------------------
+
+def add_message(sender_id: str, role: str, text: str, *, user_sub: Optional[str] = None,
+                workspace_id: Optional[str] = None, buttons: Optional[List[Dict[str, str]]] = None,
+                handoff_id: Optional[int] = None, author: Optional[str] = None, url: Optional[str] = None,
+                now: Optional[datetime] = None) -> int:
+    if role not in ROLES:
+        raise ValueError(f"unknown message role {role!r}")
+    cleaned = [{"title": _clean(str(b.get("title", "")), 200), "payload": _clean(str(b.get("payload", "")), 500)}
+               for b in (buttons or [])[:MAX_BUTTONS] if isinstance(b, dict)]
+    row = {
+        "sender_id": _clean(sender_id, MAX_SENDER) or "unknown",
+        "user_sub": _clean(user_sub, MAX_SENDER) or None,
+        "workspace_id": workspace_id,
+        "role": role,
+        "text": _clean(text, MAX_MESSAGE),
+        "buttons": json.dumps(cleaned, ensure_ascii=False) if cleaned else None,
+        "handoff_id": handoff_id,
+        "author": _clean(author, MAX_SENDER) or None,
+        "created_at": _utcnow(now),
+    }
+    with engine_for(url).begin() as connection:
+        return connection.execute(insert(chat_messages).values(**row)).inserted_primary_key[0]
+
+
+def conversation(sender_id: str, url: Optional[str] = None, after_id: int = 0, limit: int = 200) -> List[dict]:
+    """The messages of one conversation, oldest first (the console's view of a hand-off)."""
+    query = (select(chat_messages).where(and_(chat_messages.c.sender_id == sender_id, chat_messages.c.id > after_id))
+             .order_by(chat_messages.c.id.desc()).limit(limit))
+    with engine_for(url).connect() as connection:
+        return [_row(r) for r in reversed(connection.execute(query).all())]
+
+
+def history(user_sub: str, workspace_id: Optional[str], url: Optional[str] = None, limit: int = 100) -> List[dict]:
+    """A verified user's latest messages in this workspace since they last started over, oldest first,
+    whatever device wrote them."""
+    mine = and_(chat_messages.c.user_sub == user_sub, chat_messages.c.workspace_id == workspace_id)
+    with engine_for(url).connect() as connection:
+        restarted = connection.execute(select(func.max(chat_messages.c.id)).where(
+            and_(mine, chat_messages.c.role == "restart"))).scalar() or 0
+        query = (select(chat_messages).where(and_(mine, chat_messages.c.id > restarted))
+                 .order_by(chat_messages.c.id.desc()).limit(limit))
+        return [_row(r) for r in reversed(connection.execute(query).all())]
+
+
+def messages_to_push(after_id: int, url: Optional[str] = None, limit: int = 200) -> List[dict]:
+    """Agent and hand-off messages newer than ``after_id``: what the channel sends to the sockets."""
+    query = (select(chat_messages).where(and_(chat_messages.c.id > after_id,
+                                              chat_messages.c.role.in_(("agent", "system"))))
+             .order_by(chat_messages.c.id).limit(limit))
+    with engine_for(url).connect() as connection:
+        return [_row(r) for r in connection.execute(query)]
+
+
+def last_message_id(url: Optional[str] = None) -> int:
+    with engine_for(url).connect() as connection:
+        return int(connection.execute(select(func.max(chat_messages.c.id))).scalar() or 0)

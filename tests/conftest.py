@@ -57,6 +57,10 @@ def live_stack(tmp_path_factory):
             "VNPAY_PAYMENT_URL": f"{web}/sandbox/vnpay/paymentv2/vpcpay.html",
             "VNPAY_RETURN_URL": f"{web}/vnpay/return",
             "VNPAY_SANDBOX_IPN_URL": f"http://127.0.0.1:{ports.web}/vnpay/ipn",
+            # people answer hand-offs at any hour in the tests (the after-hours text: tests/actions)
+            "HELPDESK_SUPPORT_HOURS": "00:00-24:00",
+            "HELPDESK_SUPPORT_DAYS": "mon-sun",
+            "HELPDESK_HANDOFF_POLL_SECONDS": "0.5",
         },
         log_dir=folder / "logs",
     )

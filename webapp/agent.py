@@ -6,8 +6,14 @@ GET  /agent/api/workspaces/<id>      subscriptions, every possible change with i
                                      retention schedule, recent orders with their VNPAY outcome
 POST /agent/api/triage               {workspace_id, product, tier, cycle, seen} -> the rule at work
                                      and a ready-to-send reply in Vietnamese
-GET  /agent/api/handoffs             customers who asked for a person, with a summary
-GET  /agent/api/feedback             "was this helpful?" rate per topic
+GET  /agent/api/handoffs             the queue: conversations held for a person, each once, with a
+                                     summary (question, bot's answer, billing_core's diagnosis)
+GET  /agent/api/handoffs/<id>        one hand-off and its conversation
+POST /agent/api/handoffs/<id>/take   the agent answers it from now on (409 if another agent does)
+POST /agent/api/handoffs/<id>/reply  {text}: sent live to the customer's widget (takes it if waiting)
+POST /agent/api/handoffs/<id>/handback   the bot answers again
+POST /agent/api/handoffs/<id>/close      finished
+GET  /agent/api/feedback             "was this helpful?" rate per topic, by name
 
 A customer token gets 403 on every API route, whatever workspace it names; no token 401.
 """
@@ -20,6 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from billing_core import ChangeRequest, Cycle
+from helpdesk import conversation_store
 from webapp import agent_data, auth
 from webapp.app import run_blocking
 from webapp.page_templates import page
@@ -29,6 +36,13 @@ PRODUCTS = ("digital_workspace", "operations_workflow", "app_builder")
 TIERS = ("free", "starter", "standard", "premium")
 CYCLES = ("monthly", "yearly")
 MAX_NOTE_LENGTH = 500
+MAX_REPLY_LENGTH = 2000
+HANDOFF_ERRORS = {
+    "unknown": (404, "Không tìm thấy yêu cầu này."),
+    "not_yours": (409, "Một nhân viên khác đang trả lời khách này."),
+    "not_taken": (409, "Hãy nhận yêu cầu trước khi trả lời."),
+    "finished": (409, "Cuộc trò chuyện này đã được trả lại trợ lý hoặc đã đóng."),
+}
 SYMPTOMS = ("blocked", "next_cycle", "payment_failed", "other")
 
 
@@ -108,7 +122,43 @@ def create_blueprint(settings: Any = None) -> Blueprint:
     @bp.get("/api/handoffs")
     @auth.agent_required
     async def handoffs(request: Request) -> Any:
-        return response.json({"handoffs": await run_blocking(agent_data.handoffs, database_url(request))})
+        finished = request.args.get("all") == "1"
+        return response.json({"handoffs": await run_blocking(
+            agent_data.handoffs, database_url(request), agent=request.ctx.caller.sub, include_finished=finished)})
+
+    async def _handoff_call(fn, *args) -> Any:
+        try:
+            return response.json(await run_blocking(fn, *args))
+        except conversation_store.HandoffError as error:
+            status, message = HANDOFF_ERRORS.get(error.code, (409, "Không thực hiện được."))
+            return auth.error(status, error.code, message)
+
+    @bp.get("/api/handoffs/<handoff_id:int>")
+    @auth.agent_required
+    async def handoff(request: Request, handoff_id: int) -> Any:
+        return await _handoff_call(agent_data.handoff_detail, database_url(request), handoff_id,
+                                   request.ctx.caller.sub)
+
+    @bp.post("/api/handoffs/<handoff_id:int>/reply")
+    @auth.agent_required
+    async def handoff_reply(request: Request, handoff_id: int) -> Any:
+        try:
+            body = request.json
+        except Exception:
+            body = None
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return _bad("empty_reply", "Viết nội dung trả lời khách.")
+        if len(text) > MAX_REPLY_LENGTH:
+            return _bad("reply_too_long", f"Câu trả lời tối đa {MAX_REPLY_LENGTH} ký tự.")
+        return await _handoff_call(agent_data.handoff_reply, database_url(request), handoff_id,
+                                   request.ctx.caller.sub, text.strip())
+
+    @bp.post("/api/handoffs/<handoff_id:int>/<action:(take|handback|close)>")
+    @auth.agent_required
+    async def handoff_change(request: Request, handoff_id: int, action: str) -> Any:
+        return await _handoff_call(agent_data.handoff_change, database_url(request), handoff_id,
+                                   request.ctx.caller.sub, action)
 
     @bp.get("/api/feedback")
     @auth.agent_required
@@ -120,22 +170,25 @@ def create_blueprint(settings: Any = None) -> Blueprint:
 
 def assess(uow_factory, seen: str, result: dict, workspace_id: str) -> str:
     """Does what the customer saw match the rule at work? (agent-facing guidance, not policy)"""
-    outcome, rule = result.get("outcome"), result.get("rule_id")
+    outcome = result.get("outcome")
+    if result.get("rule_id") == "no_change":
+        return ("Khách đang dùng đúng gói này: không có gì để thay đổi. "
+                "Hỏi lại khách muốn đổi gói, chu kỳ hay số người dùng.")
     if seen == "blocked":
         if outcome == "BLOCKED":
-            return f"Khớp: thay đổi này bị chặn bởi quy tắc {rule}. Gửi khách lý do và các bước khắc phục bên dưới."
+            return "Khớp: thay đổi này đang bị chặn. Gửi khách lý do và các bước khắc phục bên dưới."
         return ("Không khớp: với dữ liệu hiện tại thay đổi này được phép. Hỏi lại khách đã chọn gói và chu kỳ nào, "
                 "hoặc gói của khách vừa thay đổi.")
     if seen == "next_cycle":
         if outcome == "NEXT_CYCLE":
-            return f"Khớp: quy tắc {rule} áp dụng thay đổi này từ kỳ thanh toán tiếp theo (mục Gói gia hạn tiếp theo)."
+            return "Khớp: thay đổi này áp dụng từ kỳ thanh toán tiếp theo (mục Gói gia hạn tiếp theo)."
         if outcome == "IMMEDIATE":
             return "Không khớp: thay đổi này áp dụng ngay khi thanh toán thành công. Kiểm tra đơn hàng gần đây bên dưới."
-        return f"Thay đổi này hiện bị chặn bởi quy tắc {rule}."
+        return "Không khớp: thay đổi này hiện bị chặn, chưa thể áp dụng kỳ sau. Xem lý do bên dưới."
     if seen == "payment_failed":
         latest = agent_data.latest_order_outcome(uow_factory, workspace_id)
         if latest:
             return f"Đơn hàng gần nhất {latest}. Xem bảng đơn hàng bên dưới."
         return "Không gian làm việc này chưa có đơn hàng nào: khách chưa đến bước thanh toán VNPAY."
-    return f"Quy tắc đang áp dụng: {rule}."
+    return result.get("summary") or ""
 

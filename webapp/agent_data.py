@@ -19,6 +19,7 @@ from billing_core import (
     WorkspaceNotFoundError,
     load_catalog,
 )
+from helpdesk import conversation_store
 
 LANG = "vi"
 CYCLES = (Cycle.MONTHLY, Cycle.YEARLY)
@@ -87,16 +88,31 @@ def decision_json(decision, catalog) -> Dict[str, Any]:
     }
 
 
-def reply_for(decision_view: Dict[str, Any]) -> str:
-    """The ready-to-send customer reply: summary, reasons, then the fixes as numbered steps.
+GREETING = "Chào bạn, cảm ơn bạn đã liên hệ Cleeksy."
+CLOSING = "Nếu cần thêm thông tin, bạn cứ trả lời tin nhắn này, mình sẽ hỗ trợ tiếp."
+# the agent IS support: a reply that sends the customer to "contact support" helps nobody
+AGENT_HANDLES = "Mình sẽ kiểm tra và xử lý trường hợp này giúp bạn, rồi báo lại ngay trong cuộc trò chuyện này."
+NOT_FOR_THE_AGENT = {"FIX_CONTACT_SUPPORT"}
 
-    Every sentence comes from billing_core.domain.messages (via render_decision); only the layout is ours.
+
+def reply_for(decision_view: Dict[str, Any]) -> str:
+    """The ready-to-send customer reply: a greeting, the decision, why, the fixes as numbered steps.
+
+    Every policy sentence comes from billing_core.domain.messages (via render_decision); only the
+    greeting, the layout and the agent's own words are ours. A request for the plan the customer
+    already has is answered with that fact, never "…sang gói <the same plan>".
     """
-    lines = [decision_view["summary"]]
+    lines = [GREETING]
+    if decision_view.get("rule_id") != "no_change":
+        lines.append(decision_view["summary"])
     lines += [reason["text"] for reason in decision_view["reasons"]]
-    if decision_view["fixes"]:
+    fixes = [fix for fix in decision_view["fixes"] if fix.get("code") not in NOT_FOR_THE_AGENT]
+    if fixes:
         lines.append("")
-        lines += [f"{n}. {fix['text']}" for n, fix in enumerate(decision_view["fixes"], 1)]
+        lines += [f"{n}. {fix['text']}" for n, fix in enumerate(fixes, 1)]
+    elif len(fixes) < len(decision_view["fixes"]):
+        lines += ["", AGENT_HANDLES]
+    lines += ["", CLOSING]
     return "\n".join(lines)
 
 
@@ -113,8 +129,11 @@ def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] 
     except BillingError as error:
         if isinstance(error, WorkspaceNotFoundError):
             raise UnknownWorkspace(workspace_id) from error
-        return {**_error_json(error), "reply": error.message(LANG)}
+        return {**_error_json(error), "reply": "\n".join([GREETING, error.message(LANG), "", CLOSING])}
     view = decision_json(decision, catalog)
+    if view["rule_id"] == "no_change" and view["reasons"]:
+        # "Chưa thể chuyển X sang gói Standard" to a customer on Standard: say what is true instead
+        view["summary"] = view["reasons"][0]["text"]
     return {**view, "reply": reply_for(view)}
 
 
@@ -169,33 +188,117 @@ def latest_order_outcome(uow_factory, workspace_id: str) -> Optional[str]:
     return f"{order.txn_ref} ({jsonable(order.status)}): {text}"
 
 
-def handoffs(database_url: str, limit: int = 50) -> List[Dict[str, Any]]:
-    """Open requests to talk to a person, newest first, with the assistant's conversation summary."""
-    from helpdesk import conversation_store
+def _utc(value: Any) -> Any:
+    # the store keeps naive UTC: say so, the console shows it in the agent's zone
+    return value.replace(tzinfo=timezone.utc) if isinstance(value, datetime) and value.tzinfo is None else value
 
-    rows = conversation_store.list_handoffs(database_url, limit=limit)
-    result = []
-    for row in rows:
-        item = {key: row.get(key) for key in ("id", "workspace_id", "summary", "language", "status", "created_at")}
-        created = item["created_at"]
-        if isinstance(created, datetime) and created.tzinfo is None:  # the store keeps naive UTC
-            item["created_at"] = created.replace(tzinfo=timezone.utc)
-        result.append(jsonable(item))
-    return result
+
+HANDOFF_FIELDS = ("id", "workspace_id", "status", "summary", "question", "bot_answer", "diagnosis", "language",
+                  "after_hours", "expected_by", "agent", "created_at", "taken_at", "updated_at", "closed_at")
+STATUS_NAMES = {"waiting": "Đang chờ", "taken": "Đang trả lời", "returned": "Đã trả lại trợ lý", "closed": "Đã đóng"}
+ROLE_NAMES = {"user": "Khách", "bot": "Trợ lý", "agent": "Nhân viên", "system": "Hệ thống",
+              "restart": "Khách bắt đầu lại"}
+
+
+def handoff_json(row: Dict[str, Any], agent: Optional[str] = None) -> Dict[str, Any]:
+    item = {key: _utc(row.get(key)) for key in HANDOFF_FIELDS}
+    item["status_name"] = STATUS_NAMES.get(item["status"], item["status"])
+    item["mine"] = bool(agent and row.get("agent") == agent)
+    return jsonable(item)
+
+
+def message_json(row: Dict[str, Any]) -> Dict[str, Any]:
+    return jsonable({"id": row["id"], "role": row["role"], "role_name": ROLE_NAMES.get(row["role"], row["role"]),
+                     "text": row["text"], "buttons": row.get("buttons") or [], "at": _utc(row["created_at"])})
+
+
+def handoffs(database_url: str, limit: int = 50, agent: Optional[str] = None,
+             include_finished: bool = False) -> List[Dict[str, Any]]:
+    """The queue: conversations held for a person (waiting first, oldest first), each once."""
+    statuses = None if include_finished else conversation_store.ACTIVE
+    rows = conversation_store.list_handoffs(database_url, limit=limit, statuses=statuses)
+    order = {"waiting": 0, "taken": 1}
+    rows.sort(key=lambda r: (order.get(r["status"], 2), r["id"] if r["status"] in order else -r["id"]))
+    return [handoff_json(row, agent) for row in rows]
+
+
+def handoff_detail(database_url: str, handoff_id: int, agent: Optional[str] = None) -> Dict[str, Any]:
+    row = conversation_store.get_handoff(handoff_id, database_url)
+    messages = conversation_store.conversation(row["sender_id"], database_url, limit=200)
+    return {"handoff": handoff_json(row, agent), "messages": [message_json(m) for m in messages]}
+
+
+def handoff_reply(database_url: str, handoff_id: int, agent: str, text: str) -> Dict[str, Any]:
+    """The agent's message to the customer (a waiting conversation is taken by the agent who answers)."""
+    row = conversation_store.get_handoff(handoff_id, database_url)
+    if row["status"] == conversation_store.WAITING:
+        row = conversation_store.take_handoff(handoff_id, agent, database_url)
+    if row["status"] != conversation_store.TAKEN:
+        raise conversation_store.HandoffError("finished")
+    if row["agent"] != agent:
+        raise conversation_store.HandoffError("not_yours")
+    conversation_store.add_message(row["sender_id"], "agent", text, user_sub=row.get("user_sub"),
+                                   workspace_id=row.get("workspace_id"), handoff_id=handoff_id, author=agent,
+                                   url=database_url)
+    return handoff_detail(database_url, handoff_id, agent)
+
+
+def handoff_change(database_url: str, handoff_id: int, agent: str, action: str) -> Dict[str, Any]:
+    change = {"take": conversation_store.take_handoff, "handback": conversation_store.hand_back,
+              "close": conversation_store.close_handoff}[action]
+    change(handoff_id, agent, database_url)
+    return handoff_detail(database_url, handoff_id, agent)
+
+
+def history(database_url: str, user_sub: str, workspace_id: Optional[str], limit: int = 100) -> Dict[str, Any]:
+    """A verified customer's conversation, whatever device they used, and who holds it now."""
+    rows = conversation_store.history(user_sub, workspace_id, database_url, limit=limit)
+    active = None
+    if rows:
+        active = conversation_store.active_handoff(rows[-1]["sender_id"], database_url)
+    return {"messages": [message_json(m) for m in rows],
+            "handoff": {"status": active["status"], "after_hours": bool(active["after_hours"])} if active else None}
+
+
+# "Was this helpful?" topics as the console names them. Older ratings were filed under the intent
+# (ask_go_free) or under an answer's own name before the topic list existed: they count with their topic.
+TOPIC_NAMES = {
+    "upgrade_howto": "Cách nâng cấp",
+    "downgrade_howto": "Cách hạ gói",
+    "extended_capacity": "Dung lượng mở rộng",
+    "billing_cycle": "Chu kỳ thanh toán",
+    "go_free": "Chuyển về bản Free",
+    "trial": "Dùng thử",
+    "data_retention": "Lưu giữ và xóa dữ liệu",
+    "payment": "Thanh toán",
+    "next_renewal": "Gói gia hạn tiếp theo",
+    "my_plan": "Gói đang dùng",
+    "payment_status": "Trạng thái thanh toán",
+    "capabilities": "Trợ lý làm được gì",
+    "check_change": "Kiểm tra đổi gói",
+    "cancel_downgrade": "Hủy hạ gói",
+    "checkout": "Mua và thanh toán",
+    "other": "Khác",
+}
+
+
+def topic_key(topic: str) -> str:
+    key = (topic or "other").strip().lower()
+    for prefix in ("ask_", "utter_", "action_answer_"):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    return key if key in TOPIC_NAMES else "other"
 
 
 def feedback_rates(database_url: str) -> List[Dict[str, Any]]:
     """"Was this helpful?" per topic: counts and the helpful share, lowest share first."""
-    from sqlalchemy import case, func, select
-
-    from helpdesk import conversation_store
-
-    table = conversation_store.feedback
-    helpful = func.sum(case((table.c.helpful.is_(True), 1), else_=0))
-    query = select(table.c.topic, func.count().label("total"), helpful.label("helpful")).group_by(table.c.topic)
-    with conversation_store.engine_for(database_url).connect() as connection:
-        rows = connection.execute(query).all()
-    result = [{"topic": topic, "helpful": int(yes or 0), "not_helpful": int(total - (yes or 0)),
-               "total": int(total), "rate": round((yes or 0) / total, 3) if total else None}
-              for topic, total, yes in rows]
-    return sorted(result, key=lambda item: (item["rate"] if item["rate"] is not None else 2, item["topic"]))
+    merged: Dict[str, Dict[str, int]] = {}
+    for row in conversation_store.feedback_counts(database_url):
+        counts = merged.setdefault(topic_key(row["topic"]), {"total": 0, "helpful": 0})
+        counts["total"] += row["total"]
+        counts["helpful"] += row["helpful"]
+    result = [{"topic": key, "name": TOPIC_NAMES[key], "helpful": c["helpful"],
+               "not_helpful": c["total"] - c["helpful"], "total": c["total"],
+               "rate": round(c["helpful"] / c["total"], 3) if c["total"] else None}
+              for key, c in merged.items()]
+    return sorted(result, key=lambda item: (item["rate"] if item["rate"] is not None else 2, item["name"]))

@@ -113,10 +113,11 @@ def register_blueprints(app: Sanic, settings: WebSettings) -> None:
 
         app.blueprint(vnpay_sandbox.create_blueprint(settings))
     # help-center page + widget + demo login, and the agent console (issue 5)
-    from webapp import agent, helpcenter
+    from webapp import agent, helpcenter, history
 
     app.blueprint(helpcenter.create_blueprint(settings))
     app.blueprint(agent.create_blueprint(settings))
+    app.blueprint(history.create_blueprint(settings))  # the widget's history on any device
 
 
 def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Callable[[], Any]] = None) -> Sanic:

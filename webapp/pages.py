@@ -11,9 +11,15 @@ def esc(value: Any) -> str:
 
 
 STYLE = """
+*{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f6fa;color:#1d2433;margin:0}
-main{max-width:560px;margin:48px auto;background:#fff;border-radius:12px;padding:28px 32px;
-box-shadow:0 2px 12px rgba(0,0,0,.08)}
+.brand{display:flex;align-items:center;gap:8px;background:#123f8c;color:#fff;padding:12px 20px}
+.brand a{color:#fff;text-decoration:none;font-weight:bold;font-size:1.15rem}.brand span{opacity:.85}
+main{max-width:560px;margin:32px auto;background:#fff;border-radius:12px;padding:28px 32px;
+box-shadow:0 2px 12px rgba(0,0,0,.08);overflow-wrap:anywhere}
+.actions{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center}
+a.primary{display:inline-block;background:#1b5fd1;color:#fff;text-decoration:none;padding:10px 16px;border-radius:8px}
+@media (max-width:600px){main{margin:12px;padding:18px 16px}dl{grid-template-columns:1fr;gap:2px}dd{margin-bottom:8px}}
 h1{font-size:1.4rem;margin:0 0 12px}
 .ok{color:#0a7a3d}.bad{color:#b42318}.wait{color:#9a6700}
 .note{background:#fff4d6;border:1px solid #f0c36d;border-radius:8px;padding:10px 12px;margin:0 0 16px}
@@ -24,13 +30,20 @@ a{color:#005baa}
 """
 
 
-def page(title: str, body_html: str, lang: str = "vi", refresh_seconds: int = 0) -> str:
-    """A whole HTML document. ``body_html`` must already be escaped by the caller."""
+BRAND = {"vi": "Trung tâm trợ giúp", "en": "Help center"}
+
+
+def page(title: str, body_html: str, lang: str = "vi", refresh_seconds: int = 0, brand: bool = True) -> str:
+    """A whole HTML document (with the Cleeksy header unless ``brand`` is False). ``body_html`` must
+    already be escaped by the caller."""
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
+    header = (f'<header class="brand"><a href="/">Cleeksy</a><span>{esc(BRAND["en" if lang == "en" else "vi"])}</span>'
+              "</header>" if brand else "")
     return (
         f'<!doctype html><html lang="{"en" if lang == "en" else "vi"}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">{refresh}'
-        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>{body_html}</main></body></html>"
+        f"<title>{esc(title)} – Cleeksy</title><style>{STYLE}</style></head><body>{header}<main>{body_html}</main>"
+        "</body></html>"
     )
 
 

@@ -63,12 +63,12 @@ TEXT = {
                            "quả. Hãy hỏi “Thanh toán của tôi thành công chưa?” trong khung chat để xem trạng "
                            "thái thật của đơn hàng.",
         "not_found": "Không tìm thấy đơn hàng",
-        "not_found_body": "Không có đơn hàng nào với mã này. Nếu tài khoản của bạn đã bị trừ tiền, hãy liên hệ "
-                          "bộ phận hỗ trợ và gửi mã giao dịch.",
+        "not_found_body": "Không có đơn hàng nào với mã này. Nếu tài khoản của bạn đã bị trừ tiền, hãy nhắn "
+                          "“gặp nhân viên” trong khung chat và gửi mã giao dịch.",
         "error": "Tạm thời không xem được trạng thái",
         "error_body": "Hệ thống đang bận. Trang sẽ thử lại sau vài giây.",
         "order": "Mã đơn hàng", "amount": "Số tiền", "transaction": "Mã giao dịch VNPAY",
-        "back": "Quay lại trang chủ",
+        "back": "Quay lại trang chủ", "chat": "Quay lại khung chat với trợ lý",
     },
     "en": {
         "title": "Payment result",
@@ -89,12 +89,12 @@ TEXT = {
         "unverified_body": "The returned data does not carry a valid VNPAY signature, so no result is shown. "
                            "Ask “Did my payment go through?” in the chat to see the order's real state.",
         "not_found": "Order not found",
-        "not_found_body": "There is no order with this reference. If your account was charged, contact "
-                          "support with the transaction number.",
+        "not_found_body": "There is no order with this reference. If your account was charged, write "
+                          "“talk to a person” in the chat and send the transaction number.",
         "error": "The status is unavailable right now",
         "error_body": "The system is busy. This page will try again in a few seconds.",
         "order": "Order reference", "amount": "Amount", "transaction": "VNPAY transaction",
-        "back": "Back to the home page",
+        "back": "Back to the home page", "chat": "Back to the chat",
     },
 }
 
@@ -154,7 +154,8 @@ def render_return_page(lang: str, verified: bool, lookup, error: bool = False,
     toggle = (f' · <a href="{esc(toggle_href)}">{"Tiếng Việt" if lang == "en" else "English"}</a>'
               if toggle_href else "")
     html = (f'<h1 class="{css}">{esc(heading)}</h1>{body}'
-            f'<p><a href="/">{esc(t["back"])}</a>{toggle}</p>')
+            f'<p class="actions"><a class="primary" id="back-to-chat" href="/?chat=open">{esc(t["chat"])}</a>'
+            f'<span><a href="/">{esc(t["back"])}</a>{toggle}</span></p>')
     return page(t["title"], html, lang, refresh_seconds=refresh), 200
 
 

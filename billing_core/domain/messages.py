@@ -235,8 +235,8 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Downgrade {product} without extended capacity; buy capacity on its own with your current plan if needed.",
     },
     "FIX_CONTACT_SUPPORT": {
-        "vi": "Hãy liên hệ bộ phận hỗ trợ (Liên hệ trợ giúp) để được xử lý.",
-        "en": "Please contact support (Contact help) to have it handled.",
+        "vi": "Nhắn “gặp nhân viên” ngay trong khung chat để nhân viên hỗ trợ xử lý giúp bạn.",
+        "en": "Write “talk to a person” in the chat and a support agent will handle it for you.",
     },
     "FIX_CANCEL_SCHEDULED_TO_KEEP": {
         "vi": "Để giữ gói {tier}, hãy hủy lịch chuyển sang gói {scheduled_tier}: nhắn “hủy lịch hạ gói” cho trợ lý "

@@ -19,8 +19,9 @@ function el(tag, text, className) {
   return node;
 }
 
-function cell(row, content) {
+function cell(row, content, label) {
   const td = el("td");
+  if (label) td.dataset.label = label;
   if (content instanceof Node) td.appendChild(content);
   else td.textContent = content === undefined || content === null ? "" : String(content);
   row.appendChild(td);
@@ -89,13 +90,13 @@ function renderChanges(data) {
     row.dataset.tier = change.tier;
     row.dataset.cycle = change.cycle || "";
     row.dataset.outcome = change.outcome;
-    cell(row, productName(change.product, data.products));
-    cell(row, tierName(change.tier));
-    cell(row, CYCLE_NAMES[change.cycle] || "—");
-    if (change.rule_id === "no_change") cell(row, el("span", "Gói hiện tại", "badge"));
-    else cell(row, badge(change.outcome));
-    cell(row, list("ul", change.reasons || []));
-    cell(row, list("ol", change.fixes || []));
+    cell(row, productName(change.product, data.products), "Gói");
+    cell(row, tierName(change.tier), "Chuyển sang");
+    cell(row, CYCLE_NAMES[change.cycle] || "—", "Chu kỳ");
+    if (change.rule_id === "no_change") cell(row, el("span", "Gói hiện tại", "badge"), "Kết quả");
+    else cell(row, badge(change.outcome), "Kết quả");
+    cell(row, list("ul", change.reasons || []), "Lý do");
+    cell(row, list("ol", change.fixes || []), "Cách khắc phục");
     body.appendChild(row);
   }
 }
@@ -156,8 +157,12 @@ async function lookup(workspaceId) {
   renderRetention(body);
   renderOrders(body);
   $("ag-triage-result").hidden = true;
+  $("ag-t-note").value = ""; // the previous workspace's note does not belong to this one
+  $("ag-triage-error").hidden = true;
+  $("ag-workspace").value = workspaceId;
   $("ag-workspace-view").hidden = false;
   document.body.dataset.workspace = workspaceId;
+  saveLocation({ ws: workspaceId });
 }
 
 async function triage() {
@@ -176,7 +181,6 @@ async function triage() {
     return;
   }
   $("ag-triage-outcome").replaceChildren(badge(body.outcome));
-  $("ag-triage-rule").textContent = body.rule_id;
   $("ag-triage-summary").textContent = body.summary || "";
   $("ag-triage-assessment").textContent = body.assessment || "";
   $("ag-triage-reasons").replaceChildren(...(body.reasons || []).map((r) => el("li", r.text || r.code)));
@@ -186,46 +190,220 @@ async function triage() {
   document.body.dataset.triage = body.outcome;
 }
 
+// --- where the agent is: kept in the URL (#ws=demo-monthly&handoff=3), so a reload comes back here
+function readLocation() {
+  const params = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+  const handoff = parseInt(params.get("handoff") || "", 10);
+  return { ws: params.get("ws") || "", handoff: Number.isInteger(handoff) && handoff > 0 ? handoff : null };
+}
+
+function saveLocation(change) {
+  const next = { ...readLocation(), ...change };
+  const params = new URLSearchParams();
+  if (next.ws) params.set("ws", next.ws);
+  if (next.handoff) params.set("handoff", String(next.handoff));
+  const hash = params.toString();
+  window.history.replaceState(null, "", hash ? `#${hash}` : window.location.pathname);
+}
+
+// --- hand-offs ----------------------------------------------------------------------------------
+const HANDOFF_NAMES = { waiting: "Đang chờ", taken: "Đang trả lời", returned: "Đã trả lại trợ lý", closed: "Đã đóng" };
+let openHandoff = null; // {handoff, messages}
+let conversationTimer = null;
+let queueTimer = null;
+
+function actionButton(text, onClick, className) {
+  const button = el("button", text, className || "secondary");
+  button.type = "button";
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+function summaryList(item) {
+  const dl = el("dl", null, "summary");
+  const add = (term, value) => {
+    if (!value) return;
+    dl.appendChild(el("dt", term));
+    const dd = el("dd");
+    for (const [i, line] of String(value).split("\n").entries()) {
+      if (i) dd.appendChild(el("br"));
+      dd.appendChild(document.createTextNode(line));
+    }
+    dl.appendChild(dd);
+  };
+  add("Khách hỏi", item.question || (!item.bot_answer && !item.diagnosis ? item.summary : ""));
+  add("Trợ lý đã trả lời", item.bot_answer);
+  add("Chẩn đoán", item.diagnosis);
+  if (item.after_hours) add("Ngoài giờ", `Khách được hẹn trả lời trước ${formatDate(item.expected_by)}`);
+  return dl;
+}
+
+async function handoffCall(id, action, payload) {
+  showError("ag-conversation-error", "");
+  const result = action === "detail" ? await apiGet(`/agent/api/handoffs/${id}`)
+    : await apiPost(`/agent/api/handoffs/${id}/${action}`, payload || {});
+  if (!result.ok) {
+    showError("ag-conversation-error", (result.body && result.body.message) || "Không thực hiện được.");
+    return null;
+  }
+  return result.body;
+}
+
+async function openConversation(id, { focus = true } = {}) {
+  const body = await handoffCall(id, "detail");
+  if (!body) return;
+  const firstOpen = !openHandoff || openHandoff.handoff.id !== id;
+  openHandoff = body;
+  renderConversation(firstOpen);
+  saveLocation({ handoff: id });
+  if (firstOpen && body.handoff.workspace_id && body.handoff.workspace_id !== (current && current.workspace_id)) {
+    lookup(body.handoff.workspace_id); // the workspace beside the conversation
+  }
+  clearInterval(conversationTimer);
+  conversationTimer = setInterval(refreshConversation, 2000);
+  if (firstOpen && focus) $("ag-conversation-title").focus();
+}
+
+async function refreshConversation() {
+  if (!openHandoff) return;
+  const { ok, body } = await apiGet(`/agent/api/handoffs/${openHandoff.handoff.id}`);
+  if (!ok) return;
+  const changed = body.messages.length !== openHandoff.messages.length || body.handoff.status !== openHandoff.handoff.status;
+  openHandoff = body;
+  if (changed) renderConversation(false);
+}
+
+function renderConversation(firstOpen) {
+  const { handoff, messages } = openHandoff;
+  const section = $("ag-conversation");
+  section.hidden = false;
+  section.dataset.status = handoff.status;
+  section.dataset.handoff = String(handoff.id);
+  $("ag-conversation-title").textContent = `Cuộc trò chuyện với ${handoff.workspace_id || "khách chưa đăng nhập"}`;
+  const state = {
+    waiting: "Khách đang chờ. Nhận yêu cầu (hoặc gửi câu trả lời) để trả lời khách.",
+    taken: handoff.mine ? "Bạn đang trả lời khách này. Trợ lý tự động tạm dừng." : `Nhân viên ${handoff.agent} đang trả lời khách này.`,
+    returned: "Đã trả lại cho trợ lý tự động.",
+    closed: "Yêu cầu đã đóng.",
+  }[handoff.status] || "";
+  $("ag-conversation-state").textContent = state;
+  $("ag-conversation-summary").replaceWith(Object.assign(summaryList(handoff), { id: "ag-conversation-summary" }));
+  const log = $("ag-conversation-log");
+  log.replaceChildren();
+  for (const message of messages) {
+    if (message.role === "restart") continue;
+    const li = el("li", null, `ag-msg ag-${message.role}`);
+    li.dataset.role = message.role;
+    li.appendChild(el("b", `${message.role_name} · ${formatDate(message.at)}: `));
+    li.appendChild(el("span", message.text));
+    log.appendChild(li);
+  }
+  log.scrollTop = log.scrollHeight;
+  const active = handoff.status === "waiting" || handoff.status === "taken";
+  const mineOrFree = handoff.status === "waiting" || handoff.mine;
+  $("ag-take").hidden = handoff.status !== "waiting";
+  $("ag-reply-send").disabled = !(active && mineOrFree);
+  $("ag-reply-text").disabled = !(active && mineOrFree);
+  $("ag-handback").disabled = !(active && mineOrFree);
+  $("ag-close").disabled = !(active && mineOrFree);
+  if (firstOpen) $("ag-reply-text").value = "";
+}
+
+function renderQueue(items) {
+  const body = $("ag-handoffs-body");
+  body.replaceChildren();
+  if (!items.length) {
+    const row = el("tr");
+    cell(row, "Không có khách nào đang chờ.").colSpan = 5;
+    body.appendChild(row);
+  }
+  for (const item of items) {
+    const row = el("tr");
+    row.dataset.handoff = String(item.id);
+    row.dataset.status = item.status;
+    cell(row, formatDate(item.created_at), "Thời điểm");
+    const status = item.status === "taken" && !item.mine ? `${HANDOFF_NAMES.taken} (${item.agent})` : (HANDOFF_NAMES[item.status] || item.status);
+    cell(row, status + (item.after_hours ? " · ngoài giờ" : ""), "Trạng thái");
+    cell(row, item.workspace_id || "(khách chưa đăng nhập)", "Không gian làm việc");
+    cell(row, summaryList(item), "Tóm tắt");
+    const actions = el("div", null, "row");
+    if (item.status === "waiting") {
+      actions.appendChild(actionButton("Nhận", async () => {
+        if (await handoffCall(item.id, "take")) { await openConversation(item.id); loadHandoffs(); }
+      }, "primary"));
+    }
+    actions.appendChild(actionButton("Mở", () => openConversation(item.id)));
+    cell(row, actions, "Thao tác");
+    body.appendChild(row);
+  }
+}
+
+async function loadHandoffs() {
+  const handoffs = await apiGet("/agent/api/handoffs");
+  if (!handoffs.ok) return;
+  const items = handoffs.body.handoffs || [];
+  renderQueue(items);
+  const waiting = items.filter((item) => item.status === "waiting").length;
+  $("ag-handoffs-count").textContent = waiting ? `(${waiting} đang chờ)` : "";
+  document.title = `${waiting ? `(${waiting}) ` : ""}Bảng điều khiển nhân viên – Cleeksy`;
+  $("ag-handoffs").hidden = false;
+}
+
+async function loadFeedback() {
+  const feedback = await apiGet("/agent/api/feedback");
+  if (!feedback.ok) return;
+  const body = $("ag-feedback-body");
+  body.replaceChildren();
+  const topics = feedback.body.topics || [];
+  if (!topics.length) {
+    const row = el("tr");
+    cell(row, "Chưa có đánh giá nào.").colSpan = 4;
+    body.appendChild(row);
+  }
+  for (const topic of topics) {
+    const row = el("tr");
+    row.dataset.topic = topic.topic;
+    cell(row, topic.name || topic.topic);
+    cell(row, topic.helpful ?? 0);
+    cell(row, topic.not_helpful ?? 0);
+    const rate = topic.rate;
+    cell(row, rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)}%`);
+    body.appendChild(row);
+  }
+  $("ag-feedback").hidden = false;
+}
+
 async function loadQueues() {
-  const [handoffs, feedback] = await Promise.all([apiGet("/agent/api/handoffs"), apiGet("/agent/api/feedback")]);
-  if (handoffs.ok) {
-    const body = $("ag-handoffs-body");
-    body.replaceChildren();
-    const items = handoffs.body.handoffs || [];
-    if (!items.length) {
-      const row = el("tr");
-      cell(row, "Chưa có yêu cầu nào.").colSpan = 3;
-      body.appendChild(row);
-    }
-    for (const item of items) {
-      const row = el("tr");
-      cell(row, formatDate(item.created_at || item.at));
-      cell(row, item.workspace_id || "(khách chưa đăng nhập)");
-      cell(row, item.summary || item.last_message || "");
-      body.appendChild(row);
-    }
-    $("ag-handoffs").hidden = false;
-  }
-  if (feedback.ok) {
-    const body = $("ag-feedback-body");
-    body.replaceChildren();
-    const topics = feedback.body.topics || [];
-    if (!topics.length) {
-      const row = el("tr");
-      cell(row, "Chưa có đánh giá nào.").colSpan = 4;
-      body.appendChild(row);
-    }
-    for (const topic of topics) {
-      const row = el("tr");
-      cell(row, topic.topic);
-      cell(row, topic.helpful ?? topic.yes ?? 0);
-      cell(row, topic.not_helpful ?? topic.no ?? 0);
-      const rate = topic.rate ?? topic.helpful_rate;
-      cell(row, rate === null || rate === undefined ? "—" : `${Math.round(rate * 100)}%`);
-      body.appendChild(row);
-    }
-    $("ag-feedback").hidden = false;
-  }
+  await Promise.all([loadHandoffs(), loadFeedback()]);
+  clearInterval(queueTimer);
+  queueTimer = setInterval(loadHandoffs, 5000);
+}
+
+function setupConversation() {
+  $("ag-conversation-title").tabIndex = -1;
+  $("ag-reply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("ag-reply-text").value.trim();
+    if (!openHandoff) return;
+    if (!text) { showError("ag-conversation-error", "Viết nội dung trả lời khách."); return; }
+    const body = await handoffCall(openHandoff.handoff.id, "reply", { text });
+    if (!body) return;
+    $("ag-reply-text").value = "";
+    openHandoff = body;
+    renderConversation(false);
+    loadHandoffs();
+  });
+  const change = (action) => async () => {
+    if (!openHandoff) return;
+    const body = await handoffCall(openHandoff.handoff.id, action);
+    if (!body) return;
+    openHandoff = body;
+    renderConversation(false);
+    loadHandoffs();
+  };
+  $("ag-take").addEventListener("click", change("take"));
+  $("ag-handback").addEventListener("click", change("handback"));
+  $("ag-close").addEventListener("click", change("close"));
 }
 
 async function start() {
@@ -270,7 +448,19 @@ async function start() {
     reply.select();
     if (navigator.clipboard) navigator.clipboard.writeText(reply.value).catch(() => {});
   });
+  setupConversation();
   await loadQueues();
+  const where = readLocation();
+  if (where.ws) {
+    $("ag-workspace").value = where.ws;
+    await lookup(where.ws);
+  }
+  if (where.handoff) await openConversation(where.handoff, { focus: false });
+  window.addEventListener("hashchange", () => {
+    const next = readLocation();
+    if (next.ws && next.ws !== (current && current.workspace_id)) lookup(next.ws);
+    if (next.handoff && (!openHandoff || openHandoff.handoff.id !== next.handoff)) openConversation(next.handoff);
+  });
 }
 
 document.addEventListener("DOMContentLoaded", start);

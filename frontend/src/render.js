@@ -50,15 +50,31 @@ export function appendInline(parent, text) {
 }
 
 const NUMBERED = /^\s*(\d{1,2})[.)]\s+(.*)$/;
-const BULLET = /^\s*[-•*]\s+(.*)$/;
+const BULLET = /^\s*[-•*–—]\s+(.*)$/;
+// a sub-item: indented, or a dash ("–", "-") right under a list item ("1. Bước\n– chi tiết")
+const SUB_BULLET = /^(?:\s{2,}[-•*–—]|\s*[–—-])\s+(.*)$/;
 
-// A bot message as blocks: paragraphs, numbered steps (<ol start>) and bullet lists.
+// A bot message as blocks: paragraphs, numbered steps (<ol start>), bullet lists, and the
+// "–" sub-items of a step as a list inside that step.
 export function renderRichText(text) {
   const container = document.createElement("div");
   container.className = "hdw-text";
   let list = null;
   let listKind = null;
   for (const line of String(text).split("\n")) {
+    const sub = list && list.lastElementChild ? line.match(SUB_BULLET) : null;
+    if (sub && (listKind === "ol" || /^\s{2,}/.test(line))) {
+      const parent = list.lastElementChild;
+      let nested = parent.querySelector(":scope > ul");
+      if (!nested) {
+        nested = document.createElement("ul");
+        parent.appendChild(nested);
+      }
+      const li = document.createElement("li");
+      appendInline(li, sub[1]);
+      nested.appendChild(li);
+      continue;
+    }
     const numbered = line.match(NUMBERED);
     const bullet = numbered ? null : line.match(BULLET);
     if (numbered || bullet) {
@@ -74,9 +90,9 @@ export function renderRichText(text) {
       list.appendChild(li);
       continue;
     }
+    if (line.trim() === "") continue; // a blank line inside a list keeps the list going
     list = null;
     listKind = null;
-    if (line.trim() === "") continue;
     const p = document.createElement("p");
     appendInline(p, line);
     container.appendChild(p);

@@ -59,6 +59,7 @@ async function openWidget(page) {
   await page.waitForSelector("#hdw-panel", { state: "visible" });
   await page.waitForSelector('#helpdesk-widget[data-session="ready"]', { timeout: 30000 });
   await page.click("#hdw-restart");
+  await page.click("#hdw-confirm-yes"); // "Trò chuyện mới" asks before clearing
   await page.waitForSelector("#helpdesk-widget[data-restarted]");
   await page.waitForTimeout(500);
 }
@@ -117,7 +118,7 @@ const scenarios = {
 
     const question = "sao toi ko ha xuong free dc";
     const answer = await ask(page, question, /demo-trial/);
-    assert.equal(await page.locator("#hdw-log li.hdw-user").last().textContent(), question);
+    assert.equal(await page.locator("#hdw-log li.hdw-user p").last().textContent(), question);
     assert.ok(await page.evaluate(() => window.__typingSeen), "the typing indicator was shown while waiting");
     assert.match(answer, /Free/, `a Free answer, got: ${answer}`);
     assert.match(answer, /dùng thử/, `the personal reason (trial not over), got: ${answer}`);
@@ -136,14 +137,14 @@ const scenarios = {
     assert.ok(await page.isVisible("#hdw-panel"), "the widget stays open after a reload");
     const sessionAfter = await page.evaluate(() => localStorage.getItem("cleeksy.helpdesk.session_id"));
     assert.equal(sessionAfter, sessionBefore);
-    const userLines = await page.locator("#hdw-log li.hdw-user").allTextContents();
+    const userLines = await page.locator("#hdw-log li.hdw-user p").allTextContents();
     assert.ok(userLines.includes(question), "the earlier question is still shown after the reload");
     await shot(page, "05-after-reload");
 
     // user text is text: markup typed by the user is shown, never run or rendered
     const hostile = '<img src=x onerror="alert(1)"><b>đậm</b><script>alert(2)</script>';
     await ask(page, hostile, /./);
-    assert.equal(await page.locator("#hdw-log li.hdw-user").last().textContent(), hostile);
+    assert.equal(await page.locator("#hdw-log li.hdw-user p").last().textContent(), hostile);
     assert.equal(await page.locator("#hdw-log img").count(), 0);
     assert.equal(await page.locator("#hdw-log b").count(), 0);
     await shot(page, "06-markup-shown-as-text");
@@ -266,7 +267,7 @@ const scenarios = {
     await shot(page, "13-agent-triage-reply");
     const handoff = page.locator("#ag-handoffs-body tr", { hasText: "demo-free" }).first();
     await handoff.waitFor();
-    assert.ok((await handoff.locator("td").nth(2).textContent()).trim().length > 0, "the handoff has a summary");
+    assert.match(await handoff.locator("td").nth(3).textContent(), /Khách hỏi/, "the handoff has a readable summary");
     const rated = await page.locator("#ag-feedback-body tr").allTextContents();
     assert.ok(rated.some((row) => /\d+%/.test(row)), `a helpful rate per topic is shown: ${rated}`);
     await page.locator("#ag-handoffs").scrollIntoViewIfNeeded();
@@ -309,6 +310,287 @@ const scenarios = {
     assert.ok(consoleOverflow <= 0, `console has no horizontal scrolling (overflow ${consoleOverflow}px)`);
   },
 };
+
+
+// --- issue 12: accessibility, hand-off, console, return page -------------------------------------
+const DESKTOP = { width: 1366, height: 800 };
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+
+async function agentPage(browser, viewport) {
+  const context = await browser.newContext(viewport.viewport ? viewport : { viewport });
+  const page = await context.newPage();
+  await page.goto(`${WEB_URL}/agent`);
+  await page.waitForSelector("#ag-auth");
+  if (await page.isVisible("#ag-demo-login")) {
+    await Promise.all([page.waitForNavigation(), page.click("#ag-demo-login")]);
+  }
+  await page.waitForSelector("#ag-lookup", { state: "visible" });
+  return page;
+}
+
+const insidePanel = (page) => page.evaluate(() => document.getElementById("hdw-panel").contains(document.activeElement));
+
+const scenarios12 = {
+  // Keyboard only and screen-reader roles at desktop width: open with Enter, Tab stays inside,
+  // Escape closes and gives focus back, roles and live regions, greeting with suggestions,
+  // timestamps, one bubble per answer, a long answer opened at its start, "Trò chuyện mới" asks.
+  async widget_keyboard_and_roles(browser) {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await context.newPage();
+    const problems = [];
+    watchForProblems(page, problems);
+    await page.goto(`${WEB_URL}/`);
+    assert.ok(await page.isHidden("#demo-logout"), "a visitor is not offered 'Đăng xuất'");
+    await page.focus("#hdw-launcher");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#hdw-panel", { state: "visible" });
+    assert.equal(await page.evaluate(() => document.activeElement.id), "hdw-input", "focus goes to the message box");
+    const roles = await page.evaluate(() => ({
+      dialog: document.getElementById("hdw-panel").getAttribute("role"),
+      modal: document.getElementById("hdw-panel").getAttribute("aria-modal"),
+      log: document.getElementById("hdw-log").getAttribute("role"),
+      status: document.getElementById("hdw-status").getAttribute("role"),
+      announcer: document.getElementById("hdw-announcer").getAttribute("aria-live"),
+      greeting: document.querySelector("#hdw-log li.hdw-bot .hdw-who").textContent,
+      suggestions: [...document.querySelectorAll("#hdw-log li.hdw-bot .hdw-buttons button")].map((b) => b.textContent),
+      time: document.querySelector("#hdw-log li time") && document.querySelector("#hdw-log li time").dateTime,
+    }));
+    assert.equal(roles.dialog, "dialog");
+    assert.equal(roles.modal, "true");
+    assert.equal(roles.log, "log");
+    assert.equal(roles.status, "status");
+    assert.equal(roles.announcer, "polite");
+    assert.equal(roles.greeting, "Trợ lý: ", "a screen reader hears who speaks");
+    assert.ok(roles.suggestions.length >= 3 && roles.suggestions.includes("Gặp nhân viên hỗ trợ"), `suggestions: ${roles.suggestions}`);
+    assert.ok(roles.time, "messages carry a timestamp");
+    await shot(page, "a11y-01-greeting-with-suggestions");
+
+    // Tab and Shift+Tab never leave the open dialog
+    for (let i = 0; i < 14; i += 1) {
+      await page.keyboard.press("Tab");
+      assert.ok(await insidePanel(page), `Tab ${i + 1} left the chat`);
+    }
+    for (let i = 0; i < 5; i += 1) {
+      await page.keyboard.press("Shift+Tab");
+      assert.ok(await insidePanel(page), "Shift+Tab left the chat");
+    }
+
+    // ask by keyboard; the typing status is announced; the user's message is labelled
+    await page.focus("#hdw-input");
+    const before = await botCount(page);
+    await page.keyboard.type("cach nang cap goi nhu the nao");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => /soạn câu trả lời/.test(document.getElementById("hdw-announcer").textContent));
+    await waitForBot(page, before, /Thanh toán|nâng cấp/);
+    assert.equal(await page.locator("#hdw-log li.hdw-user .hdw-who").last().textContent(), "Bạn: ");
+    // older buttons leave the tab order; the latest answer's stay in it
+    const tabbable = await page.evaluate(() => {
+      const lis = [...document.querySelectorAll("#hdw-log li")];
+      return lis.map((li) => [...li.querySelectorAll(".hdw-buttons > *")].map((b) => b.getAttribute("tabindex")));
+    });
+    assert.ok(tabbable[0].every((t) => t === "-1"), `the greeting's buttons left the tab order: ${JSON.stringify(tabbable)}`);
+    await shot(page, "a11y-02-keyboard-answer");
+
+    // a long answer of several parts: one bubble, opened at its start; "–" sub-items are a list
+    await page.evaluate(() => {
+      const w = window.cleeksyHelpdesk;
+      const at = new Date().toISOString();
+      w.receive({ text: "Đây là câu trả lời dài cho bạn.", at });
+      const steps = Array.from({ length: 14 }, (_, i) => `${i + 1}. Bước số ${i + 1} của hướng dẫn\n– chi tiết a của bước ${i + 1}\n– chi tiết b`).join("\n");
+      w.receive({ text: steps, at });
+      w.receive({ text: "Cuối cùng: xong.", at, quick_replies: [{ title: "Có", payload: "/affirm" }] });
+    });
+    const layout = await page.evaluate(() => {
+      const log = document.getElementById("hdw-log");
+      const last = log.lastElementChild;
+      return {
+        parts: last.querySelectorAll(".hdw-text").length,
+        nested: last.querySelectorAll("ol > li > ul > li").length,
+        startVisible: last.offsetTop - log.offsetTop >= log.scrollTop - 1 && last.offsetTop - log.offsetTop <= log.scrollTop + 40,
+        atBottom: Math.abs(log.scrollHeight - log.clientHeight - log.scrollTop) < 2,
+        bubbles: [...log.querySelectorAll("li.hdw-bot")].length,
+      };
+    });
+    assert.equal(layout.parts, 3, "the three parts of one answer share one bubble");
+    assert.equal(layout.nested, 28, "the '–' sub-items are lists inside their steps");
+    assert.ok(layout.startVisible && !layout.atBottom, `a long answer opens at its start: ${JSON.stringify(layout)}`);
+    await shot(page, "a11y-03-long-answer-at-its-start");
+
+    // Escape closes and gives the focus back to the launcher
+    await page.focus("#hdw-input");
+    await page.keyboard.press("Escape");
+    assert.ok(await page.isHidden("#hdw-panel"));
+    assert.equal(await page.evaluate(() => document.activeElement.id), "hdw-launcher");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#hdw-panel", { state: "visible" });
+
+    // "Trò chuyện mới" asks first; Cancel keeps everything
+    const count = await page.locator("#hdw-log li").count();
+    await page.click("#hdw-restart");
+    await page.waitForSelector("#hdw-confirm", { state: "visible" });
+    assert.equal(await page.getAttribute("#hdw-confirm", "role"), "alertdialog");
+    await shot(page, "a11y-04-restart-asks-first");
+    await page.keyboard.press("Escape");
+    assert.ok(await page.isHidden("#hdw-confirm"));
+    assert.ok(await page.isVisible("#hdw-panel"), "Escape closed only the question");
+    assert.equal(await page.locator("#hdw-log li").count(), count, "nothing was cleared");
+    await page.click("#hdw-restart");
+    await page.click("#hdw-confirm-yes");
+    await page.waitForFunction(() => document.querySelectorAll("#hdw-log li").length === 1);
+
+    // the demo selector keeps its choice after a reload; "Đăng xuất" shows once logged in
+    await loginCustomer(page, "demo-yearly");
+    assert.ok(await page.isVisible("#demo-logout"));
+    await page.reload();
+    await page.waitForSelector('#helpdesk-widget[data-session="ready"]', { timeout: 30000 });
+    assert.equal(await page.inputValue("#demo-workspace"), "demo-yearly", "the selector kept the workspace");
+    assert.deepEqual(problems, []);
+  },
+
+  // A person takes over: the customer (phone) asks, the agent (desktop) takes it from the queue,
+  // replies, the customer sees it live in the same widget, answers back, the agent hands back to
+  // the bot; another device of the customer shows the whole conversation.
+  async handoff_end_to_end(browser) {
+    const customerContext = await browser.newContext(PHONE);
+    const customer = await customerContext.newPage();
+    const problems = [];
+    watchForProblems(customer, problems);
+    await customer.goto(`${WEB_URL}/`);
+    await loginCustomer(customer, "demo-trial");
+    await openWidget(customer);
+    await ask(customer, "sao toi ko ha xuong free dc", /demo-trial|Free/);
+    const handed = await ask(customer, "cho toi gap nhan vien", /nhân viên/);
+    assert.match(handed, /phút/, `the expected wait is given: ${handed}`);
+    assert.doesNotMatch(handed, /Liên hệ trợ giúp/);
+    await customer.waitForSelector("#hdw-handoff", { state: "visible" });
+    assert.match(await customer.textContent("#hdw-handoff"), /Đang chờ nhân viên/);
+    await shot(customer, "handoff-01-customer-waiting-phone");
+    // asking again does not queue the customer twice
+    await ask(customer, "gap nguoi that", /đã có trong hàng chờ|nhân viên/).catch(() => {});
+
+    const agent = await agentPage(browser, DESKTOP);
+    const rows = agent.locator("#ag-handoffs-body tr", { hasText: "demo-trial" });
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 1, "the customer appears once in the queue");
+    assert.match(await agent.textContent("#ag-handoffs-count"), /đang chờ/, "the waiting count is announced");
+    const summary = await rows.first().locator("td").nth(3).textContent();
+    assert.match(summary, /Khách hỏi.*sao toi ko ha xuong free dc/s);
+    assert.match(summary, /Trợ lý đã trả lời/);
+    assert.match(summary, /Chẩn đoán.*Không gian làm việc số/s);
+    await shot(agent, "handoff-02-agent-queue");
+    await rows.first().locator("button", { hasText: "Nhận" }).click();
+    await agent.waitForSelector('#ag-conversation[data-status="taken"]');
+    await customer.waitForFunction(() => /đang trò chuyện với nhân viên/.test(document.getElementById("hdw-handoff").textContent));
+
+    const reply = "Chào bạn, mình là Lan ở Cleeksy. Bạn đang dùng thử nên chưa hạ xuống Free được; hết dùng thử mình hỗ trợ tiếp nhé.";
+    await agent.fill("#ag-reply-text", reply);
+    await agent.click("#ag-reply-send");
+    await customer.waitForFunction((text) => [...document.querySelectorAll("#hdw-log li.hdw-agent")]
+      .some((li) => li.textContent.includes(text)), reply, { timeout: 15000 });
+    assert.match(await customer.locator("#hdw-log li.hdw-agent .hdw-who").last().textContent(), /Nhân viên hỗ trợ/);
+    await shot(customer, "handoff-03-customer-sees-the-reply-live-phone");
+
+    await customer.fill("#hdw-input", "cam on ban, vay minh doi");
+    await customer.press("#hdw-input", "Enter");
+    await customer.waitForFunction(() => /Đã gửi cho nhân viên/.test(document.getElementById("hdw-announcer").textContent));
+    await agent.waitForFunction(() => [...document.querySelectorAll("#ag-conversation-log li")]
+      .some((li) => li.textContent.includes("cam on ban, vay minh doi")), null, { timeout: 15000 });
+    assert.ok(await customer.isHidden("#hdw-typing"), "no bot typing while a person holds the conversation");
+    await shot(agent, "handoff-04-agent-conversation");
+
+    // another device of the same customer: the whole conversation is there
+    const otherDevice = await browser.newContext({ viewport: DESKTOP });
+    const second = await otherDevice.newPage();
+    await second.goto(`${WEB_URL}/`);
+    await loginCustomer(second, "demo-trial");
+    if (await second.isVisible("#hdw-launcher")) await second.click("#hdw-launcher");
+    await second.waitForFunction((text) => [...document.querySelectorAll("#hdw-log li.hdw-agent")]
+      .some((li) => li.textContent.includes(text)), reply);
+    assert.ok((await second.locator("#hdw-log li.hdw-user p").allTextContents()).some((t) => t.includes("sao toi ko ha xuong free dc")));
+    await shot(second, "handoff-05-history-on-another-device");
+    await otherDevice.close();
+
+    await agent.click("#ag-handback");
+    await agent.waitForSelector('#ag-conversation[data-status="returned"]');
+    await customer.waitForSelector("#hdw-handoff", { state: "hidden", timeout: 15000 });
+    const back = await ask(customer, "goi cua toi la goi gi", /demo-trial|gói/i);
+    assert.ok(back.length > 0, "the bot answers again after the hand-back");
+    await shot(customer, "handoff-06-back-to-the-bot-phone");
+    assert.equal(await agent.locator("#ag-handoffs-body tr", { hasText: "demo-trial" }).count(), 0, "the queue is empty again");
+    assert.deepEqual(problems, []);
+  },
+
+  // Console: greeting and no "…sang gói Standard" to a Standard customer, no "liên hệ bộ phận hỗ
+  // trợ", no internal rule names, the note cleared for the next workspace, feedback by name, reload
+  // keeps the workspace; on a phone the Reasons and Fixes are on screen (stacked).
+  async console_fixes(browser) {
+    const page = await agentPage(browser, DESKTOP);
+    const problems = [];
+    watchForProblems(page, problems);
+    await page.fill("#ag-workspace", "demo-yearly");
+    await page.click("#ag-lookup-form button[type=submit]");
+    await page.waitForSelector("#ag-workspace-view", { state: "visible" });
+    await page.selectOption("#ag-t-product", "digital_workspace");
+    await page.selectOption("#ag-t-tier", "standard");
+    await page.selectOption("#ag-t-cycle", "yearly");
+    await page.selectOption("#ag-t-seen", "blocked");
+    await page.fill("#ag-t-note", "ghi chú của demo-yearly");
+    await page.click("#ag-triage-form button[type=submit]");
+    await page.waitForSelector("#ag-triage-result", { state: "visible" });
+    const reply = await page.inputValue("#ag-triage-reply");
+    assert.match(reply, /^Chào bạn/);
+    assert.doesNotMatch(reply, /sang gói Standard/);
+    assert.doesNotMatch(await page.textContent("#ag-triage-summary"), /sang gói Standard/);
+    assert.doesNotMatch(reply, /liên hệ bộ phận hỗ trợ/i);
+    const shown = await page.textContent("#ag-triage-result");
+    assert.doesNotMatch(shown, /\b[a-z]+_[a-z_]+\b/, `no internal rule name: ${shown}`);
+    await page.locator("#ag-triage").scrollIntoViewIfNeeded();
+    await shot(page, "console-01-triage-standard-customer");
+
+    assert.match(page.url(), /#ws=demo-yearly/);
+    await page.reload();
+    await page.waitForSelector("#ag-workspace-view", { state: "visible" });
+    assert.equal(await page.getAttribute("body", "data-workspace"), "demo-yearly", "reload keeps the open workspace");
+    await page.fill("#ag-t-note", "ghi chú cũ");
+    await page.fill("#ag-workspace", "demo-monthly");
+    await page.click("#ag-lookup-form button[type=submit]");
+    await page.waitForFunction(() => document.body.dataset.workspace === "demo-monthly");
+    assert.equal(await page.inputValue("#ag-t-note"), "", "the previous workspace's note is cleared");
+    const topics = await page.locator("#ag-feedback-body tr td:first-child").allTextContents();
+    assert.ok(topics.every((t) => !/_/.test(t)), `topics by name: ${topics}`);
+    await page.locator("#ag-feedback").scrollIntoViewIfNeeded();
+    await shot(page, "console-02-feedback-by-name");
+
+    const phone = await agentPage(browser, PHONE);
+    await phone.goto(`${WEB_URL}/agent#ws=demo-monthly`);
+    await phone.waitForSelector("#ag-workspace-view", { state: "visible" });
+    const row = phone.locator('#ag-changes-body tr[data-product="app_builder"][data-tier="standard"][data-cycle="yearly"]');
+    await row.scrollIntoViewIfNeeded();
+    for (const column of [4, 5]) {
+      const box = await row.locator("td").nth(column).boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 391, `column ${column} on screen: ${JSON.stringify(box)}`);
+    }
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling on the phone (${overflow}px)`);
+    await shot(phone, "console-03-phone-reasons-and-fixes-stacked");
+    assert.deepEqual(problems, []);
+  },
+
+  // The VNPAY return page: branded, a way back to the chat, no wider than a 390 px phone.
+  async return_page_on_a_phone(browser) {
+    const context = await browser.newContext(PHONE);
+    const page = await context.newPage();
+    await page.goto(`${WEB_URL}/vnpay/return?vnp_TxnRef=NO-SUCH-ORDER-0000000000&vnp_ResponseCode=00&vnp_SecureHash=00`);
+    assert.match(await page.textContent(".brand"), /Cleeksy/);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the page fits the phone (${width}px)`);
+    await shot(page, "return-01-phone");
+    await Promise.all([page.waitForURL(/chat=open/), page.click("#back-to-chat")]);
+    await page.waitForSelector("#hdw-panel", { state: "visible" });
+    await shot(page, "return-02-back-in-the-chat-phone");
+  },
+};
+Object.assign(scenarios, scenarios12);
 
 const name = process.argv[2];
 if (!scenarios[name]) {

@@ -59,6 +59,10 @@ def web_url(request):
         "agent_triages_demo_monthly",
         "customer_cannot_use_the_console",
         "phone_width",
+        "widget_keyboard_and_roles",  # desktop 1366x800: keyboard only, screen-reader roles
+        "handoff_end_to_end",  # customer on a 390x844 phone, agent at 1366x800
+        "console_fixes",  # desktop and phone
+        "return_page_on_a_phone",
         "customer_pays_an_upgrade_through_vnpay",  # last: it changes demo-monthly
     ],
 )

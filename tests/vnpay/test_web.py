@@ -366,3 +366,13 @@ def test_production_without_a_secret_does_not_start(tmp_path):
         assert "VNPAY_HASH_SECRET" in output and "Traceback" not in output
     finally:
         web.stop()
+
+
+def test_return_page_is_branded_leads_back_to_the_chat_and_fits_a_phone():
+    from webapp.payments_routes import render_return_page
+
+    page, _ = render_return_page("vi", True, None)
+    assert '<header class="brand"><a href="/">Cleeksy</a>' in page
+    assert 'id="back-to-chat" href="/?chat=open"' in page and "Quay lại khung chat" in page
+    assert "box-sizing:border-box" in page and "@media (max-width:600px)" in page
+    assert "liên hệ bộ phận hỗ trợ" not in page  # the customer reaches a person from the chat

@@ -63,13 +63,20 @@ def base_env(**extra):
 
 @pytest.fixture(scope="session")
 def echo_channel(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("echo") / "echo.log"
-    server = Server([PYTHON, "tests/web/channel_echo_server.py", str(port)], base_env(),
-                    f"http://127.0.0.1:{port}/ready", log)
-    server.url = f"http://127.0.0.1:{port}"
+    folder = tmp_path_factory.mktemp("echo")
+    server = start_echo(folder, new_billing_database_url(folder))
     yield server
     server.stop()
+
+
+def start_echo(folder: Path, database_url: str) -> Server:
+    """The echo channel on ``database_url`` (its hand-off store), polling agent messages quickly."""
+    port = free_port()
+    env = base_env(BILLING_DATABASE_URL=database_url, HELPDESK_HANDOFF_POLL_SECONDS="0.2")
+    server = Server([PYTHON, "tests/web/channel_echo_server.py", str(port)], env,
+                    f"http://127.0.0.1:{port}/ready", folder / "echo.log")
+    server.url = f"http://127.0.0.1:{port}"
+    return server
 
 
 def seed_database(url: str) -> None:

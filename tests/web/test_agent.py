@@ -153,3 +153,41 @@ def test_the_console_page_is_served_with_a_strict_policy(web):
     answer = requests.get(f"{web.url}/agent", timeout=10)
     assert answer.status_code == 200 and "/static/dist/agent.js" in answer.text
     assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+
+
+def test_triage_replies_greet_never_repeat_the_current_plan_and_never_send_the_customer_to_support(web, agent):
+    # demo-yearly is on Standard yearly: asking for the same plan is a fact, not "…sang gói Standard"
+    body = {"workspace_id": "demo-yearly", "product": "digital_workspace", "tier": "standard", "cycle": "yearly",
+            "seen": "blocked"}
+    result = call(web, "POST", "/agent/api/triage", body, token=agent).json()
+    assert result["reply"].startswith("Chào bạn, cảm ơn bạn đã liên hệ Cleeksy.")
+    assert "sang gói Standard" not in result["reply"] and "đang dùng đúng gói Standard" in result["reply"]
+    assert "sang gói Standard" not in result["summary"]
+    assert "liên hệ bộ phận hỗ trợ" not in result["reply"].lower()
+    assert "no_change" not in result["assessment"] and result["assessment"].startswith("Khách đang dùng đúng gói")
+    for seen in ("blocked", "next_cycle", "payment_failed", "other"):
+        body = {"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "cycle": "yearly",
+                "seen": seen}
+        result = call(web, "POST", "/agent/api/triage", body, token=agent).json()
+        assert result["rule_id"] not in result["assessment"], "no internal rule name is shown to the agent"
+
+
+def test_the_support_fix_becomes_the_agents_own_words():
+    from webapp.agent_data import AGENT_HANDLES, reply_for
+
+    view = {"rule_id": "x", "summary": "Chưa thể …", "reasons": [{"text": "Lý do."}],
+            "fixes": [{"code": "FIX_CONTACT_SUPPORT", "text": "Nhắn “gặp nhân viên” …"}]}
+    reply = reply_for(view)
+    assert AGENT_HANDLES in reply and "gặp nhân viên" not in reply and "1." not in reply
+
+
+def test_feedback_topics_have_names_and_older_ratings_count_with_their_topic(web, agent):
+    from helpdesk import conversation_store
+
+    conversation_store.record_feedback("u-9", "ask_trial", True, url=web.database_url)  # filed under the intent
+    conversation_store.record_feedback("u-9", "trial", False, url=web.database_url)
+    conversation_store.record_feedback("u-9", "something_retired", True, url=web.database_url)
+    topics = {t["topic"]: t for t in call(web, "GET", "/agent/api/feedback", token=agent).json()["topics"]}
+    assert topics["trial"]["name"] == "Dùng thử" and topics["trial"]["total"] >= 2
+    assert topics["other"]["name"] == "Khác"
+    assert all("_" not in t["name"] for t in topics.values())
