@@ -42,10 +42,8 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Order {order_ref} for {product} is waiting for payment (it expires at {expires_at}).",
     },
     "ALREADY_SCHEDULED": {
-        "vi": "Việc chuyển {product} sang gói {tier} đã được lên lịch ngày {effective_date}, bạn không cần đặt lại. "
-        "Muốn giữ gói hiện tại, hãy hủy lịch này (nhắn “hủy lịch hạ gói”).",
-        "en": "Moving {product} to {tier} is already scheduled for {effective_date}; there is no need to ask again. "
-        "To keep your current plan, cancel it (say “cancel the scheduled downgrade”).",
+        "vi": "Bạn không cần đặt lại. Muốn giữ gói hiện tại thay vì chuyển sang gói {tier}, hãy hủy lịch này (nhắn “hủy lịch hạ gói”).",
+        "en": "There is no need to ask again. To keep your current plan instead of {tier}, cancel it (say “cancel the scheduled downgrade”).",
     },
     "NO_FREE_EDITION": {
         "vi": "{product} không có bản Free: sau {trial_days} ngày dùng thử, bạn chỉ có thể nâng cấp lên gói trả phí.",
@@ -92,10 +90,10 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "This change to {product} ({tier}) cannot be made here.",
     },
     "KEEP_PLAN_WHILE_SCHEDULED": {
-        "vi": "{product} đang dùng gói {tier}, nhưng đã có lịch chuyển sang gói {scheduled_tier} ({scheduled_cycle}, "
-        "{scheduled_seats} người dùng) từ ngày {effective_date}.",
-        "en": "{product} is on {tier} now, but a move to {scheduled_tier} ({scheduled_cycle}, "
-        "{scheduled_seats|user|users}) is scheduled for {effective_date}.",
+        "vi": "Tuy vậy, đã có lịch chuyển {product} sang gói {scheduled_tier} ({scheduled_cycle}, {scheduled_seats} người dùng) "
+        "từ ngày {effective_date}.",
+        "en": "But a move of {product} to {scheduled_tier} ({scheduled_cycle}, {scheduled_seats|user|users}) is scheduled "
+        "for {effective_date}.",
     },
     # ---------------------------------------------------------------- allowed decisions
     "UPGRADE_IMMEDIATE": {
@@ -621,7 +619,7 @@ def _format_param(name: str, value: Any, lang: str, catalog) -> str:
         return catalog.product_name(value, lang) if catalog else str(value)
     if name in ("addons", "products"):
         return _join((catalog.product_name(v, lang) if catalog else str(v) for v in value), lang)
-    if name in ("tier", "scheduled_tier"):
+    if name == "tier" or name.endswith("_tier"):
         return catalog.tier_name(value, lang) if catalog else str(value)
     if name == "tiers":
         return _join((catalog.tier_name(v, lang) if catalog else str(v) for v in value), lang)
