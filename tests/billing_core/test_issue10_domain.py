@@ -509,3 +509,17 @@ def test_when_two_rules_match_the_earlier_one_answers(builder, request_, rule_id
 def test_every_message_is_in_vietnamese_with_diacritics_and_no_chat_abbreviations():
     for code, entry in MESSAGES.items():
         assert not re.search(r"\b(ko|k|dc|ntn)\b", entry["vi"]), code
+
+
+def test_H_a_change_at_the_renewal_is_quoted_for_the_period_renew_will_make():
+    start = datetime(2027, 1, 31, 2, 0, tzinfo=UTC)
+    ws = f.workspace()
+    sub = Subscription(DW, "premium", Status.ACTIVE, 5, datetime(2027, 1, 31, 2, 0, tzinfo=UTC),
+                       datetime(2027, 2, 28, 2, 0, tzinfo=UTC), Cycle.MONTHLY, billing_anchor=start)
+    ws.subscriptions.append(sub)
+    now = datetime(2027, 2, 10, tzinfo=UTC)
+    priced = quote(CATALOG, ws, ChangeRequest(DW, "standard"), now)
+    schedule_change(ws, decide(CATALOG, ws, ChangeRequest(DW, "standard"), now), now, "x", True)
+    renew(CATALOG, ws, DW, sub.period_end)
+    assert (priced.period_start, priced.period_end) == (sub.period_start, sub.period_end)
+    assert business_day(priced.period_end).isoformat() == "2027-03-31"
