@@ -15,7 +15,7 @@ plain values and are formatted by their NAME, so callers never pre-format anythi
 * ``{count|one|many}`` (English templates) -> "1 user" / "3 users": the number and its noun;
 * ``{trial_end_text}`` -> "ngày 20/12/2026 (còn 3 ngày)", or on the last day "hôm nay, lúc 16:00"
   (from ``trial_end_date``, ``trial_end_at`` and ``days_left``);
-* lists end with "và" / "and": "A, B và C".
+* lists end with "và" / "and": "A, B và C"; ``{tiers_or}`` (a list to choose from): "A, B hoặc C".
 """
 from __future__ import annotations
 
@@ -105,8 +105,8 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Until {effective_date} you keep the {current_tier} plan already paid for; then {tier} ({cycle}, {seats|user|users}).",
     },
     "PLAN_CHANGE_NEXT_CYCLE": {
-        "vi": "Gói vẫn là {tier}; đến ngày {effective_date} bạn dùng tiếp kỳ đã thanh toán.",
-        "en": "The plan stays {tier}; until {effective_date} you keep the period already paid for.",
+        "vi": "Gói vẫn là {tier}; chỉ chu kỳ thanh toán hoặc số người dùng thay đổi.",
+        "en": "The plan stays {tier}; only the billing cycle or the number of users changes.",
     },
     "CHANGE_AT_RENEWAL_KEEPS_CREDIT": {
         "vi": "Phần chưa dùng của kỳ đã thanh toán ({credit_vnd}) nhiều hơn số tiền của gói mới, nên thay đổi được áp dụng từ kỳ "
@@ -169,12 +169,12 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Cancel the scheduled change of {product} (Next renewal plan) first.",
     },
     "FIX_UPGRADE_TO_PAID_TIER": {
-        "vi": "Nâng cấp {product} lên gói trả phí: {tiers}.",
-        "en": "Upgrade {product} to a paid plan: {tiers}.",
+        "vi": "Nâng cấp {product} lên gói trả phí: {tiers_or}.",
+        "en": "Upgrade {product} to a paid plan: {tiers_or}.",
     },
     "FIX_CHOOSE_OFFERED_TIER": {
-        "vi": "Chọn một trong các gói của {product}: {tiers}.",
-        "en": "Choose one of the {product} plans: {tiers}.",
+        "vi": "Chọn một trong các gói của {product}: {tiers_or}.",
+        "en": "Choose one of the {product} plans: {tiers_or}.",
     },
     "FIX_WAIT_UNTIL_TRIAL_END": {
         "vi": "Đợi hết thời gian dùng thử (ngày {trial_end_date}) rồi hạ {product} xuống bản Free.",
@@ -517,6 +517,7 @@ def placeholders(code: str, lang: str) -> set:
     """The parameter names the template of ``code`` needs (``{n|one|many}`` needs ``n``)."""
     derived = {"trial_end_text": "trial_end_date"}
     names = {name.split("|")[0] for _, name, _, _ in string.Formatter().parse(MESSAGES[code][lang]) if name}
+    names = {name[:-3] if name.endswith("_or") else name for name in names}
     return {derived.get(name, name) for name in names}
 
 
@@ -578,12 +579,13 @@ def format_datetime(value, lang: str = "vi") -> str:
     return f"{moment:%H:%M} {format_date(moment, 'vi')}"
 
 
-def _join(items: Iterable[str], lang: str) -> str:
-    """"A", "A và B", "A, B và C" (en: "A, B and C")."""
+def _join(items: Iterable[str], lang: str, choice: bool = False) -> str:
+    """"A", "A và B", "A, B và C" (en: "A, B and C"); a choice: "A, B hoặc C" (en: "or")."""
     items = list(items)
     if len(items) <= 1:
         return "".join(items)
-    last = " and " if normalize_lang(lang) == "en" else " và "
+    english = normalize_lang(lang) == "en"
+    last = (" or " if english else " hoặc ") if choice else (" and " if english else " và ")
     return ", ".join(items[:-1]) + last + items[-1]
 
 
@@ -612,31 +614,37 @@ def _trial_end_text(raw: Mapping[str, Any], lang: str) -> str:
     return texts["ended"].format(date=end_date)
 
 
+def _list_items(name: str, value: Any, lang: str, catalog) -> Optional[list]:
+    """The shown names of a list parameter (``addons``, ``tiers``, ...), or None for a single value."""
+    if name in ("addons", "products"):
+        return [catalog.product_name(v, lang) if catalog else str(v) for v in value]
+    if name == "tiers":
+        return [catalog.tier_name(v, lang) if catalog else str(v) for v in value]
+    if name == "cycles":
+        return [label("cycle", v, lang) for v in value]
+    if name == "kinds":
+        return [catalog.capacity[v].name.get(lang) if catalog and v in catalog.capacity else str(v) for v in value]
+    if name in ("feature", "features"):
+        values = [value] if name == "feature" else list(value)
+        return [catalog.features[v].name.get(lang) if catalog and v in catalog.features else str(v) for v in values]
+    return None
+
+
 def _format_param(name: str, value: Any, lang: str, catalog) -> str:
     if value is None:
         return MISSING
+    items = _list_items(name, value, lang, catalog)
+    if items is not None:
+        return _join(items, lang)
     if name in ("product", "base", "addon"):
         return catalog.product_name(value, lang) if catalog else str(value)
-    if name in ("addons", "products"):
-        return _join((catalog.product_name(v, lang) if catalog else str(v) for v in value), lang)
     if name == "tier" or name.endswith("_tier"):
         return catalog.tier_name(value, lang) if catalog else str(value)
-    if name == "tiers":
-        return _join((catalog.tier_name(v, lang) if catalog else str(v) for v in value), lang)
     if name == "cycle" or name.endswith("_cycle"):
         return label("cycle", value, lang)
-    if name == "cycles":
-        return _join((label("cycle", v, lang) for v in value), lang)
     if name == "kind":
         kind = catalog.capacity.get(value) if catalog else None
         return kind.name.get(lang) if kind else str(value)
-    if name == "kinds":
-        return _join((catalog.capacity[v].name.get(lang) if catalog and v in catalog.capacity else str(v)
-                      for v in value), lang)
-    if name in ("feature", "features"):
-        values = [value] if name == "feature" else list(value)
-        return _join((catalog.features[v].name.get(lang) if catalog and v in catalog.features else str(v)
-                      for v in values), lang)
     if name == "renewal_mode":
         return label("renewal_mode", value, lang)
     if name.endswith("_date"):
@@ -669,6 +677,10 @@ class _Params(dict):
                 return _plural(self.raw[count], one, many or one, self.lang)
         if name == "trial_end_text" and "trial_end_date" in self.raw:
             return _trial_end_text(self.raw, self.lang)
+        if name.endswith("_or") and self.raw.get(name[:-3]) is not None:  # a list to choose from: "A, B hoặc C"
+            items = _list_items(name[:-3], self.raw[name[:-3]], self.lang, self.catalog)
+            if items is not None:
+                return _join(items, self.lang, choice=True)
         if name in self.raw:
             return _format_param(name, self.raw[name], self.lang, self.catalog)
         if name == "unit" and "kind" in self.raw and self.catalog and self.raw["kind"] in self.catalog.capacity:

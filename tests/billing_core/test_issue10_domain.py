@@ -523,3 +523,17 @@ def test_H_a_change_at_the_renewal_is_quoted_for_the_period_renew_will_make():
     renew(CATALOG, ws, DW, sub.period_end)
     assert (priced.period_start, priced.period_end) == (sub.period_start, sub.period_end)
     assert business_day(priced.period_end).isoformat() == "2027-03-31"
+
+
+def test_text_a_list_to_choose_from_says_hoac():
+    vi = render(R.FIX_UPGRADE_TO_PAID_TIER, {"product": AB, "tiers": ["starter", "standard"]}, "vi", CATALOG)
+    en = render(R.FIX_CHOOSE_OFFERED_TIER, {"product": AB, "tiers": ["starter", "standard"]}, "en", CATALOG)
+    assert vi.endswith("Starter hoặc Standard.") and en.endswith("Starter or Standard.")
+
+
+def test_text_a_seat_or_cycle_change_is_not_said_twice():
+    ws = f.workspace()
+    f.paid(ws, DW, "standard", "yearly", seats=10, started_days_ago=100)
+    shown = render_decision(decide(CATALOG, ws, ChangeRequest(DW, "standard", "monthly"), NOW), "vi", CATALOG)
+    messages = [r["message"] for r in shown["reasons"]]
+    assert sum("kỳ đã thanh toán" in m for m in messages) == 1, messages
