@@ -259,6 +259,14 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "vi": "Được: {product} đổi sang thanh toán {cycle}, {seats} người dùng từ kỳ thanh toán tiếp theo ({effective_date}).",
         "en": "Yes: {product} changes to {cycle} billing with {seats|user|users} from the next billing cycle ({effective_date}).",
     },
+    "SUMMARY_SEATS_NEXT_CYCLE": {
+        "vi": "Được: {product} còn {seats} người dùng từ kỳ thanh toán tiếp theo ({effective_date}).",
+        "en": "Yes: {product} goes to {seats|user|users} from the next billing cycle ({effective_date}).",
+    },
+    "SUMMARY_CYCLE_NEXT_CYCLE": {
+        "vi": "Được: {product} chuyển sang thanh toán {cycle} từ kỳ thanh toán tiếp theo ({effective_date}).",
+        "en": "Yes: {product} moves to {cycle} billing from the next billing cycle ({effective_date}).",
+    },
     "SUMMARY_BLOCKED": {
         "vi": "Chưa thể chuyển {product} sang gói {tier} như yêu cầu.",
         "en": "{product} cannot move to {tier} as asked.",
@@ -743,6 +751,12 @@ def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
         summary_params["effective_date"] = (
             business_day(decision.effective_at).isoformat() if decision.effective_at else None
         )
+        current = decision.current
+        if summary_code == "SUMMARY_PLAN_CHANGE_NEXT_CYCLE" and current is not None:
+            if current.cycle == target.cycle:
+                summary_code = "SUMMARY_SEATS_NEXT_CYCLE"  # only the number of users changes
+            elif current.seats == target.seats:
+                summary_code = "SUMMARY_CYCLE_NEXT_CYCLE"  # only the billing cycle changes
     else:
         summary_code = "SUMMARY_IMMEDIATE" if target.paid else "SUMMARY_IMMEDIATE_FREE"
     return {

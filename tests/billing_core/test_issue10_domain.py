@@ -324,15 +324,19 @@ def test_M_downgrade_capacity_note_offers_only_what_can_be_done():
 # --- Texts ----------------------------------------------------------------------------------------------
 def test_text_seat_only_change_does_not_say_lowered_to_the_same_tier():
     ws = f.demo_workspaces()["demo-monthly"]  # Starter
-    said = " ".join(texts(decide(CATALOG, ws, ChangeRequest(DW, "starter", seats=3), NOW)))
-    assert "xuống gói Starter" not in said and "3 người dùng" in said, said
+    shown = render_decision(decide(CATALOG, ws, ChangeRequest(DW, "starter", seats=3), NOW), "vi", CATALOG)
+    said = " ".join([shown["summary"], *(r["message"] for r in shown["reasons"])])
+    assert "xuống gói Starter" not in said and "3 người dùng" in shown["summary"], said
+    assert "hàng tháng" not in shown["summary"]  # the cycle does not change: it is not said to
 
 
 def test_text_cycle_only_change_at_renewal():
     ws = f.workspace()
     f.paid(ws, DW, "starter", "yearly", seats=4, started_days_ago=30)
-    said = " ".join(texts(decide(CATALOG, ws, ChangeRequest(DW, "starter", "monthly"), NOW)))
-    assert "xuống gói Starter" not in said and "hàng tháng" in said
+    shown = render_decision(decide(CATALOG, ws, ChangeRequest(DW, "starter", "monthly"), NOW), "vi", CATALOG)
+    said = " ".join([shown["summary"], *(r["message"] for r in shown["reasons"])])
+    assert "xuống gói Starter" not in said and "hàng tháng" in shown["summary"]
+    assert "người dùng" not in shown["summary"]  # the number of users does not change
 
 
 def test_text_credit_capped_does_not_read_as_an_amount_due():

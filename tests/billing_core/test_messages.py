@@ -97,6 +97,8 @@ SAMPLE_PARAMS = {
     R.SUMMARY_KEEPS_CREDIT: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE},
     R.SUMMARY_PLAN_CHANGE_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "cycle": "monthly",
                                        "seats": 5, "effective_date": DATE},
+    R.SUMMARY_SEATS_NEXT_CYCLE: {"product": "digital_workspace", "seats": 3, "effective_date": DATE},
+    R.SUMMARY_CYCLE_NEXT_CYCLE: {"product": "digital_workspace", "cycle": "monthly", "effective_date": DATE},
     R.QUOTE_PLAN: {"product": "digital_workspace", "tier": "standard", "cycle": "yearly", "seats": 10,
                    "unit_price_vnd": 1000000},
     R.QUOTE_PLAN_FREE: {"product": "digital_workspace", "tier": "free"},
