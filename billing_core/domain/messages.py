@@ -133,6 +133,11 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "vi": "Chi tiết nằm trong mục Gói gia hạn tiếp theo (Thiết lập hệ thống > Đăng ký & Thanh toán).",
         "en": "You will find it under Next renewal plan (System settings > Subscription & Billing).",
     },
+    "SCHEDULED_THROUGH_SUPPORT": {
+        "vi": "Để đặt lịch thay đổi này, hãy liên hệ bộ phận hỗ trợ (Liên hệ trợ giúp); sau đó nó nằm trong mục "
+        "Gói gia hạn tiếp theo.",
+        "en": "To schedule this change, contact support (Contact help); it then shows under Next renewal plan.",
+    },
     "PAID_PERIOD_USED_IN_FULL": {
         "vi": "Bạn dùng hết kỳ đã thanh toán của {product} đến ngày {period_end_date}; phần đã trả không được hoàn lại.",
         "en": "You keep the period of {product} already paid until {period_end_date}; nothing is refunded.",

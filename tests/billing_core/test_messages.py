@@ -62,6 +62,7 @@ SAMPLE_PARAMS = {
     R.REPLACES_SCHEDULED_CHANGE: {"product": "digital_workspace", "scheduled_tier": "standard", "scheduled_seats": 12,
                                   "effective_date": DATE},
     R.SHOWN_AS_NEXT_RENEWAL_PLAN: {},
+    R.SCHEDULED_THROUGH_SUPPORT: {},
     R.PAID_PERIOD_USED_IN_FULL: {"product": "digital_workspace", "period_end_date": DATE},
     R.CAPACITY_WILL_BE_REMOVED: {"kind": "storage", "amount": 70, "due_date": DATE},
     R.FEATURE_DATA_WILL_BE_DELETED: {"features": ["reports", "gantt"], "due_date": DATE},
