@@ -179,9 +179,10 @@ class ActionAnswerTrial(PersonalAnswer):
                 continue
             name = billing.product_name(sub["product"], lang)
             days = trial_days_left(sub, now) if sub.get("status") == "trial" else None
-            if days == 0 and as_datetime(sub.get("period_end")) is not None:
+            end = as_datetime(sub.get("period_end"))
+            if days == 0 and end is not None and end > now:
                 # Never "0 days left" on the last day: say it ends today, and when.
-                ends = bc.format_datetime(as_datetime(sub.get("period_end")), lang)
+                ends = bc.format_datetime(end, lang)
                 say(dispatcher, lang, "utter_trial_last_day", product=name, time=ends)
             elif sub.get("status") == "trial":
                 say(dispatcher, lang, "utter_trial_days_left", product=name,

@@ -15,7 +15,7 @@ plain values and are formatted by their NAME, so callers never pre-format anythi
 * ``{count|one|many}`` (English templates) -> "1 user" / "3 users": the number and its noun;
 * ``{trial_end_text}`` -> "ngày 20/12/2026 (còn 3 ngày)", or on the last day "hôm nay, lúc 16:00"
   (from ``trial_end_date``, ``trial_end_at`` and ``days_left``);
-* lists end with "và" / "and": "A, B và C".
+* lists end with "và" / "and": "A, B và C"; ``{tiers_or}`` (a list to choose from): "A, B hoặc C".
 """
 from __future__ import annotations
 
@@ -42,10 +42,8 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Order {order_ref} for {product} is waiting for payment (it expires at {expires_at}).",
     },
     "ALREADY_SCHEDULED": {
-        "vi": "Việc chuyển {product} sang gói {tier} đã được lên lịch ngày {effective_date}, bạn không cần đặt lại. "
-        "Muốn giữ gói hiện tại, hãy hủy lịch này (nhắn “hủy lịch hạ gói”).",
-        "en": "Moving {product} to {tier} is already scheduled for {effective_date}; there is no need to ask again. "
-        "To keep your current plan, cancel it (say “cancel the scheduled downgrade”).",
+        "vi": "Bạn không cần đặt lại. Muốn giữ gói hiện tại thay vì chuyển sang gói {tier}, hãy hủy lịch này (nhắn “hủy lịch hạ gói”).",
+        "en": "There is no need to ask again. To keep your current plan instead of {tier}, cancel it (say “cancel the scheduled downgrade”).",
     },
     "NO_FREE_EDITION": {
         "vi": "{product} không có bản Free: sau {trial_days} ngày dùng thử, bạn chỉ có thể nâng cấp lên gói trả phí.",
@@ -92,10 +90,10 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "This change to {product} ({tier}) cannot be made here.",
     },
     "KEEP_PLAN_WHILE_SCHEDULED": {
-        "vi": "{product} đang dùng gói {tier}, nhưng đã có lịch chuyển sang gói {scheduled_tier} ({scheduled_cycle}, "
-        "{scheduled_seats} người dùng) từ ngày {effective_date}.",
-        "en": "{product} is on {tier} now, but a move to {scheduled_tier} ({scheduled_cycle}, "
-        "{scheduled_seats|user|users}) is scheduled for {effective_date}.",
+        "vi": "Tuy vậy, đã có lịch chuyển {product} sang gói {scheduled_tier} ({scheduled_cycle}, {scheduled_seats} người dùng) "
+        "từ ngày {effective_date}.",
+        "en": "But a move of {product} to {scheduled_tier} ({scheduled_cycle}, {scheduled_seats|user|users}) is scheduled "
+        "for {effective_date}.",
     },
     # ---------------------------------------------------------------- allowed decisions
     "UPGRADE_IMMEDIATE": {
@@ -107,8 +105,8 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Until {effective_date} you keep the {current_tier} plan already paid for; then {tier} ({cycle}, {seats|user|users}).",
     },
     "PLAN_CHANGE_NEXT_CYCLE": {
-        "vi": "Gói vẫn là {tier}; đến ngày {effective_date} bạn dùng tiếp kỳ đã thanh toán.",
-        "en": "The plan stays {tier}; until {effective_date} you keep the period already paid for.",
+        "vi": "Gói vẫn là {tier}; chỉ chu kỳ thanh toán hoặc số người dùng thay đổi.",
+        "en": "The plan stays {tier}; only the billing cycle or the number of users changes.",
     },
     "CHANGE_AT_RENEWAL_KEEPS_CREDIT": {
         "vi": "Phần chưa dùng của kỳ đã thanh toán ({credit_vnd}) nhiều hơn số tiền của gói mới, nên thay đổi được áp dụng từ kỳ "
@@ -134,6 +132,11 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     "SHOWN_AS_NEXT_RENEWAL_PLAN": {
         "vi": "Chi tiết nằm trong mục Gói gia hạn tiếp theo (Thiết lập hệ thống > Đăng ký & Thanh toán).",
         "en": "You will find it under Next renewal plan (System settings > Subscription & Billing).",
+    },
+    "SCHEDULED_THROUGH_SUPPORT": {
+        "vi": "Để đặt lịch thay đổi này, hãy liên hệ bộ phận hỗ trợ (Liên hệ trợ giúp); sau đó nó nằm trong mục "
+        "Gói gia hạn tiếp theo.",
+        "en": "To schedule this change, contact support (Contact help); it then shows under Next renewal plan.",
     },
     "PAID_PERIOD_USED_IN_FULL": {
         "vi": "Bạn dùng hết kỳ đã thanh toán của {product} đến ngày {period_end_date}; phần đã trả không được hoàn lại.",
@@ -171,12 +174,12 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "en": "Cancel the scheduled change of {product} (Next renewal plan) first.",
     },
     "FIX_UPGRADE_TO_PAID_TIER": {
-        "vi": "Nâng cấp {product} lên gói trả phí: {tiers}.",
-        "en": "Upgrade {product} to a paid plan: {tiers}.",
+        "vi": "Nâng cấp {product} lên gói trả phí: {tiers_or}.",
+        "en": "Upgrade {product} to a paid plan: {tiers_or}.",
     },
     "FIX_CHOOSE_OFFERED_TIER": {
-        "vi": "Chọn một trong các gói của {product}: {tiers}.",
-        "en": "Choose one of the {product} plans: {tiers}.",
+        "vi": "Chọn một trong các gói của {product}: {tiers_or}.",
+        "en": "Choose one of the {product} plans: {tiers_or}.",
     },
     "FIX_WAIT_UNTIL_TRIAL_END": {
         "vi": "Đợi hết thời gian dùng thử (ngày {trial_end_date}) rồi hạ {product} xuống bản Free.",
@@ -260,6 +263,14 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     "SUMMARY_PLAN_CHANGE_NEXT_CYCLE": {
         "vi": "Được: {product} đổi sang thanh toán {cycle}, {seats} người dùng từ kỳ thanh toán tiếp theo ({effective_date}).",
         "en": "Yes: {product} changes to {cycle} billing with {seats|user|users} from the next billing cycle ({effective_date}).",
+    },
+    "SUMMARY_SEATS_NEXT_CYCLE": {
+        "vi": "Được: {product} còn {seats} người dùng từ kỳ thanh toán tiếp theo ({effective_date}).",
+        "en": "Yes: {product} goes to {seats|user|users} from the next billing cycle ({effective_date}).",
+    },
+    "SUMMARY_CYCLE_NEXT_CYCLE": {
+        "vi": "Được: {product} chuyển sang thanh toán {cycle} từ kỳ thanh toán tiếp theo ({effective_date}).",
+        "en": "Yes: {product} moves to {cycle} billing from the next billing cycle ({effective_date}).",
     },
     "SUMMARY_BLOCKED": {
         "vi": "Chưa thể chuyển {product} sang gói {tier} như yêu cầu.",
@@ -519,6 +530,7 @@ def placeholders(code: str, lang: str) -> set:
     """The parameter names the template of ``code`` needs (``{n|one|many}`` needs ``n``)."""
     derived = {"trial_end_text": "trial_end_date"}
     names = {name.split("|")[0] for _, name, _, _ in string.Formatter().parse(MESSAGES[code][lang]) if name}
+    names = {name[:-3] if name.endswith("_or") else name for name in names}
     return {derived.get(name, name) for name in names}
 
 
@@ -580,12 +592,13 @@ def format_datetime(value, lang: str = "vi") -> str:
     return f"{moment:%H:%M} {format_date(moment, 'vi')}"
 
 
-def _join(items: Iterable[str], lang: str) -> str:
-    """"A", "A và B", "A, B và C" (en: "A, B and C")."""
+def _join(items: Iterable[str], lang: str, choice: bool = False) -> str:
+    """"A", "A và B", "A, B và C" (en: "A, B and C"); a choice: "A, B hoặc C" (en: "or")."""
     items = list(items)
     if len(items) <= 1:
         return "".join(items)
-    last = " and " if normalize_lang(lang) == "en" else " và "
+    english = normalize_lang(lang) == "en"
+    last = (" or " if english else " hoặc ") if choice else (" and " if english else " và ")
     return ", ".join(items[:-1]) + last + items[-1]
 
 
@@ -614,31 +627,37 @@ def _trial_end_text(raw: Mapping[str, Any], lang: str) -> str:
     return texts["ended"].format(date=end_date)
 
 
+def _list_items(name: str, value: Any, lang: str, catalog) -> Optional[list]:
+    """The shown names of a list parameter (``addons``, ``tiers``, ...), or None for a single value."""
+    if name in ("addons", "products"):
+        return [catalog.product_name(v, lang) if catalog else str(v) for v in value]
+    if name == "tiers":
+        return [catalog.tier_name(v, lang) if catalog else str(v) for v in value]
+    if name == "cycles":
+        return [label("cycle", v, lang) for v in value]
+    if name == "kinds":
+        return [catalog.capacity[v].name.get(lang) if catalog and v in catalog.capacity else str(v) for v in value]
+    if name in ("feature", "features"):
+        values = [value] if name == "feature" else list(value)
+        return [catalog.features[v].name.get(lang) if catalog and v in catalog.features else str(v) for v in values]
+    return None
+
+
 def _format_param(name: str, value: Any, lang: str, catalog) -> str:
     if value is None:
         return MISSING
+    items = _list_items(name, value, lang, catalog)
+    if items is not None:
+        return _join(items, lang)
     if name in ("product", "base", "addon"):
         return catalog.product_name(value, lang) if catalog else str(value)
-    if name in ("addons", "products"):
-        return _join((catalog.product_name(v, lang) if catalog else str(v) for v in value), lang)
-    if name in ("tier", "scheduled_tier"):
+    if name == "tier" or name.endswith("_tier"):
         return catalog.tier_name(value, lang) if catalog else str(value)
-    if name == "tiers":
-        return _join((catalog.tier_name(v, lang) if catalog else str(v) for v in value), lang)
     if name == "cycle" or name.endswith("_cycle"):
         return label("cycle", value, lang)
-    if name == "cycles":
-        return _join((label("cycle", v, lang) for v in value), lang)
     if name == "kind":
         kind = catalog.capacity.get(value) if catalog else None
         return kind.name.get(lang) if kind else str(value)
-    if name == "kinds":
-        return _join((catalog.capacity[v].name.get(lang) if catalog and v in catalog.capacity else str(v)
-                      for v in value), lang)
-    if name in ("feature", "features"):
-        values = [value] if name == "feature" else list(value)
-        return _join((catalog.features[v].name.get(lang) if catalog and v in catalog.features else str(v)
-                      for v in values), lang)
     if name == "renewal_mode":
         return label("renewal_mode", value, lang)
     if name.endswith("_date"):
@@ -671,6 +690,10 @@ class _Params(dict):
                 return _plural(self.raw[count], one, many or one, self.lang)
         if name == "trial_end_text" and "trial_end_date" in self.raw:
             return _trial_end_text(self.raw, self.lang)
+        if name.endswith("_or") and self.raw.get(name[:-3]) is not None:  # a list to choose from: "A, B hoặc C"
+            items = _list_items(name[:-3], self.raw[name[:-3]], self.lang, self.catalog)
+            if items is not None:
+                return _join(items, self.lang, choice=True)
         if name in self.raw:
             return _format_param(name, self.raw[name], self.lang, self.catalog)
         if name == "unit" and "kind" in self.raw and self.catalog and self.raw["kind"] in self.catalog.capacity:
@@ -733,6 +756,12 @@ def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
         summary_params["effective_date"] = (
             business_day(decision.effective_at).isoformat() if decision.effective_at else None
         )
+        current = decision.current
+        if summary_code == "SUMMARY_PLAN_CHANGE_NEXT_CYCLE" and current is not None:
+            if current.cycle == target.cycle:
+                summary_code = "SUMMARY_SEATS_NEXT_CYCLE"  # only the number of users changes
+            elif current.seats == target.seats:
+                summary_code = "SUMMARY_CYCLE_NEXT_CYCLE"  # only the billing cycle changes
     else:
         summary_code = "SUMMARY_IMMEDIATE" if target.paid else "SUMMARY_IMMEDIATE_FREE"
     return {

@@ -127,26 +127,27 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
                 ))
 
     # Capacity already held, when its owner (this product) starts a new paid period now: the new
-    # period is charged in full, the unused part of the old one is credited.
+    # period is charged in full, the unused part of the old one is credited. Only what the plan
+    # keeps is charged (an excess waiting for the retention job is not paid for).
     if target.paid and not same_period:
         for kind in catalog.capacity.values():
             if kind.product != target.product:
                 continue
-            held = (workspace.capacity_total(kind.key) // kind.pack_size) * kind.pack_size
-            if held <= 0:
-                continue
-            lines.append(QuoteLine(
-                R.QUOTE_ADDON_NEW_PERIOD, {**addon_params(catalog, kind.key, held, cycle), "until_date": _iso(end)},
-                pack_total(catalog, kind.key, held, cycle),
-            ))
-            if paid is not None:
-                old = pack_total(catalog, kind.key, held, current.cycle.value) * remaining // period_days
-                if old:
-                    lines.append(QuoteLine(
-                        R.QUOTE_ADDON_CREDIT,
-                        {"kind": kind.key, "amount": held, "days": remaining, "period_days": period_days},
-                        -old,
-                    ))
+            held = kept_amount(catalog, workspace, kind.key, target.tier)
+            if held > 0:
+                lines.append(QuoteLine(
+                    R.QUOTE_ADDON_NEW_PERIOD, {**addon_params(catalog, kind.key, held, cycle), "until_date": _iso(end)},
+                    pack_total(catalog, kind.key, held, cycle),
+                ))
+            paid_for = kept_amount(catalog, workspace, kind.key, current.tier) if paid is not None else 0
+            old = pack_total(catalog, kind.key, paid_for, current.cycle.value) * remaining // period_days if paid_for else 0
+            if old:
+                lines.append(QuoteLine(
+                    R.QUOTE_ADDON_CREDIT,
+                    {"kind": kind.key, "amount": paid_for, "days": remaining, "period_days": period_days,
+                     "until_date": _iso(current.period_end)},
+                    -old,
+                ))
 
     # Capacity bought now, on its owner's cycle and up to its owner's period end.
     for kind, amount in target.addons.items():
@@ -180,6 +181,13 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
     return lines, start, end
 
 
+def kept_amount(catalog: "Catalog", workspace: Workspace, kind: str, tier: Optional[str]) -> int:
+    """The extended capacity of ``kind`` a plan on ``tier`` keeps and pays for, in whole packs."""
+    pack = catalog.capacity[kind].pack_size
+    held = min(workspace.capacity_total(kind), catalog.quota(kind, tier).max_extra)
+    return held // pack * pack
+
+
 def net_credit(catalog: "Catalog", workspace: Workspace, target: "PlanTarget", now: datetime) -> int:
     """How much unused credit an IMMEDIATE change would leave over (0 when the change costs money)."""
     lines, _, _ = immediate_lines(catalog, workspace, target, now)
@@ -187,7 +195,7 @@ def net_credit(catalog: "Catalog", workspace: Workspace, target: "PlanTarget", n
 
 
 def renewal_lines(catalog: "Catalog", workspace: Workspace, product: str, tier: str, cycle: str, seats: int,
-                  keep_within_limit: bool = False) -> List[QuoteLine]:
+                  keep_within_limit: bool = True) -> List[QuoteLine]:
     """The next period of a plan: its seats plus the extended capacity its product owns, in whole
     packs at the plan's cycle (``keep_within_limit``: only what the tier allows, the excess being
     removed by the retention job)."""
@@ -197,10 +205,10 @@ def renewal_lines(catalog: "Catalog", workspace: Workspace, product: str, tier: 
     for kind in catalog.capacity.values():
         if kind.product != product:
             continue
-        held = workspace.capacity_total(kind.key)
         if keep_within_limit:
-            held = min(held, catalog.quota(kind.key, tier).max_extra)
-        held = (held // kind.pack_size) * kind.pack_size
+            held = kept_amount(catalog, workspace, kind.key, tier)
+        else:
+            held = workspace.capacity_total(kind.key) // kind.pack_size * kind.pack_size
         if held > 0:
             lines.append(QuoteLine(R.QUOTE_ADDON, addon_params(catalog, kind.key, held, cycle),
                                    pack_total(catalog, kind.key, held, cycle)))
@@ -210,6 +218,6 @@ def renewal_lines(catalog: "Catalog", workspace: Workspace, product: str, tier: 
 def renewal_amount(catalog: "Catalog", workspace: Workspace, subscription: Subscription) -> Dict[str, Any]:
     """Price of the next period of ``subscription`` (the shape payments' renewal orders use)."""
     lines = renewal_lines(catalog, workspace, subscription.product, subscription.tier,
-                          subscription.cycle.value, subscription.seats)
+                          subscription.cycle.value, subscription.seats, keep_within_limit=True)
     addons = {line.params["kind"]: line.params["amount"] for line in lines if line.code == R.QUOTE_ADDON}
     return {"amount_vnd": sum(line.amount_vnd for line in lines), "addons": addons}

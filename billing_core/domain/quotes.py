@@ -105,7 +105,8 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
     if at_renewal and current is not None and current.period_end is not None:
         timing = "next_cycle"
         start = current.period_end
-        end = next_period_end(start, target.cycle.months) if target.cycle else None
+        anchor = (current.billing_anchor or current.period_start) if target.cycle == current.cycle else None
+        end = next_period_end(start, target.cycle.months, anchor) if target.cycle else None  # as renew() will
         if target.paid and priced:
             lines = renewal_lines(catalog, workspace, target.product, target.tier, target.cycle.value,
                                   target.seats, keep_within_limit=True)

@@ -322,7 +322,8 @@ def derive_facts(catalog: "Catalog", workspace: Workspace, target: PlanTarget, n
         "buys_capacity": bool(target.addons),
     }
     facts["credit_exceeds_charge"] = bool(
-        direction == "upgrade" and from_paid and net_credit(catalog, workspace, target, now) > 0
+        direction == "upgrade" and from_paid and target.tier in product.tiers
+        and net_credit(catalog, workspace, target, now) > 0
     )
     applies_at = None
     if from_paid and current.period_end is not None and (direction == "downgrade" or facts["credit_exceeds_charge"]):

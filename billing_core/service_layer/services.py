@@ -352,7 +352,7 @@ def run_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = N
     return {
         "trials_expired": len(expire_trials(uow, now)),
         "renewed": len(renew_due(uow, now, catalog)),
-        "retention_executed": len(run_retention(uow, now, catalog)),
+        "retention_executed": sum(1 for r in run_retention(uow, now, catalog) if r["status"] == "done"),  # skips aside
     }
 
 

@@ -7,15 +7,21 @@ retention job runs. After every step the invariants hold.
 """
 from __future__ import annotations
 
+import calendar
 import copy
 import os
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from billing_core.adapters.unit_of_work import FakeUnitOfWork
 from billing_core.domain.catalog import load_catalog
+from billing_core.domain.clock import business_day, days_left
+from billing_core.domain.messages import render, render_decision
+from billing_core.domain.pricing import QuoteLine, renewal_lines
+from billing_core.domain.quotes import quote
 from billing_core.domain.changes import (
     apply_decision,
     apply_immediate,
@@ -26,7 +32,8 @@ from billing_core.domain.changes import (
 )
 from billing_core.domain.model import Cycle, Outcome, RenewalMode, RetentionKind, RetentionStatus, Status
 from billing_core.domain.quotes import add_months
-from billing_core.domain.retention import capacity_limit, execute_due
+from billing_core.domain.retention import capacity_limit, execute_due, feature_in_force, preview
+from billing_core.service_layer import services
 from billing_core.domain.rules import ChangeRequest, decide
 from billing_core.domain.errors import (
     ChangeNotAllowedError,
@@ -223,7 +230,7 @@ def run_jobs(ws, now):
     execute_due(CATALOG, ws, now)
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(start=st.sampled_from(sorted(f.demo_workspaces())), plan=steps)
 def test_random_allowed_changes_never_break_an_invariant(start, plan):
     ws = f.demo_workspaces()[start]
@@ -298,8 +305,9 @@ def workspaces(draw):
                 addon_cycle = "monthly" if cycle == "monthly" else draw(st.sampled_from(["monthly", "yearly"]))
                 f.paid(ws, addon, draw(st.sampled_from(["starter", "standard"])), addon_cycle,
                        seats=draw(st.integers(2, 50)), started_days_ago=draw(st.integers(0, 27)))
-        if draw(st.booleans()):
-            f.capacity(ws, "storage", draw(st.integers(1, 100)) * 10, draw(st.integers(0, 400)))
+        if draw(st.booleans()):  # whole packs, or what is left after the retention job took a part
+            amount = draw(st.one_of(st.integers(1, 100).map(lambda n: n * 10), st.integers(1, 1000)))
+            f.capacity(ws, "storage", amount, draw(st.integers(0, 400)))
         if draw(st.booleans()):
             f.scheduled(ws, DW, draw(st.sampled_from(TIERS)), "monthly")
             if ws.scheduled_changes[-1].tier == "free":
@@ -320,7 +328,7 @@ requests = st.builds(
 )
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(ws=workspaces(), change=requests)
 def test_every_valid_request_gets_an_answer_that_can_be_shown(ws, change):
     import json
@@ -340,3 +348,300 @@ def test_every_valid_request_gets_an_answer_that_can_be_shown(ws, change):
     priced = quote(CATALOG, ws, change, NOW)
     json.dumps(priced.to_dict())
     assert priced.total_vnd >= 0
+
+
+# =====================================================================================================
+# Issue 10: the classes of bugs made impossible. Bounded and derandomized, so `make test` is stable.
+# =====================================================================================================
+PROPERTY_SETTINGS = dict(max_examples=min(EXAMPLES, 120), deadline=None, derandomize=True,
+                         suppress_health_check=[HealthCheck.too_slow])
+KINDS = sorted(CATALOG.capacity)
+
+# Instants around Vietnam midnight (17:00 UTC), on any day of a year.
+around_vietnam_midnight = st.builds(
+    lambda day, minutes: datetime(2026, 1, 1, 17, 0, tzinfo=timezone.utc) + timedelta(days=day, minutes=minutes),
+    st.integers(0, 400), st.integers(-90, 90),
+)
+
+
+# --- one business calendar ------------------------------------------------------------------------------
+@settings(**PROPERTY_SETTINGS)
+@given(now=around_vietnam_midnight, started=st.integers(0, 29), seconds=st.integers(0, 86399))
+def test_one_calendar_check_show_and_quote_agree_at_every_instant(now, started, seconds):
+    ws = f.workspace("ws-cal")
+    trial = f.trial(ws, DW, "standard", seats=3, started_days_ago=started, now=now)
+    trial.period_end += timedelta(seconds=seconds)
+    uow = FakeUnitOfWork()
+    with uow:
+        uow.workspaces.add(ws)
+        uow.commit()
+    summary = services.workspace_summary(uow, "ws-cal", now, CATALOG)["subscriptions"][0]
+    decision = decide(CATALOG, ws, ChangeRequest(DW, "free"), now)
+    if decision.codes[0] == "TRIAL_NOT_OVER":
+        params = decision.reasons[0].params
+        assert params["days_left"] == summary["trial_days_left"] == days_left(trial.period_end, now)
+        assert params["trial_end_date"] == business_day(trial.period_end).isoformat()
+        shown = render(decision.reasons[0].code, params, "vi", CATALOG)
+        assert "còn 0 ngày" not in shown
+    else:
+        assert now >= trial.period_end
+
+
+@settings(**PROPERTY_SETTINGS)
+@given(now=around_vietnam_midnight, left=st.integers(0, 27 * 24 * 60), tier=st.sampled_from(["starter", "standard"]))
+def test_one_calendar_for_a_change_at_the_renewal(now, left, tier):
+    ws = f.workspace()
+    sub = f.paid(ws, DW, "premium", "monthly", seats=6, now=now)
+    sub.period_end = now + timedelta(minutes=left + 1)
+    sub.period_start = add_months(sub.period_end, -1)
+    decision = decide(CATALOG, ws, ChangeRequest(DW, tier), now)
+    priced = quote(CATALOG, ws, ChangeRequest(DW, tier), now)
+    day = business_day(sub.period_end).isoformat()
+    assert decision.reasons[0].params["effective_date"] == day
+    assert {n.params["renewal_date"] for n in priced.notes if n.code == "QUOTE_CHARGED_AT_RENEWAL"} == {day}
+    shown = render_decision(decision, "vi", CATALOG)
+    assert business_day(sub.period_end).strftime("%d/%m/%Y") in shown["summary"]
+
+
+@settings(**PROPERTY_SETTINGS)
+@given(start=around_vietnam_midnight, months=st.integers(1, 30))
+def test_renewals_keep_the_anchor_day_whatever_the_instant(start, months):
+    ws = f.workspace()
+    sub = f.paid(ws, DW, "standard", "monthly", seats=3, started_days_ago=0, now=start)
+    sub.billing_anchor = start
+    anchor_day = business_day(start).day
+    for _ in range(months):
+        renew(CATALOG, ws, DW, sub.period_end)
+        end = business_day(sub.period_end)
+        assert end.day == min(anchor_day, calendar.monthrange(end.year, end.month)[1])
+
+
+# --- money paid exactly once ----------------------------------------------------------------------------
+def _covered(ledger, kind, day):
+    return sum(packs for k, packs, first, end in ledger if k == kind and first <= day < end)
+
+
+def _record_lines(ledger, lines, today):
+    for line in lines:
+        params = line.params
+        if line.code in ("QUOTE_ADDON", "QUOTE_ADDON_PRORATED", "QUOTE_ADDON_NEW_PERIOD"):
+            packs = params["amount"] // CATALOG.capacity[params["kind"]].pack_size
+            ledger.append((params["kind"], packs, today, date.fromisoformat(params["until_date"])))
+        elif line.code == "QUOTE_ADDON_CREDIT":
+            packs = params["amount"] // CATALOG.capacity[params["kind"]].pack_size
+            ledger.append((params["kind"], -packs, today, date.fromisoformat(params["until_date"])))
+
+
+def check_paid_exactly_once(ws, ledger, now):
+    """Every pack the plans keep is paid for every future day of its owner's period, once; no day
+    after the period end is paid in advance."""
+    today = business_day(now)
+    for kind in KINDS:
+        owner = ws.subscription(CATALOG.capacity[kind].product)
+        kept = 0
+        if owner is not None and owner.status is Status.ACTIVE:
+            kept = min(ws.capacity_total(kind), CATALOG.quota(kind, owner.tier).max_extra) // CATALOG.capacity[kind].pack_size
+            end = business_day(owner.period_end)
+            for day in {today, end - timedelta(days=1)}:
+                if today <= day < end:
+                    assert _covered(ledger, kind, day) == kept, (kind, day, kept, ledger)
+            assert _covered(ledger, kind, end) == 0, (kind, "paid beyond the period end")
+        else:
+            assert _covered(ledger, kind, today + timedelta(days=1)) == 0, (kind, "paid without a paid owner")
+
+
+money_step = st.one_of(
+    st.tuples(st.just("buy"), st.sampled_from(PRODUCTS), st.sampled_from(TIERS[1:]),
+              st.sampled_from([None, "monthly", "yearly"]), st.one_of(st.none(), st.integers(2, 12)),
+              st.dictionaries(st.sampled_from(KINDS), st.integers(1, 25000), max_size=2)),
+    st.tuples(st.just("advance"), st.integers(1, 200)),
+)
+
+
+@settings(**PROPERTY_SETTINGS)
+@given(plan=st.lists(money_step, min_size=1, max_size=12), dw_cycle=st.sampled_from(["monthly", "yearly"]),
+       ow_cycle=st.sampled_from(["monthly", "yearly"]))
+def test_each_pack_period_is_paid_exactly_once(plan, dw_cycle, ow_cycle):
+    ws = f.workspace()
+    f.paid(ws, DW, "standard", dw_cycle, seats=4, started_days_ago=3)
+    f.paid(ws, OW, "starter", ow_cycle if dw_cycle == "yearly" else "monthly", seats=4, started_days_ago=1)
+    f.paid(ws, AB, "starter", "monthly", seats=4, started_days_ago=2)
+    ledger: list = []
+    now = NOW
+    for step in plan:
+        if step[0] == "advance":
+            now += timedelta(days=step[1])
+            expire_trials(ws, now)
+            for _ in range(40):
+                due = [s for s in ws.subscriptions if s.status is Status.ACTIVE and s.period_end <= now]
+                if not due:
+                    break
+                for sub in due:
+                    renew(CATALOG, ws, sub.product, now)
+                    if sub.status is Status.ACTIVE:
+                        lines = renewal_lines(CATALOG, ws, sub.product, sub.tier, sub.cycle.value, sub.seats)
+                        _record_lines(ledger, [QuoteLine(l.code, {**l.params, "until_date":
+                                                                  business_day(sub.period_end).isoformat()},
+                                                         l.amount_vnd) for l in lines],
+                                      business_day(sub.period_start))
+            execute_due(CATALOG, ws, now)
+        else:
+            _, product, tier, cycle, seats, addons = step
+            request = ChangeRequest(product, tier, cycle, seats, addons)
+            decision = decide(CATALOG, ws, request, now)
+            if decision.outcome is Outcome.IMMEDIATE:
+                priced = quote(CATALOG, ws, request, now)
+                assert priced.timing == "immediate"
+                assert priced.total_vnd == sum(line.amount_vnd for line in priced.lines) >= 0  # lines add up
+                _record_lines(ledger, priced.lines, business_day(now))
+                apply_decision(CATALOG, ws, decision, now)
+                for line in priced.lines:  # priced on the cycle of the product that owns the kind
+                    if line.code in ("QUOTE_ADDON", "QUOTE_ADDON_PRORATED", "QUOTE_ADDON_NEW_PERIOD"):
+                        kind = CATALOG.capacity[line.params["kind"]]
+                        owner = ws.subscription(kind.product)
+                        full = line.params["amount"] // kind.pack_size * kind.pack_prices[owner.cycle.value]
+                        share = (line.params["days"], line.params["period_days"]) if "days" in line.params else (1, 1)
+                        assert line.params["cycle"] == owner.cycle.value
+                        assert line.amount_vnd == full * share[0] // share[1]
+            elif decision.outcome is Outcome.NEXT_CYCLE:
+                priced = quote(CATALOG, ws, request, now)
+                assert priced.total_vnd == sum(line.amount_vnd for line in priced.lines) >= 0
+                schedule_change(ws, decision, now, "x", True)
+        check_paid_exactly_once(ws, ledger, now)
+
+
+# --- nothing deleted that is still included ------------------------------------------------------------
+@settings(**PROPERTY_SETTINGS)
+@given(start=st.sampled_from(sorted(f.demo_workspaces())), plan=steps)
+@example(start="demo-downgrade-scheduled",  # issue 10 C: Premium -> Standard at the renewal, then back
+         plan=[("advance", 10), ("change", DW, "premium", None, None, {}), ("advance", 100)])
+def test_the_retention_job_never_deletes_what_is_still_included(start, plan):
+    ws = f.demo_workspaces()[start]
+    ws.orders.clear()
+    now = NOW
+    for step in plan:
+        if step[0] == "advance":
+            now = now + timedelta(days=step[1])
+            expire_trials(ws, now)
+            for _ in range(40):
+                if not any([renew(CATALOG, ws, product, now) for product in PRODUCTS]):
+                    break
+            totals = {kind: ws.capacity_total(kind) for kind in KINDS}
+            limits = {kind: capacity_limit(CATALOG, ws, kind) for kind in KINDS}
+            for task in execute_due(CATALOG, ws, now):
+                assert task.resolution in ("deleted", "still_included", "nothing_above_limit")
+                assert (task.status is RetentionStatus.DONE) == (task.resolution == "deleted")
+                if task.kind is RetentionKind.FEATURE_DATA and task.status is RetentionStatus.DONE:
+                    assert not feature_in_force(CATALOG, ws, task.target), task
+            for kind in KINDS:  # only the excess goes, never below the limit of the plans in force
+                assert ws.capacity_total(kind) == min(totals[kind], max(limits[kind], 0)) or \
+                    ws.capacity_total(kind) == totals[kind], (kind, totals[kind], limits[kind])
+                assert ws.capacity_total(kind) >= min(totals[kind], limits[kind])
+        elif step[0] == "cancel":
+            if ws.scheduled_change(step[1]) is not None:
+                cancel_scheduled_change(ws, step[1])
+        else:
+            _, product, tier, cycle, seats, addons = step
+            decision = decide(CATALOG, ws, ChangeRequest(product, tier, cycle, seats, addons), now)
+            if decision.outcome is Outcome.IMMEDIATE:
+                apply_decision(CATALOG, ws, decision, now)
+            elif decision.outcome is Outcome.NEXT_CYCLE:
+                schedule_change(ws, decision, now, "x", True)
+        for item in preview(CATALOG, ws, now):  # what the customer is told will go is not in force
+            if item.kind is RetentionKind.FEATURE_DATA and item.source == "pending":
+                assert not feature_in_force(CATALOG, ws, item.target)
+
+
+# --- fixes that can be followed --------------------------------------------------------------------------
+def _jobs_until(ws, moment):
+    expire_trials(ws, moment)
+    for _ in range(40):
+        if not any([renew(CATALOG, ws, product, moment) for product in PRODUCTS]):
+            break
+
+
+def _apply_if_allowed(ws, request, now):
+    decision = decide(CATALOG, ws, request, now)
+    if decision.outcome is Outcome.IMMEDIATE:
+        apply_decision(CATALOG, ws, decision, now)
+        return True
+    if decision.outcome is Outcome.NEXT_CYCLE:
+        schedule_change(ws, decision, now, "x", True)
+        return True
+    return False
+
+
+def follow(ws, change, fix, now):
+    """Do what ``fix`` says, on a copy; return (workspace, request, moment) to decide again, or None
+    when the fix is a step outside the system (support, paying a link, choosing freely)."""
+    ws = copy.deepcopy(ws)
+    p = fix.params
+    product, tier, cycle, seats, addons = change.product, change.tier, change.cycle, change.seats, dict(change.addons)
+    if fix.code == "FIX_REDUCE_CAPACITY":
+        addons[p["kind"]] = p["max_amount"]
+    elif fix.code == "FIX_SET_MIN_SEATS":
+        seats = p["minimum"]
+    elif fix.code == "FIX_KEEP_YEARLY":
+        cycle = "yearly"
+    elif fix.code in ("FIX_CHOOSE_OFFERED_TIER", "FIX_UPGRADE_TO_PAID_TIER"):
+        tier = [t for t in p["tiers"] if CATALOG.tiers[t].paid or fix.code == "FIX_CHOOSE_OFFERED_TIER"][0]
+    elif fix.code == "FIX_BUY_PAID_PLAN":
+        tier = "standard"
+    elif fix.code == "FIX_BUY_CAPACITY_SEPARATELY":
+        addons = {}
+    elif fix.code in ("FIX_CANCEL_SCHEDULED_CHANGE", "FIX_CANCEL_SCHEDULED_TO_KEEP"):
+        cancel_scheduled_change(ws, p["product"])
+    elif fix.code == "FIX_WAIT_UNTIL_TRIAL_END":
+        now = ws.subscription(p["product"]).period_end
+        _jobs_until(ws, now)
+    elif fix.code == "FIX_WAIT_FOR_ORDER_EXPIRY":
+        now = max(o.expires_at for o in ws.orders)
+    elif fix.code == "FIX_WAIT_FOR_ADDON_CHANGE":
+        now = ws.scheduled_change(p["addon"]).effective_at
+        _jobs_until(ws, now)
+    elif fix.code == "FIX_SWITCH_BASE_CYCLE_FIRST":
+        base = ws.subscription(DW)
+        if not _apply_if_allowed(ws, ChangeRequest(DW, base.tier, p["cycle"]), now):
+            return None
+    elif fix.code == "FIX_MOVE_ADDON_CYCLE_FIRST":
+        if not _apply_if_allowed(ws, ChangeRequest(p["addon"], ws.subscription(p["addon"]).tier, p["cycle"]), now):
+            return None
+    elif fix.code == "FIX_BUY_PAID_BASE_FIRST":
+        if not _apply_if_allowed(ws, ChangeRequest(DW, "standard", cycle or "yearly"), now):
+            return None
+    elif fix.code in ("FIX_BUY_PRODUCT_FOR_CAPACITY", "FIX_BUY_PAID_PLAN_FOR_CAPACITY"):
+        if not _apply_if_allowed(ws, ChangeRequest(p["product"], "standard"), now):
+            return None
+    elif fix.code == "FIX_CHOOSE_HIGHER_TIER":
+        product, tier = p["product"], max(CATALOG.products[p["product"]].tiers, key=lambda t: CATALOG.tiers[t].rank)
+        if product != change.product:
+            cycle = seats = None
+    else:
+        return None  # support, paying the open order, choosing another plan: outside the system
+    return ws, ChangeRequest(product, tier, cycle, seats, addons), now
+
+
+def _standard_with_995_gb():
+    ws = f.workspace()
+    f.paid(ws, DW, "standard", "monthly", seats=5)
+    f.capacity(ws, "storage", 995, 3)
+    return ws
+
+
+@settings(**PROPERTY_SETTINGS)
+@given(ws=workspaces(), change=requests)
+@example(ws=_standard_with_995_gb(), change=ChangeRequest(DW, "standard", addons={"storage": 5}))  # issue 10 D
+def test_following_a_fix_never_leads_to_the_same_refusal(ws, change):
+    decision = decide(CATALOG, ws, change, NOW)
+    if decision.allowed:
+        return
+    refusal = (decision.codes, [fix.code for fix in decision.fixes])
+    for fix in decision.fixes:
+        followed = follow(ws, change, fix, NOW)
+        if followed is None:
+            continue
+        again = decide(CATALOG, *followed)
+        event(f"{fix.code} -> {'allowed' if again.allowed else again.codes[0]}")
+        assert again.allowed or (again.codes, [f.code for f in again.fixes]) != refusal, (fix, refusal)
+        if fix.code.startswith("FIX_WAIT"):
+            assert again.allowed or again.codes != decision.codes, ("a wait that changes nothing", fix)

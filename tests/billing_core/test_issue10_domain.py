@@ -324,15 +324,19 @@ def test_M_downgrade_capacity_note_offers_only_what_can_be_done():
 # --- Texts ----------------------------------------------------------------------------------------------
 def test_text_seat_only_change_does_not_say_lowered_to_the_same_tier():
     ws = f.demo_workspaces()["demo-monthly"]  # Starter
-    said = " ".join(texts(decide(CATALOG, ws, ChangeRequest(DW, "starter", seats=3), NOW)))
-    assert "xuống gói Starter" not in said and "3 người dùng" in said, said
+    shown = render_decision(decide(CATALOG, ws, ChangeRequest(DW, "starter", seats=3), NOW), "vi", CATALOG)
+    said = " ".join([shown["summary"], *(r["message"] for r in shown["reasons"])])
+    assert "xuống gói Starter" not in said and "3 người dùng" in shown["summary"], said
+    assert "hàng tháng" not in shown["summary"]  # the cycle does not change: it is not said to
 
 
 def test_text_cycle_only_change_at_renewal():
     ws = f.workspace()
     f.paid(ws, DW, "starter", "yearly", seats=4, started_days_ago=30)
-    said = " ".join(texts(decide(CATALOG, ws, ChangeRequest(DW, "starter", "monthly"), NOW)))
-    assert "xuống gói Starter" not in said and "hàng tháng" in said
+    shown = render_decision(decide(CATALOG, ws, ChangeRequest(DW, "starter", "monthly"), NOW), "vi", CATALOG)
+    said = " ".join([shown["summary"], *(r["message"] for r in shown["reasons"])])
+    assert "xuống gói Starter" not in said and "hàng tháng" in shown["summary"]
+    assert "người dùng" not in shown["summary"]  # the number of users does not change
 
 
 def test_text_credit_capped_does_not_read_as_an_amount_due():
@@ -509,3 +513,31 @@ def test_when_two_rules_match_the_earlier_one_answers(builder, request_, rule_id
 def test_every_message_is_in_vietnamese_with_diacritics_and_no_chat_abbreviations():
     for code, entry in MESSAGES.items():
         assert not re.search(r"\b(ko|k|dc|ntn)\b", entry["vi"]), code
+
+
+def test_H_a_change_at_the_renewal_is_quoted_for_the_period_renew_will_make():
+    start = datetime(2027, 1, 31, 2, 0, tzinfo=UTC)
+    ws = f.workspace()
+    sub = Subscription(DW, "premium", Status.ACTIVE, 5, datetime(2027, 1, 31, 2, 0, tzinfo=UTC),
+                       datetime(2027, 2, 28, 2, 0, tzinfo=UTC), Cycle.MONTHLY, billing_anchor=start)
+    ws.subscriptions.append(sub)
+    now = datetime(2027, 2, 10, tzinfo=UTC)
+    priced = quote(CATALOG, ws, ChangeRequest(DW, "standard"), now)
+    schedule_change(ws, decide(CATALOG, ws, ChangeRequest(DW, "standard"), now), now, "x", True)
+    renew(CATALOG, ws, DW, sub.period_end)
+    assert (priced.period_start, priced.period_end) == (sub.period_start, sub.period_end)
+    assert business_day(priced.period_end).isoformat() == "2027-03-31"
+
+
+def test_text_a_list_to_choose_from_says_hoac():
+    vi = render(R.FIX_UPGRADE_TO_PAID_TIER, {"product": AB, "tiers": ["starter", "standard"]}, "vi", CATALOG)
+    en = render(R.FIX_CHOOSE_OFFERED_TIER, {"product": AB, "tiers": ["starter", "standard"]}, "en", CATALOG)
+    assert vi.endswith("Starter hoặc Standard.") and en.endswith("Starter or Standard.")
+
+
+def test_text_a_seat_or_cycle_change_is_not_said_twice():
+    ws = f.workspace()
+    f.paid(ws, DW, "standard", "yearly", seats=10, started_days_ago=100)
+    shown = render_decision(decide(CATALOG, ws, ChangeRequest(DW, "standard", "monthly"), NOW), "vi", CATALOG)
+    messages = [r["message"] for r in shown["reasons"]]
+    assert sum("kỳ đã thanh toán" in m for m in messages) == 1, messages
