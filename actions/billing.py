@@ -49,7 +49,7 @@ def call(dispatcher: CollectingDispatcher, lang: str, use_case: Callable[..., T]
         return use_case(*args, **kwargs)
     except BillingError as error:
         try:
-            message = error.message(lang)
+            message = bc.render_error(error, lang, catalog())
         except Exception:  # a rendering bug must not turn a clear refusal into a crash
             logger.exception("could not render %s", getattr(error, "code", error))
             message = None

@@ -6,9 +6,7 @@ turns results into JSON. All reads, nothing is written.
 """
 from __future__ import annotations
 
-import enum
-from dataclasses import asdict, is_dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional
 
 import billing_core as bc
@@ -17,6 +15,7 @@ from billing_core import (
     ChangeRequest,
     Cycle,
     WorkspaceNotFoundError,
+    jsonable,
     load_catalog,
 )
 
@@ -26,21 +25,6 @@ CYCLES = (Cycle.MONTHLY, Cycle.YEARLY)
 
 class UnknownWorkspace(LookupError):
     pass
-
-
-def jsonable(value: Any) -> Any:
-    """Domain values (dataclasses, enums, datetimes) as JSON-ready values."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: jsonable(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def _catalog():
@@ -72,19 +56,7 @@ def _render(code: str, params: Dict[str, Any], catalog) -> str:
 
 
 def decision_json(decision, catalog) -> Dict[str, Any]:
-    rendered = bc.render_decision(decision, LANG, catalog)
-    return {
-        "allowed": decision.allowed,
-        "outcome": jsonable(decision.outcome),
-        "effective": jsonable(decision.effective),
-        "effective_at": jsonable(decision.effective_at),
-        "rule_id": decision.rule_id,
-        "summary": rendered["summary"],
-        "reasons": [{"code": r.code, "params": jsonable(r.params), "text": shown["message"]}
-                    for r, shown in zip(decision.reasons, rendered["reasons"])],
-        "fixes": [{"code": f.code, "params": jsonable(f.params), "text": text}
-                  for f, text in zip(decision.fixes, rendered["fixes"])],
-    }
+    return bc.decision_json(decision, catalog, LANG)
 
 
 def reply_for(decision_view: Dict[str, Any]) -> str:
@@ -100,10 +72,10 @@ def reply_for(decision_view: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _error_json(error: BillingError) -> Dict[str, Any]:
+def _error_json(error: BillingError, catalog) -> Dict[str, Any]:
+    shown = bc.error_json(error, catalog, LANG)
     return {"allowed": False, "outcome": "BLOCKED", "effective": None, "effective_at": None,
-            "rule_id": f"error:{error.code}", "summary": error.message(LANG), "reasons": [{"code": error.code, "params": jsonable(error.params),
-                                                         "text": error.message(LANG)}], "fixes": []}
+            "rule_id": f"error:{error.code}", "summary": shown["text"], "reasons": [shown], "fixes": []}
 
 
 def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] = None) -> Dict[str, Any]:
@@ -113,7 +85,7 @@ def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] 
     except BillingError as error:
         if isinstance(error, WorkspaceNotFoundError):
             raise UnknownWorkspace(workspace_id) from error
-        return {**_error_json(error), "reply": error.message(LANG)}
+        return {**_error_json(error, catalog), "reply": bc.render_error(error, LANG, catalog)}
     view = decision_json(decision, catalog)
     return {**view, "reply": reply_for(view)}
 

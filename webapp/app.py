@@ -160,7 +160,9 @@ def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Cal
 
 
 async def _payment_jobs_loop(app: Sanic, settings: WebSettings) -> None:
-    """Close orders whose IPN never came (querydr) and open auto-renewal orders, periodically.
+    """Every periodic job (``bc.run_jobs``, the same as ``python -m billing_core run-jobs``): close
+    orders whose IPN never came (querydr), expire trials, renew, run due retention, open
+    auto-renewal orders.
 
     Safe with several web processes: each order becomes final exactly once under its row lock.
     """
@@ -168,7 +170,7 @@ async def _payment_jobs_loop(app: Sanic, settings: WebSettings) -> None:
     while True:
         await asyncio.sleep(settings.payment_jobs_seconds)
         try:
-            counts = await run_blocking(bc.run_payment_jobs, app.ctx.uow_factory(), settings.vnpay)
+            counts = await run_blocking(bc.run_jobs, app.ctx.uow_factory(), settings.vnpay)
             if any(counts.values()):
                 log.info("payment jobs: %s", counts)
         except Exception:  # keep the loop alive; the next round retries

@@ -1,6 +1,6 @@
 """THE one place with the words people read: Vietnamese (default) and English.
 
-``render(code, params, lang, catalog=None)`` turns any reason, note, fix, quote line, retention
+``render(code, params, lang, catalog)`` turns any reason, note, fix, quote line, retention
 item, error or VNPAY response code into a short sentence for the chat widget. Parameters are
 plain values and are formatted by their NAME, so callers never pre-format anything:
 
@@ -12,15 +12,21 @@ plain values and are formatted by their NAME, so callers never pre-format anythi
 * ``*_date`` -> 26/11/2026 (vi) or 26 Nov 2026 (en); ``*_at`` -> the same with the time
 * ``*_vnd`` -> 1.200.000 ₫ (vi) or 1,200,000 VND (en); other whole numbers get digit grouping
 * ``trial_days`` and ``min_paid_seats`` come from the catalog when the caller gives none.
+
+The caller passes the catalog (this module never loads it: the catalog validates its rules
+against these texts, so loading it from here would make an import cycle). Without one, names
+show as their keys.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import string
 from datetime import date, datetime
 from typing import Any, Dict, Iterable, Mapping, Optional
 
 from billing_core.domain.clock import VIETNAM
+from billing_core.domain.model import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +368,24 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "vi": "Thanh toán VNPAY chưa được cấu hình ({missing}). Vui lòng liên hệ bộ phận hỗ trợ.",
         "en": "VNPAY payments are not configured ({missing}). Please contact support.",
     },
+    "ORDER_NOT_PENDING": {
+        "vi": "Đơn hàng {order_ref} không còn chờ thanh toán ({status}) nên không hủy được.",
+        "en": "Order {order_ref} is no longer awaiting payment ({status}), so it cannot be cancelled.",
+    },
+    "PENDING_ORDER_DIFFERS": {
+        "vi": "Đơn {order_ref} đang chờ thanh toán là {product} {tier} ({cycle}, {seats} người dùng, {amount_vnd}), "
+        "khác với gói bạn vừa hỏi. Bạn có thể hủy đơn đó rồi đặt gói {requested_tier} ({requested_cycle}, "
+        "{requested_seats} người dùng), hoặc thanh toán đơn đó trước {expires_at}.",
+        "en": "Order {order_ref}, awaiting payment, is for {product} {tier} ({cycle}, {seats} users, {amount_vnd}), "
+        "not what you just asked for. You can cancel it and order {requested_tier} ({requested_cycle}, "
+        "{requested_seats} users) instead, or pay it before {expires_at}.",
+    },
+    "REFUND_DUE": {
+        "vi": "Đơn {order_ref} ({status}) được VNPAY báo đã thanh toán {amount_vnd} lúc {paid_at}: "
+        "bộ phận hỗ trợ cần hoàn tiền (mã giao dịch VNPAY {transaction_no}).",
+        "en": "Order {order_ref} ({status}) was paid at VNPAY ({amount_vnd}, {paid_at}): "
+        "support must refund it (VNPAY transaction {transaction_no}).",
+    },
     # ---------------------------------------------------------------- VNPAY vnp_ResponseCode
     "VNPAY_RC_00": {
         "vi": "Giao dịch thành công. Gói giải pháp được áp dụng ngay; bạn có thể xem và tải hóa đơn.",
@@ -442,6 +466,13 @@ LABELS: Dict[str, Dict[str, Dict[str, str]]] = {
         "manual": {"vi": "Gia hạn thủ công", "en": "Manual renewal"},
         "auto": {"vi": "Gia hạn tự động", "en": "Auto renewal"},
     },
+    "order_status": {
+        "pending": {"vi": "chờ thanh toán", "en": "awaiting payment"},
+        "paid": {"vi": "đã thanh toán", "en": "paid"},
+        "failed": {"vi": "thanh toán không thành công", "en": "payment failed"},
+        "expired": {"vi": "đã hết hạn", "en": "expired"},
+        "cancelled": {"vi": "đã hủy", "en": "cancelled"},
+    },
 }
 
 
@@ -462,7 +493,8 @@ def placeholders(code: str, lang: str) -> set:
 
 
 def label(group: str, key, lang: str = "vi") -> str:
-    key = getattr(key, "value", key)
+    if isinstance(key, enum.Enum):  # Cycle, Status, RenewalMode
+        key = key.value
     entry = LABELS.get(group, {}).get(key)
     return entry[normalize_lang(lang)] if entry else str(key)
 
@@ -515,8 +547,15 @@ def format_datetime(value, lang: str = "vi") -> str:
     return f"{moment:%H:%M} {format_date(moment, 'vi')}"
 
 
+CONJUNCTION = {"vi": "và", "en": "and"}
+
+
 def _join(items: Iterable[str], lang: str) -> str:
-    return ", ".join(items)
+    """"A", "A và B", "A, B và C" (vi); "A and B", "A, B and C" (en)."""
+    values = list(items)
+    if len(values) < 2:
+        return "".join(values)
+    return f"{', '.join(values[:-1])} {CONJUNCTION[normalize_lang(lang)]} {values[-1]}"
 
 
 def _format_param(name: str, value: Any, lang: str, catalog) -> str:
@@ -546,6 +585,8 @@ def _format_param(name: str, value: Any, lang: str, catalog) -> str:
                       for v in values), lang)
     if name == "renewal_mode":
         return label("renewal_mode", value, lang)
+    if name == "status":  # an order's status (the only {status} of the texts)
+        return label("order_status", value, lang)
     if name.endswith("_date"):
         return format_date(value, lang)
     if name.endswith("_at"):
@@ -581,16 +622,6 @@ class _Params(dict):
         return MISSING
 
 
-def _default_catalog():
-    from billing_core.domain.catalog import load_catalog
-
-    try:
-        return load_catalog()
-    except Exception:  # a broken catalog must not stop an error message from being shown
-        log.exception("messages: the default catalog could not be loaded")
-        return None
-
-
 def render(code: str, params: Optional[Mapping[str, Any]] = None, lang: Optional[str] = "vi", catalog=None) -> str:
     """The text of ``code`` in ``lang`` (unknown language -> Vietnamese)."""
     lang = normalize_lang(lang)
@@ -598,8 +629,6 @@ def render(code: str, params: Optional[Mapping[str, Any]] = None, lang: Optional
     if entry is None:
         log.warning("message code %s has no text", code)
         return code
-    if catalog is None:
-        catalog = _default_catalog()
     return entry[lang].format_map(_Params(params or {}, lang, catalog, code))
 
 
@@ -613,11 +642,7 @@ def vnpay_response_text(response_code: str, lang: str = "vi") -> str:
 
 def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
     """A decision as the adapters show it: {summary, reasons: [{code, message}], fixes: [str]}."""
-    from billing_core.domain.model import Outcome
-
     lang = normalize_lang(lang)
-    if catalog is None:
-        catalog = _default_catalog()
     target = decision.target
     summary_params = {"product": target.product, "tier": target.tier}
     if decision.outcome is Outcome.BLOCKED:
@@ -640,3 +665,8 @@ def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
 def render_both(code: str, params: Optional[Mapping[str, Any]] = None, catalog=None) -> Dict[str, str]:
     """{"message_vi": ..., "message_en": ...} (the CLI's --json shape)."""
     return {"message_vi": render(code, params, "vi", catalog), "message_en": render(code, params, "en", catalog)}
+
+
+def render_error(error, lang: str = "vi", catalog=None) -> str:
+    """The text of a ``BillingError`` (its ``code`` and ``params``) in ``lang``."""
+    return render(error.code, error.params, lang, catalog)

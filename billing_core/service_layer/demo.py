@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Optional
 
 from billing_core.domain.catalog import Catalog, load_catalog
-from billing_core.domain.clock import VIETNAM, as_utc, utcnow
+from billing_core.domain.clock import VIETNAM, utc_or_now
 from billing_core.domain.model import (
     AuditEntry,
     CapacityPurchase,
@@ -172,7 +172,7 @@ def build_demo_workspaces(now: datetime, catalog: Optional[Catalog] = None) -> L
 
 def seed_demo(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[str]:
     """(Re)create the demo workspaces in one transaction; returns their ids."""
-    now = utcnow() if now is None else as_utc(now)
+    now = utc_or_now(now)
     workspaces = build_demo_workspaces(now, catalog)
     with uow:
         for workspace in workspaces:
