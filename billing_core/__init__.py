@@ -57,6 +57,7 @@ _EXPORTS = {
     "decide": "billing_core.domain.rules",
     "jsonable": "billing_core.service_layer.common",
     "DEMO_WORKSPACE_IDS": "billing_core.service_layer.demo",
+    "DEMO_WORKSPACE_LABELS": "billing_core.service_layer.demo",
     "seed_demo": "billing_core.service_layer.demo",
     "run_jobs": "billing_core.service_layer.jobs",
     "Checkout": "billing_core.service_layer.payments",
@@ -122,7 +123,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
     from billing_core.domain.quotes import Quote
     from billing_core.domain.rules import ChangeRequest, Decision, decide
     from billing_core.service_layer.common import jsonable
-    from billing_core.service_layer.demo import DEMO_WORKSPACE_IDS, seed_demo
+    from billing_core.service_layer.demo import DEMO_WORKSPACE_IDS, DEMO_WORKSPACE_LABELS, seed_demo
     from billing_core.service_layer.jobs import run_jobs
     from billing_core.service_layer.payments import (
         Checkout,

@@ -163,6 +163,17 @@ BUILDERS: Dict[str, Callable[[datetime, Catalog], Workspace]] = {
     "demo-pending-payment": demo_pending_payment,
 }
 DEMO_WORKSPACE_IDS = tuple(BUILDERS)
+# What each demo shows, for the demo login page (Vietnamese, the page's language).
+DEMO_WORKSPACE_LABELS: Dict[str, str] = {
+    "demo-trial": "Đang dùng thử",
+    "demo-trial-ended": "Hết hạn dùng thử",
+    "demo-free": "Bản Free",
+    "demo-monthly": "Trả phí theo tháng",
+    "demo-yearly": "Trả phí theo năm",
+    "demo-ow-trial-ended": "Quy trình vận hành hết dùng thử",
+    "demo-downgrade-scheduled": "Đã lên lịch hạ gói",
+    "demo-pending-payment": "Đơn hàng chờ thanh toán",
+}
 
 
 def build_demo_workspaces(now: datetime, catalog: Optional[Catalog] = None) -> List[Workspace]:

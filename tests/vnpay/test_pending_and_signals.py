@@ -111,7 +111,10 @@ def test_N_a_late_ipn_for_a_cancelled_order_is_answered_02_and_flagged_for_a_ref
     assert len(flagged) == 1 and flagged[0].detail["refund_due"] is True
     assert flagged[0].detail["amount_vnd"] == pending.amount_vnd
     summary = services.workspace_summary(uow, WORKSPACE_ID, NOW + timedelta(minutes=6))
-    assert [r["order_ref"] for r in summary["refunds_due"]] == [pending.txn_ref]
+    assert summary["refunds_due"] == [{
+        "order_ref": pending.txn_ref, "status": "cancelled", "amount_vnd": pending.amount_vnd,
+        "paid_at": "2026-11-26T09:15:00+00:00",  # vnp_PayDate 16:15 in Vietnam
+        "transaction_no": "14000001"}]
     shown = "\n".join(cli._summary_lines(summary, "vi", CATALOG))
     assert "Cần hoàn tiền" in shown and pending.txn_ref in shown and "đã hủy" in shown
     # a failed payment of the cancelled order: answered 02, nothing to refund
