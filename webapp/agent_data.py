@@ -104,7 +104,7 @@ def workspace_ids(uow_factory) -> List[str]:
 
 
 def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> Dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or bc.utcnow()
     if workspace_id not in workspace_ids(uow_factory):
         raise UnknownWorkspace(workspace_id)
     catalog = _catalog()

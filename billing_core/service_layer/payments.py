@@ -614,8 +614,9 @@ def run_payment_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optio
 def latest_orders(uow, workspace_id: str, limit: int = 5) -> List[Order]:
     """The workspace's most recent orders, newest first (empty when the workspace is unknown)."""
     with uow:
-        workspace = uow.workspaces.get(workspace_id)
-        if workspace is None:
+        try:
+            workspace = load(uow, workspace_id)
+        except errors.WorkspaceNotFoundError:
             return []
         orders = sorted(workspace.orders, key=lambda o: (as_utc(o.created_at), o.id or 0), reverse=True)
         return orders[: max(0, int(limit))]

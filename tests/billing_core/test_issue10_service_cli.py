@@ -17,7 +17,10 @@ from billing_core.domain.rules import ChangeRequest
 from billing_core.entrypoints import cli
 from billing_core.service_layer import services
 from tests.billing_core.factories import NOW
-from tests.billing_core.test_cli import CHANGE, NOW_ARG, call, db, seeded_file  # noqa: F401  (fixtures)
+from tests.billing_core import test_cli
+from tests.billing_core.test_cli import CHANGE, NOW_ARG, call
+
+seeded_file, db = test_cli.seeded_file, test_cli.db  # the demo-database fixtures of the CLI tests
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = load_catalog()
