@@ -46,7 +46,7 @@ class WebSettings:
     sandbox_ipn_url: str = f"http://127.0.0.1:{DEFAULT_PORT}/vnpay/ipn"
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    payment_jobs_seconds: int = 300  # reconcile + renewal orders every N seconds; 0 = off
+    payment_jobs_seconds: int = 300  # every periodic job (bc.run_jobs) every N seconds; 0 = off
     extra: Mapping[str, Any] = field(default_factory=dict)  # settings of other blueprints
 
     @property
