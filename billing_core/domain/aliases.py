@@ -86,8 +86,12 @@ def canonical_request(catalog: "Catalog", request: ChangeRequest) -> ChangeReque
     for kind, amount in dict(request.addons or {}).items():
         key = canonical_key(catalog, "kind", kind)
         previous = addons.get(key)
-        both_whole = type(previous) is int and type(amount) is int
-        addons[key] = previous + amount if both_whole else (previous if previous is not None and type(previous) is not int else amount)  # a bad amount is kept, for the rules to refuse
+        if previous is None:
+            addons[key] = amount
+        elif type(previous) is int and type(amount) is int:
+            addons[key] = previous + amount  # "storage" and "Data storage" are one kind
+        elif type(previous) is int:
+            addons[key] = amount  # a bad amount is kept, for the rules to refuse with its message
     return replace(
         request,
         product=canonical_key(catalog, "product", request.product),

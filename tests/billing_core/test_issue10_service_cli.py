@@ -228,3 +228,24 @@ def test_one_cli_one_run_jobs():
     text = (ROOT / "billing_core" / "service_layer" / "payments.py").read_text(encoding="utf-8")
     assert "def main(" not in text and "__main__" not in text
     assert "run-jobs" in io.StringIO(" ".join(cli.COMMANDS)).read()
+
+
+def test_J_aliases_fold_merge_and_never_guess():
+    import dataclasses
+
+    from billing_core.domain import aliases
+    from billing_core.domain.model import Cycle
+
+    merged = aliases.canonical_request(CATALOG, ChangeRequest("Digital Workspace", "premium", Cycle.YEARLY, 5, {
+        "storage": 10, "Data storage": 20, "DUNG LƯỢNG LƯU TRỮ DỮ LIỆU": 5}))
+    assert (merged.product, merged.cycle, merged.addons) == ("digital_workspace", "yearly", {"storage": 35})
+    kept = aliases.canonical_request(CATALOG, ChangeRequest("dw", "gold", "weekly", 5, {"storage": 10, "disk": 1,
+                                                                                        "Data storage": "5_0"}))
+    assert (kept.product, kept.tier, kept.cycle) == ("dw", "gold", "weekly")  # for the rules to refuse
+    assert kept.addons == {"storage": "5_0", "disk": 1}  # the bad amount is kept, not added up
+    # a name two products share is no alias: the key must be used
+    dw = CATALOG.products["digital_workspace"]
+    twin = dataclasses.replace(CATALOG.products["app_builder"], name=dw.name)
+    shared = dataclasses.replace(CATALOG, products={**CATALOG.products, "app_builder": twin})
+    assert aliases.canonical_key(shared, "product", dw.name.vi) == dw.name.vi
+    assert aliases.canonical_key(shared, "product", "app builder") == "app_builder"  # the key still works
