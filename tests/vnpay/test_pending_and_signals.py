@@ -159,3 +159,38 @@ def test_the_signature_check_is_constant_time(monkeypatch, config):
     assert vnpay.verify(forged, config.hash_secret) is False and len(calls) == 2
     monkeypatch.setattr(vnpay.hmac, "compare_digest", lambda a, b: False)  # it decides, not a shortcut
     assert vnpay.verify(fields, config.hash_secret) is False
+
+
+class _Answer:
+    def __init__(self, payload):
+        self.status_code, self._payload = 200, payload
+
+    def json(self):
+        return self._payload
+
+
+class _OneAnswer:
+    """Stands in for requests.Session: one signed querydr answer with only ``fields``."""
+
+    def __init__(self, config, fields):
+        self.config, self.fields = config, fields
+
+    def post(self, url, json, timeout):
+        return _Answer(vnpay.querydr_answer(self.config, {"vnp_TxnRef": json["vnp_TxnRef"], **self.fields}))
+
+
+def test_a_querydr_answer_without_a_transaction_reads_as_none_made(uow, config):
+    order = checkout(uow, config, MONTHLY).order
+    missing = vnpay.querydr(config, order, NOW, session=_OneAnswer(config, {"vnp_ResponseCode": "91"}))
+    assert (missing.response_code, missing.transaction_status, missing.transaction_no, missing.amount_vnd,
+            missing.pay_date) == ("91", "", "", None, None)
+    assert missing.not_found and not missing.paid
+    failed = vnpay.querydr(config, order, NOW, session=_OneAnswer(config, {
+        "vnp_ResponseCode": "00", "vnp_TransactionStatus": "02", "vnp_Amount": str(order.amount_vnd * 100)}))
+    assert failed.found and not failed.paid and failed.transaction_no == ""
+    assert payments.reconcile_pending(uow, config, order.expires_at + timedelta(minutes=10),
+                                      session=_OneAnswer(config, {"vnp_ResponseCode": "00",
+                                                                  "vnp_TransactionStatus": "02"})) == [
+        {"txn_ref": order.txn_ref, "outcome": "failed"}]
+    stored = load(uow).orders[0]
+    assert stored.status is OrderStatus.FAILED and stored.transaction_no is None  # no transaction was made
