@@ -249,3 +249,49 @@ def test_J_aliases_fold_merge_and_never_guess():
     shared = dataclasses.replace(CATALOG, products={**CATALOG.products, "app_builder": twin})
     assert aliases.canonical_key(shared, "product", dw.name.vi) == dw.name.vi
     assert aliases.canonical_key(shared, "product", "app builder") == "app_builder"  # the key still works
+
+
+def test_jobs_lock_each_workspace_they_change_and_retry_a_lost_race(monkeypatch):
+    """The row lock is what keeps two job runners apart on PostgreSQL (SQLite has the version
+    column only): every workspace a job may change is loaded for update, and a lost race is run
+    again on the new state."""
+    from billing_core.adapters.unit_of_work import FakeRepository, FakeUnitOfWork
+    from billing_core.service_layer import common
+    from tests.billing_core import factories as f
+
+    uow = FakeUnitOfWork()
+    ws = f.workspace("ws-jobs")
+    f.trial(ws, "digital_workspace")
+    with uow:
+        uow.workspaces.add(ws)
+        uow.commit()
+    loads, real_get = [], FakeRepository.get
+
+    def get(self, workspace_id, for_update=False):
+        loads.append((workspace_id, for_update))
+        return real_get(self, workspace_id, for_update)
+
+    monkeypatch.setattr(FakeRepository, "get", get)
+    runs = []
+
+    def job(workspace):
+        runs.append(workspace.id)
+        if len(runs) == 1:
+            raise errors.ConcurrentUpdateError()  # another runner saved this workspace first
+        return [{"workspace_id": workspace.id}]
+
+    assert common.each_workspace(uow, job) == [{"workspace_id": "ws-jobs"}]
+    assert runs == ["ws-jobs", "ws-jobs"] and loads == [("ws-jobs", True), ("ws-jobs", True)]
+    runs.clear()
+
+    def always_loses(workspace):
+        runs.append(workspace.id)
+        raise errors.ConcurrentUpdateError()
+
+    with pytest.raises(errors.ConcurrentUpdateError):
+        common.each_workspace(uow, always_loses)
+    assert runs == ["ws-jobs"] * common.CHANGE_ATTEMPTS
+    runs.clear()
+    with pytest.raises(errors.ConcurrentUpdateError):
+        common.each_workspace(uow, always_loses, attempts=1)
+    assert runs == ["ws-jobs"]
