@@ -7,13 +7,14 @@ CORE_VENV := .venv-core
 PY := $(VENV)/bin/python
 STAMPS := .stamps
 
-.PHONY: help install install-system install-core lint test run eval train validate bench clean
+.PHONY: help install install-system install-core lint test run eval train validate bench mutate clean
 
 help:
 	@echo "make run    - install, train if data changed, seed demo data, start the assistant + web app"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make eval   - train and evaluate the NLU on the held-out set (results/)"
 	@echo "make bench  - run the benchmark scripts in bench/"
+	@echo "make mutate - mutation testing of billing_core (score and survivors; slow, not part of make test)"
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -78,6 +79,10 @@ eval: install
 
 bench: install
 	$(PY) bench/run_all.py
+
+# Mutation testing (mutmut) of billing_core's domain, service layer and payments; see scripts/mutate.sh.
+mutate: install-core
+	scripts/mutate.sh
 
 clean:
 	rm -rf $(STAMPS) models results test-output

@@ -49,7 +49,7 @@ def call(dispatcher: CollectingDispatcher, lang: str, use_case: Callable[..., T]
         return use_case(*args, **kwargs)
     except BillingError as error:
         try:
-            message = error.message(lang)
+            message = bc.render_error(error, lang, catalog())
         except Exception:  # a rendering bug must not turn a clear refusal into a crash
             logger.exception("could not render %s", getattr(error, "code", error))
             message = None
@@ -156,10 +156,7 @@ def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id:
                       now: Optional[datetime] = None) -> Optional[Subscriptions]:
     """The workspace's summary, or None after telling the user it does not exist."""
 
-    try:
-        summary = call(dispatcher, lang, bc.workspace_summary, unit_of_work(), workspace_id, now=now)
-    except Unavailable:
-        raise
+    summary = call(dispatcher, lang, bc.workspace_summary, unit_of_work(), workspace_id, now=now)
     if not summary:
         say(dispatcher, lang, "utter_workspace_not_found", workspace=workspace_id)
         raise Unavailable()

@@ -48,6 +48,7 @@ _EXPORTS = {
     "label": "billing_core.domain.messages",
     "render": "billing_core.domain.messages",
     "render_decision": "billing_core.domain.messages",
+    "render_error": "billing_core.domain.messages",
     "Cycle": "billing_core.domain.model",
     "OrderKind": "billing_core.domain.model",
     "OrderStatus": "billing_core.domain.model",
@@ -56,24 +57,29 @@ _EXPORTS = {
     "ChangeRequest": "billing_core.domain.rules",
     "Decision": "billing_core.domain.rules",
     "decide": "billing_core.domain.rules",
+    "jsonable": "billing_core.service_layer.common",
     "DEMO_WORKSPACE_IDS": "billing_core.service_layer.demo",
+    "DEMO_WORKSPACE_LABELS": "billing_core.service_layer.demo",
     "seed_demo": "billing_core.service_layer.demo",
+    "run_jobs": "billing_core.service_layer.jobs",
     "Checkout": "billing_core.service_layer.payments",
     "find_order": "billing_core.service_layer.payments",
     "handle_ipn": "billing_core.service_layer.payments",
     "ipn_answer": "billing_core.service_layer.payments",
     "latest_orders": "billing_core.service_layer.payments",
     "response_code_text": "billing_core.service_layer.payments",
-    "run_payment_jobs": "billing_core.service_layer.payments",
     "start_checkout": "billing_core.service_layer.payments",
+    "cancel_pending_order": "billing_core.service_layer.payments",
     "apply_upgrade": "billing_core.service_layer.services",
     "cancel_scheduled_change": "billing_core.service_layer.services",
     "check_change": "billing_core.service_layer.services",
     "quote_change": "billing_core.service_layer.services",
     "retention_preview": "billing_core.service_layer.services",
-    "run_jobs": "billing_core.service_layer.services",
     "schedule_downgrade": "billing_core.service_layer.services",
     "workspace_summary": "billing_core.service_layer.services",
+    "decision_json": "billing_core.service_layer.views",
+    "error_json": "billing_core.service_layer.views",
+    "message_json": "billing_core.service_layer.views",
 }
 
 # the same names, literally, so that type checkers see them exported (a test keeps the two equal)
@@ -85,6 +91,7 @@ __all__ = [
     "ConfigError",
     "Cycle",
     "DEMO_WORKSPACE_IDS",
+    "DEMO_WORKSPACE_LABELS",
     "Decision",
     "FakeUnitOfWork",
     "OrderKind",
@@ -97,12 +104,15 @@ __all__ = [
     "WorkspaceNotFoundError",
     "apply_upgrade",
     "business_day",
+    "cancel_pending_order",
     "cancel_scheduled_change",
     "check_change",
     "create_schema",
     "database_url",
     "days_left",
     "decide",
+    "decision_json",
+    "error_json",
     "find_order",
     "format_date",
     "format_datetime",
@@ -110,16 +120,18 @@ __all__ = [
     "get_engine",
     "handle_ipn",
     "ipn_answer",
+    "jsonable",
     "label",
     "latest_orders",
     "load_catalog",
+    "message_json",
     "quote_change",
     "render",
     "render_decision",
+    "render_error",
     "response_code_text",
     "retention_preview",
     "run_jobs",
-    "run_payment_jobs",
     "schedule_downgrade",
     "seed_demo",
     "start_checkout",
@@ -164,19 +176,22 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         label,
         render,
         render_decision,
+        render_error,
     )
     from billing_core.domain.model import Cycle, OrderKind, OrderStatus, RenewalMode
     from billing_core.domain.quotes import Quote
     from billing_core.domain.rules import ChangeRequest, Decision, decide
-    from billing_core.service_layer.demo import DEMO_WORKSPACE_IDS, seed_demo
+    from billing_core.service_layer.common import jsonable
+    from billing_core.service_layer.demo import DEMO_WORKSPACE_IDS, DEMO_WORKSPACE_LABELS, seed_demo
+    from billing_core.service_layer.jobs import run_jobs
     from billing_core.service_layer.payments import (
         Checkout,
+        cancel_pending_order,
         find_order,
         handle_ipn,
         ipn_answer,
         latest_orders,
         response_code_text,
-        run_payment_jobs,
         start_checkout,
     )
     from billing_core.service_layer.services import (
@@ -185,7 +200,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         check_change,
         quote_change,
         retention_preview,
-        run_jobs,
         schedule_downgrade,
         workspace_summary,
     )
+    from billing_core.service_layer.views import decision_json, error_json, message_json

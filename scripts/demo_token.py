@@ -16,10 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from billing_core import DEMO_WORKSPACE_IDS as DEMO_WORKSPACES  # noqa: E402
 from helpdesk.identity import ROLES, IdentityConfigError, issue_token  # noqa: E402
-
-DEMO_WORKSPACES = ("demo-trial", "demo-trial-ended", "demo-free", "demo-monthly", "demo-yearly",
-                   "demo-ow-trial-ended", "demo-downgrade-scheduled", "demo-pending-payment")
 
 
 def main(argv=None) -> int:

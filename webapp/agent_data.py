@@ -6,9 +6,7 @@ turns results into JSON. All reads, nothing is written.
 """
 from __future__ import annotations
 
-import enum
-from dataclasses import asdict, is_dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Optional
 
 import billing_core as bc
@@ -17,6 +15,7 @@ from billing_core import (
     ChangeRequest,
     Cycle,
     WorkspaceNotFoundError,
+    jsonable,
     load_catalog,
 )
 from helpdesk import conversation_store
@@ -27,21 +26,6 @@ CYCLES = (Cycle.MONTHLY, Cycle.YEARLY)
 
 class UnknownWorkspace(LookupError):
     pass
-
-
-def jsonable(value: Any) -> Any:
-    """Domain values (dataclasses, enums, datetimes) as JSON-ready values."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: jsonable(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def _catalog():
@@ -73,19 +57,7 @@ def _render(code: str, params: Dict[str, Any], catalog) -> str:
 
 
 def decision_json(decision, catalog) -> Dict[str, Any]:
-    rendered = bc.render_decision(decision, LANG, catalog)
-    return {
-        "allowed": decision.allowed,
-        "outcome": jsonable(decision.outcome),
-        "effective": jsonable(decision.effective),
-        "effective_at": jsonable(decision.effective_at),
-        "rule_id": decision.rule_id,
-        "summary": rendered["summary"],
-        "reasons": [{"code": r.code, "params": jsonable(r.params), "text": shown["message"]}
-                    for r, shown in zip(decision.reasons, rendered["reasons"])],
-        "fixes": [{"code": f.code, "params": jsonable(f.params), "text": text}
-                  for f, text in zip(decision.fixes, rendered["fixes"])],
-    }
+    return bc.decision_json(decision, catalog, LANG)
 
 
 GREETING = "Chào bạn, cảm ơn bạn đã liên hệ Cleeksy."
@@ -100,11 +72,9 @@ def reply_for(decision_view: Dict[str, Any]) -> str:
 
     Every policy sentence comes from billing_core.domain.messages (via render_decision); only the
     greeting, the layout and the agent's own words are ours. A request for the plan the customer
-    already has is answered with that fact, never "…sang gói <the same plan>".
+    already has is answered with that fact (billing_core's NO_CHANGE summary), never "…sang gói <the same plan>".
     """
-    lines = [GREETING]
-    if decision_view.get("rule_id") != "no_change":
-        lines.append(decision_view["summary"])
+    lines = [GREETING, decision_view["summary"]]
     lines += [reason["text"] for reason in decision_view["reasons"]]
     fixes = [fix for fix in decision_view["fixes"] if fix.get("code") not in NOT_FOR_THE_AGENT]
     if fixes:
@@ -116,10 +86,10 @@ def reply_for(decision_view: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _error_json(error: BillingError) -> Dict[str, Any]:
+def _error_json(error: BillingError, catalog) -> Dict[str, Any]:
+    shown = bc.error_json(error, catalog, LANG)
     return {"allowed": False, "outcome": "BLOCKED", "effective": None, "effective_at": None,
-            "rule_id": f"error:{error.code}", "summary": error.message(LANG), "reasons": [{"code": error.code, "params": jsonable(error.params),
-                                                         "text": error.message(LANG)}], "fixes": []}
+            "rule_id": f"error:{error.code}", "summary": shown["text"], "reasons": [shown], "fixes": []}
 
 
 def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] = None) -> Dict[str, Any]:
@@ -129,11 +99,8 @@ def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] 
     except BillingError as error:
         if isinstance(error, WorkspaceNotFoundError):
             raise UnknownWorkspace(workspace_id) from error
-        return {**_error_json(error), "reply": "\n".join([GREETING, error.message(LANG), "", CLOSING])}
+        return {**_error_json(error, catalog), "reply": "\n".join([GREETING, bc.render_error(error, LANG, catalog), "", CLOSING])}
     view = decision_json(decision, catalog)
-    if view["rule_id"] == "no_change" and view["reasons"]:
-        # "Chưa thể chuyển X sang gói Standard" to a customer on Standard: say what is true instead
-        view["summary"] = view["reasons"][0]["text"]
     return {**view, "reply": reply_for(view)}
 
 
@@ -151,7 +118,7 @@ def workspace_ids(uow_factory) -> List[str]:
 
 
 def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> Dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or bc.utcnow()
     if workspace_id not in workspace_ids(uow_factory):
         raise UnknownWorkspace(workspace_id)
     catalog = _catalog()

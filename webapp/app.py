@@ -46,7 +46,7 @@ class WebSettings:
     sandbox_ipn_url: str = f"http://127.0.0.1:{DEFAULT_PORT}/vnpay/ipn"
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    payment_jobs_seconds: int = 300  # reconcile + renewal orders every N seconds; 0 = off
+    payment_jobs_seconds: int = 300  # every periodic job (bc.run_jobs) every N seconds; 0 = off
     extra: Mapping[str, Any] = field(default_factory=dict)  # settings of other blueprints
 
     @property
@@ -161,7 +161,9 @@ def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Cal
 
 
 async def _payment_jobs_loop(app: Sanic, settings: WebSettings) -> None:
-    """Close orders whose IPN never came (querydr) and open auto-renewal orders, periodically.
+    """Every periodic job (``bc.run_jobs``, the same as ``python -m billing_core run-jobs``): close
+    orders whose IPN never came (querydr), expire trials, renew, run due retention, open
+    auto-renewal orders.
 
     Safe with several web processes: each order becomes final exactly once under its row lock.
     """
@@ -169,7 +171,7 @@ async def _payment_jobs_loop(app: Sanic, settings: WebSettings) -> None:
     while True:
         await asyncio.sleep(settings.payment_jobs_seconds)
         try:
-            counts = await run_blocking(bc.run_payment_jobs, app.ctx.uow_factory(), settings.vnpay)
+            counts = await run_blocking(bc.run_jobs, app.ctx.uow_factory(), settings.vnpay)
             if any(counts.values()):
                 log.info("payment jobs: %s", counts)
         except Exception:  # keep the loop alive; the next round retries

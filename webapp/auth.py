@@ -27,7 +27,7 @@ from helpdesk import identity
 API_TOKEN_MINUTES = 10
 SESSION_HOURS = 8
 SESSION_COOKIE = "helpdesk_demo_session"
-ROLES = ("customer", "agent")
+ROLES = identity.ROLES
 
 
 @dataclass(frozen=True)

@@ -19,19 +19,11 @@ from urllib.parse import urlsplit
 from sanic import Blueprint, response
 from sanic.request import Request
 
+import billing_core as bc
 from webapp import auth
 from webapp.page_templates import STATIC, page, widget_built
 
-DEMO_WORKSPACES = (
-    ("demo-trial", "Đang dùng thử"),
-    ("demo-trial-ended", "Hết hạn dùng thử"),
-    ("demo-free", "Bản Free"),
-    ("demo-monthly", "Trả phí theo tháng"),
-    ("demo-yearly", "Trả phí theo năm"),
-    ("demo-ow-trial-ended", "Quy trình vận hành hết dùng thử"),
-    ("demo-downgrade-scheduled", "Đã lên lịch hạ gói"),
-    ("demo-pending-payment", "Đơn hàng chờ thanh toán"),
-)
+DEMO_WORKSPACES = tuple((ws_id, bc.DEMO_WORKSPACE_LABELS[ws_id]) for ws_id in bc.DEMO_WORKSPACE_IDS)
 DEMO_AGENT_SUB = "demo-agent"
 # tokens always carry a workspace_id (helpdesk.identity); an agent's names the support desk
 AGENT_WORKSPACE = "support"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional, Type
 
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from sqlalchemy.orm import registry, relationship
 from sqlalchemy.types import TypeDecorator
 
 from billing_core.domain import model
+from billing_core.domain.clock import as_utc
 
 # Stable constraint names so that Alembic migrations (and SQLite batch mode) can refer to them.
 NAMING_CONVENTION = {
@@ -63,16 +64,10 @@ class UtcDateTime(TypeDecorator):
     def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
         if value is None:
             return None
-        if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value
+        return as_utc(value).replace(tzinfo=None)
 
     def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        return None if value is None else as_utc(value)
 
 
 class EnumString(TypeDecorator):

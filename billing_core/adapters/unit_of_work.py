@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
+from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool, StaticPool
@@ -92,7 +93,11 @@ def get_engine(url: Optional[str] = None) -> Engine:
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _engines[url] = _new_engine(url)
+            try:
+                engine = _engines[url] = _new_engine(url)
+            except ModuleNotFoundError as missing:  # the URL names a driver this environment lacks
+                raise NoSuchModuleError(
+                    f"{make_url(url).drivername}: database driver {missing.name!r} is not installed") from None
         return engine
 
 

@@ -23,7 +23,7 @@ import time
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 from urllib.parse import quote_plus, urlparse
 
@@ -156,7 +156,7 @@ def parse_vnpay_date(text: str) -> Optional[datetime]:
         local = datetime.strptime(text or "", DATE_FORMAT)
     except ValueError:
         return None
-    return local.replace(tzinfo=VIETNAM_TZ).astimezone(timezone.utc)
+    return as_utc(local.replace(tzinfo=VIETNAM_TZ))
 
 
 # --- text -------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Typed errors of billing_core: a stable ``code`` plus plain ``params``.
 
 The text shown to people lives in ``billing_core.domain.messages`` (the one place with Vietnamese and
-English); ``str(error)`` is the English text so logs and tracebacks stay readable.
+English): ``messages.render_error(error, lang, catalog)``. This module imports nothing of the
+project, so the catalog, the rules and the messages may all raise these errors without an import
+cycle; ``str(error)`` is the code and its parameters, for logs and tracebacks.
 """
 from __future__ import annotations
 
@@ -19,24 +21,12 @@ class BillingError(Exception):
             self.code = code
         super().__init__(self.code)
 
-    def message(self, lang: str = "vi", catalog=None) -> str:
-        from billing_core.domain.messages import render
-
-        return render(self.code, self.params, lang, catalog)
-
     def __str__(self) -> str:
-        try:
-            return self.message("en")
-        except Exception:  # pragma: no cover - never hide the original error behind a rendering bug
-            return f"{self.code} {self.params}"
+        return f"{self.code} {self.params}" if self.params else self.code
 
     def to_dict(self) -> Dict[str, Any]:
-        return {
-            "code": self.code,
-            "params": self.params,
-            "message_vi": self.message("vi"),
-            "message_en": self.message("en"),
-        }
+        """Code and parameters (``billing_core.error_json`` adds the texts)."""
+        return {"code": self.code, "params": dict(self.params)}
 
 
 class CatalogError(BillingError):
@@ -92,6 +82,12 @@ class WorkspaceNotFoundError(BillingError):
 
 class OrderNotFoundError(BillingError):
     code = "ORDER_NOT_FOUND"
+
+
+class OrderNotPendingError(BillingError):
+    """The order is final (paid, failed, expired or cancelled): it cannot be cancelled any more."""
+
+    code = "ORDER_NOT_PENDING"
 
 
 class ChangeNotAllowedError(BillingError):

@@ -1,6 +1,6 @@
 """THE one place with the words people read: Vietnamese (default) and English.
 
-``render(code, params, lang, catalog=None)`` turns any reason, note, fix, quote line, retention
+``render(code, params, lang, catalog)`` turns any reason, note, fix, quote line, retention
 item, error or VNPAY response code into a short sentence for the chat widget. Parameters are
 plain values and are formatted by their NAME, so callers never pre-format anything:
 
@@ -16,15 +16,21 @@ plain values and are formatted by their NAME, so callers never pre-format anythi
 * ``{trial_end_text}`` -> "ngày 20/12/2026 (còn 3 ngày)", or on the last day "hôm nay, lúc 16:00"
   (from ``trial_end_date``, ``trial_end_at`` and ``days_left``);
 * lists end with "và" / "and": "A, B và C"; ``{tiers_or}`` (a list to choose from): "A, B hoặc C".
+
+The caller passes the catalog (this module never loads it: the catalog validates its rules
+against these texts, so loading it from here would make an import cycle). Without one, names
+show as their keys.
 """
 from __future__ import annotations
 
+import enum
 import logging
 import string
 from datetime import date, datetime
 from typing import Any, Dict, Iterable, Mapping, Optional
 
 from billing_core.domain.clock import VIETNAM, as_utc, business_day
+from billing_core.domain.model import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -432,6 +438,24 @@ MESSAGES: Dict[str, Dict[str, str]] = {
         "vi": "Thanh toán VNPAY chưa được cấu hình ({missing}). Vui lòng liên hệ bộ phận hỗ trợ.",
         "en": "VNPAY payments are not configured ({missing}). Please contact support.",
     },
+    "ORDER_NOT_PENDING": {
+        "vi": "Đơn hàng {order_ref} không còn chờ thanh toán ({status}) nên không hủy được.",
+        "en": "Order {order_ref} is no longer awaiting payment ({status}), so it cannot be cancelled.",
+    },
+    "PENDING_ORDER_DIFFERS": {
+        "vi": "Đơn {order_ref} đang chờ thanh toán là {product} {tier} ({cycle}, {seats} người dùng, {amount_vnd}), "
+        "khác với gói bạn vừa hỏi. Bạn có thể hủy đơn đó rồi đặt gói {requested_tier} ({requested_cycle}, "
+        "{requested_seats} người dùng), hoặc thanh toán đơn đó trước {expires_at}.",
+        "en": "Order {order_ref}, awaiting payment, is for {product} {tier} ({cycle}, {seats} users, {amount_vnd}), "
+        "not what you just asked for. You can cancel it and order {requested_tier} ({requested_cycle}, "
+        "{requested_seats} users) instead, or pay it before {expires_at}.",
+    },
+    "REFUND_DUE": {
+        "vi": "Đơn {order_ref} ({status}) được VNPAY báo đã thanh toán {amount_vnd} lúc {paid_at}: "
+        "bộ phận hỗ trợ cần hoàn tiền (mã giao dịch VNPAY {transaction_no}).",
+        "en": "Order {order_ref} ({status}) was paid at VNPAY ({amount_vnd}, {paid_at}): "
+        "support must refund it (VNPAY transaction {transaction_no}).",
+    },
     # ---------------------------------------------------------------- VNPAY vnp_ResponseCode
     "VNPAY_RC_00": {
         "vi": "Giao dịch thành công. Gói giải pháp được áp dụng ngay; bạn có thể xem và tải hóa đơn.",
@@ -512,6 +536,13 @@ LABELS: Dict[str, Dict[str, Dict[str, str]]] = {
         "manual": {"vi": "Gia hạn thủ công", "en": "Manual renewal"},
         "auto": {"vi": "Gia hạn tự động", "en": "Auto renewal"},
     },
+    "order_status": {
+        "pending": {"vi": "chờ thanh toán", "en": "awaiting payment"},
+        "paid": {"vi": "đã thanh toán", "en": "paid"},
+        "failed": {"vi": "thanh toán không thành công", "en": "payment failed"},
+        "expired": {"vi": "đã hết hạn", "en": "expired"},
+        "cancelled": {"vi": "đã hủy", "en": "cancelled"},
+    },
 }
 
 
@@ -535,7 +566,8 @@ def placeholders(code: str, lang: str) -> set:
 
 
 def label(group: str, key, lang: str = "vi") -> str:
-    key = getattr(key, "value", key)
+    if isinstance(key, enum.Enum):  # Cycle, Status, RenewalMode
+        key = key.value
     entry = LABELS.get(group, {}).get(key)
     return entry[normalize_lang(lang)] if entry else str(key)
 
@@ -660,6 +692,8 @@ def _format_param(name: str, value: Any, lang: str, catalog) -> str:
         return kind.name.get(lang) if kind else str(value)
     if name == "renewal_mode":
         return label("renewal_mode", value, lang)
+    if name == "status":  # an order's status (the only {status} of the texts)
+        return label("order_status", value, lang)
     if name.endswith("_date"):
         return format_date(value, lang)
     if name.endswith("_at"):
@@ -706,16 +740,6 @@ class _Params(dict):
         return MISSING
 
 
-def _default_catalog():
-    from billing_core.domain.catalog import load_catalog
-
-    try:
-        return load_catalog()
-    except Exception:  # a broken catalog must not stop an error message from being shown
-        log.exception("messages: the default catalog could not be loaded")
-        return None
-
-
 def render(code: str, params: Optional[Mapping[str, Any]] = None, lang: Optional[str] = "vi", catalog=None) -> str:
     """The text of ``code`` in ``lang`` (unknown language -> Vietnamese)."""
     lang = normalize_lang(lang)
@@ -723,8 +747,6 @@ def render(code: str, params: Optional[Mapping[str, Any]] = None, lang: Optional
     if entry is None:
         log.warning("message code %s has no text", code)
         return code
-    if catalog is None:
-        catalog = _default_catalog()
     return entry[lang].format_map(_Params(params or {}, lang, catalog, code))
 
 
@@ -738,11 +760,7 @@ def vnpay_response_text(response_code: str, lang: str = "vi") -> str:
 
 def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
     """A decision as the adapters show it: {summary, reasons: [{code, message}], fixes: [str]}."""
-    from billing_core.domain.model import Outcome
-
     lang = normalize_lang(lang)
-    if catalog is None:
-        catalog = _default_catalog()
     target = decision.target
     summary_params = {"product": target.product, "tier": target.tier, "seats": target.seats,
                       "cycle": target.cycle.value if target.cycle else "none"}
@@ -777,3 +795,8 @@ def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
 def render_both(code: str, params: Optional[Mapping[str, Any]] = None, catalog=None) -> Dict[str, str]:
     """{"message_vi": ..., "message_en": ...} (the CLI's --json shape)."""
     return {"message_vi": render(code, params, "vi", catalog), "message_en": render(code, params, "en", catalog)}
+
+
+def render_error(error, lang: str = "vi", catalog=None) -> str:
+    """The text of a ``BillingError`` (its ``code`` and ``params``) in ``lang``."""
+    return render(error.code, error.params, lang, catalog)

@@ -51,6 +51,7 @@ class OrderStatus(str, enum.Enum):
     PAID = "paid"
     FAILED = "failed"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"  # by the customer before paying (payments.cancel_pending_order)
 
 
 class OrderKind(str, enum.Enum):

@@ -6,13 +6,15 @@ from typing import Optional
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from billing_core.adapters.unit_of_work import database_url, get_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 
 def alembic_config(url: Optional[str] = None) -> Config:
-    from billing_core.adapters.unit_of_work import database_url
-
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Passed as an attribute, not an option: ConfigParser would choke on '%' in passwords.
@@ -26,15 +28,9 @@ def upgrade_head(url: Optional[str] = None) -> None:
 
 
 def current_revision(url: Optional[str] = None) -> Optional[str]:
-    from alembic.runtime.migration import MigrationContext
-
-    from billing_core.adapters.unit_of_work import get_engine
-
     with get_engine(url or alembic_config().attributes["database_url"]).connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Optional
 
 from billing_core.domain.catalog import Catalog, load_catalog
-from billing_core.domain.clock import VIETNAM, as_utc, utcnow
+from billing_core.domain.clock import VIETNAM, utc_or_now
 from billing_core.domain.model import (
     AuditEntry,
     CapacityPurchase,
@@ -163,6 +163,17 @@ BUILDERS: Dict[str, Callable[[datetime, Catalog], Workspace]] = {
     "demo-pending-payment": demo_pending_payment,
 }
 DEMO_WORKSPACE_IDS = tuple(BUILDERS)
+# What each demo shows, for the demo login page (Vietnamese, the page's language).
+DEMO_WORKSPACE_LABELS: Dict[str, str] = {
+    "demo-trial": "Đang dùng thử",
+    "demo-trial-ended": "Hết hạn dùng thử",
+    "demo-free": "Bản Free",
+    "demo-monthly": "Trả phí theo tháng",
+    "demo-yearly": "Trả phí theo năm",
+    "demo-ow-trial-ended": "Quy trình vận hành hết dùng thử",
+    "demo-downgrade-scheduled": "Đã lên lịch hạ gói",
+    "demo-pending-payment": "Đơn hàng chờ thanh toán",
+}
 
 
 def build_demo_workspaces(now: datetime, catalog: Optional[Catalog] = None) -> List[Workspace]:
@@ -172,7 +183,7 @@ def build_demo_workspaces(now: datetime, catalog: Optional[Catalog] = None) -> L
 
 def seed_demo(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[str]:
     """(Re)create the demo workspaces in one transaction; returns their ids."""
-    now = utcnow() if now is None else as_utc(now)
+    now = utc_or_now(now)
     workspaces = build_demo_workspaces(now, catalog)
     with uow:
         for workspace in workspaces:

@@ -25,15 +25,27 @@ Decisions (a careful support lead's, written down):
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Callable, Dict, List, Optional
 
-from billing_core.domain import errors, pricing
 from billing_core.adapters import vnpay
-from billing_core.domain.model import AuditEntry, Order, OrderKind, OrderStatus, RenewalMode, Workspace
+from billing_core.domain import errors, messages, pricing
+from billing_core.domain.catalog import Catalog
 from billing_core.domain.clock import as_utc, utc_or_now
+from billing_core.domain.model import Effective, Order, OrderKind, OrderStatus, RenewalMode, Status, Workspace
+from billing_core.domain.quotes import quote
+from billing_core.domain.rules import ChangeRequest, decide, resolve_target
+from billing_core.service_layer import services
+from billing_core.service_layer.common import (
+    LATE_PAYMENT,
+    PAYMENT_ATTEMPTS,
+    SYSTEM_ACTOR,
+    audit,
+    catalog_or_default,
+    load,
+    retry_on_conflict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +57,8 @@ IPN_MESSAGES = {
     "97": "Invalid signature",
     "99": "Unknown error",
 }
-CONCURRENCY_ATTEMPTS = 5  # a lost optimistic-lock race is retried; the retry then sees the final state
 ACTOR = "vnpay"
+CUSTOMER_ACTOR = "customer"
 
 
 def ipn_answer(code: str) -> Dict[str, str]:
@@ -54,19 +66,12 @@ def ipn_answer(code: str) -> Dict[str, str]:
 
 
 def _retry_on_conflict(use_case: Callable[[], Any]) -> Any:
-    """Run ``use_case`` again when another transaction saved the same workspace first."""
-    for attempt in range(CONCURRENCY_ATTEMPTS):
-        try:
-            return use_case()
-        except errors.ConcurrentUpdateError:
-            if attempt == CONCURRENCY_ATTEMPTS - 1:
-                raise
-            time.sleep(0.01 * (attempt + 1))
+    """A lost optimistic-lock race is retried (with a short pause); the retry sees the final state."""
+    return retry_on_conflict(use_case, PAYMENT_ATTEMPTS, pause=0.01)
 
 
-def _audit(uow, workspace_id: str, now: datetime, action: str, detail: Dict[str, Any], actor: str = ACTOR) -> None:
-    uow.workspaces.audit(AuditEntry(workspace_id=workspace_id, at=now, actor=actor, action=action,
-                                    detail=detail))
+def _audit(uow, workspace: Workspace, now: datetime, action: str, detail: Dict[str, Any], actor: str = ACTOR) -> None:
+    audit(uow, workspace, now, actor, action, detail)
 
 
 def _order_of(workspace: Workspace, txn_ref: str) -> Optional[Order]:
@@ -77,8 +82,6 @@ def _order_of(workspace: Workspace, txn_ref: str) -> Optional[Order]:
 
 def response_code_text(code: Optional[str], lang: str = "vi") -> str:
     """VNPAY's ``vnp_ResponseCode`` in words, with what to do next (``messages.VNPAY_RC_<code>``)."""
-    from billing_core.domain import messages
-
     return messages.vnpay_response_text(code or "99", lang)
 
 
@@ -124,11 +127,7 @@ def _settle(uow, result: vnpay.PaymentResult, fields: Dict[str, str], now: datet
             return ipn_answer("04")
         if order.status is not OrderStatus.PENDING:
             if result.paid and order.status is not OrderStatus.PAID:
-                # VNPAY holds money for an order we closed (reconciliation raced the IPN).
-                _audit(uow, workspace.id, now, "late_payment_for_closed_order",
-                       {"txn_ref": order.txn_ref, "status": order.status.value,
-                        "transaction_no": result.transaction_no})
-                uow.commit()
+                _flag_refund(uow, workspace, order, result, now)
             return ipn_answer("02")
         detail = {"txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd,
                   "response_code": result.response_code, "transaction_status": result.transaction_status,
@@ -141,6 +140,24 @@ def _settle(uow, result: vnpay.PaymentResult, fields: Dict[str, str], now: datet
         return ipn_answer("00")
 
 
+def _flag_refund(uow, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime) -> None:
+    """VNPAY took money for an order we had closed (cancelled by the customer, expired or failed:
+    the customer paid a link they had already given up, or reconciliation raced the IPN). VNPAY's
+    contract answers such an IPN 02 (not pending any more), which ends its retries; nothing is
+    applied, and staff are told to refund it (``refunds_due`` in the workspace summary, once per
+    VNPAY transaction however often the IPN comes)."""
+    already = any(e.action == LATE_PAYMENT and e.detail.get("txn_ref") == order.txn_ref
+                  and e.detail.get("transaction_no") == result.transaction_no
+                  for e in uow.workspaces.audit_entries(workspace.id))
+    if already:
+        return
+    _audit(uow, workspace, now, LATE_PAYMENT,
+           {"txn_ref": order.txn_ref, "status": order.status.value, "transaction_no": result.transaction_no,
+            "amount_vnd": order.amount_vnd, "paid_at": result.pay_date or now, "refund_due": True})
+    workspace.touch()
+    uow.commit()
+
+
 def _mark_paid(uow, workspace: Workspace, order: Order, transaction_no: str, paid_at: datetime, now: datetime,
                detail: Dict[str, Any]) -> None:
     order.status = OrderStatus.PAID
@@ -148,16 +165,16 @@ def _mark_paid(uow, workspace: Workspace, order: Order, transaction_no: str, pai
     order.transaction_no = transaction_no or None
     order.paid_at = paid_at
     workspace.touch()
-    _audit(uow, workspace.id, now, "payment_paid", detail)
+    _audit(uow, workspace, now, "payment_paid", detail)
     try:
         applied = apply_paid_order(uow, workspace, order, now)
     except errors.BillingError as refused:
         log.error("order %s paid but not applied: %s", order.txn_ref, refused)
-        _audit(uow, workspace.id, now, "payment_not_applied",
+        _audit(uow, workspace, now, "payment_not_applied",
                {**detail, "error": refused.code, "params": refused.params})
         return
     if order.kind is OrderKind.RENEWAL:
-        _audit(uow, workspace.id, now, "renewal_paid", {**detail, **applied})
+        _audit(uow, workspace, now, "renewal_paid", {**detail, **applied})
 
 
 def _mark_failed(uow, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime,
@@ -168,7 +185,7 @@ def _mark_failed(uow, workspace: Workspace, order: Order, result: vnpay.PaymentR
     # VNPAY sends TransactionNo "0" when no transaction was made (cancelled before paying)
     order.transaction_no = result.transaction_no if result.transaction_no not in ("", "0") else None
     workspace.touch()
-    _audit(uow, workspace.id, now, "payment_failed", {**detail, "recorded_code": code})
+    _audit(uow, workspace, now, "payment_failed", {**detail, "recorded_code": code})
 
 
 def apply_paid_order(uow, workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
@@ -185,9 +202,6 @@ def _apply_upgrade(uow, workspace: Workspace, order: Order, now: datetime) -> Di
     """Re-decide the order's change on the locked workspace (the order is already marked paid, so
     it no longer counts as pending) and apply it through the services' in-transaction path, which
     refuses it when the rules no longer say IMMEDIATE and writes the ``change_applied`` entry."""
-    from billing_core.service_layer import services
-    from billing_core.domain.rules import ChangeRequest
-
     request = ChangeRequest(order.product, order.tier, order.cycle, order.seats, dict(order.addons or {}))
     subscription = services.apply_upgrade_to_workspace(
         uow, workspace, request, now, actor=ACTOR, renewal_mode=order.renewal_mode,
@@ -216,6 +230,10 @@ class Checkout:
     reused: bool = False
     open_order: Optional[Order] = None
     open_pay_url: Optional[str] = None
+    # When ``open_order`` buys something else than what was asked: what it buys and the offer to
+    # cancel it (``cancel_pending_order``) and order what was asked, as a text code and params
+    # (``PENDING_ORDER_DIFFERS``).
+    pending_offer: Optional[Dict[str, Any]] = None
 
 
 def _renewal_mode(value: Any) -> RenewalMode:
@@ -258,6 +276,45 @@ def _same_change(order: Order, target: Any) -> bool:
     )
 
 
+def _pending_offer(order: Order, target: Any) -> Dict[str, Any]:
+    """What the open order buys and what was asked instead (the ``PENDING_ORDER_DIFFERS`` text)."""
+    return {"code": "PENDING_ORDER_DIFFERS", "params": {
+        "order_ref": order.txn_ref, "product": order.product, "tier": order.tier, "cycle": order.cycle,
+        "seats": order.seats, "amount_vnd": order.amount_vnd, "expires_at": order.expires_at,
+        "requested_tier": target.tier, "requested_cycle": target.cycle, "requested_seats": target.seats,
+    }}
+
+
+def cancel_pending_order(uow, workspace_id: str, txn_ref: str, now: Optional[datetime] = None,
+                         actor: str = CUSTOMER_ACTOR) -> Order:
+    """Cancel the workspace's pending order ``txn_ref`` so that another change can be ordered.
+
+    Its pay link stops counting at once: the order is no longer open, so the rules stop answering
+    PAYMENT_PENDING and a new checkout opens a new order. If the customer still pays the old link,
+    VNPAY's IPN is answered 02 and the payment is flagged for a refund (``_flag_refund``).
+    OrderNotFoundError for an order of another workspace or none; OrderNotPendingError once the
+    order is final (paid, failed, expired or cancelled already)."""
+    now = utc_or_now(now)
+
+    def attempt() -> Order:
+        with uow:
+            workspace = load(uow, workspace_id, for_update=True)
+            order = _order_of(workspace, txn_ref) if isinstance(txn_ref, str) else None
+            if order is None:
+                raise errors.OrderNotFoundError({"order_ref": str(txn_ref)[:64]})
+            if order.status is not OrderStatus.PENDING:
+                raise errors.OrderNotPendingError({"order_ref": order.txn_ref, "status": order.status.value})
+            order.status = OrderStatus.CANCELLED
+            workspace.touch()
+            _audit(uow, workspace, now, "order_cancelled",
+                   {"txn_ref": order.txn_ref, "product": order.product, "tier": order.tier, "cycle": order.cycle,
+                    "seats": order.seats, "amount_vnd": order.amount_vnd}, actor=actor)
+            uow.commit()
+            return order
+
+    return _retry_on_conflict(attempt)
+
+
 def _expiry(catalog: Any) -> timedelta:
     minutes = getattr(catalog, "order_expiry_minutes", None)
     return timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 else vnpay.PAYMENT_TTL
@@ -265,15 +322,13 @@ def _expiry(catalog: Any) -> timedelta:
 
 def start_checkout(uow, workspace_id: str, request: Any, renewal_mode: Any = RenewalMode.MANUAL,
                    config: Optional[vnpay.VnpayConfig] = None, client_ip: str = "127.0.0.1", locale: str = "vn",
-                   now: Optional[datetime] = None) -> Checkout:
+                   now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> Checkout:
     """Decide, quote and open a pending order with its VNPAY link, in one transaction.
 
     Bad input raises a ``BillingError`` before anything is written. A second call for the same
     change while its order is open returns that order and the same link (``reused=True``); its
     renewal mode follows the latest answer.
     """
-    from billing_core.domain.catalog import load_catalog
-
     now = utc_or_now(now)
     mode = _renewal_mode(renewal_mode)
     if config is None:
@@ -281,20 +336,15 @@ def start_checkout(uow, workspace_id: str, request: Any, renewal_mode: Any = Ren
             config = vnpay.VnpayConfig.from_env()
         except vnpay.ConfigError as problem:
             raise errors.PaymentConfigError({"missing": ", ".join(problem.missing) or str(problem)}) from None
-    catalog = load_catalog()
+    catalog = catalog_or_default(catalog)
+    request = services.check_request(request, catalog)
     return _retry_on_conflict(
         lambda: _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now))
 
 
 def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now) -> Checkout:
-    from billing_core.domain.model import Effective
-    from billing_core.domain.quotes import quote
-    from billing_core.domain.rules import decide, resolve_target
-
     with uow:
-        workspace = uow.workspaces.get(workspace_id, for_update=True)
-        if workspace is None:
-            raise errors.WorkspaceNotFoundError({"workspace_id": str(workspace_id)})
+        workspace = load(uow, workspace_id, for_update=True)
         target = resolve_target(catalog, workspace, request)  # raises on bad input
         open_order = workspace.pending_order(target.product, now)
         if open_order is not None and _same_change(open_order, target):
@@ -304,8 +354,8 @@ def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, loca
             if open_order.renewal_mode is not mode:
                 open_order.renewal_mode = mode
                 workspace.touch()
-                _audit(uow, workspace.id, now, "checkout_renewal_mode_changed",
-                       {"txn_ref": open_order.txn_ref, "renewal_mode": mode.value}, actor="customer")
+                _audit(uow, workspace, now, "checkout_renewal_mode_changed",
+                       {"txn_ref": open_order.txn_ref, "renewal_mode": mode.value}, actor=CUSTOMER_ACTOR)
                 uow.commit()
             return Checkout(open_order, link, decision, priced, reused=True)
 
@@ -313,7 +363,12 @@ def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, loca
         if not decision.allowed:
             open_link = (_link(config, open_order, client_ip, locale, now, catalog)
                          if open_order is not None else None)
-            return Checkout(None, None, decision, None, open_order=open_order, open_pay_url=open_link)
+            offer = None
+            if open_order is not None and decide(catalog, _workspace_without(workspace, open_order), request,
+                                                 now).allowed:
+                offer = _pending_offer(open_order, target)  # only when cancelling it would let this through
+            return Checkout(None, None, decision, None, open_order=open_order, open_pay_url=open_link,
+                            pending_offer=offer)
         priced = quote(catalog, workspace, request, now)
         if decision.effective is not Effective.IMMEDIATE or priced.total_vnd <= 0 or target.cycle is None:
             return Checkout(None, None, decision, priced)
@@ -326,9 +381,9 @@ def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, loca
         link = _link(config, order, client_ip, locale, now, catalog)
         workspace.orders.append(order)
         workspace.touch()
-        _audit(uow, workspace.id, now, "checkout_started",
+        _audit(uow, workspace, now, "checkout_started",
                {"txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "target": target.to_dict(),
-                "renewal_mode": mode.value}, actor="customer")
+                "renewal_mode": mode.value}, actor=CUSTOMER_ACTOR)
         uow.commit()
         return Checkout(order, link, decision, priced)
 
@@ -336,10 +391,7 @@ def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, loca
 def _link(config: vnpay.VnpayConfig, order: Order, client_ip: str, locale: str, now: datetime,
           catalog: Any = None) -> str:
     """The order's VNPAY link, described with the catalog's (folded) Vietnamese names."""
-    if catalog is None:
-        from billing_core.domain.catalog import load_catalog
-
-        catalog = load_catalog()
+    catalog = catalog_or_default(catalog)
     info = vnpay.order_info_for(order, catalog.product_name(order.product, "vi"), catalog.tier_name(order.tier, "vi"))
     return vnpay.build_payment_url(config, order, client_ip, locale, now, order_info=info)
 
@@ -365,7 +417,8 @@ def renewal_amount(catalog: Any, workspace: Workspace, subscription: Any) -> Dic
 
 
 def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
-                          days_before: int = RENEWAL_DAYS_BEFORE, client_ip: str = "127.0.0.1") -> List[Order]:
+                          days_before: int = RENEWAL_DAYS_BEFORE, client_ip: str = "127.0.0.1",
+                          catalog: Optional[Catalog] = None) -> List[Order]:
     """Auto renewal: for every auto-renewing paid subscription whose period ends within
     ``days_before`` days, open a renewal order (link valid 24 h) and record a reminder.
 
@@ -373,11 +426,9 @@ def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: 
     A subscription with a scheduled change ("next renewal plan") gets a reminder without an order:
     the change is applied at the renewal by the renewal job, and the customer pays it from the chat.
     """
-    from billing_core.domain.catalog import load_catalog
-
     now = utc_or_now(now)
     config = config or vnpay.VnpayConfig.from_env()
-    catalog = load_catalog()
+    catalog = catalog_or_default(catalog)
     with uow:
         workspace_ids = list(uow.workspaces.list_ids())
     created: List[Order] = []
@@ -388,8 +439,6 @@ def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: 
 
 
 def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_ip) -> List[Order]:
-    from billing_core.domain.model import Status
-
     created: List[Order] = []
     horizon = now + timedelta(days=days_before)
     with uow:
@@ -413,8 +462,8 @@ def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_i
                 if not any(e.action == "renewal_reminder" and e.detail.get("period_end") == detail["period_end"]
                            and e.detail.get("product") == sub.product
                            for e in uow.workspaces.audit_entries(workspace.id)):
-                    _audit(uow, workspace.id, now, "renewal_reminder", {**detail, "scheduled_change": True},
-                           actor="system")
+                    _audit(uow, workspace, now, "renewal_reminder", {**detail, "scheduled_change": True},
+                           actor=SYSTEM_ACTOR)
                     workspace.touch()
                 continue
             price = renewal_amount(catalog, workspace, sub)
@@ -428,9 +477,9 @@ def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_i
             )
             link = _link(config, order, client_ip, "vn", now, catalog)
             workspace.orders.append(order)
-            _audit(uow, workspace.id, now, "renewal_reminder",
+            _audit(uow, workspace, now, "renewal_reminder",
                    {**detail, "txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "pay_url": link,
-                    "expires_at": order.expires_at.isoformat()}, actor="system")
+                    "expires_at": order.expires_at.isoformat()}, actor=SYSTEM_ACTOR)
             created.append(order)
         if created:
             workspace.touch()
@@ -502,7 +551,7 @@ def _close(uow, txn_ref: str, answer: vnpay.QueryResult, now: datetime) -> str:
                   "source": "querydr"}
         if answer.paid:
             if answer.amount_vnd != order.amount_vnd:
-                _audit(uow, workspace.id, now, "reconcile_amount_mismatch",
+                _audit(uow, workspace, now, "reconcile_amount_mismatch",
                        {**detail, "amount_vnd": answer.amount_vnd, "order_amount_vnd": order.amount_vnd})
                 workspace.touch()
                 uow.commit()
@@ -513,14 +562,14 @@ def _close(uow, txn_ref: str, answer: vnpay.QueryResult, now: datetime) -> str:
             order.status = OrderStatus.EXPIRED
             order.response_code = order.response_code or None
             workspace.touch()
-            _audit(uow, workspace.id, now, "order_expired", detail)
+            _audit(uow, workspace, now, "order_expired", detail)
             outcome = "expired"
         elif answer.found:
             order.status = OrderStatus.FAILED
             order.response_code = "99"
             order.transaction_no = answer.transaction_no or None
             workspace.touch()
-            _audit(uow, workspace.id, now, "payment_failed", {**detail, "recorded_code": "99"})
+            _audit(uow, workspace, now, "payment_failed", {**detail, "recorded_code": "99"})
             outcome = "failed"
         else:
             return "unchanged"  # 02/03/94/97/99 from the API: ask again next run
@@ -530,13 +579,7 @@ def _close(uow, txn_ref: str, answer: vnpay.QueryResult, now: datetime) -> str:
 
 # --- the periodic payment jobs ------------------------------------------------------------------
 
-def run_payment_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
-                     session: Any = None) -> Dict[str, int]:
-    """Reconcile orders left pending, then open the due auto-renewal orders. Idempotent."""
-    now = utc_or_now(now)
-    config = config or vnpay.VnpayConfig.from_env()
-    reconciled = reconcile_pending(uow, config, now, session=session)
-    renewals = create_renewal_orders(uow, config, now)
+def payment_job_counts(reconciled: List[Dict[str, Any]], renewals: List[Order]) -> Dict[str, int]:
     return {
         "orders_closed": sum(1 for r in reconciled if r["outcome"] not in ("unchanged", "already_final")),
         "orders_unresolved": sum(1 for r in reconciled if r["outcome"] == "unchanged"),
@@ -544,13 +587,24 @@ def run_payment_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optio
     }
 
 
+def run_payment_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
+                     session: Any = None) -> Dict[str, int]:
+    """Only the payment jobs: reconcile orders left pending, then open the due auto-renewal orders.
+    ``billing_core.service_layer.jobs.run_jobs`` runs them together with the plan jobs."""
+    now = utc_or_now(now)
+    config = config or vnpay.VnpayConfig.from_env()
+    reconciled = reconcile_pending(uow, config, now, session=session)
+    return payment_job_counts(reconciled, create_renewal_orders(uow, config, now))
+
+
 # --- queries --------------------------------------------------------------------------------
 
 def latest_orders(uow, workspace_id: str, limit: int = 5) -> List[Order]:
     """The workspace's most recent orders, newest first (empty when the workspace is unknown)."""
     with uow:
-        workspace = uow.workspaces.get(workspace_id)
-        if workspace is None:
+        try:
+            workspace = load(uow, workspace_id)
+        except errors.WorkspaceNotFoundError:
             return []
         orders = sorted(workspace.orders, key=lambda o: (as_utc(o.created_at), o.id or 0), reverse=True)
         return orders[: max(0, int(limit))]
@@ -580,29 +634,3 @@ def find_order(uow, txn_ref: str) -> Optional[OrderLookup]:
         )
         renews_at = sub.period_end if (order.kind is OrderKind.RENEWAL and sub is not None) else None
         return OrderLookup(workspace.id, order, in_force, renews_at)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``python -m billing_core.service_layer.payments run-jobs``: one round of the payment jobs (for cron)."""
-    import argparse
-    import json
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m billing_core.service_layer.payments",
-                                     description="VNPAY payment jobs: reconcile pending orders, open renewal orders.")
-    parser.add_argument("command", choices=["run-jobs"])
-    args = parser.parse_args(argv)
-    try:
-        config = vnpay.VnpayConfig.from_env()
-    except vnpay.ConfigError as problem:
-        print(f"payment jobs not run: {problem}", file=sys.stderr)
-        return 2
-    from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
-
-    if args.command == "run-jobs":
-        print(json.dumps(run_payment_jobs(SqlAlchemyUnitOfWork(), config)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -19,16 +19,14 @@ period (``renewal_paid``); collecting that payment (auto-renewal orders, reminde
 """
 from __future__ import annotations
 
-import enum
-from datetime import date, datetime
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Tuple
 
-from billing_core.domain import errors
-from billing_core.domain.catalog import Catalog, load_catalog
+from billing_core.domain import changes, errors, retention
+from billing_core.domain.aliases import canonical_key, canonical_request
+from billing_core.domain.catalog import Catalog
 from billing_core.domain.clock import days_left, utc_or_now
-from billing_core.domain import changes, retention
 from billing_core.domain.model import (
-    AuditEntry,
     Effective,
     OrderKind,
     OrderStatus,
@@ -40,79 +38,35 @@ from billing_core.domain.model import (
 )
 from billing_core.domain.quotes import Quote, quote
 from billing_core.domain.rules import ChangeRequest, Decision, decide
+from billing_core.service_layer.common import (
+    SYSTEM_ACTOR,
+    audit as _audit,
+    catalog_or_default as _catalog,
+    each_workspace as _each_workspace,
+    jsonable,
+    load as _load,
+    refunds_due,
+    retry_on_conflict as _retry_once,
+)
 
-T = TypeVar("T")
-
-SYSTEM_ACTOR = "system"
 JOBS_ACTOR = "jobs"
-MAX_WORKSPACE_ID_LENGTH = 64
 MAX_SURVEY_ANSWER_LENGTH = 2000
-MAX_ACTOR_LENGTH = 120  # audit_log.actor
 MAX_PERIODS_PER_RENEWAL = 240  # a plan left alone for 20 years still renews in one job run
 
 
 # --- small helpers ---------------------------------------------------------------------------
-def _catalog(catalog: Optional[Catalog]) -> Catalog:
-    return catalog if catalog is not None else load_catalog()
-
-
-def _check_workspace_id(workspace_id: Any) -> str:
-    if (
-        not isinstance(workspace_id, str)
-        or not workspace_id.strip()
-        or len(workspace_id) > MAX_WORKSPACE_ID_LENGTH
-    ):
-        raise errors.WorkspaceNotFoundError({"workspace_id": str(workspace_id)[:MAX_WORKSPACE_ID_LENGTH]})
-    return workspace_id
-
-
-def _load(uow, workspace_id: str, for_update: bool = False) -> Workspace:
-    workspace = uow.workspaces.get(_check_workspace_id(workspace_id), for_update=for_update)
-    if workspace is None:
-        raise errors.WorkspaceNotFoundError({"workspace_id": workspace_id})
-    return workspace
-
-
-def _check_request(request: Any) -> ChangeRequest:
+def check_request(request: Any, catalog: Catalog) -> ChangeRequest:
+    """The request with catalog names (Vietnamese or English) turned into their keys."""
     if not isinstance(request, ChangeRequest):
         raise errors.InvalidRequestError({"request": type(request).__name__})
-    return request
+    return canonical_request(catalog, request)
 
 
 def _check_product(catalog: Catalog, product: Any) -> str:
-    if not isinstance(product, str) or product not in catalog.products:
-        raise errors.UnknownProductError({"product": str(product), "known": list(catalog.products)})
-    return product
-
-
-def jsonable(value: Any) -> Any:
-    """Audit details and summaries hold only JSON types (dates as ISO strings, enums as values)."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    return value
-
-
-def _audit(uow, workspace: Workspace, now: datetime, actor: str, action: str, detail: Dict[str, Any]) -> None:
-    """One audit entry, in the transaction of the change; ``version`` is the version it wrote."""
-    record = {**jsonable(detail), "version": workspace.version}
-    uow.workspaces.audit(
-        AuditEntry(workspace_id=workspace.id, at=now, actor=str(actor)[:MAX_ACTOR_LENGTH], action=action,
-                   detail=record)
-    )
-
-
-def _retry_once(use_case: Callable[[], T]) -> T:
-    """Run a changing use case; if another transaction saved the workspace first, decide again."""
-    try:
-        return use_case()
-    except errors.ConcurrentUpdateError:
-        return use_case()
+    key = canonical_key(catalog, "product", product)
+    if key not in catalog.products:
+        raise errors.UnknownProductError({"product": str(product), "products": list(catalog.products)})
+    return key
 
 
 def _target_detail(decision: Decision) -> Dict[str, Any]:
@@ -130,7 +84,8 @@ def _refuse_unless_allowed(decision: Decision) -> None:
 def check_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
                  catalog: Optional[Catalog] = None) -> Decision:
     """May the workspace make this change, when does it apply, and if not, why not (read only)?"""
-    now, catalog, request = utc_or_now(now), _catalog(catalog), _check_request(request)
+    now, catalog = utc_or_now(now), _catalog(catalog)
+    request = check_request(request, catalog)
     with uow:
         return decide(catalog, _load(uow, workspace_id), request, now)
 
@@ -138,7 +93,8 @@ def check_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[d
 def quote_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
                  catalog: Optional[Catalog] = None) -> Tuple[Decision, Optional[Quote]]:
     """The decision, and the price when the change is allowed (None when it is blocked)."""
-    now, catalog, request = utc_or_now(now), _catalog(catalog), _check_request(request)
+    now, catalog = utc_or_now(now), _catalog(catalog)
+    request = check_request(request, catalog)
     with uow:
         workspace = _load(uow, workspace_id)
         decision = decide(catalog, workspace, request, now)
@@ -154,7 +110,7 @@ def apply_upgrade_to_workspace(uow, workspace: Workspace, request: ChangeRequest
     transaction, with its audit entry. The caller commits. For payments: a paid order applies
     through here. Raises ChangeNotAllowedError when the rules refuse it or would schedule it."""
     catalog = _catalog(catalog)
-    decision = decide(catalog, workspace, _check_request(request), now)
+    decision = decide(catalog, workspace, check_request(request, catalog), now)
     _refuse_unless_allowed(decision)
     if decision.effective is not Effective.IMMEDIATE:
         raise errors.ChangeNotAllowedError(
@@ -181,7 +137,8 @@ def apply_upgrade(uow, workspace_id: str, request: ChangeRequest, now: Optional[
 
     Refuses (ChangeNotAllowedError) a change that is blocked or that the rules time for the next
     cycle; cancels a scheduled downgrade of the same product (the decision says so)."""
-    now, catalog, request = utc_or_now(now), _catalog(catalog), _check_request(request)
+    now, catalog = utc_or_now(now), _catalog(catalog)
+    request = check_request(request, catalog)
 
     def attempt() -> Subscription:
         with uow:
@@ -202,7 +159,8 @@ def schedule_downgrade(uow, workspace_id: str, request: ChangeRequest, survey_an
     (ConfirmationRequiredError), as the help article's steps ask. A second scheduled downgrade
     replaces the first: the decision carries REPLACES_SCHEDULED_CHANGE and the audit entry
     names the replaced one."""
-    now, catalog, request = utc_or_now(now), _catalog(catalog), _check_request(request)
+    now, catalog = utc_or_now(now), _catalog(catalog)
+    request = check_request(request, catalog)
     if isinstance(survey_answer, str) and len(survey_answer) > MAX_SURVEY_ANSWER_LENGTH:
         survey_answer = survey_answer[:MAX_SURVEY_ANSWER_LENGTH]
 
@@ -231,7 +189,7 @@ def cancel_scheduled_change(uow, workspace_id: str, product: str, now: Optional[
                             actor: str = SYSTEM_ACTOR, catalog: Optional[Catalog] = None) -> None:
     """Cancel the product's scheduled downgrade (NoScheduledChangeError when there is none)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
-    _check_product(catalog, product)
+    product = _check_product(catalog, product)
 
     def attempt() -> None:
         with uow:
@@ -245,27 +203,6 @@ def cancel_scheduled_change(uow, workspace_id: str, product: str, now: Optional[
 
 
 # --- jobs ------------------------------------------------------------------------------------
-def _each_workspace(uow, job: Callable[[Workspace], List[Dict[str, Any]]]) -> List[Dict[str, Any]]:
-    """Run ``job`` on every workspace, one transaction (and one retry) per workspace, so a busy
-    workspace never holds up the others and a re-run finds nothing left to do."""
-    with uow:
-        workspace_ids = uow.workspaces.list_ids()
-    results: List[Dict[str, Any]] = []
-    for workspace_id in workspace_ids:
-        def attempt(workspace_id: str = workspace_id) -> List[Dict[str, Any]]:
-            with uow:
-                workspace = uow.workspaces.get(workspace_id, for_update=True)
-                if workspace is None:  # deleted meanwhile
-                    return []
-                done = job(workspace)
-                if done:
-                    uow.commit()
-                return done
-
-        results.extend(_retry_once(attempt))
-    return results
-
-
 def expire_trials(uow, now: Optional[datetime] = None) -> List[Dict[str, Any]]:
     """Trials past their 30 days become expired (unpaid). Returns one record per expired trial."""
     now = utc_or_now(now)
@@ -346,8 +283,9 @@ def run_retention(uow, now: Optional[datetime] = None, catalog: Optional[Catalog
     return _each_workspace(uow, job)
 
 
-def run_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> Dict[str, int]:
-    """The periodic jobs in order: expire trials, renew, then delete what is due. Idempotent."""
+def run_plan_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> Dict[str, int]:
+    """The plan jobs in order: expire trials, renew, then delete what is due. Idempotent.
+    (``billing_core.service_layer.jobs.run_jobs`` runs these with the payment jobs.)"""
     now, catalog = utc_or_now(now), _catalog(catalog)
     return {
         "trials_expired": len(expire_trials(uow, now)),
@@ -367,6 +305,7 @@ def workspace_summary(uow, workspace_id: str, now: Optional[datetime] = None,
     with uow:
         workspace = _load(uow, workspace_id)
         items = retention.preview(catalog, workspace, now)
+        refunds = refunds_due(uow, workspace)
     subscriptions = []
     for sub in workspace.subscriptions:
         scheduled = workspace.scheduled_change(sub.product)
@@ -408,6 +347,7 @@ def workspace_summary(uow, workspace_id: str, now: Optional[datetime] = None,
         "subscriptions": subscriptions,
         "capacity": capacity,
         "pending_orders": pending,
+        "refunds_due": refunds,  # paid at VNPAY for an order closed here: staff refund it
         "retention": [item.to_dict() for item in items],
     })
 

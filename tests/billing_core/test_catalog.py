@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from billing_core.domain.messages import render_error
 from billing_core.domain.catalog import DEFAULT_CATALOG_PATH, CatalogError, clear_catalog_cache, load_catalog
 from billing_core.domain.errors import BillingError
 
@@ -235,7 +236,7 @@ def test_malformed_catalog_names_file_entry_and_problem(tmp_path, raw, mutate, e
     assert str(path) in text and entry in text and problem in text, text
     assert error.file == str(path) and entry in error.entry
     assert isinstance(error, BillingError) and error.code == "CATALOG_INVALID"
-    assert str(path) in error.message("vi") and str(path) in error.message("en")
+    assert str(path) in render_error(error, "vi", load_catalog()) and str(path) in render_error(error, "en", load_catalog())
 
 
 def test_invalid_yaml_and_missing_file(tmp_path):

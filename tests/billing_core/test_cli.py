@@ -148,14 +148,18 @@ def test_show_and_retention(db):
     assert code == 0 and out.strip() == "Không có dữ liệu nào sắp bị xóa."
 
 
-def test_run_jobs_twice(db):
+def test_run_jobs_twice(db, monkeypatch):
+    # One run-jobs runs every job, the payment jobs too: querydr goes to a closed port here.
+    monkeypatch.setenv("VNPAY_API_URL", "http://127.0.0.1:9/merchant_webapi/api/transaction")
     code, out, _ = call("run-jobs", "--json", "--now", "2027-12-31T00:00:00+07:00")
     counts = json.loads(out)
     assert code == 0 and counts["trials_expired"] == 2 and counts["renewed"] > 0
+    assert counts["orders_unresolved"] == 1  # the demo's pending order: VNPAY could not be asked
     code, out, _ = call("run-jobs", "--json", "--now", "2027-12-31T00:00:00+07:00")
-    assert json.loads(out) == {"trials_expired": 0, "renewed": 0, "retention_executed": 0}
+    assert json.loads(out) == {"trials_expired": 0, "renewed": 0, "retention_executed": 0,
+                               "orders_closed": 0, "orders_unresolved": 1, "renewal_orders": 0}
     code, out, _ = call("run-jobs", "--now", "2027-12-31T00:00:00+07:00")
-    assert out.startswith("Đã chạy: 0 bản dùng thử hết hạn")
+    assert out.startswith("Đã chạy: 0 bản dùng thử hết hạn") and "Thanh toán: 0 đơn được chốt" in out
 
 
 CHANGE = ["demo-monthly", "--product", "digital_workspace", "--tier", "standard"]

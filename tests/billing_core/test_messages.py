@@ -6,6 +6,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from billing_core.domain.messages import render_error
+from billing_core.service_layer.common import TEXT_CODES
 from billing_core.domain import errors, messages
 from billing_core.domain.catalog import load_catalog
 from billing_core.domain import reasons as R
@@ -140,6 +142,13 @@ SAMPLE_PARAMS = {
     "NO_SCHEDULED_CHANGE": {"product": "digital_workspace"},
     "CONCURRENT_UPDATE": {"workspace_id": "demo-monthly"},
     "PAYMENT_CONFIG_MISSING": {"missing": ["VNPAY_TMN_CODE", "VNPAY_HASH_SECRET"]},
+    "ORDER_NOT_PENDING": {"order_ref": "DEMO1", "status": "paid"},
+    "PENDING_ORDER_DIFFERS": {"order_ref": "DEMO1", "product": "digital_workspace", "tier": "standard",
+                              "cycle": "monthly", "seats": 5, "amount_vnd": 600000,
+                              "expires_at": "2026-11-26T09:15:00+00:00", "requested_tier": "standard",
+                              "requested_cycle": "yearly", "requested_seats": 5},
+    "REFUND_DUE": {"order_ref": "DEMO1", "status": "cancelled", "amount_vnd": 600000,
+                   "paid_at": "2026-11-26T09:20:00+00:00", "transaction_no": "15000001"},
     "VNPAY_RC_UNKNOWN": {"response_code": "42"},
 }
 SAMPLE_PARAMS.update({f"VNPAY_RC_{code}": {} for code in VNPAY_RESPONSE_CODES})
@@ -150,6 +159,7 @@ def every_code():
     codes = set(R.all_codes()) | set(errors.error_codes())
     codes |= {rule.reason for rule in catalog.change_rules} | {n for rule in catalog.change_rules for n in rule.notes}
     codes |= {f"VNPAY_RC_{code}" for code in VNPAY_RESPONSE_CODES}
+    codes |= set(TEXT_CODES)
     return sorted(codes)
 
 
@@ -250,10 +260,10 @@ def test_unknown_vnpay_code_still_answers():
 
 def test_billing_error_messages():
     error = errors.UnknownTierError({"tier": "gold", "tiers": ["free", "starter"]})
-    assert error.message("vi") == "Không có gói “gold”. Bạn có thể chọn: Free và Starter."
-    assert error.message("en") == "There is no plan “gold”. Choose one of: Free and Starter."
-    assert str(error) == error.message("en")
-    assert error.to_dict()["code"] == "UNKNOWN_TIER"
+    assert render_error(error, "vi", load_catalog()) == "Không có gói “gold”. Bạn có thể chọn: Free và Starter."
+    assert render_error(error, "en", load_catalog()) == "There is no plan “gold”. Choose one of: Free and Starter."
+    assert "UNKNOWN_TIER" in str(error) and "gold" in str(error)  # logs: the code and its parameters
+    assert error.to_dict() == {"code": "UNKNOWN_TIER", "params": {"tier": "gold", "tiers": ["free", "starter"]}}
 
 
 def test_unknown_code_does_not_crash():

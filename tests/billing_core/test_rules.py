@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from billing_core.domain.messages import render_error
 from billing_core.domain.catalog import load_catalog
 from billing_core.domain import reasons as R
 from billing_core.domain.model import Cycle, Effective, OrderStatus, Outcome, Status
@@ -389,7 +390,7 @@ def test_bad_input_is_a_typed_error_not_a_decision(catalog, request_, error, par
     with pytest.raises(error) as raised:
         decide(catalog, ws, request_, NOW)
     assert param in raised.value.params
-    vi, en = raised.value.message("vi"), raised.value.message("en")
+    vi, en = render_error(raised.value, "vi", load_catalog()), render_error(raised.value, "en", load_catalog())
     assert vi and en and vi != en and "{" not in vi + en and "…" not in vi + en
     assert ws == before
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from billing_core.domain.messages import render_error
+from billing_core.domain.catalog import load_catalog
 from billing_core.domain import errors
 from billing_core.service_layer import services
 from billing_core.adapters.orm import metadata
@@ -80,7 +82,7 @@ def test_quote_only_for_an_allowed_change(uow):
 def test_unknown_workspace_is_a_typed_error(uow, workspace_id):
     with pytest.raises(errors.WorkspaceNotFoundError) as error:
         services.check_change(uow, workspace_id, ChangeRequest(DW, "standard"), NOW)
-    assert error.value.message("vi") and error.value.message("en")
+    assert render_error(error.value, "vi", load_catalog()) and render_error(error.value, "en", load_catalog())
     with pytest.raises(errors.WorkspaceNotFoundError):
         services.workspace_summary(uow, workspace_id, NOW)
 
@@ -152,7 +154,7 @@ def test_a_downgrade_needs_a_survey_answer(uow, answer):
     before = load(uow, "demo-yearly")
     with pytest.raises(errors.SurveyAnswerRequiredError) as error:
         services.schedule_downgrade(uow, "demo-yearly", ChangeRequest(DW, "starter"), answer, True, NOW)
-    assert error.value.message("vi") != error.value.code
+    assert render_error(error.value, "vi", load_catalog()) != error.value.code
     assert load(uow, "demo-yearly") == before
 
 
@@ -283,22 +285,22 @@ def test_retention_deletes_the_excess_after_7_days_oldest_first():
     capacity_items = [i for i in preview if i.kind is RetentionKind.CAPACITY]
     assert [(i.target, i.amount, i.due_at) for i in capacity_items] == [("storage", 700, effective + timedelta(days=7))]
 
-    counts = services.run_jobs(uow, effective + timedelta(days=1))
+    counts = services.run_plan_jobs(uow, effective + timedelta(days=1))
     assert counts == {"trials_expired": 0, "renewed": 1, "retention_executed": 0}  # not yet: 7 days
-    counts = services.run_jobs(uow, effective + timedelta(days=7))
+    counts = services.run_plan_jobs(uow, effective + timedelta(days=7))
     assert counts["retention_executed"] == 1
     stored = load(uow, "ws-storage")
     assert [(p.amount, p.purchased_at) for p in stored.capacity] == [(200, NOW - timedelta(days=20))]
-    assert services.run_jobs(uow, effective + timedelta(days=8))["retention_executed"] == 0
+    assert services.run_plan_jobs(uow, effective + timedelta(days=8))["retention_executed"] == 0
     done = [t for t in stored.retention_tasks if t.kind is RetentionKind.CAPACITY]
     assert [(t.status, t.amount) for t in done] == [(RetentionStatus.DONE, 700)]
 
 
 def test_run_jobs_is_idempotent(uow):
     later = NOW + timedelta(days=400)
-    first = services.run_jobs(uow, later)
+    first = services.run_plan_jobs(uow, later)
     assert first["trials_expired"] == 2 and first["renewed"] > 0 and first["retention_executed"] > 0
-    assert services.run_jobs(uow, later) == {"trials_expired": 0, "renewed": 0, "retention_executed": 0}
+    assert services.run_plan_jobs(uow, later) == {"trials_expired": 0, "renewed": 0, "retention_executed": 0}
 
 
 # --- summary ------------------------------------------------------------------------------------
@@ -358,7 +360,7 @@ def test_bad_calls_leave_the_database_unchanged(database_url):
     for call, expected in bad_calls:
         with pytest.raises(expected) as raised:
             call()
-        assert raised.value.message("vi") != raised.value.code and raised.value.message("en")
+        assert render_error(raised.value, "vi", load_catalog()) != raised.value.code and render_error(raised.value, "en", load_catalog())
     assert snapshot(database_url) == before
 
 
@@ -373,7 +375,7 @@ def test_use_cases_on_a_real_database(database_url):
     stored = load(uow, "demo-monthly")
     assert [(c.tier, c.seats) for c in stored.scheduled_changes] == [("starter", 3)]
     end = stored.subscription(DW).period_end
-    services.run_jobs(uow, end + timedelta(days=7))
+    services.run_plan_jobs(uow, end + timedelta(days=7))
     stored = load(uow, "demo-monthly")
     assert (stored.subscription(DW).tier, stored.subscription(DW).seats) == ("starter", 3)
     assert stored.capacity_total("storage") == 200  # Starter's limit; 100 GB removed

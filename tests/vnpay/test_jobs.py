@@ -220,7 +220,8 @@ def test_a_payment_reported_after_the_order_was_closed_is_kept_for_staff(uow, co
     assert "late_payment_for_closed_order" in actions(uow)
 
 
-def test_command_line_runs_one_round(sqlite_url, tmp_path):
+def test_one_command_line_runs_every_job(sqlite_url, tmp_path):
+    """``python -m billing_core run-jobs`` runs the payment jobs too (there is no second CLI)."""
     import json
     import os
     import subprocess
@@ -230,11 +231,15 @@ def test_command_line_runs_one_round(sqlite_url, tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("VNPAY_")}
     env.update(BILLING_DATABASE_URL=sqlite_url, HELPDESK_MODE="demo", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "billing_core.service_layer.payments", "run-jobs"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "billing_core", "run-jobs", "--json"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
+    assert json.loads(done.stdout) == {"trials_expired": 0, "renewed": 0, "retention_executed": 0,
+                                       "orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
     env["HELPDESK_MODE"] = "production"
-    done = subprocess.run([sys.executable, "-m", "billing_core.service_layer.payments", "run-jobs"], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "billing_core", "run-jobs"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "VNPAY_HASH_SECRET" in done.stderr and "Traceback" not in done.stderr
+    old_entry_point = subprocess.run([sys.executable, "-m", "billing_core.service_layer.payments", "run-jobs"],
+                                     env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert old_entry_point.stdout == ""  # the module is no program any more: one CLI, one run-jobs

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from billing_core.domain.messages import render_error
+from billing_core.domain.catalog import load_catalog
 from billing_core.domain import errors
 from billing_core.service_layer import payments
 from billing_core.adapters import vnpay
@@ -319,4 +321,4 @@ def test_missing_production_settings_are_a_billing_error_in_words(uow, monkeypat
     with pytest.raises(errors.PaymentConfigError) as error:
         payments.start_checkout(uow, WORKSPACE_ID, UPGRADE, "manual", None, now=NOW)
     assert "VNPAY_HASH_SECRET" in error.value.params["missing"]
-    assert "VNPAY" in error.value.message("vi") and load(uow).orders == []
+    assert "VNPAY" in render_error(error.value, "vi", load_catalog()) and load(uow).orders == []

@@ -161,7 +161,7 @@ def test_triage_replies_greet_never_repeat_the_current_plan_and_never_send_the_c
             "seen": "blocked"}
     result = call(web, "POST", "/agent/api/triage", body, token=agent).json()
     assert result["reply"].startswith("Chào bạn, cảm ơn bạn đã liên hệ Cleeksy.")
-    assert "sang gói Standard" not in result["reply"] and "đang dùng đúng gói Standard" in result["reply"]
+    assert "sang gói Standard" not in result["reply"] and "đang dùng gói Standard" in result["reply"]
     assert "sang gói Standard" not in result["summary"]
     assert "liên hệ bộ phận hỗ trợ" not in result["reply"].lower()
     assert "no_change" not in result["assessment"] and result["assessment"].startswith("Khách đang dùng đúng gói")
