@@ -72,6 +72,7 @@ _EXPORTS = {
     "run_jobs": "billing_core.service_layer.services",
     "schedule_downgrade": "billing_core.service_layer.services",
     "workspace_summary": "billing_core.service_layer.services",
+    "settings": "billing_core.settings",  # a module: BILLING_*, VNPAY_* and the mode, read once
 }
 
 __all__ = sorted(_EXPORTS)
@@ -136,3 +137,4 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         schedule_downgrade,
         workspace_summary,
     )
+    from billing_core import settings
