@@ -83,6 +83,8 @@ def issue_token(
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     if not sub or not workspace_id:
         raise ValueError("sub and workspace_id are required")
+    if minutes > settings.current().max_token_hours * 60:
+        raise ValueError(f"a token lives at most {settings.current().max_token_hours} h (HELPDESK_MAX_TOKEN_HOURS)")
     issued = _utc(now)
     claims = {
         "sub": sub,
