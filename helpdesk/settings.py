@@ -105,7 +105,10 @@ class HelpdeskSettings:
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "HelpdeskSettings":
         env = os.environ if environ is None else environ
         try:
-            mode, reason = billing_settings.resolve_mode(env)
+            if environ is None:  # the process's own: the mode billing_core read, read once for both
+                mode, reason = billing_settings.current().mode, billing_settings.current().mode_reason
+            else:
+                mode, reason = billing_settings.resolve_mode(env)
         except billing_settings.SettingsError as problem:
             raise SettingsError(str(problem)) from None
         secret = (env.get("HELPDESK_JWT_SECRET") or "").strip()
