@@ -55,6 +55,7 @@ def listening_addresses(port: int):
 
 
 LOOPBACK_V4 = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
+LOOPBACK_V6 = "00000000000000000000000001000000"  # ::1 in /proc/net/tcp6
 
 
 # -- 1. Rasa's HTTP API and the listening addresses --------------------------------------------------
