@@ -116,6 +116,8 @@ def edge_metadata(metadata: Dict[str, Any], sender_id: str, identity: Optional[I
 
 
 def _cap_request_size(blueprint: Blueprint) -> None:
+    _too_long_texts()  # read at start, not on the first oversized message
+
     @blueprint.listener("before_server_start")
     async def cap(app: Any, _loop: Any) -> None:
         if app.config.REQUEST_MAX_SIZE > MAX_REQUEST_BYTES:
