@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from billing_core import ConfigError, VnpayConfig
-from helpdesk.settings import HelpdeskSettings, SettingsError
+from helpdesk.settings import HelpdeskSettings, SettingsError, is_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -155,12 +155,15 @@ class Stack:
         return str(path)
 
     def urls(self) -> Dict[str, str]:
+        bind = self.settings().bind_host
+        # a wildcard or loopback address answers on 127.0.0.1; a specific address only on itself
+        host = "127.0.0.1" if bind in ("0.0.0.0", "::") or is_loopback(bind) else bind
         return {
-            "actions": f"http://127.0.0.1:{self.ports.actions}/health",
+            "actions": f"http://{host}:{self.ports.actions}/health",
             # the REST channel's health route: served once the model is loaded (Rasa loads it
             # before it starts serving)
-            "rasa": f"http://127.0.0.1:{self.ports.rasa}/webhooks/rest/",
-            "web": f"http://127.0.0.1:{self.ports.web}/healthz",
+            "rasa": f"http://{host}:{self.ports.rasa}/webhooks/rest/",
+            "web": f"http://{host}:{self.ports.web}/healthz",
         }
 
     def wait_ready(self, timeout: float) -> None:
