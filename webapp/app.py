@@ -64,8 +64,8 @@ class WebSettings:
         except SettingsError as error:
             raise ConfigError(str(error)) from None
         vnpay_config = VnpayConfig.from_env(assistant.mode, environ)  # ConfigError in production if unsafe
-        db_url = database_url() if environ is None else (environ.get("BILLING_DATABASE_URL") or "").strip() or database_url()
         billing = bc.settings.current() if environ is None else bc.settings.BillingSettings.from_env(environ)
+        db_url = billing.database_url or database_url()
         sandbox_ipn = billing.vnpay_sandbox_ipn_url or f"http://127.0.0.1:{assistant.web_port}/vnpay/ipn"
         return cls(
             database_url=db_url,

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 

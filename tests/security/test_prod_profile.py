@@ -75,29 +75,32 @@ def test_cors_is_limited_to_the_help_center(real_prod):
     assert answer.headers.get("Access-Control-Allow-Origin") not in ("*", "http://evil.example")
 
 
+def ask(config, metadata):
+    """The trial question through nginx's REST channel, with this metadata."""
+    body = {"sender": "x", "message": "toi con bao nhieu ngay dung thu", "metadata": metadata}
+    request = urllib.request.Request(f"{config.rasa_url}/webhooks/rest/webhook", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        return json.loads(answer.read())
+
+
 def test_no_token_in_the_tracker_store_and_the_claim_there_opens_nothing(real_prod):
     from helpdesk.channel import user_sender_id
 
     c = real_prod.config
     token = token_for(real_prod)
-    request = urllib.request.Request(f"{c.rasa_url}/webhooks/rest/webhook", headers={"Content-Type": "application/json"},
-                                     data=json.dumps({"sender": "x", "message": "toi con bao nhieu ngay dung thu",
-                                                      "metadata": {"token": token}}).encode())
-    with urllib.request.urlopen(request, timeout=120) as answer:
-        replies = json.loads(answer.read())
+    replies = ask(c, {"token": token})
     assert any("18" in (r.get("text") or "") for r in replies), replies
-    stored = real_prod.postgres.psql("SELECT string_agg(sender_id || ' ' || data, E'\\n') FROM events", c.tracker_db)
+    stored = real_prod.postgres.psql("SELECT string_agg(sender_id || ' ' || data, E'\\n') FROM events",
+                                     c.tracker_db)
     assert stored, "nothing in the tracker store"
     assert token not in stored and token.split(".")[2] not in stored
     sender = user_sender_id("prod-probe", c.jwt_secret)
     assert sender in stored and '"identity"' in stored
     # the claim stored there, replayed as a token through the channel, reads as anonymous
     events = [json.loads(line.split(" ", 1)[1]) for line in stored.splitlines() if line.startswith(sender + " ")]
-    claim = next(e["metadata"]["identity"] for e in events if e.get("event") == "user" and "identity" in e["metadata"])
-    request = urllib.request.Request(f"{c.rasa_url}/webhooks/rest/webhook", headers={"Content-Type": "application/json"},
-                                     data=json.dumps({"sender": "x", "message": "toi con bao nhieu ngay dung thu",
-                                                      "metadata": {"token": claim, "identity": claim}}).encode())
-    with urllib.request.urlopen(request, timeout=120) as answer:
-        assert not any("18" in (r.get("text") or "") for r in json.loads(answer.read()))
+    claim = next(e["metadata"]["identity"] for e in events
+                 if e.get("event") == "user" and "identity" in e["metadata"])
+    assert not any("18" in (r.get("text") or "") for r in ask(c, {"token": claim, "identity": claim}))
     for path in real_prod.log_dir.glob("*.log"):
         assert token not in path.read_text(errors="replace"), path
