@@ -93,7 +93,7 @@ stop-prod:
 
 # The production profile's fault tests (PostgreSQL, Redis, nginx, two Rasa servers; root for apt-get).
 test-prod: install train
-	$(PY) -m pytest -q -m prod tests/prod
+	$(PY) -m pytest -q -m prod tests/prod tests/security
 
 # 50 concurrent conversations for 60 s, one server versus two (bounded, loopback only).
 bench-load: install train
