@@ -61,13 +61,17 @@ train: install
 validate: install
 	$(VENV)/bin/rasa data validate --fail-on-warnings
 
-# Demo database (SQLite under var/ unless BILLING_DATABASE_URL says otherwise), then everything on loopback.
+# Demo database (SQLite under var/ unless BILLING_DATABASE_URL says otherwise), then everything on
+# loopback (HELPDESK_BIND_HOST). Without a secret this chooses the demo mode explicitly (demo login,
+# local VNPAY stand-in, the documented demo secret); with a private HELPDESK_JWT_SECRET it is
+# production mode: neither exists (docs/security.md). Every start prints its mode.
+RUN_MODE := $(if $(HELPDESK_JWT_SECRET)$(HELPDESK_MODE),,HELPDESK_MODE=demo)
 run: install train
 	$(PY) -m billing_core init-db
 	$(PY) -m helpdesk.migrations
 	$(PY) -m billing_core seed-demo
-	@echo "Demo tokens: make token WS=demo-monthly  (ROLE=agent for the agent console)"
-	$(PY) -m helpdesk.stack run
+	@echo "Demo tokens: make token WS=demo-monthly  (ROLE=agent for the agent console; demo mode only)"
+	$(RUN_MODE) $(PY) -m helpdesk.stack run
 
 WS ?= demo-monthly
 ROLE ?= customer
@@ -100,7 +104,7 @@ stop-prod:
 
 # The production profile's fault tests (PostgreSQL, Redis, nginx, two Rasa servers; root for apt-get).
 test-prod: install install-system train
-	$(PY) -m pytest -q -m prod tests/prod
+	$(PY) -m pytest -q -m prod tests/prod tests/security
 
 # 50 concurrent conversations for 60 s, one server versus two (bounded, loopback only).
 bench-load: install train

@@ -12,9 +12,11 @@ registers every action. Modules:
 - feedback: "Was this helpful?"
 - handoff: a request to talk to a person (the conversation held for the support desk)
 """
-from actions import checkout, feedback, forms, handoff, personal  # noqa: F401  (registers the actions)
-from helpdesk.identity import helpdesk_mode, jwt_secret
+import sys
 
-if helpdesk_mode() == "production":
-    # Refuse to start with a missing or demo token secret rather than accept forgeable tokens.
-    jwt_secret()
+from actions import checkout, feedback, forms, handoff, personal  # noqa: F401  (registers the actions)
+from helpdesk import settings
+
+# Read and checked once at start: the action server refuses to start with a missing or demo token
+# secret in production (or a private one in demo mode) rather than accept forgeable identities.
+print(f"action server {settings.current().banner()}", file=sys.stderr, flush=True)

@@ -1,8 +1,9 @@
 """Who is asking and in which language: read again from the tracker on every turn.
 
-The token comes from the metadata of the latest user message (Rasa's REST channel:
-``{"sender", "message", "metadata": {"token": ...}}``) and is verified each time: a token that
-was valid three turns ago may have expired since. A workspace id typed in the text is only
+The channel verified the customer's token where it entered and put an identity claim in the
+latest user message's metadata instead (``metadata.identity``, helpdesk/identity.py): signed
+with a server-side key, bound to this conversation, valid for minutes. It is verified on every
+turn; the token itself never reaches the tracker or this server. A workspace id typed in the text is only
 honoured for support agents; a customer always gets their own workspace.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.parsing import parse_workspace_id
 from actions.texts import say
-from helpdesk.identity import Identity, IdentityConfigError, verify_token
+from helpdesk.identity import Identity, IdentityConfigError, verify_claim
 
 logger = logging.getLogger(__name__)
 
@@ -54,19 +55,19 @@ def latest_entities(tracker: Tracker, entity: str) -> List[Any]:
             if e.get("entity") == entity]
 
 
-def token_of(tracker: Tracker) -> Optional[str]:
+def claim_of(tracker: Tracker) -> Optional[str]:
     metadata = (tracker.latest_message or {}).get("metadata") or {}
     if not isinstance(metadata, dict):
         return None
-    token = metadata.get("token")
-    return token if isinstance(token, str) else None
+    claim = metadata.get("identity")
+    return claim if isinstance(claim, str) else None
 
 
 def identity_of(tracker: Tracker, now: Optional[datetime] = None) -> Optional[Identity]:
     """The verified identity of this turn, or None. A misconfigured secret reads as anonymous
     here (and is logged): the action server refuses to start with it in production anyway."""
     try:
-        return verify_token(token_of(tracker), now=now)
+        return verify_claim(claim_of(tracker), tracker.sender_id, now=now)
     except IdentityConfigError:
         logger.exception("token secret misconfigured: answering as anonymous")
         return None

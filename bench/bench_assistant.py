@@ -28,10 +28,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchstats import percentile  # noqa: E402
 
+from helpdesk.identity import DEMO_SECRET  # noqa: E402
 from helpdesk.stack import VENV_BIN, Ports, Stack  # noqa: E402
 
 STOCK_DIR = ROOT / "var" / "bench" / "stock-bot"
-SECRET = "bench-secret"
+SECRET = DEMO_SECRET  # the stack runs in demo mode, which signs with the documented demo secret only
 
 # What customers ask: article questions, personal questions (they call an action and the database).
 OUR_MESSAGES = [
@@ -151,7 +152,7 @@ def main() -> int:
 
     stock = start_stock(26005)
     ours = Stack(Ports(rasa=26105, actions=26155, web=26180), with_web=False, log_dir=scratch / "logs",
-                 env={"BILLING_DATABASE_URL": url, "HELPDESK_JWT_SECRET": SECRET})
+                 env={"BILLING_DATABASE_URL": url, "HELPDESK_JWT_SECRET": SECRET, "HELPDESK_MODE": "demo"})
     results = {}
     try:
         ours.start()

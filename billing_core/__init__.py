@@ -80,6 +80,7 @@ _EXPORTS = {
     "decision_json": "billing_core.service_layer.views",
     "error_json": "billing_core.service_layer.views",
     "message_json": "billing_core.service_layer.views",
+    "settings": "billing_core.settings",  # a module: BILLING_*, VNPAY_* and the mode, read once
 }
 
 # the same names, literally, so that type checkers see them exported (a test keeps the two equal)
@@ -134,6 +135,7 @@ __all__ = [
     "run_jobs",
     "schedule_downgrade",
     "seed_demo",
+    "settings",
     "start_checkout",
     "utcnow",
     "vietnam_date",
@@ -204,3 +206,4 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         workspace_summary,
     )
     from billing_core.service_layer.views import decision_json, error_json, message_json
+    from billing_core import settings

@@ -11,9 +11,20 @@ client:
 * a message without a token, or with a bad or expired one, goes to an anonymous
   conversation derived from the client's session: ``anon-<HMAC(secret, session)>``.
 
-Because both ids are HMACs under ``HELPDESK_JWT_SECRET`` they cannot be guessed, even by
-someone who can reach another channel where the sender id is free. The metadata (with the
-token) is passed on unchanged: the actions verify the token again on every turn.
+Because both ids are HMACs under ``HELPDESK_JWT_SECRET`` they cannot be guessed. Rasa's stock
+REST channel (sender chosen by the caller) is replaced by ``BoundRestInput`` under the same
+name and URL (``POST /webhooks/rest/webhook``).
+
+**No credential at rest**: the token is verified here and dropped. What goes on to Rasa (the
+tracker store, ``session_started_metadata``, logs, the action server) is an identity claim
+(``metadata.identity``, helpdesk.identity.identity_claim): signed with a server-side key, bound to
+the conversation id, valid for minutes. A client-sent ``identity`` is dropped too.
+
+**Limits at the edge** (helpdesk/settings.py): a message over ``HELPDESK_MAX_MESSAGE_CHARS`` or
+metadata over ``HELPDESK_MAX_METADATA_BYTES`` is answered here (``utter_message_too_long`` of
+actions/responses.yml, in the message's language) and never reaches the NLU; a body that is not
+a JSON object gets 400; request bodies are capped at ``MAX_REQUEST_BYTES``; socket.io accepts
+only the configured help-center origins.
 
 Configured in credentials.yml::
 
@@ -22,6 +33,7 @@ Configured in credentials.yml::
       bot_message_evt: bot_uttered
       socketio_path: /socket.io
     helpdesk.channel.VerifiedRestInput: {}     # POST /webhooks/verified/webhook
+    helpdesk.channel.BoundRestInput: {}        # POST /webhooks/rest/webhook (same binding)
 
 Note: with python-socketio 5.x ``AsyncServer.enter_room`` is a coroutine; Rasa 3.6's stock
 channel calls it without ``await``, so its ``session_persistence`` silently never joins the
@@ -34,21 +46,83 @@ import hmac
 import json
 import logging
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from asyncio import CancelledError
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+import yaml
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from socketio import AsyncServer
 
-from helpdesk.identity import jwt_secret, verify_token
+from helpdesk import settings
+from helpdesk.identity import Identity, identity_claim, jwt_secret, verify_token
 from helpdesk.relay import Relay
+from helpdesk.text import detect_language
 
 logger = logging.getLogger(__name__)
 
 MAX_SESSION_ID_LENGTH = 100
+MAX_REQUEST_BYTES = 1_000_000  # Sanic's and engine.io's body cap (Sanic's default is 100 MB)
+CLIENT_ONLY_KEYS = ("token", "identity")  # never passed on: the token stays here, claims come from us
+TOO_LONG = "utter_message_too_long"
+RESPONSES_FILE = Path(__file__).resolve().parent.parent / "actions" / "responses.yml"
+
+
+@lru_cache(maxsize=1)
+def _too_long_texts() -> Dict[str, str]:
+    """utter_message_too_long by language, read once (importing the actions package would load
+    every action into Rasa's process)."""
+    variations = yaml.safe_load(RESPONSES_FILE.read_text(encoding="utf-8"))[TOO_LONG]
+    texts: Dict[str, str] = {}
+    for variation in variations:
+        english = any(c.get("name") == "language" and c.get("value") == "en" for c in variation.get("condition") or [])
+        texts["en" if english else "vi"] = variation["text"]
+    return texts
+
+
+def too_long_reply(text: str, limit: int) -> str:
+    """The edge's answer to an oversized message, in the language of its beginning."""
+    lang = detect_language(text[:limit]) if isinstance(text, str) else "vi"
+    template = _too_long_texts().get(lang) or _too_long_texts()["vi"]
+    return template.replace("{limit}", f"{limit:,}".replace(",", "." if lang == "vi" else ","))
+
+
+def over_limits(text: Any, metadata: Any) -> bool:
+    """Whether a message must be answered at the edge instead of reaching the NLU."""
+    limits = settings.current()
+    if isinstance(text, str) and len(text) > limits.max_message_chars:
+        return True
+    if metadata:
+        try:
+            size = len(json.dumps(metadata, ensure_ascii=False).encode("utf-8"))
+        except (TypeError, ValueError):
+            return True
+        if size > limits.max_metadata_bytes:
+            return True
+    return False
+
+
+def edge_metadata(metadata: Dict[str, Any], sender_id: str, identity: Optional[Identity],
+                  secret: str) -> Dict[str, Any]:
+    """What Rasa may keep: the client's metadata without any token or claim, plus our own claim."""
+    kept = {key: value for key, value in metadata.items() if key not in CLIENT_ONLY_KEYS}
+    if identity is not None:
+        kept["identity"] = identity_claim(identity, sender_id, secret)
+    return kept
+
+
+def _cap_request_size(blueprint: Blueprint) -> None:
+    _too_long_texts()  # read at start, not on the first oversized message
+
+    @blueprint.listener("before_server_start")
+    async def cap(app: Any, _loop: Any) -> None:
+        if app.config.REQUEST_MAX_SIZE > MAX_REQUEST_BYTES:
+            app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
 
 
 def token_subject(token: Any, secret: str) -> Optional[str]:
@@ -71,12 +145,17 @@ def anonymous_sender_id(client_session: str, secret: str) -> str:
     return "anon-" + _digest(secret, "session", client_session)
 
 
-def sender_for(metadata: Any, client_session: str, secret: str) -> str:
+def bind(metadata: Any, client_session: str, secret: str) -> Tuple[str, Optional[Identity]]:
+    """(conversation id, verified identity or None) for a message's metadata."""
     token = metadata.get("token") if isinstance(metadata, dict) else None
-    sub = token_subject(token, secret)
-    if sub is not None:
-        return user_sender_id(sub, secret)
-    return anonymous_sender_id(client_session, secret)
+    identity = verify_token(token, secret)
+    if identity is not None:
+        return user_sender_id(identity.sub, secret), identity
+    return anonymous_sender_id(client_session, secret), None
+
+
+def sender_for(metadata: Any, client_session: str, secret: str) -> str:
+    return bind(metadata, client_session, secret)[0]
 
 
 def _clean_session_id(value: Any) -> Optional[str]:
@@ -113,8 +192,14 @@ class VerifiedSocketIOInput(SocketIOInput):
         return self._secret
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        # Only the configured help-center origins may open the socket (``[]`` would turn the check
+        # off); a client without an Origin header (not a browser) is not subject to it.
+        origins: List[str] = list(settings.current().allowed_origins)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins,
+                          max_http_buffer_size=MAX_REQUEST_BYTES)
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "verified_socketio_webhook", __name__)
+        _cap_request_size(socketio_webhook)
+        logger.info("chat socket: %s; origins %s", settings.current().banner(), ", ".join(origins))
         self.sio = sio
         # hand-offs: messages kept, the bot skipped while a person holds it, agent replies pushed
         relay = Relay(sio, self.namespace, self.bot_message_evt, lambda: self.secret)
@@ -140,23 +225,27 @@ class VerifiedSocketIOInput(SocketIOInput):
         async def disconnect(sid: Text) -> None:
             client_sessions.pop(sid, None)
 
-        async def bind(sid: str, metadata: Dict[str, Any]) -> str:
-            sender_id = sender_for(metadata, client_sessions.get(sid) or sid, self.secret)
+        async def bind_socket(sid: str, metadata: Dict[str, Any]) -> Tuple[str, Optional[Identity]]:
+            sender_id, identity = bind(metadata, client_sessions.get(sid) or sid, self.secret)
             # leave any conversation this socket read before (e.g. after a logout)
             for room in list(sio.rooms(sid, namespace=self.namespace)):
                 if room not in (sid, sender_id) and (room.startswith("u-") or room.startswith("anon-")):
                     await sio.leave_room(sid, room, namespace=self.namespace)
             await sio.enter_room(sid, sender_id, namespace=self.namespace)
-            return sender_id
+            return sender_id, identity
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict] = None) -> None:
             data = data if isinstance(data, dict) else {}
             session_id = _clean_session_id(data.get("session_id")) or uuid.uuid4().hex
             client_sessions[sid] = session_id
-            sender_id = await bind(sid, _metadata_of(data, self.metadata_key))
+            metadata = _metadata_of(data, self.metadata_key)
+            sender_id = None
+            if not over_limits("", metadata):
+                sender_id, _ = await bind_socket(sid, metadata)
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
-            await relay.announce(sid, sender_id)
+            if sender_id is not None:
+                await relay.announce(sid, sender_id)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> None:
@@ -166,17 +255,22 @@ class VerifiedSocketIOInput(SocketIOInput):
             if session_id and sid not in client_sessions:
                 client_sessions[sid] = session_id
             metadata = _metadata_of(data, self.metadata_key)
-            sender_id = await bind(sid, metadata)
             text = data.get("message", "")
             text = text if isinstance(text, str) else ""
-            if await relay.incoming(sender_id, text, metadata):
+            if over_limits(text, metadata):
+                # answered to this socket only, before any binding: the text never reaches the NLU
+                reply = too_long_reply(text, settings.current().max_message_chars)
+                await sio.emit(self.bot_message_evt, {"text": reply}, room=sid, namespace=self.namespace)
+                return
+            sender_id, identity = await bind_socket(sid, metadata)
+            if await relay.incoming(sender_id, text, metadata, identity):
                 return  # a person holds this conversation: the console shows the message, the bot stays quiet
             message = UserMessage(
                 text,
-                relay.output(sender_id, metadata),
+                relay.output(sender_id, identity),
                 sender_id,
                 input_channel=self.name(),
-                metadata=metadata,
+                metadata=edge_metadata(metadata, sender_id, identity, self.secret),
             )
             await on_new_message(message)
 
@@ -187,7 +281,9 @@ class VerifiedRestInput(RestInput):
     """REST channel (``POST /webhooks/verified/webhook``) with the same sender binding.
 
     The ``sender`` of the request only names an anonymous session; a valid token in
-    ``metadata.token`` always wins and names the user's own conversation.
+    ``metadata.token`` always wins and names the user's own conversation. The body must be a
+    JSON object (``message`` a string, ``sender`` a string, ``metadata`` an object): anything
+    else gets 400 with a message, never a server error.
     """
 
     @classmethod
@@ -201,11 +297,9 @@ class VerifiedRestInput(RestInput):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         return cls()
 
-    async def _extract_sender(self, req: Request) -> Optional[Text]:
-        body = req.json if isinstance(req.json, dict) else {}
-        client_session = _clean_session_id(body.get("sender")) or uuid.uuid4().hex
-        secret = self._secret or jwt_secret()
-        return sender_for(self.get_metadata(req), client_session, secret)
+    @property
+    def secret(self) -> str:
+        return self._secret or jwt_secret()
 
     def _extract_input_channel(self, req: Request) -> Text:
         return self.name()  # never let the caller claim another channel
@@ -213,3 +307,68 @@ class VerifiedRestInput(RestInput):
     def get_metadata(self, request: Request) -> Optional[Dict[Text, Any]]:
         body = request.json if isinstance(request.json, dict) else {}
         return _metadata_of(body, "metadata")
+
+    async def _extract_sender(self, req: Request) -> Optional[Text]:
+        body = req.json if isinstance(req.json, dict) else {}
+        client_session = _clean_session_id(body.get("sender")) or uuid.uuid4().hex
+        return sender_for(self.get_metadata(req), client_session, self.secret)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"bound_{self.name()}_webhook", __name__)
+        _cap_request_size(webhook)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> Any:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> Any:
+            body, problem = _rest_body(request)
+            if problem:
+                return response.json({"error": "bad_request", "message": problem}, status=400)
+            text, metadata = body.get("message") or "", _metadata_of(body, "metadata")
+            client_session = _clean_session_id(body.get("sender")) or uuid.uuid4().hex
+            if over_limits(text, body.get("metadata")):
+                reply = too_long_reply(text, settings.current().max_message_chars)
+                return response.json([{"recipient_id": body.get("sender") if isinstance(body.get("sender"), str)
+                                       and len(body["sender"]) <= MAX_SESSION_ID_LENGTH else "", "text": reply}])
+            sender_id, identity = bind(metadata, client_session, self.secret)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(UserMessage(
+                    text, collector, sender_id, input_channel=self.name(),
+                    metadata=edge_metadata(metadata, sender_id, identity, self.secret)))
+            except CancelledError:
+                logger.error("message handling timed out for a %s message", self.name())
+            except Exception:
+                logger.exception("an exception occurred while handling a %s message", self.name())
+            return response.json(collector.messages)
+
+        return webhook
+
+
+class BoundRestInput(VerifiedRestInput):
+    """Replaces Rasa's stock REST channel at its URL (``POST /webhooks/rest/webhook``): same
+    request and answer, but the conversation comes from the verified token, never ``sender``."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+
+def _rest_body(request: Request) -> Tuple[Dict[str, Any], Optional[str]]:
+    """The request's JSON object, or a reason to answer 400."""
+    try:
+        body = request.json
+    except Exception:  # Sanic raises its BadRequest for a body that is not JSON
+        return {}, "The body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}."
+    if not isinstance(body, dict):
+        return {}, "The body must be a JSON object: {\"sender\": \"...\", \"message\": \"...\"}."
+    if not isinstance(body.get("message", ""), str):
+        return {}, "\"message\" must be a string."
+    if body.get("sender") is not None and not isinstance(body.get("sender"), str):
+        return {}, "\"sender\" must be a string."
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, (dict, str)):
+        return {}, "\"metadata\" must be a JSON object."
+    return body, None

@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from rasa.core.channels.socketio import SocketIOOutput
 
 from helpdesk import conversation_store
-from helpdesk.identity import verify_token
+from helpdesk.identity import Identity
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +92,10 @@ class Relay:
         self.sio, self.namespace, self.bot_message_evt = sio, namespace, bot_message_evt
         self._secret, self.url = secret, url
 
-    def who(self, metadata: Dict[str, Any]) -> Tuple[Optional[str], Optional[str]]:
-        """(subject, workspace) of a valid token: the key of the history on any device."""
-        verified = verify_token(metadata.get("token"), self._secret()) if isinstance(metadata, dict) else None
-        return (verified.sub, verified.workspace_id) if verified is not None else (None, None)
+    @staticmethod
+    def who(identity: Optional[Identity]) -> Tuple[Optional[str], Optional[str]]:
+        """(subject, workspace) of the identity the channel verified: the key of the history on any device."""
+        return (identity.sub, identity.workspace_id) if identity is not None else (None, None)
 
     async def keep(self, sender_id: str, role: str, text: str, who: Tuple[Optional[str], Optional[str]],
                    buttons: Any = None, handoff_id: Optional[int] = None) -> None:
@@ -105,9 +105,10 @@ class Relay:
         except Exception:
             log.exception("could not keep a %s message of %s", role, sender_id)
 
-    async def incoming(self, sender_id: str, text: str, metadata: Dict[str, Any]) -> bool:
+    async def incoming(self, sender_id: str, text: str, metadata: Dict[str, Any],
+                       identity: Optional[Identity]) -> bool:
         """Keep the customer's message; True when a person holds the conversation (skip the bot)."""
-        who = self.who(metadata)
+        who = self.who(identity)
         try:
             if text.strip() == RESTART:
                 await _blocking(conversation_store.cancel_by_customer, sender_id, self.url)
@@ -125,8 +126,8 @@ class Relay:
             await self.keep(sender_id, "user", shown, who, handoff_id=handoff["id"] if handoff else None)
         return handoff is not None
 
-    def output(self, sender_id: str, metadata: Dict[str, Any]) -> RecordingOutput:
-        return RecordingOutput(self.sio, self.bot_message_evt, self, sender_id, self.who(metadata))
+    def output(self, sender_id: str, identity: Optional[Identity]) -> RecordingOutput:
+        return RecordingOutput(self.sio, self.bot_message_evt, self, sender_id, self.who(identity))
 
     async def announce(self, sid: str, sender_id: str) -> None:
         """Tell a (re)connected socket who holds its conversation."""

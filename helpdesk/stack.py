@@ -2,6 +2,11 @@
 
 Used by ``make run`` (``python -m helpdesk.stack run``) and by the tests that talk to live
 servers, so that both start the product the same way.
+
+Every server listens on ``HELPDESK_BIND_HOST`` (helpdesk/settings.py; default 127.0.0.1, and
+demo mode refuses anything but loopback). Rasa runs without its HTTP API (no ``--enable-api``):
+only the chat channels of credentials.yml are served, with CORS limited to the help-center
+origins. The mode (demo or production) is checked before anything starts and printed.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from billing_core import ConfigError, VnpayConfig
+from helpdesk.settings import HelpdeskSettings, SettingsError, is_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -85,7 +91,16 @@ class Stack:
             }
         )
         env.update(self.env)
+        # rasa-sdk's action server reads its listening address from SANIC_HOST (0.0.0.0 otherwise)
+        env["SANIC_HOST"] = self.settings().bind_host
         return env
+
+    def settings(self) -> HelpdeskSettings:
+        """The settings every server of this stack will read (SettingsError when one would refuse)."""
+        env = dict(os.environ)
+        env.update({"HELPDESK_WEB_PORT": str(self.ports.web), "HELPDESK_RASA_URL": f"http://127.0.0.1:{self.ports.rasa}"})
+        env.update(self.env)
+        return HelpdeskSettings.from_env(env)
 
     def _spawn(self, name: str, argv: List[str]) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -116,10 +131,13 @@ class Stack:
             [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.ports.actions),
              "--actions", "actions"],
         )
+        settings = self.settings()
+        # No --enable-api: the HTTP API (trackers, /execute, /model...) is not served at all.
         self._spawn(
             "rasa",
-            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--model", str(self.model),
-             "--port", str(self.ports.rasa), "--cors", "*",
+            [str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
+             "--interface", settings.bind_host, "--port", str(self.ports.rasa),
+             "--cors", *settings.allowed_origins,
              "--credentials", "credentials.yml", "--endpoints", self._endpoints_file()],
         )
         if self.with_web:
@@ -137,10 +155,15 @@ class Stack:
         return str(path)
 
     def urls(self) -> Dict[str, str]:
+        bind = self.settings().bind_host
+        # a wildcard or loopback address answers on 127.0.0.1; a specific address only on itself
+        host = "127.0.0.1" if bind in ("0.0.0.0", "::") or is_loopback(bind) else bind
         return {
-            "actions": f"http://127.0.0.1:{self.ports.actions}/health",
-            "rasa": f"http://127.0.0.1:{self.ports.rasa}/status",
-            "web": f"http://127.0.0.1:{self.ports.web}/healthz",
+            "actions": f"http://{host}:{self.ports.actions}/health",
+            # the REST channel's health route: served once the model is loaded (Rasa loads it
+            # before it starts serving)
+            "rasa": f"http://{host}:{self.ports.rasa}/webhooks/rest/",
+            "web": f"http://{host}:{self.ports.web}/healthz",
         }
 
     def wait_ready(self, timeout: float) -> None:
@@ -154,8 +177,7 @@ class Stack:
                     )
             for name, url in list(pending.items()):
                 body = _get(url)
-                # Rasa answers /status before the model is loaded: wait for the model file.
-                if body is not None and (name != "rasa" or b"model_file" in body):
+                if body is not None:
                     del pending[name]
             time.sleep(0.5)
         if pending:
@@ -202,6 +224,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--web-port", type=int, default=int(os.environ.get("HELPDESK_WEB_PORT", 8000)))
     args = parser.parse_args(argv)
     stack = Stack(Ports(args.rasa_port, args.actions_port, args.web_port))
+    try:
+        settings = stack.settings()
+    except SettingsError as error:
+        print(f"not started: {error}", file=sys.stderr)
+        return 2
+    print(settings.banner(), flush=True)
     # `kill` (SIGTERM) stops everything too, not only Ctrl-C: the servers run in sessions of
     # their own and would otherwise outlive this process.
     signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
@@ -214,9 +242,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(
         f"\n  Help center + chat widget: http://localhost:{args.web_port}/\n"
         f"  Agent console:             http://localhost:{args.web_port}/agent\n"
-        f"  Rasa REST channel:         http://localhost:{args.rasa_port}/webhooks/rest/webhook\n"
+        f"  Chat REST channel:         http://localhost:{args.rasa_port}/webhooks/rest/webhook"
+        "   (Rasa's HTTP API is off)\n"
         f"  Action server:             http://localhost:{args.actions_port}/health\n"
         f"  Payments:                  {_payments_banner(args.web_port)}\n"
+        f"  Mode:                      {settings.banner()}\n"
         f"  Logs:                      {stack.log_dir}\n"
         "  Ctrl-C stops everything.\n",
         flush=True,

@@ -34,9 +34,10 @@ step "main suite (Python 3.10, Rasa, actions, web, live servers, browser)"
 .venv/bin/python -m pytest -q -p no:cacheprovider -m "not prod" tests
 
 step "assistant suites on PostgreSQL"
-BILLING_TEST_DB=postgres .venv/bin/python -m pytest -q -p no:cacheprovider tests/actions tests/web tests/rest
+BILLING_TEST_DB=postgres .venv/bin/python -m pytest -q -p no:cacheprovider tests/actions tests/web tests/rest \
+  tests/security/test_private_stack.py
 
-step "production profile faults (PostgreSQL, Redis lock store, nginx, two Rasa servers)"
-.venv/bin/python -m pytest -q -p no:cacheprovider -m prod tests/prod
+step "production profile faults and its hostile-client checks (PostgreSQL, Redis lock store, nginx, Rasa servers)"
+.venv/bin/python -m pytest -q -p no:cacheprovider -m prod tests/prod tests/security
 
 step "done in $(( $(date +%s) - SUITE_START )) s"

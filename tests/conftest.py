@@ -19,7 +19,27 @@ sys.path.insert(0, str(ROOT))
 
 from tests.dbs import drop_created_databases, new_billing_database_url  # noqa: E402
 
-TEST_JWT_SECRET = "test-secret-for-the-live-stack-only"
+# The live stack runs in demo mode, which signs with the documented demo secret only.
+TEST_JWT_SECRET = "cleeksy-demo-secret-change-me-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_fresh():
+    """Settings are read once per process (billing_core.settings, helpdesk.settings): tests that
+    change the environment get them read again, before and after each test."""
+    from billing_core import settings as billing_settings
+
+    billing_settings.reload()
+    try:
+        from helpdesk import settings as helpdesk_settings
+    except ImportError:  # the lean billing_core environment has no helpdesk dependencies
+        helpdesk_settings = None
+    if helpdesk_settings is not None:
+        helpdesk_settings.reload()
+    yield
+    billing_settings.reload()
+    if helpdesk_settings is not None:
+        helpdesk_settings.reload()
 
 
 def pytest_sessionfinish(session, exitstatus):

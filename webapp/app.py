@@ -13,7 +13,6 @@ import asyncio
 import functools
 import itertools
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
@@ -28,6 +27,8 @@ from billing_core import (
     database_url,
     ipn_answer,
 )
+from helpdesk import settings as helpdesk_settings
+from helpdesk.settings import HelpdeskSettings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -48,50 +49,34 @@ class WebSettings:
     port: int = DEFAULT_PORT
     payment_jobs_seconds: int = 300  # every periodic job (bc.run_jobs) every N seconds; 0 = off
     extra: Mapping[str, Any] = field(default_factory=dict)  # settings of other blueprints
+    helpdesk: Optional[HelpdeskSettings] = None  # HELPDESK_* as helpdesk/settings.py read them
 
     @property
     def sandbox_enabled(self) -> bool:
-        """The local VNPAY stand-in exists in demo mode only."""
-        return self.mode != "production"
+        """The local VNPAY stand-in exists in demo mode only (which listens on loopback only)."""
+        return self.mode == "demo" and helpdesk_settings.is_loopback(self.host)
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "WebSettings":
-        env = os.environ if environ is None else environ
-
-        mode = (env.get("HELPDESK_MODE") or "demo").strip().lower()
-        vnpay_config = VnpayConfig.from_env(mode, env)  # ConfigError in production if unsafe
-        port_text = (env.get("HELPDESK_WEB_PORT") or str(DEFAULT_PORT)).strip()
+        """From helpdesk.settings and billing_core.settings (``environ``: read that mapping instead)."""
         try:
-            port = int(port_text)
-        except ValueError:
-            raise ConfigError(f"HELPDESK_WEB_PORT must be a port number, not {port_text!r}") from None
-        if environ is None:
-            db_url = database_url()
-        else:
-            db_url = (env.get("BILLING_DATABASE_URL") or "").strip() or database_url()
+            assistant = helpdesk_settings.current() if environ is None else HelpdeskSettings.from_env(environ)
+        except SettingsError as error:
+            raise ConfigError(str(error)) from None
+        vnpay_config = VnpayConfig.from_env(assistant.mode, environ)  # ConfigError in production if unsafe
+        billing = bc.settings.current() if environ is None else bc.settings.BillingSettings.from_env(environ)
+        db_url = billing.database_url or database_url()
+        sandbox_ipn = billing.vnpay_sandbox_ipn_url or f"http://127.0.0.1:{assistant.web_port}/vnpay/ipn"
         return cls(
             database_url=db_url,
             vnpay=vnpay_config,
-            mode=vnpay_config.mode,
-            sandbox_ipn_url=(env.get("VNPAY_SANDBOX_IPN_URL") or "").strip()
-            or f"http://127.0.0.1:{port}/vnpay/ipn",
-            host=(env.get("HELPDESK_WEB_HOST") or DEFAULT_HOST).strip(),
-            port=port,
-            payment_jobs_seconds=_int_setting(env, "HELPDESK_PAYMENT_JOBS_SECONDS", 300),
+            mode=assistant.mode,
+            sandbox_ipn_url=sandbox_ipn,
+            host=assistant.bind_host,
+            port=assistant.web_port,
+            payment_jobs_seconds=assistant.payment_jobs_seconds,
+            helpdesk=assistant,
         )
-
-
-def _int_setting(env: Mapping[str, str], name: str, default: int) -> int:
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number of seconds, not {text!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative")
-    return value
 
 
 def make_uow_factory(settings: WebSettings) -> Callable[[], Any]:
@@ -185,6 +170,7 @@ def main(argv=None) -> int:
     except ConfigError as error:
         print(f"web app not started: {error}", flush=True)
         return 2
+    print(f"web app {settings.helpdesk.banner() if settings.helpdesk else 'mode: ' + settings.mode}", flush=True)
     if settings.vnpay.uses_local_sandbox:
         print(f"VNPAY: using the LOCAL stand-in at {settings.vnpay.payment_url} (not VNPAY)", flush=True)
     app = create_app(settings)

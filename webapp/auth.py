@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Any, Callable, Optional
+from urllib.parse import urlsplit
 
 import jwt
 from sanic import response
 from sanic.request import Request
 
-from helpdesk import identity
+from helpdesk import identity, settings
 
 API_TOKEN_MINUTES = 10
 SESSION_HOURS = 8
@@ -38,7 +39,33 @@ class Caller:
 
 
 def is_demo() -> bool:
-    return identity.helpdesk_mode() == "demo"
+    """Demo mode, as helpdesk.settings read it once at start (never the environment per request)."""
+    return settings.current().is_demo
+
+
+def same_origin(request: Request) -> bool:
+    """Whether a state-changing request comes from our own pages, not another site (CSRF).
+
+    Browsers send ``Origin`` (and ``Sec-Fetch-Site``) on every cross-site POST; a request with
+    neither is not from a browser page and carries no ambient cookie risk.
+    """
+    site = (request.headers.get("sec-fetch-site") or "").lower()
+    if site and site not in ("same-origin", "none"):
+        return False
+    origin = (request.headers.get("origin") or "").rstrip("/")
+    if not origin:
+        return True
+    return origin in settings.current().allowed_origins or urlsplit(origin).netloc == (request.host or "")
+
+
+def csrf_refusal(request: Request) -> Optional[Any]:
+    """None for a same-origin JSON request; otherwise the 4xx answer to give (CSRF protection:
+    a cross-site form cannot send JSON, and a cross-site script cannot without a preflight)."""
+    if not (request.content_type or "").startswith("application/json"):
+        return error(415, "json_required", "Yêu cầu phải ở dạng JSON.")
+    if not same_origin(request):
+        return error(403, "cross_site", "Yêu cầu từ trang khác bị từ chối.")
+    return None
 
 
 def jwt_secret() -> str:

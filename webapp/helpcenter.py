@@ -2,7 +2,7 @@
 
 GET  /                        the help article (Vietnamese) with the chat widget
 POST /helpcenter/demo-login   demo mode only: {"workspace_id": ..., "role": "customer"|"agent"}
-POST /helpcenter/logout       forget the demo session
+POST /helpcenter/logout       forget the demo session (JSON, same origin only: CSRF)
 GET  /helpcenter/token        a fresh short-lived token for the logged-in demo session (401 if none)
 GET  /helpcenter/me           who the demo session is (or {"role": null})
 
@@ -11,7 +11,6 @@ demo login answers 404.
 """
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -20,6 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 import billing_core as bc
+from helpdesk import settings as helpdesk_settings
 from webapp import auth
 from webapp.page_templates import STATIC, page, widget_built
 
@@ -33,14 +33,10 @@ def demo_workspace_ids() -> list:
     return [key for key, _ in DEMO_WORKSPACES]
 
 
-def rasa_public_url(request: Request) -> str:
-    """Where the browser reaches Rasa's socket.io server: same host name as the page."""
-    explicit = os.environ.get("HELPDESK_RASA_PUBLIC_URL")
-    if explicit:
-        return explicit.rstrip("/")
-    internal = urlsplit(os.environ.get("HELPDESK_RASA_URL", "http://127.0.0.1:5005"))
-    host = (request.host or "localhost").rsplit(":", 1)[0] if not request.host.startswith("[") else "localhost"
-    return f"{internal.scheme or 'http'}://{host}:{internal.port or 5005}"
+def rasa_public_url() -> str:
+    """Where the browser reaches Rasa's socket.io server: ``HELPDESK_RASA_PUBLIC_URL`` as read at
+    start. Never built from the request (a ``Host`` header would end up in the page's CSP)."""
+    return helpdesk_settings.current().rasa_public_url
 
 
 def _connect_sources(rasa_url: str) -> str:
@@ -61,7 +57,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
 
     @bp.get("/")
     async def help_center(request: Request) -> Any:
-        rasa_url = rasa_public_url(request)
+        rasa_url = rasa_public_url()
         config = {
             "rasa_url": rasa_url,
             "socket_path": "/socket.io",
@@ -79,9 +75,10 @@ def create_blueprint(settings: Any = None) -> Blueprint:
     async def demo_login(request: Request) -> Any:
         if not auth.is_demo():
             return auth.error(404, "not_found", "Đăng nhập thử chỉ có ở chế độ demo.")
-        # JSON only: a cross-site HTML form cannot send it without a CORS preflight
-        if not request.content_type.startswith("application/json"):
-            return auth.error(415, "json_required", "Yêu cầu phải ở dạng JSON.")
+        # JSON from our own pages only: a cross-site HTML form cannot send it without a preflight
+        refused = auth.csrf_refusal(request)
+        if refused is not None:
+            return refused
         try:
             body = request.json if isinstance(request.json, dict) else {}
         except Exception:
@@ -108,6 +105,9 @@ def create_blueprint(settings: Any = None) -> Blueprint:
 
     @bp.post("/helpcenter/logout")
     async def logout(request: Request) -> Any:
+        refused = auth.csrf_refusal(request)  # another site must not log our users out
+        if refused is not None:
+            return refused
         result = response.json({"role": None, "workspace_id": None})
         del result.cookies[auth.SESSION_COOKIE]
         return result

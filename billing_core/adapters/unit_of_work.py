@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool, StaticPool
 
+from billing_core import settings
 from billing_core.domain import errors
 from billing_core.adapters import orm
 from billing_core.adapters.repository import WorkspaceRepository
@@ -38,7 +38,7 @@ orm.start_mappers()
 
 def database_url() -> str:
     """``BILLING_DATABASE_URL``, else a SQLite file under the project's ``var/`` (created)."""
-    url = os.environ.get("BILLING_DATABASE_URL", "").strip()
+    url = settings.current().database_url
     if url:
         return url
     folder = REPO_ROOT / "var"

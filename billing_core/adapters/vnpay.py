@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
 import time
@@ -27,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 from urllib.parse import quote_plus, urlparse
 
+from billing_core import settings
 from billing_core.domain.clock import VIETNAM, as_utc  # noqa: F401  (as_utc is part of this module's API)
 
 log = logging.getLogger(__name__)
@@ -98,21 +98,21 @@ class VnpayConfig:
 
     @classmethod
     def from_env(cls, mode: Optional[str] = None, environ: Optional[Mapping[str, str]] = None) -> "VnpayConfig":
-        """Read ``VNPAY_*`` from the environment; refuse an unsafe production configuration.
+        """Read ``VNPAY_*`` from billing_core.settings (or ``environ``); refuse an unsafe production configuration.
 
         Production needs every value explicitly (no built-in key, no localhost defaults);
         demo mode falls back to the documented demo terminal and the local stand-in.
         """
-        env = os.environ if environ is None else environ
-        mode = (mode or env.get("HELPDESK_MODE") or "demo").strip().lower()
+        try:
+            read = settings.current() if environ is None else settings.BillingSettings.from_env(environ)
+        except settings.SettingsError as problem:
+            raise ConfigError(str(problem)) from None
+        mode = (mode or read.mode).strip().lower()
         if mode not in MODES:
             raise ConfigError(f"HELPDESK_MODE must be 'demo' or 'production', not {mode!r}")
 
-        def value(name: str) -> str:
-            return (env.get(name) or "").strip()
-
-        names = ("VNPAY_TMN_CODE", "VNPAY_HASH_SECRET", "VNPAY_PAYMENT_URL", "VNPAY_RETURN_URL", "VNPAY_API_URL")
-        given = {name: value(name) for name in names}
+        names = settings.VNPAY_NAMES
+        given = {name: read.vnpay.get(name, "") for name in names}
         if mode == "production":
             missing = [name for name in names if not given[name]]
             if missing:

@@ -55,7 +55,9 @@ export async function demoLogin(workspaceId, role) {
 }
 
 export async function logout() {
-  await fetchJson("/helpcenter/logout", { method: "POST" });
+  await fetchJson("/helpcenter/logout", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: "{}",
+  });
   tokens.invalidate();
   return { role: null };
 }

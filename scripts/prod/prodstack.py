@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional
 
+import jwt
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -226,6 +228,12 @@ class ProdConfig:
             # nginx also routes /socket.io/ to Rasa, keeps the sticky route cookie first-party
             "HELPDESK_RASA_URL": f"http://127.0.0.1:{self.public_web_port}",
             "HELPDESK_RASA_API_TOKEN": self.rasa_api_token,
+            # every server on loopback (rasa-sdk reads SANIC_HOST; the web app HELPDESK_BIND_HOST)
+            "SANIC_HOST": "127.0.0.1",
+            "HELPDESK_BIND_HOST": "127.0.0.1",
+            # the help-center origins: CORS of Rasa's API, socket.io's Origin check, CSRF checks
+            "HELPDESK_ALLOWED_ORIGINS": f"http://localhost:{self.public_web_port},http://127.0.0.1:{self.public_web_port}",
+            "HELPDESK_RASA_PUBLIC_URL": f"http://localhost:{self.public_web_port}",
             "HELPDESK_WEB_PORT": str(self.web_backend_port),
             "HELPDESK_PUBLIC_WEB_URL": f"http://127.0.0.1:{self.public_web_port}",
             "HELPDESK_PG_HOST": "127.0.0.1",
@@ -283,9 +291,18 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _get(url: str, timeout: float = 2.0) -> Optional[bytes]:
+def rasa_api_headers(api_token: str, minutes: int = 5) -> Dict[str, str]:
+    """The header that opens Rasa's HTTP API: a short-lived admin JWT signed with
+    ``HELPDESK_RASA_API_TOKEN`` (Rasa runs with ``--jwt-secret``, not ``--auth-token``, so the
+    credential travels in ``Authorization`` and never in a URL, where nginx would log it)."""
+    now = int(time.time())
+    claims = {"user": {"username": "operator", "role": "admin"}, "iat": now, "exp": now + minutes * 60}
+    return {"Authorization": "Bearer " + jwt.encode(claims, api_token, algorithm="HS256")}
+
+
+def _get(url: str, timeout: float = 2.0, headers: Optional[Dict[str, str]] = None) -> Optional[bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=timeout) as response:
             return response.read()
     except Exception:
         return None
@@ -543,6 +560,7 @@ class ProdStack:
 
     def start_actions(self, port: Optional[int] = None) -> None:
         for each in ([port] if port else self.config.actions_ports):
+            # rasa-sdk listens on SANIC_HOST (service_env: 127.0.0.1), never on every interface
             self.processes.spawn(f"actions-{each}", [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(each),
                                                      "--actions", self.config.actions_module],
                                  self.config.service_env())
@@ -556,7 +574,8 @@ class ProdStack:
             argv = [str(VENV_BIN / "rasa"), "run", "--model", str(c.model), "--port", str(each),
                     "--interface", "127.0.0.1",
                     "--endpoints", str(DEPLOY / "endpoints.prod.yml"), "--enable-api",
-                    "--auth-token", c.rasa_api_token, "--cors", *cors]
+                    # the API token is the key of JWTs sent as `Authorization: Bearer` (rasa_api_headers)
+                    "--jwt-secret", c.rasa_api_token, "--jwt-method", "HS256", "--cors", *cors]
             if c.credentials.exists():
                 argv += ["--credentials", str(c.credentials)]
             self.processes.spawn(f"rasa-{each}", argv, c.service_env())
@@ -603,7 +622,7 @@ class ProdStack:
             time.sleep(0.5)
 
     def rasa_ready(self, port: int) -> bool:
-        body = _get(f"http://127.0.0.1:{port}/status?token={self.config.rasa_api_token}")
+        body = _get(f"http://127.0.0.1:{port}/status", headers=rasa_api_headers(self.config.rasa_api_token))
         return body is not None and b"model_file" in body
 
     def wait_ready(self, names: Optional[List[str]] = None, timeout: float = 240.0) -> None:

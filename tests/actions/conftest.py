@@ -19,7 +19,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "action-tests-secret-0123456789abcdef"
+SECRET = "cleeksy-demo-secret-change-me-0123456789"  # demo mode: the documented demo secret
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 ACTION_TEXTS = yaml.safe_load((ROOT / "actions" / "responses.yml").read_text(encoding="utf-8"))
 # A {placeholder} left in a sent text: the action forgot a value (Rasa would send it unfilled).
@@ -53,6 +53,15 @@ def token(workspace_id: str, role: str = "customer", minutes: int = 30, secret: 
     return issue_token(sub or f"user-of-{workspace_id}", workspace_id, role=role, secret=secret, minutes=minutes)
 
 
+def edge_metadata(token_value: Optional[str], sender_id: str = "test-sender") -> Dict[str, Any]:
+    """What the channel hands Rasa for a message with this token: never the token, a claim bound to
+    the conversation when the token verifies (helpdesk/channel.py)."""
+    from helpdesk.identity import identity_claim, verify_token
+
+    identity = verify_token(token_value) if token_value is not None else None
+    return {"identity": identity_claim(identity, sender_id)} if identity is not None else {}
+
+
 def make_tracker(text: str = "", intent: Optional[str] = None, entities: Optional[List[Dict]] = None,
                  token_value: Optional[str] = None, slots: Optional[Dict[str, Any]] = None,
                  language: str = "vi", active_loop: Optional[str] = None,
@@ -66,7 +75,7 @@ def make_tracker(text: str = "", intent: Optional[str] = None, entities: Optiona
     all_slots = {name: None for name in DOMAIN["slots"]}
     all_slots["language"] = language
     all_slots.update(slots or {})
-    metadata = {"token": token_value} if token_value is not None else {}
+    metadata = edge_metadata(token_value)
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence} if intent else {},

@@ -277,9 +277,15 @@ def test_migration_builds_exactly_the_orm_schema(empty_database_url):
 
 
 def test_database_url_comes_from_the_environment(monkeypatch):
+    from billing_core import settings
+
+    # read once per process (billing_core.settings): a process started with another value reloads
     monkeypatch.setenv("BILLING_DATABASE_URL", "postgresql+psycopg2://u@db.example/billing")
+    settings.reload()
     assert database_url() == "postgresql+psycopg2://u@db.example/billing"
     monkeypatch.delenv("BILLING_DATABASE_URL")
+    assert database_url() == "postgresql+psycopg2://u@db.example/billing", "read again, not once"
+    settings.reload()
     default = database_url()
     assert default.startswith("sqlite:///") and default.endswith("/var/billing.db")
 

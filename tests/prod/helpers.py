@@ -65,9 +65,9 @@ def write_credentials(config) -> None:
     )
 
 
-def post_json(url: str, payload: Dict, timeout: float = 60.0) -> List[Dict]:
+def post_json(url: str, payload: Dict, timeout: float = 60.0, headers: Optional[Dict] = None) -> List[Dict]:
     request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -80,14 +80,16 @@ def say(stack, sender: str, text: str, base: Optional[str] = None) -> List[str]:
 
 def set_slot(stack, sender: str, name: str, value) -> None:
     """Append a slot event to the conversation through Rasa's HTTP API (any server)."""
-    url = f"{stack.config.rasa_url}/conversations/{sender}/tracker/events?token={stack.config.rasa_api_token}"
-    post_json(url, {"event": "slot", "name": name, "value": value})
+    url = f"{stack.config.rasa_url}/conversations/{sender}/tracker/events"
+    post_json(url, {"event": "slot", "name": name, "value": value},
+              headers=prodstack.rasa_api_headers(stack.config.rasa_api_token))
 
 
 def tracker_events(stack, sender: str) -> List[Dict]:
     """The conversation as stored in PostgreSQL (read through the API of any server)."""
-    url = f"{stack.config.rasa_url}/conversations/{sender}/tracker?token={stack.config.rasa_api_token}"
-    with urllib.request.urlopen(url, timeout=30) as response:
+    url = f"{stack.config.rasa_url}/conversations/{sender}/tracker"
+    request = urllib.request.Request(url, headers=prodstack.rasa_api_headers(stack.config.rasa_api_token))
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())["events"]
 
 

@@ -49,6 +49,8 @@ class WebServer:
             "HELPDESK_WEB_PORT": str(self.port), "VNPAY_TMN_CODE": TMN, "VNPAY_HASH_SECRET": SECRET,
             "VNPAY_PAYMENT_URL": self.config.payment_url, "VNPAY_RETURN_URL": self.config.return_url,
             "VNPAY_API_URL": self.config.api_url,
+            # production needs a private token secret, demo mode the documented one (helpdesk/settings.py)
+            "HELPDESK_JWT_SECRET": "vnpay-web-tests-private-secret-0123456789" if mode == "production" else "",
         }
         if ipn_url:
             env["VNPAY_SANDBOX_IPN_URL"] = ipn_url

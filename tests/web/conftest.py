@@ -21,7 +21,7 @@ from tests.dbs import new_billing_database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
-WEB_TEST_SECRET = "web-test-secret-0123456789-abcdefghijkl"
+WEB_TEST_SECRET = "cleeksy-demo-secret-change-me-0123456789"  # demo mode: the documented demo secret
 
 
 class Server:

@@ -36,10 +36,11 @@ def test_the_help_center_page_carries_the_article_and_the_widget(web):
     config = page_config(html)
     assert config["demo"] is True
     assert [w["id"] for w in config["demo_workspaces"]] == DEMO_WORKSPACES
-    assert config["rasa_url"] == "http://127.0.0.1:5005" and config["socket_path"] == "/socket.io"
+    # from HELPDESK_RASA_URL's port at start, never from the request's Host (issue 9: CSP injection)
+    assert config["rasa_url"] == "http://localhost:5005" and config["socket_path"] == "/socket.io"
     # scripts only from this origin, and the chat server is the only other place the page talks to
     csp = answer.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "ws://127.0.0.1:5005" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp and "ws://localhost:5005" in csp and "unsafe-inline" not in csp
 
 
 def test_the_widget_assets_are_served_locally(web):
@@ -126,7 +127,7 @@ def test_an_api_token_is_not_a_session_cookie(web, api_token):
 def test_logout_forgets_the_session(web, login):
     session = login("demo-free")
     assert session.get(f"{web.url}/helpcenter/me", timeout=10).json()["workspace_id"] == "demo-free"
-    session.post(f"{web.url}/helpcenter/logout", timeout=10)
+    assert session.post(f"{web.url}/helpcenter/logout", json={}, timeout=10).status_code == 200
     assert session.get(f"{web.url}/helpcenter/token", timeout=10).status_code == 401
     assert session.get(f"{web.url}/helpcenter/me", timeout=10).json()["role"] is None
 
