@@ -22,13 +22,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 from datetime import timezone
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from rasa.core.channels.socketio import SocketIOOutput
 
-from helpdesk import conversation_store
+from helpdesk import conversation_store, settings
 from helpdesk.identity import Identity
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,10 @@ MAX_SHOWN = 200
 
 
 def poll_seconds(environ: Optional[Dict[str, str]] = None) -> float:
-    text = ((environ if environ is not None else os.environ).get("HELPDESK_HANDOFF_POLL_SECONDS") or "1").strip()
+    """HELPDESK_HANDOFF_POLL_SECONDS (as helpdesk/settings.py read it), kept within 0.2-30 s."""
+    configured = settings.current().handoff_poll_seconds if environ is None else environ.get(
+        "HELPDESK_HANDOFF_POLL_SECONDS")
+    text = (configured or "1").strip()
     try:
         value = float(text)
     except ValueError:

@@ -26,6 +26,12 @@ Settings (all optional):
                                                            edge without reaching the NLU
 ``HELPDESK_MAX_METADATA_BYTES`` 8192                       larger metadata likewise
 ``HELPDESK_MAX_TOKEN_HOURS``    24                         the longest ``exp - iat`` accepted
+``HELPDESK_SUPPORT_HOURS``      ``08:00-17:30``            the support desk's hours, Vietnam
+                                                           time (helpdesk/support_hours.py)
+``HELPDESK_SUPPORT_DAYS``       ``mon-fri``                its days
+``HELPDESK_SUPPORT_WAIT_MINUTES`` 15                       the wait announced during them
+``HELPDESK_HANDOFF_POLL_SECONDS`` 1                        how often a Rasa server pushes agent
+                                                           replies to the widget
 =============================== ========================== ===================================
 """
 from __future__ import annotations
@@ -88,6 +94,11 @@ class HelpdeskSettings:
     max_metadata_bytes: int = MAX_METADATA_BYTES
     max_token_hours: int = MAX_TOKEN_HOURS
     payment_jobs_seconds: int = 300
+    # the hand-off's settings as written; helpdesk/support_hours.py and relay.py check them
+    support_hours: str = "08:00-17:30"
+    support_days: str = "mon-fri"
+    support_wait_minutes: str = "15"
+    handoff_poll_seconds: str = "1"
 
     @property
     def is_demo(self) -> bool:
@@ -148,6 +159,10 @@ class HelpdeskSettings:
             max_metadata_bytes=_int(env, "HELPDESK_MAX_METADATA_BYTES", MAX_METADATA_BYTES, 256),
             max_token_hours=_int(env, "HELPDESK_MAX_TOKEN_HOURS", MAX_TOKEN_HOURS, 1),
             payment_jobs_seconds=_int(env, "HELPDESK_PAYMENT_JOBS_SECONDS", 300),
+            support_hours=(env.get("HELPDESK_SUPPORT_HOURS") or "08:00-17:30").strip(),
+            support_days=(env.get("HELPDESK_SUPPORT_DAYS") or "mon-fri").strip(),
+            support_wait_minutes=(env.get("HELPDESK_SUPPORT_WAIT_MINUTES") or "15").strip(),
+            handoff_poll_seconds=(env.get("HELPDESK_HANDOFF_POLL_SECONDS") or "1").strip(),
         )
 
 

@@ -1,6 +1,6 @@
 """When people answer: the support desk's working hours in Vietnam time, and the expected wait.
 
-Settings (read once, at start of the process that asks):
+Settings (read once with the others, by helpdesk/settings.py):
 
 * ``HELPDESK_SUPPORT_HOURS``  ``HH:MM-HH:MM`` in Vietnam time (UTC+7, no daylight saving), default
   ``08:00-17:30``; ``00:00-24:00`` means all day;
@@ -13,11 +13,12 @@ answer from the next opening (the exact day and time, Vietnam time).
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import FrozenSet, Mapping, Optional
+
+from helpdesk import settings
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -53,6 +54,13 @@ def _days(text: str) -> FrozenSet[int]:
     return frozenset(DAY_KEYS.index(day) for day in days)
 
 
+def _configured() -> Mapping[str, str]:
+    """The process's hand-off settings, as helpdesk/settings.py read them at start."""
+    current = settings.current()
+    return {"HELPDESK_SUPPORT_HOURS": current.support_hours, "HELPDESK_SUPPORT_DAYS": current.support_days,
+            "HELPDESK_SUPPORT_WAIT_MINUTES": current.support_wait_minutes}
+
+
 @dataclass(frozen=True)
 class SupportHours:
     opens: int = 8 * 60  # minutes after midnight, Vietnam time
@@ -62,7 +70,7 @@ class SupportHours:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "SupportHours":
-        env = os.environ if environ is None else environ
+        env = _configured() if environ is None else environ
         hours = (env.get("HELPDESK_SUPPORT_HOURS") or "08:00-17:30").strip()
         match = _HOURS.match(hours)
         if not match:
