@@ -1,5 +1,6 @@
-"""check_change_form: "can I change X to Y?" collected over several messages, then decided by
-billing_core for the asker's workspace.
+"""What the plan forms share: reading the answers of checkout_form (actions/checkout.py), stopping
+a form, and the form questions. ("Can I change X to Y?" is answered at once, never by a form:
+actions/questions.py.)
 
 The validation action reads each answer twice: the NLU entities (already mapped to slots by
 Rasa) and the deterministic parser of actions.parsing (no diacritics, abbreviations, English,
@@ -18,12 +19,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 
-import billing_core as bc
 from actions import billing
-from actions.billing import Unavailable
 from actions.context import (
     Asker,
-    header,
     intent_confidence,
     language_of,
     latest_entities,
@@ -47,7 +45,9 @@ from actions.texts import say
 
 KEEP = "keep"  # "giữ nguyên": the request leaves this value as it is (ChangeRequest None)
 CORE_SLOTS = ("product", "tier", "cycle", "seats")
-FORM_STATE_SLOTS = CORE_SLOTS + ("addons", "renewal_mode", "checkout_confirmed", "checkout_status", "checkout_quote_key")
+FORM_STATE_SLOTS = CORE_SLOTS + ("addons", "renewal_mode", "checkout_confirmed", "checkout_status", "checkout_quote_key",
+                                 "checkout_total")
+DOWNGRADE_STATE_SLOTS = ("downgrade_reason", "downgrade_ack", "downgrade_confirmed", "downgrade_status")
 # Intents that mean "this is my answer to your question". Another intent is only an
 # interruption when the NLU is sure of it and the parser reads no answer in the text: short
 # answers ("giữ nguyên", "mười hai người") are often misread as some other intent.
@@ -55,8 +55,10 @@ ANSWER_INTENTS = {"inform", "affirm", "nlu_fallback", "check_change", "buy_upgra
 SURE_INTENT = 0.8
 _QUESTION_WORDS = ("sao", "tai sao", "vi sao", "the nao", "nhu the nao", "lam sao", "la gi", "bao gio",
                    "why", "how", "what", "when", "which", "can i", "could i")
-_KEEP_PHRASES = ("giu nguyen", "khong doi", "nhu cu", "nhu hien tai", "hien tai", "keep", "same", "unchanged",
-                 "no change", "as is", "current")
+_KEEP_PHRASES = ("giu nguyen", "khong doi", "nhu cu", "nhu hien tai", "hien tai", "dang dung", "keep", "same",
+                 "unchanged", "no change", "as is", "current", "my plan")
+# "mua thêm 3 người", "add 2 users": a number of users ON TOP of the current ones.
+_MORE_PHRASES = ("them", "more", "add", "extra", "additional", "bo sung")
 _INVALID = object()
 
 
@@ -71,8 +73,17 @@ def is_keep(text: str) -> bool:
     return any(f" {p} " in padded for p in _KEEP_PHRASES)
 
 
+def asks_for_more(text: str) -> bool:
+    padded = folded_text(text)
+    return any(f" {p} " in padded for p in _MORE_PHRASES)
+
+
 def reset_form_slots() -> List[Dict[str, Any]]:
     return [SlotSet(slot, None) for slot in FORM_STATE_SLOTS]
+
+
+def reset_downgrade_slots() -> List[Dict[str, Any]]:
+    return [SlotSet(slot, None) for slot in DOWNGRADE_STATE_SLOTS]
 
 
 def request_from_slots(state: Dict[str, Any]):
@@ -177,7 +188,7 @@ class PlanFormValidation(FormValidationAction):
             value = getattr(parsed, slot)
             if value is not None and (slot not in found or self.validate_value(slot, found[slot], None, "vi") is _INVALID):
                 found[slot] = value
-        if requested in ("cycle", "seats") and requested not in found and is_keep(text):
+        if requested in ("cycle", "seats", "tier") and requested not in found and is_keep(text):
             found[requested] = KEEP
         return found
 
@@ -196,7 +207,7 @@ class PlanFormValidation(FormValidationAction):
         if slot == "product":
             value = canonical_product(raw)
         elif slot == "tier":
-            value = canonical_tier(raw)
+            value = KEEP if raw == KEEP else canonical_tier(raw)
             if value == "free" and self.paid_tiers_only:
                 if dispatcher:
                     say(dispatcher, lang, "utter_invalid_paid_tier")
@@ -224,53 +235,6 @@ class PlanFormValidation(FormValidationAction):
             say(dispatcher, lang, f"utter_invalid_{slot}")
 
 
-class ValidateCheckChangeForm(PlanFormValidation):
-    def name(self) -> Text:
-        return "validate_check_change_form"
-
-    def gate(self, dispatcher, asker):
-        if asker.identity is None:
-            say(dispatcher, asker.lang, "utter_check_login")
-            return "needs_login"
-        if not asker.workspace_id:
-            say(dispatcher, asker.lang, "utter_agent_needs_workspace")
-            return "needs_workspace"
-        return None
-
-
-class ActionCheckChangeSubmit(Action):
-    """The decision for the collected change, with reasons and fixes from billing_core."""
-
-    def name(self) -> Text:
-        return "action_check_change_submit"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        lang = language_of(tracker)
-        if tracker.get_slot("checkout_status") in ("needs_login", "needs_workspace"):
-            return reset_form_slots()  # the form already said why it stopped
-        state = {slot: tracker.get_slot(slot) for slot in FORM_STATE_SLOTS}
-        if any(state.get(slot) is None for slot in CORE_SLOTS):
-            say(dispatcher, lang, "utter_form_stopped")
-            return reset_form_slots()
-        asker = resolve_asker(tracker, dispatcher)
-        if asker.identity is None or not asker.workspace_id:
-            say(dispatcher, lang, "utter_check_login")  # the token expired meanwhile
-            return reset_form_slots()
-        try:
-            decision = billing.call(dispatcher, lang, bc.check_change, billing.unit_of_work(),
-                                    asker.workspace_id, request_from_slots(state))
-        except Unavailable:
-            return asker.events + reset_form_slots()
-        header(dispatcher, asker)
-        billing.utter_decision(dispatcher, decision, lang)
-        immediate = decision.allowed and getattr(decision.outcome, "value", decision.outcome) == "IMMEDIATE"
-        if immediate and asker.is_customer and state["tier"] != "free":
-            # Keep the answers: "Nâng cấp ngay" starts the checkout with them already filled.
-            say(dispatcher, lang, "utter_offer_checkout")
-            return asker.events + [SlotSet("checkout_status", None), SlotSet("checkout_quote_key", None)]
-        return asker.events + reset_form_slots()
-
-
 class ActionStopForm(Action):
     """The user gave up in the middle of a form: stop it, forget the answers, write nothing."""
 
@@ -279,7 +243,7 @@ class ActionStopForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         say(dispatcher, language_of(tracker), "utter_form_stopped")
-        return reset_form_slots() + [SlotSet(REQUESTED_SLOT, None)]
+        return reset_form_slots() + reset_downgrade_slots() + [SlotSet(REQUESTED_SLOT, None)]
 
 
 class AskFormQuestion(Action, ABC):
@@ -333,4 +297,11 @@ class AskRenewalMode(AskFormQuestion):
 
 
 class AskCheckoutConfirmed(AskFormQuestion):
+    """The confirmation repeats the total of the quote it confirms."""
+
     action_name, question = "action_ask_checkout_confirmed", "utter_ask_checkout_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        say(dispatcher, language_of(tracker), "utter_ask_checkout_confirmed",
+            total=tracker.get_slot("checkout_total") or "—")
+        return []

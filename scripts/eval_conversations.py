@@ -47,6 +47,11 @@ def load_conversations(path: Path = CONVERSATIONS) -> List[Dict[str, Any]]:
     conversations = data.get("conversations") or []
     for number, conversation in enumerate(conversations, start=1):
         conversation.setdefault("id", f"c{number:03d}")
+        for turn in conversation["turns"]:
+            # YAML 1.1 reads a bare yes / no as a boolean: the user typed the word.
+            if isinstance(turn["user"], bool):
+                turn["user"] = "yes" if turn["user"] else "no"
+            turn["user"] = str(turn["user"])
     return conversations
 
 
