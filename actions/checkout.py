@@ -40,10 +40,13 @@ from actions.texts import say
 logger = logging.getLogger(__name__)
 
 STOPPED = ("needs_login", "agent", "blocked", "error", "not_an_upgrade")
-# Blocking reasons that may depend on the answers still to come (users, cycle, capacity): the
-# early check before those questions does not stop the checkout for them.
-ANSWER_DEPENDENT = {"MIN_SEATS", "CAPACITY_LIMIT_EXCEEDED", "YEARLY_TO_MONTHLY_ON_UPGRADE",
-                    "ADDON_CYCLE_LONGER_THAN_BASE", "NO_CHANGE"}
+# Blocking reasons that may change with the answers still to come: the early check before those
+# questions does not stop the checkout for them (the full check after the last answer does).
+DEPENDS_ON = {
+    "seats": {"MIN_SEATS", "NO_CHANGE"},
+    "cycle": {"YEARLY_TO_MONTHLY_ON_UPGRADE", "ADDON_CYCLE_LONGER_THAN_BASE", "NO_CHANGE"},
+}
+ALWAYS_LATER = {"CAPACITY_LIMIT_EXCEEDED"}
 
 
 def capacity_kinds(product: str, lang: str) -> str:
@@ -172,7 +175,11 @@ class ValidateCheckoutForm(PlanFormValidation):
         except Unavailable:
             return "error"
         codes = set(decision.codes)
-        if not decision.allowed and not codes & ANSWER_DEPENDENT:
+        later = set(ALWAYS_LATER)
+        for slot, reasons in DEPENDS_ON.items():
+            if state.get(slot) is None:
+                later |= reasons
+        if not decision.allowed and not codes & later:
             if "PAYMENT_PENDING" in codes:
                 self.offer_open_order(dispatcher, lang, asker.workspace_id, state, decision)
             else:

@@ -247,8 +247,9 @@ class ActionStopForm(Action):
 
 
 class AskFormQuestion(Action, ABC):
-    """A form's question for one slot, with its buttons, in the user's language (the text is in
-    actions/responses.yml). Rasa asks with action_ask_<form>_<slot>, else action_ask_<slot>."""
+    """A form's question that an action must build (from the workspace, the quote), in the user's
+    language (the text is in actions/responses.yml). Rasa asks with action_ask_<form>_<slot>, else
+    action_ask_<slot>; a question with fixed words is a domain.yml response instead."""
 
     @property
     @abstractmethod
@@ -266,34 +267,6 @@ class AskFormQuestion(Action, ABC):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         say(dispatcher, language_of(tracker), self.question)
         return []
-
-
-class AskProduct(AskFormQuestion):
-    action_name, question = "action_ask_product", "utter_ask_product"
-
-
-class AskCheckoutProduct(AskFormQuestion):
-    action_name, question = "action_ask_checkout_form_product", "utter_ask_checkout_form_product"
-
-
-class AskTier(AskFormQuestion):
-    action_name, question = "action_ask_tier", "utter_ask_tier"
-
-
-class AskCheckoutTier(AskFormQuestion):
-    action_name, question = "action_ask_checkout_form_tier", "utter_ask_checkout_form_tier"
-
-
-class AskCycle(AskFormQuestion):
-    action_name, question = "action_ask_cycle", "utter_ask_cycle"
-
-
-class AskSeats(AskFormQuestion):
-    action_name, question = "action_ask_seats", "utter_ask_seats"
-
-
-class AskRenewalMode(AskFormQuestion):
-    action_name, question = "action_ask_renewal_mode", "utter_ask_renewal_mode"
 
 
 class AskCheckoutConfirmed(AskFormQuestion):

@@ -48,6 +48,24 @@ def _is_immediate(decision) -> bool:
     return str(getattr(decision.outcome, "value", decision.outcome)) == "IMMEDIATE"
 
 
+def implied_product(tier: Optional[str], seats: Optional[int], addons: Dict[str, int], held: List[str]) -> Optional[str]:
+    """The product a question can only mean: extended capacity's own product; the base product for
+    Free, Premium (tiers only it offers) or users; the workspace's only product. None: ask."""
+    catalog = billing.catalog()
+    if addons:
+        return catalog.capacity[next(iter(addons))].product
+    base = next((key for key, p in catalog.products.items() if p.role == "base"), None)
+    if tier is not None:
+        offering = [key for key, p in catalog.products.items() if tier in p.tiers or (tier == "free" and key == base)]
+        if len(offering) == 1:
+            return offering[0]
+    if seats is not None and tier is None:
+        return base
+    if len(held) == 1:
+        return held[0]
+    return None
+
+
 class ActionAnswerCheckChange(personal.PersonalAnswer):
     """"Can I move App Builder to Standard yearly?": the decision (and the price), never a form."""
 
@@ -67,10 +85,7 @@ class ActionAnswerCheckChange(personal.PersonalAnswer):
         summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
         held = [s["product"] for s in summary.items]
         if product is None:
-            if tier in ("premium", "free") or (not tier and len(held) <= 1) or not held:
-                product = "digital_workspace" if tier in ("premium", "free") or not held else held[0]
-            elif len(held) == 1:
-                product = held[0]
+            product = implied_product(tier, seats, addons, held)
         if product is None:
             buttons = [{"title": billing.product_name(p, lang),
                         "payload": f'/check_change{{"product":"{p}","tier":"{tier}"}}'} for p in held]
