@@ -37,16 +37,26 @@ from helpdesk.identity import issue_token  # noqa: E402
 from helpdesk.stack import free_port  # noqa: E402
 from helpdesk.text import fold  # noqa: E402
 
-CONVERSATIONS = ROOT / "tests" / "conversations" / "blind_eval.yml"
+FOLDER = ROOT / "tests" / "conversations"
+CONVERSATIONS = FOLDER / "blind_eval.yml"  # the first batch; later batches: blind_eval_<n>.yml
 SECRET = "eval-secret-for-the-conversation-run-only"
 CATEGORIES = ("personal", "english", "no_diacritics", "mixed")
 
 
-def load_conversations(path: Path = CONVERSATIONS) -> List[Dict[str, Any]]:
+def batches() -> List[Path]:
+    return sorted(FOLDER.glob("blind_eval*.yml"), key=lambda p: (len(p.stem), p.stem))
+
+
+def load_conversations(path: Optional[Path] = CONVERSATIONS) -> List[Dict[str, Any]]:
+    """One batch's conversations (the first by default), or every batch's with ``path=None``."""
+    if path is None:
+        return [c for batch in batches() for c in load_conversations(batch)]
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     conversations = data.get("conversations") or []
+    prefix = "" if path.stem == "blind_eval" else path.stem.replace("blind_eval_", "b") + "-"
     for number, conversation in enumerate(conversations, start=1):
-        conversation.setdefault("id", f"c{number:03d}")
+        conversation.setdefault("id", f"{prefix}c{number:03d}")
+        conversation["batch"] = path.name
         for turn in conversation["turns"]:
             # YAML 1.1 reads a bare yes / no as a boolean: the user typed the word.
             if isinstance(turn["user"], bool):
@@ -135,7 +145,8 @@ async def play(model: Path, actions_url: str, conversations: List[Dict[str, Any]
             problems = turn_verdict(turn, ran, said)
             turns.append({"user": turn["user"], "ran": ran, "said": said, "problems": problems})
         results.append({
-            "id": conversation["id"], "category": conversation["category"], "workspace": workspace,
+            "id": conversation["id"], "batch": conversation["batch"], "category": conversation["category"],
+            "workspace": workspace,
             "passed": all(not t["problems"] for t in turns), "turns": turns,
         })
     return results
@@ -144,7 +155,7 @@ async def play(model: Path, actions_url: str, conversations: List[Dict[str, Any]
 def summarise(results: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
     table: Dict[str, Dict[str, int]] = defaultdict(lambda: {"passed": 0, "total": 0})
     for result in results:
-        for key in (result["category"], "overall"):
+        for key in (result["category"], "overall", "batch " + result["batch"]):
             table[key]["total"] += 1
             table[key]["passed"] += int(result["passed"])
     return dict(table)
@@ -152,9 +163,9 @@ def summarise(results: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
 
 def report(table: Dict[str, Dict[str, int]], results: List[Dict[str, Any]], model: Path) -> str:
     lines = ["# Conversation-level evaluation", "",
-             f"Set: `{CONVERSATIONS.relative_to(ROOT)}`; model: `{model}`.", "",
+             f"Set: `{FOLDER.relative_to(ROOT)}/blind_eval*.yml`; model: `{model}`.", "",
              "| category | passed | total | rate |", "|---|---|---|---|"]
-    for key in CATEGORIES + ("overall",):
+    for key in CATEGORIES + ("overall",) + tuple(sorted(k for k in table if k.startswith("batch "))):
         row = table.get(key, {"passed": 0, "total": 0})
         rate = row["passed"] / row["total"] if row["total"] else 0.0
         lines.append(f"| {key} | {row['passed']} | {row['total']} | {rate:.1%} |")
@@ -178,7 +189,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.model.exists():
         print(f"no trained model at {args.model}: run scripts/train_if_changed.sh", file=sys.stderr)
         return 2
-    conversations = load_conversations()
+    conversations = load_conversations(None)
     if args.only:
         conversations = [c for c in conversations if args.only in c["id"]]
     folder = Path(tempfile.mkdtemp(prefix="eval-conversations-"))
