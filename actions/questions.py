@@ -156,6 +156,24 @@ _TODO = ("lam gi", "lam sao", "can lam", "phai lam", "the nao", "what should", "
          "next step", "what now", "then what", "what next", "how do i fix", "lam the nao")
 
 
+# Words that name another topic inside a follow-up ("thế còn dữ liệu thì sao?"): that topic is
+# answered, with the product and plan of the earlier question.
+_TOPIC_WORDS = (
+    ("ask_data_retention", ("du lieu", "bi xoa", "xoa", "data", "deleted")),
+    ("ask_extended_capacity", ("dung luong", "capacity", "storage")),
+    ("ask_billing_cycle", ("chu ky", "theo nam", "theo thang", "cycle", "yearly", "monthly")),
+    ("ask_trial", ("dung thu", "trial")),
+    ("ask_go_free", ("free", "mien phi")),
+    ("ask_next_renewal", ("gia han tiep theo", "next renewal")),
+    ("ask_payment", ("thanh toan", "vnpay", "hoa don", "invoice", "payment")),
+)
+
+
+def named_topic(text: str) -> Optional[str]:
+    padded = folded_text(text)
+    return next((intent for intent, words in _TOPIC_WORDS if any(f" {w} " in padded for w in words)), None)
+
+
 def last_topic(tracker: Tracker) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
     """(the topic's answer, the user message it answered) of the last topic before this message."""
     events = list(tracker.events)
@@ -185,22 +203,25 @@ def _aspect(text: str) -> Optional[str]:
     return None
 
 
-def _replayed(tracker: Tracker, earlier: Dict[str, Any], product: Optional[str], intent: str) -> Tracker:
-    """The tracker with the earlier question as its latest message; the follow-up's product
-    replaces the earlier one (the other details of the earlier question are kept as entities)."""
-    text = earlier.get("text") or ""
+def _replayed(tracker: Tracker, earlier: Dict[str, Any], product: Optional[str], intent: str,
+              text: Optional[str] = None) -> Tracker:
+    """The tracker with the earlier question as its latest message (or ``text``, a follow-up that
+    names another topic); the follow-up's product replaces the earlier one, and the other details of
+    the earlier question (plan, cycle) are kept as entities."""
+    earlier_text = earlier.get("text") or ""
+    parsed = parse_change(earlier_text)
     entities = [e for e in earlier.get("entities") or [] if e.get("entity") not in ("product", "language")]
-    parsed = parse_change(text)
     for name, value in (("tier", parsed.tier), ("cycle", parsed.cycle)):
         if value and not any(e.get("entity") == name for e in entities):
             entities.append({"entity": name, "value": value})
-    earlier_product = product or next((e.get("value") for e in earlier.get("entities") or []
-                                       if e.get("entity") == "product"), None) or parsed.product
-    if earlier_product:
-        entities.append({"entity": "product", "value": earlier_product})
+    chosen = product or next((e.get("value") for e in earlier.get("entities") or []
+                              if e.get("entity") == "product"), None) or parsed.product
+    if chosen:
+        entities.append({"entity": "product", "value": chosen})
+    if text is None:
+        text = earlier_text if product is None else _without_products(earlier_text)
     latest = dict(tracker.latest_message or {})
-    latest.update({"text": text if product is None else _without_products(text), "entities": entities,
-                   "intent": {"name": intent, "confidence": 1.0}})
+    latest.update({"text": text, "entities": entities, "intent": {"name": intent, "confidence": 1.0}})
     return Tracker(tracker.sender_id, tracker.current_slot_values(), latest, list(tracker.events), False,
                    None, tracker.active_loop, tracker.latest_action_name)
 
@@ -230,6 +251,15 @@ class ActionAnswerFollowup(Action):
         product = _first(tracker, "product", canonical_product) or parse_change(text).product
         aspect = _aspect(text)
         intent = TOPICS[topic]
+        other = named_topic(text)
+        if other and other != intent and aspect != "when":
+            # Another topic, elliptically ("and my data?"): that topic, for the earlier product/plan.
+            action = ANSWERS.get(other)
+            if action is None:
+                say_general_answer(dispatcher, other)
+                return []
+            replay = _replayed(tracker, earlier or {}, product, other, text=_without_products(text))
+            return await action.run(dispatcher, replay, domain)
         # "When does it apply?" after the steps: the timing is the article's rule.
         if aspect == "when" and intent in ("ask_upgrade_howto", "buy_upgrade", "ask_extended_capacity", "ask_payment"):
             say(dispatcher, lang, "utter_followup_when_upgrade")
@@ -254,6 +284,7 @@ def say_general_answer(dispatcher: CollectingDispatcher, intent: str) -> None:
         dispatcher.utter_message(response="utter_extended_capacity")
     elif intent == "ask_payment":
         dispatcher.utter_message(response="utter_payment")
+
     else:  # the downgrade steps, a downgrade done or cancelled in the chat
         dispatcher.utter_message(response="utter_downgrade_howto")
 

@@ -117,3 +117,12 @@ def test_when_after_the_downgrade_steps_is_the_next_cycle_and_the_customers_date
 def test_a_follow_up_without_a_topic_asks_which_one(billing_db):
     dispatcher, _ = run(ActionAnswerFollowup(), make_tracker("thế còn cái kia?", "ask_followup"))
     assert responses(dispatcher) == ["utter_followup_no_topic"]
+
+
+def test_another_topic_named_elliptically_keeps_the_earlier_product_and_plan(billing_db):
+    tracker = make_tracker("thế còn dữ liệu thì sao?", "ask_followup", token_value=token("demo-yearly"),
+                           history=history("có hạ Xây dựng ứng dụng xuống Starter được không", "check_change",
+                                           "action_answer_check_change"))
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    text = rendered(dispatcher)
+    assert "Kết nối API" in text  # App Builder Standard -> Starter locks the API connections
