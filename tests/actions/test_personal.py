@@ -249,3 +249,13 @@ def test_why_question_about_cycles_gets_the_rule_then_the_workspace(billing_db):
     names = responses(dispatcher)
     assert names[0] == "utter_billing_cycle" and "utter_plan_item" in names
     assert "utter_decision_summary" not in names  # a why-question gets the rule, not decisions
+
+
+def test_can_an_upgrade_switch_my_yearly_plan_to_monthly_is_no(billing_db):
+    from actions.personal import ActionAnswerBillingCycle
+
+    tracker = make_tracker("can an upgrade switch my Digital Workspace from yearly to monthly?", "ask_billing_cycle",
+                           token_value=token("demo-yearly"), language="en")
+    dispatcher, _ = run(ActionAnswerBillingCycle(), tracker)
+    assert "utter_decision_reasons" in responses(dispatcher)
+    assert "monthly" in rendered(dispatcher, "en").lower()
