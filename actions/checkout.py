@@ -39,7 +39,7 @@ from actions.texts import say
 
 logger = logging.getLogger(__name__)
 
-STOPPED = ("needs_login", "agent", "blocked", "error", "not_an_upgrade")
+STOPPED = ("needs_login", "agent", "blocked", "error", "not_an_upgrade", "stopped")
 # Blocking reasons that may change with the answers still to come: the early check before those
 # questions does not stop the checkout for them (the full check after the last answer does).
 DEPENDS_ON = {

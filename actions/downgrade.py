@@ -33,14 +33,14 @@ from actions.context import (
     latest_text,
     resolve_asker,
 )
-from actions.forms import DOWNGRADE_STATE_SLOTS, AskFormQuestion
+from actions.forms import DOWNGRADE_STATE_SLOTS, AskFormQuestion, wants_to_stop
 from actions.labels import date_text, word
 from actions.parsing import canonical_product, canonical_tier, folded_text, parse_change
 from actions.texts import say
 
 FORM = "downgrade_form"
 DOWNGRADE_SLOTS = ("product", "tier") + DOWNGRADE_STATE_SLOTS
-STOPPED = ("needs_login", "agent", "blocked", "not_a_downgrade", "error")
+STOPPED = ("needs_login", "agent", "blocked", "not_a_downgrade", "error", "stopped")
 # Intents that leave the form to the rules (stop, goodbye, a person) when the NLU is sure of them;
 # the questions among them only when the text really is a question (a survey answer never is).
 LEAVING_INTENTS = {"deny", "goodbye", "request_human"}
@@ -123,6 +123,9 @@ class ValidateDowngradeForm(FormValidationAction):
 
         requested = tracker.get_slot(REQUESTED_SLOT)
         text, intent = latest_text(tracker), latest_intent(tracker)
+        if requested and requested != "downgrade_reason" and wants_to_stop(text):
+            say(dispatcher, lang, "utter_form_stopped")  # nothing is written
+            return self.stop(asker.events, "stopped")
         sure = intent_confidence(tracker) >= SURE_INTENT
         if requested and sure and self.leaves(requested, intent, text):
             return []  # nothing set: Rasa hands the turn to the rules (stop, a person, a question)

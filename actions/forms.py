@@ -73,6 +73,18 @@ def is_keep(text: str) -> bool:
     return any(f" {p} " in padded for p in _KEEP_PHRASES)
 
 
+# A way out of a form in so many words, whatever the NLU made of it. ("thoi" alone is also the
+# folded "thời" of "thời gian": only the whole message "thôi" counts.)
+_STOP_PHRASES = ("khong mua nua", "khong can nua", "dung lai", "huy bo", "thoi khong", "thoi bo", "thoi de sau",
+                 "never mind", "forget it", "khong ha nua", "stop the", "cancel the")
+_STOP_MESSAGES = ("thoi", "thoi nhe", "thoi a", "stop", "cancel", "huy", "de sau")
+
+
+def wants_to_stop(text: str) -> bool:
+    padded = folded_text(text)
+    return padded.strip() in _STOP_MESSAGES or any(f" {p} " in padded for p in _STOP_PHRASES)
+
+
 def asks_for_more(text: str) -> bool:
     padded = folded_text(text)
     return any(f" {p} " in padded for p in _MORE_PHRASES)
@@ -127,6 +139,10 @@ class PlanFormValidation(FormValidationAction):
         requested = tracker.get_slot(REQUESTED_SLOT)
         intent = latest_intent(tracker)
         text = latest_text(tracker)
+        if requested and wants_to_stop(text):
+            # "thôi không mua nữa": stopped whatever the NLU made of it (nothing is written).
+            say(dispatcher, asker.lang, "utter_form_stopped")
+            return asker.events + [SlotSet("checkout_status", "stopped"), SlotSet(REQUESTED_SLOT, None)]
         # Read the text for answers unless it is a question about something else.
         answering = not requested or intent in ANSWER_INTENTS or not looks_like_question(text)
         sure_of_other_intent = intent not in ANSWER_INTENTS and intent_confidence(tracker) >= SURE_INTENT

@@ -11,11 +11,11 @@ FORM = "checkout_form"
 
 
 def step(text, intent="inform", requested=None, slots=None, new_slots=None, token_value=None, entities=None,
-         language="vi"):
+         language="vi", confidence=0.95):
     all_slots = dict(slots or {})
     all_slots["requested_slot"] = requested
     tracker = make_tracker(text, intent, entities=entities, token_value=token_value, slots=all_slots,
-                           active_loop=FORM, new_slot_events=new_slots, language=language)
+                           active_loop=FORM, new_slot_events=new_slots, language=language, confidence=confidence)
     return run(ValidateCheckoutForm(), tracker)
 
 
@@ -127,7 +127,18 @@ def test_seats_in_words_and_negative_numbers(billing_db):
 
 
 def test_a_confident_other_intent_with_no_answer_is_left_to_the_rules(billing_db):
-    dispatcher, events = step("thôi", intent="deny", requested="tier", token_value=token("demo-yearly"),
+    dispatcher, events = step("không đâu", intent="deny", requested="tier", token_value=token("demo-yearly"),
                               slots={"product": "app_builder"})
     assert set(slot_events(events)) == {"requested_slot"}  # Rasa rejects the form; the deny rule stops it
     assert dispatcher.messages == []
+
+
+def test_giving_up_in_so_many_words_stops_whatever_the_nlu_said(billing_db):
+    dispatcher, events = step("thôi không mua nữa", intent="inform", requested="cycle", token_value=token("demo-yearly"),
+                              slots={"product": "digital_workspace", "tier": "premium"}, confidence=0.4)
+    assert responses(dispatcher) == ["utter_form_stopped"]
+    assert slot_events(events)["checkout_status"] == "stopped" and slot_events(events)["requested_slot"] is None
+    # "thời gian" folds to "thoi gian": no way out
+    dispatcher, events = step("thời gian theo năm", requested="cycle", token_value=token("demo-yearly"),
+                              slots={"product": "digital_workspace", "tier": "premium"})
+    assert slot_events(events).get("cycle") == "yearly"
