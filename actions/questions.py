@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 import billing_core as bc
 from actions import billing, personal
-from actions.context import Asker, header, language_of, latest_entities, latest_text
+from actions.context import Asker, header, language_of, latest_entities, latest_intent, latest_text
 from actions.forms import is_keep
 from actions.parsing import (
     MAX_SEATS,
@@ -152,6 +152,7 @@ TOPICS: Dict[str, str] = {
 }
 _WHEN = ("bao gio", "khi nao", "hom nao", "ngay nao", "luc nao", "bao lau", "het han", "han", "when", "how long",
          "which day", "what day", "what date", "expire", "expires", "ap dung", "hieu luc", "take effect")
+_COST = ("bao nhieu tien", "ton bao nhieu", "het bao nhieu", "gia bao nhieu", "how much", "cost", "price")
 _TODO = ("lam gi", "lam sao", "can lam", "phai lam", "the nao", "what should", "what do i do", "what can i do",
          "next step", "what now", "then what", "what next", "how do i fix", "lam the nao")
 
@@ -196,6 +197,8 @@ def last_topic(tracker: Tracker) -> Tuple[Optional[str], Optional[Dict[str, Any]
 
 def _aspect(text: str) -> Optional[str]:
     padded = folded_text(text)
+    if any(f" {w} " in padded for w in _COST):
+        return "cost"
     if any(f" {w} " in padded for w in _TODO):
         return "todo"
     if any(f" {w} " in padded for w in _WHEN):
@@ -220,6 +223,11 @@ def _replayed(tracker: Tracker, earlier: Dict[str, Any], product: Optional[str],
         entities.append({"entity": "product", "value": chosen})
     if text is None:
         text = earlier_text if product is None else _without_products(earlier_text)
+    else:
+        own = parse_change(text)
+        for name, value in (("tier", own.tier), ("cycle", own.cycle)):
+            if value:  # what the follow-up names replaces what the earlier question named
+                entities = [e for e in entities if e.get("entity") != name] + [{"entity": name, "value": value}]
     latest = dict(tracker.latest_message or {})
     latest.update({"text": text, "entities": entities, "intent": {"name": intent, "confidence": 1.0}})
     return Tracker(tracker.sender_id, tracker.current_slot_values(), latest, list(tracker.events), False,
@@ -251,6 +259,14 @@ class ActionAnswerFollowup(Action):
         product = _first(tracker, "product", canonical_product) or parse_change(text).product
         aspect = _aspect(text)
         intent = TOPICS[topic]
+        tier = _first(tracker, "tier", canonical_tier) or parse_change(text).tier
+        if latest_intent(tracker) == "inform" and not (product or tier or aspect or named_topic(text)):
+            dispatcher.utter_message(response="utter_default")  # a bare value that follows nothing
+            return []
+        if aspect == "cost" or (tier and intent in ("check_change", "ask_billing_cycle", "ask_my_plan", "buy_upgrade")):
+            # "How much would that be?", "and Premium?": the change asked about, decided and priced.
+            replay = _replayed(tracker, earlier or {"text": ""}, product, "check_change", text=_without_products(text))
+            return await ANSWERS["check_change"].run(dispatcher, replay, domain)
         other = named_topic(text)
         if other and other != intent and aspect != "when":
             # Another topic, elliptically ("and my data?"): that topic, for the earlier product/plan.

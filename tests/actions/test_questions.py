@@ -126,3 +126,36 @@ def test_another_topic_named_elliptically_keeps_the_earlier_product_and_plan(bil
     dispatcher, _ = run(ActionAnswerFollowup(), tracker)
     text = rendered(dispatcher)
     assert "Kết nối API" in text  # App Builder Standard -> Starter locks the API connections
+
+
+def test_and_premium_after_a_check_is_decided_and_priced_for_premium(billing_db):
+    tracker = make_tracker("thế còn Premium?", "ask_followup", token_value=token("demo-monthly"),
+                           entities=[entity("tier", "premium")],
+                           history=history("nâng Không gian làm việc số lên Standard được không", "check_change",
+                                           "action_answer_check_change"))
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert "Premium" in rendered(dispatcher) and "utter_quote" in responses(dispatcher)
+
+
+def test_how_much_would_that_be_after_a_cycle_question(billing_db):
+    tracker = make_tracker("how much would that be?", "ask_followup", token_value=token("demo-monthly"),
+                           language="en",
+                           history=history("Can I move Digital Workspace to yearly billing?", "ask_billing_cycle",
+                                           "action_answer_billing_cycle"))
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert "utter_quote" in responses(dispatcher)
+
+
+def test_a_bare_value_out_of_a_form_is_not_guessed(billing_db):
+    dispatcher, _ = run(ActionAnswerFollowup(), make_tracker("10", "inform"))
+    assert responses(dispatcher) == ["utter_followup_no_topic"]
+    tracker = make_tracker("10", "inform", history=history("cách nâng cấp", "ask_upgrade_howto", "utter_upgrade_howto"))
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert responses(dispatcher) == ["utter_default"]
+
+
+def test_a_bare_product_after_a_topic_is_that_topic_for_the_product(billing_db):
+    tracker = make_tracker("App Builder", "inform", entities=[entity("product", "App Builder")],
+                           history=history("có bản free không", "ask_go_free", "action_answer_go_free"))
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert "utter_go_free" in responses(dispatcher)
