@@ -270,7 +270,7 @@ class AskFormQuestion(Action, ABC):
     @property
     @abstractmethod
     def action_name(self) -> str:
-        """The action Rasa looks for, e.g. action_ask_seats."""
+        """The action Rasa looks for, e.g. action_ask_checkout_confirmed."""
 
     @property
     @abstractmethod
