@@ -173,13 +173,25 @@ class ValidateDowngradeForm(FormValidationAction):
                 return self.stop(asker.events + [SlotSet(k, v) for k, v in updates.items()], stop)
             updates["downgrade_status"] = "checked"
             state["downgrade_status"] = "checked"
-        elif state.get("product") and not state.get("tier"):
-            updates.setdefault("downgrade_status", None)
+        elif state.get("product") and not state.get("tier") and "product" in updates:
+            current = self.current_tier(dispatcher, lang, asker.workspace_id, state["product"])
+            if current and not lower_tiers(state["product"], current):
+                # Nothing lower to go to (an add-on's Starter: it has no Free edition).
+                say(dispatcher, lang, "utter_downgrade_already_lowest",
+                    product=billing.product_name(state["product"], lang), tier=billing.tier_name(current, lang))
+                return self.stop(asker.events + [SlotSet(k, v) for k, v in updates.items()], "blocked")
 
         events = asker.events + [SlotSet(slot, value) for slot, value in updates.items()]
         required = self.domain_slots(domain)
         next_slot = next((slot for slot in required if state.get(slot) in (None, "")), None)
         return events + [SlotSet(REQUESTED_SLOT, next_slot)]
+
+    @staticmethod
+    def current_tier(dispatcher, lang: str, workspace_id: str, product: str) -> Optional[str]:
+        try:
+            return (billing.workspace_summary(dispatcher, lang, workspace_id).of(product) or {}).get("tier")
+        except Unavailable:
+            return None
 
     @staticmethod
     def only_product(dispatcher, lang: str, workspace_id: str, tier: str) -> Optional[str]:

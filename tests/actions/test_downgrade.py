@@ -176,3 +176,10 @@ def test_a_survey_answer_is_written_with_the_scheduled_change(billing_db):
              "downgrade_ack": True, "downgrade_confirmed": True}
     run(ActionDowngradeSubmit(), make_tracker("Hạ gói", token_value=tok, slots=state))
     assert plan(billing_db, "demo-yearly", "digital_workspace")["next_renewal_plan"]["tier"] == "starter"
+
+
+def test_an_addon_on_its_lowest_plan_has_nothing_lower(billing_db):
+    dispatcher, events = step("hạ gói Quy trình vận hành giúp mình", intent="request_downgrade",
+                              token_value=token("demo-yearly"))
+    assert responses(dispatcher) == ["utter_downgrade_already_lowest"]
+    assert slot_events(events)["downgrade_status"] == "blocked"
