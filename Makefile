@@ -12,7 +12,7 @@ STAMPS := .stamps
 help:
 	@echo "make run    - install, train if data changed, seed demo data, start the assistant + web app"
 	@echo "make test   - install and run the whole test suite"
-	@echo "make eval   - train and evaluate the NLU on the held-out set (results/)"
+	@echo "make eval   - evaluate the NLU (held-out set) and the blind conversation set (results/)"
 	@echo "make bench  - run the benchmark scripts in bench/"
 	@echo "make mutate - mutation testing of billing_core (score and survivors; slow, not part of make test)"
 
@@ -78,8 +78,10 @@ ROLE ?= customer
 token: install
 	@$(PY) scripts/demo_token.py $(WS) --role $(ROLE)
 
-eval: install
+# The NLU on its held-out set, then the blind conversation set (tests/conversations) on the model.
+eval: install train
 	$(PY) scripts/eval_nlu.py
+	$(PY) scripts/eval_conversations.py
 
 bench: install
 	$(PY) bench/run_all.py

@@ -7,14 +7,16 @@ registers every action. Modules:
 - parsing: plan-change details from folded text (no diacritics, abbreviations, English)
 - billing: the single door to billing_core, turning its failures into polite replies
 - personal: answers from the asker's own workspace, the general rule otherwise
-- forms: check_change_form (product, tier, cycle, seats) and its decision
+- forms: what the plan forms share (answers read from entities and folded text, stopping a form)
+- questions: "can I X?" answered with billing_core's decision; follow-ups in the last topic's context
+- downgrade: downgrade_form, the article's downgrade steps ending in a scheduled downgrade
 - checkout: checkout_form (quote, renewal, confirmation, VNPAY link) and payment status
 - feedback: "Was this helpful?"
 - handoff: a request to talk to a person (the conversation held for the support desk)
 """
 import sys
 
-from actions import checkout, feedback, forms, handoff, personal  # noqa: F401  (registers the actions)
+from actions import checkout, downgrade, feedback, forms, handoff, personal, questions  # noqa: F401  (registers the actions)
 from helpdesk import settings
 
 # Read and checked once at start: the action server refuses to start with a missing or demo token

@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, TypeVar
 from rasa_sdk.executor import CollectingDispatcher
 
 import billing_core as bc
+from actions import texts
 from actions.texts import say
 from billing_core import (  # noqa: F401  (actions call billing.utcnow())
     BillingError,
@@ -98,16 +99,71 @@ def render_decision(decision, lang: str) -> Dict[str, Any]:
     }
 
 
+# A fix of billing_core's decision -> the button that starts it: (title text, payload template).
+# The payload names the intent that starts the flow and the entities it needs, so a click goes
+# straight to the checkout, the cancellation, the trial answer...; {placeholders} come from the
+# fix's params. Fixes without a flow to start (wait, reduce the amount) get no button.
+FIX_BUTTONS: Dict[str, tuple] = {
+    "FIX_CANCEL_SCHEDULED_CHANGE": ("utter_button_cancel_downgrade", '/cancel_downgrade{{"product":"{product}"}}'),
+    "FIX_UPGRADE_TO_PAID_TIER": ("utter_button_buy_plan", '/buy_upgrade{{"product":"{product}"}}'),
+    "FIX_BUY_PAID_PLAN": ("utter_button_buy_plan", '/buy_upgrade{{"product":"{product}"}}'),
+    "FIX_CHOOSE_HIGHER_TIER": ("utter_button_buy_plan", '/buy_upgrade{{"product":"{product}"}}'),
+    "FIX_BUY_PRODUCT_FOR_CAPACITY": ("utter_button_buy_plan", '/buy_upgrade{{"product":"{product}"}}'),
+    "FIX_BUY_PAID_BASE_FIRST": ("utter_button_buy_base", '/buy_upgrade{{"product":"{base}"}}'),
+    "FIX_SWITCH_BASE_CYCLE_FIRST": ("utter_button_switch_base_cycle",
+                                    '/buy_upgrade{{"product":"{base}","cycle":"{cycle}"}}'),
+    "FIX_MOVE_ADDON_CYCLE_FIRST": ("utter_button_switch_addon_cycle",
+                                   '/buy_upgrade{{"product":"{addon}","cycle":"{cycle}"}}'),
+    "FIX_KEEP_YEARLY": ("utter_button_keep_yearly", '/buy_upgrade{{"product":"{product}","cycle":"yearly"}}'),
+    "FIX_BUY_CAPACITY_SEPARATELY": ("utter_button_buy_capacity", '/buy_upgrade{{"product":"{product}"}}'),
+    "FIX_FINISH_PENDING_PAYMENT": ("utter_button_payment_status", "/ask_payment_status"),
+    "FIX_WAIT_UNTIL_TRIAL_END": ("utter_button_trial", "/ask_trial"),
+    "FIX_NOTHING_TO_DO": ("utter_button_next_renewal", "/ask_next_renewal"),
+    "FIX_END_ADDON_FIRST": ("utter_button_human", "/request_human"),
+    "FIX_WAIT_FOR_ADDON_CHANGE": ("utter_button_next_renewal", "/ask_next_renewal"),
+    "FIX_CONTACT_SUPPORT": ("utter_button_human", "/request_human"),
+}
+
+
+def fix_buttons(decision, lang: str) -> List[Dict[str, str]]:
+    """One button per fix that a flow of the assistant can start (same payload once)."""
+    buttons: List[Dict[str, str]] = []
+    for fix in getattr(decision, "fixes", None) or []:
+        spec = FIX_BUTTONS.get(fix.code)
+        if spec is None:
+            continue
+        title_text, payload = spec
+        try:
+            payload = payload.format(**{k: v for k, v in dict(fix.params).items() if isinstance(v, (str, int))})
+        except (KeyError, IndexError):
+            continue  # a fix without the param its button needs: the text still says what to do
+        title = (texts.render(title_text, lang, **{k: _param_text(k, v, lang) for k, v in dict(fix.params).items()})
+                 or {}).get("text")
+        if title and all(b["payload"] != payload for b in buttons):
+            buttons.append({"title": title, "payload": payload})
+    return buttons
+
+
+def _param_text(name: str, value: Any, lang: str) -> str:
+    if name in ("product", "base", "addon") and isinstance(value, str):
+        return product_name(value, lang)
+    if name == "cycle" and isinstance(value, str):
+        return bc.label("cycle", value, lang)
+    return str(value)
+
+
 def utter_decision(dispatcher: CollectingDispatcher, decision, lang: str) -> None:
-    """Summary, then why (or the details of an allowed change), then the fixes, as steps."""
-    texts = render_decision(decision, lang)
-    if texts["summary"]:
-        say(dispatcher, lang, "utter_decision_summary", summary=texts["summary"])
-    if texts["reasons"]:
+    """Summary, then why (or the details of an allowed change), then the fixes as steps, each
+    fix that a flow can start also as a button that starts it."""
+    texts_ = render_decision(decision, lang)
+    if texts_["summary"]:
+        say(dispatcher, lang, "utter_decision_summary", summary=texts_["summary"])
+    if texts_["reasons"]:
         response = "utter_decision_notes" if decision.allowed else "utter_decision_reasons"
-        say(dispatcher, lang, response, reasons=bullet_list(texts["reasons"]))
-    if texts["fixes"]:
-        say(dispatcher, lang, "utter_decision_fixes", fixes=numbered_list(texts["fixes"]))
+        say(dispatcher, lang, response, reasons=bullet_list(texts_["reasons"]))
+    if texts_["fixes"]:
+        say(dispatcher, lang, "utter_decision_fixes", fixes=numbered_list(texts_["fixes"]),
+            buttons=fix_buttons(decision, lang))
 
 
 def render(code: str, params: Dict[str, Any], lang: str) -> str:

@@ -20,20 +20,39 @@ from rasa_sdk.executor import CollectingDispatcher
 import billing_core as bc
 from actions import billing
 from actions.billing import Unavailable
-from actions.context import Asker, identity_of, language_of
+from rasa_sdk.forms import REQUESTED_SLOT
+
+from actions import texts
+from actions.context import Asker, identity_of, language_of, latest_text
 from actions.forms import (
     CORE_SLOTS,
     FORM_STATE_SLOTS,
+    KEEP,
     PlanFormValidation,
+    asks_for_more,
+    is_keep,
     request_from_slots,
     reset_form_slots,
 )
-from actions.labels import as_datetime
+from actions.labels import as_datetime, datetime_text
 from actions.texts import say
 
 logger = logging.getLogger(__name__)
 
-STOPPED = ("needs_login", "agent", "blocked", "error", "not_an_upgrade")
+STOPPED = ("needs_login", "agent", "blocked", "error", "not_an_upgrade", "stopped")
+# Blocking reasons that may change with the answers still to come: the early check before those
+# questions does not stop the checkout for them (the full check after the last answer does).
+DEPENDS_ON = {
+    "seats": {"MIN_SEATS", "NO_CHANGE"},
+    "cycle": {"YEARLY_TO_MONTHLY_ON_UPGRADE", "ADDON_CYCLE_LONGER_THAN_BASE", "NO_CHANGE"},
+}
+ALWAYS_LATER = {"CAPACITY_LIMIT_EXCEEDED"}
+
+
+def capacity_kinds(product: str, lang: str) -> str:
+    """The names of the extended capacity kinds that ``product``'s tier governs."""
+    return ", ".join(kind.name.get(lang) for kind in billing.catalog().capacity.values() if kind.product == product)
+
 
 
 def quote_key(state: Dict[str, Any]) -> str:
@@ -57,11 +76,33 @@ class ValidateCheckoutForm(PlanFormValidation):
         return None
 
     def after_validation(self, dispatcher, tracker, lang, asker, state, updates) -> Tuple[Dict[str, Any], bool]:
-        if any(state.get(slot) is None for slot in CORE_SLOTS):
-            return {}, False
+        extra: Dict[str, Any] = {}
+        if tracker.get_slot(REQUESTED_SLOT) is None and not tracker.get_slot("checkout_status"):
+            # The first turn of the checkout: an order waiting for payment is explained first.
+            try:
+                self.explain_pending_order(dispatcher, lang, asker.workspace_id)
+            except Unavailable:
+                return {"checkout_status": "error"}, True
+            extra["checkout_status"] = "started"
+        try:
+            extra.update(self.complete_from_workspace(dispatcher, tracker, lang, asker, state, updates))
+        except Unavailable:
+            return {"checkout_status": "error"}, True
+        state.update(extra)
+        changed = {"product", "tier"} & (set(updates) | set(extra))
+        if changed and state.get("product") and state.get("tier") not in (None, KEEP) and any(
+                state.get(slot) is None for slot in CORE_SLOTS):
+            # Product and plan just given: say now if the change is blocked (or is no purchase),
+            # before asking for the cycle or the number of users.
+            status = self.early_check(dispatcher, lang, asker, state)
+            if status:
+                extra["checkout_status"] = status
+                return extra, True
+        if any(state.get(slot) is None for slot in CORE_SLOTS) or state.get("tier") == KEEP:
+            return extra, False
         key = quote_key(state)
         if key == tracker.get_slot("checkout_quote_key"):
-            return {}, False
+            return extra, False
 
         try:
             decision, quote = billing.call(dispatcher, lang, bc.quote_change, billing.unit_of_work(),
@@ -84,10 +125,74 @@ class ValidateCheckoutForm(PlanFormValidation):
         say(dispatcher, lang, "utter_quote", lines=texts["lines"], total=texts["total"])
         if texts["notes"]:
             say(dispatcher, lang, "utter_quote_notes", notes=texts["notes"])
-        extra: Dict[str, Any] = {"checkout_quote_key": key, "checkout_status": "quoted"}
+        kinds = capacity_kinds(state["product"], lang)
+        if kinds and not state.get("addons"):
+            say(dispatcher, lang, "utter_checkout_offer_capacity", kinds=kinds)
+        extra.update({"checkout_quote_key": key, "checkout_status": "quoted", "checkout_total": texts["total"]})
         if state.get("checkout_confirmed") is not None:
             extra["checkout_confirmed"] = None  # a new quote needs a new "yes"
         return extra, False
+
+    def explain_pending_order(self, dispatcher, lang: str, workspace_id: str) -> None:
+        orders = billing.call(dispatcher, lang, bc.latest_orders, billing.unit_of_work(), workspace_id, limit=5)
+        now = billing.utcnow()
+        pending = next((o for o in orders if str(getattr(o.status, "value", o.status)) == "pending"
+                        and as_datetime(o.expires_at) > now), None)
+        if pending is None:
+            return
+        plan = f"{billing.product_name(pending.product, lang)} {billing.tier_name(pending.tier, lang)}"
+        say(dispatcher, lang, "utter_checkout_pending_first", txn_ref=pending.txn_ref, plan=plan,
+            amount=billing.format_vnd(pending.amount_vnd, lang), expires_at=datetime_text(pending.expires_at, lang))
+
+    def complete_from_workspace(self, dispatcher, tracker, lang, asker, state, updates) -> Dict[str, Any]:
+        """"Keep my plan" and purchases without a tier change: the product's current tier; "3 more
+        users" adds to the current users; capacity alone names its product."""
+        extra: Dict[str, Any] = {}
+        text = latest_text(tracker)
+        if not state.get("product") and state.get("addons"):
+            extra["product"] = billing.catalog().capacity[next(iter(state["addons"]))].product
+        product = extra.get("product") or state.get("product")
+        more_seats = "seats" in updates and isinstance(state.get("seats"), int) and asks_for_more(text)
+        wants_same = state.get("tier") == KEEP or (state.get("tier") is None and (
+            is_keep(text) or more_seats or ("addons" in updates and bool(state.get("addons")))))
+        if not product or not (wants_same or more_seats):
+            return extra
+        current = billing.workspace_summary(dispatcher, lang, asker.workspace_id).of(product) or {}
+        if wants_same:
+            if current.get("tier") and current.get("tier") != "free":
+                extra["tier"] = current["tier"]
+            else:
+                say(dispatcher, lang, "utter_invalid_paid_tier")
+                extra["tier"] = None
+        if more_seats and current.get("seats"):
+            extra["seats"] = int(current["seats"]) + int(state["seats"])
+        return extra
+
+    def early_check(self, dispatcher, lang: str, asker, state: Dict[str, Any]) -> Optional[str]:
+        try:
+            decision = billing.call(dispatcher, lang, bc.check_change, billing.unit_of_work(), asker.workspace_id,
+                                    request_from_slots(state))
+        except Unavailable:
+            return "error"
+        codes = set(decision.codes)
+        later = set(ALWAYS_LATER)
+        for slot, reasons in DEPENDS_ON.items():
+            if state.get(slot) is None:
+                later |= reasons
+        if not decision.allowed and not codes & later:
+            if "PAYMENT_PENDING" in codes:
+                self.offer_open_order(dispatcher, lang, asker.workspace_id, state, decision)
+            else:
+                billing.utter_decision(dispatcher, decision, lang)
+            return "blocked"
+        if decision.allowed and str(getattr(decision.outcome, "value", decision.outcome)) != "IMMEDIATE":
+            billing.utter_decision(dispatcher, decision, lang)
+            say(dispatcher, lang, "utter_offer_downgrade", buttons=[{
+                "title": (texts.render("utter_button_downgrade_now", lang) or {}).get("text") or "",
+                "payload": f'/request_downgrade{{"product":"{state["product"]}","tier":"{state["tier"]}"}}'}])
+            return "not_an_upgrade"
+        return None
+
 
 
     def offer_open_order(self, dispatcher, lang: str, workspace_id: str, state: Dict[str, Any], decision) -> None:

@@ -1,5 +1,6 @@
-"""check_change_form: "can I change X to Y?" collected over several messages, then decided by
-billing_core for the asker's workspace.
+"""What the plan forms share: reading the answers of checkout_form (actions/checkout.py), stopping
+a form, and the form questions. ("Can I change X to Y?" is answered at once, never by a form:
+actions/questions.py.)
 
 The validation action reads each answer twice: the NLU entities (already mapped to slots by
 Rasa) and the deterministic parser of actions.parsing (no diacritics, abbreviations, English,
@@ -18,12 +19,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 
-import billing_core as bc
 from actions import billing
-from actions.billing import Unavailable
 from actions.context import (
     Asker,
-    header,
     intent_confidence,
     language_of,
     latest_entities,
@@ -47,7 +45,9 @@ from actions.texts import say
 
 KEEP = "keep"  # "giữ nguyên": the request leaves this value as it is (ChangeRequest None)
 CORE_SLOTS = ("product", "tier", "cycle", "seats")
-FORM_STATE_SLOTS = CORE_SLOTS + ("addons", "renewal_mode", "checkout_confirmed", "checkout_status", "checkout_quote_key")
+FORM_STATE_SLOTS = CORE_SLOTS + ("addons", "renewal_mode", "checkout_confirmed", "checkout_status", "checkout_quote_key",
+                                 "checkout_total")
+DOWNGRADE_STATE_SLOTS = ("downgrade_reason", "downgrade_ack", "downgrade_confirmed", "downgrade_status")
 # Intents that mean "this is my answer to your question". Another intent is only an
 # interruption when the NLU is sure of it and the parser reads no answer in the text: short
 # answers ("giữ nguyên", "mười hai người") are often misread as some other intent.
@@ -55,8 +55,10 @@ ANSWER_INTENTS = {"inform", "affirm", "nlu_fallback", "check_change", "buy_upgra
 SURE_INTENT = 0.8
 _QUESTION_WORDS = ("sao", "tai sao", "vi sao", "the nao", "nhu the nao", "lam sao", "la gi", "bao gio",
                    "why", "how", "what", "when", "which", "can i", "could i")
-_KEEP_PHRASES = ("giu nguyen", "khong doi", "nhu cu", "nhu hien tai", "hien tai", "keep", "same", "unchanged",
-                 "no change", "as is", "current")
+_KEEP_PHRASES = ("giu nguyen", "khong doi", "nhu cu", "nhu hien tai", "hien tai", "dang dung", "keep", "same",
+                 "unchanged", "no change", "as is", "current", "my plan")
+# "mua thêm 3 người", "add 2 users": a number of users ON TOP of the current ones.
+_MORE_PHRASES = ("them", "more", "add", "extra", "additional", "bo sung")
 _INVALID = object()
 
 
@@ -71,8 +73,29 @@ def is_keep(text: str) -> bool:
     return any(f" {p} " in padded for p in _KEEP_PHRASES)
 
 
+# A way out of a form in so many words, whatever the NLU made of it. ("thoi" alone is also the
+# folded "thời" of "thời gian": only the whole message "thôi" counts.)
+_STOP_PHRASES = ("khong mua nua", "khong can nua", "dung lai", "huy bo", "thoi khong", "thoi bo", "thoi de sau",
+                 "never mind", "forget it", "khong ha nua", "stop the", "cancel the")
+_STOP_MESSAGES = ("thoi", "thoi nhe", "thoi a", "stop", "cancel", "huy", "de sau")
+
+
+def wants_to_stop(text: str) -> bool:
+    padded = folded_text(text)
+    return padded.strip() in _STOP_MESSAGES or any(f" {p} " in padded for p in _STOP_PHRASES)
+
+
+def asks_for_more(text: str) -> bool:
+    padded = folded_text(text)
+    return any(f" {p} " in padded for p in _MORE_PHRASES)
+
+
 def reset_form_slots() -> List[Dict[str, Any]]:
     return [SlotSet(slot, None) for slot in FORM_STATE_SLOTS]
+
+
+def reset_downgrade_slots() -> List[Dict[str, Any]]:
+    return [SlotSet(slot, None) for slot in DOWNGRADE_STATE_SLOTS]
 
 
 def request_from_slots(state: Dict[str, Any]):
@@ -116,6 +139,10 @@ class PlanFormValidation(FormValidationAction):
         requested = tracker.get_slot(REQUESTED_SLOT)
         intent = latest_intent(tracker)
         text = latest_text(tracker)
+        if requested and wants_to_stop(text):
+            # "thôi không mua nữa": stopped whatever the NLU made of it (nothing is written).
+            say(dispatcher, asker.lang, "utter_form_stopped")
+            return asker.events + [SlotSet("checkout_status", "stopped"), SlotSet(REQUESTED_SLOT, None)]
         # Read the text for answers unless it is a question about something else.
         answering = not requested or intent in ANSWER_INTENTS or not looks_like_question(text)
         sure_of_other_intent = intent not in ANSWER_INTENTS and intent_confidence(tracker) >= SURE_INTENT
@@ -177,7 +204,7 @@ class PlanFormValidation(FormValidationAction):
             value = getattr(parsed, slot)
             if value is not None and (slot not in found or self.validate_value(slot, found[slot], None, "vi") is _INVALID):
                 found[slot] = value
-        if requested in ("cycle", "seats") and requested not in found and is_keep(text):
+        if requested in ("cycle", "seats", "tier") and requested not in found and is_keep(text):
             found[requested] = KEEP
         return found
 
@@ -196,7 +223,7 @@ class PlanFormValidation(FormValidationAction):
         if slot == "product":
             value = canonical_product(raw)
         elif slot == "tier":
-            value = canonical_tier(raw)
+            value = KEEP if raw == KEEP else canonical_tier(raw)
             if value == "free" and self.paid_tiers_only:
                 if dispatcher:
                     say(dispatcher, lang, "utter_invalid_paid_tier")
@@ -224,53 +251,6 @@ class PlanFormValidation(FormValidationAction):
             say(dispatcher, lang, f"utter_invalid_{slot}")
 
 
-class ValidateCheckChangeForm(PlanFormValidation):
-    def name(self) -> Text:
-        return "validate_check_change_form"
-
-    def gate(self, dispatcher, asker):
-        if asker.identity is None:
-            say(dispatcher, asker.lang, "utter_check_login")
-            return "needs_login"
-        if not asker.workspace_id:
-            say(dispatcher, asker.lang, "utter_agent_needs_workspace")
-            return "needs_workspace"
-        return None
-
-
-class ActionCheckChangeSubmit(Action):
-    """The decision for the collected change, with reasons and fixes from billing_core."""
-
-    def name(self) -> Text:
-        return "action_check_change_submit"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        lang = language_of(tracker)
-        if tracker.get_slot("checkout_status") in ("needs_login", "needs_workspace"):
-            return reset_form_slots()  # the form already said why it stopped
-        state = {slot: tracker.get_slot(slot) for slot in FORM_STATE_SLOTS}
-        if any(state.get(slot) is None for slot in CORE_SLOTS):
-            say(dispatcher, lang, "utter_form_stopped")
-            return reset_form_slots()
-        asker = resolve_asker(tracker, dispatcher)
-        if asker.identity is None or not asker.workspace_id:
-            say(dispatcher, lang, "utter_check_login")  # the token expired meanwhile
-            return reset_form_slots()
-        try:
-            decision = billing.call(dispatcher, lang, bc.check_change, billing.unit_of_work(),
-                                    asker.workspace_id, request_from_slots(state))
-        except Unavailable:
-            return asker.events + reset_form_slots()
-        header(dispatcher, asker)
-        billing.utter_decision(dispatcher, decision, lang)
-        immediate = decision.allowed and getattr(decision.outcome, "value", decision.outcome) == "IMMEDIATE"
-        if immediate and asker.is_customer and state["tier"] != "free":
-            # Keep the answers: "Nâng cấp ngay" starts the checkout with them already filled.
-            say(dispatcher, lang, "utter_offer_checkout")
-            return asker.events + [SlotSet("checkout_status", None), SlotSet("checkout_quote_key", None)]
-        return asker.events + reset_form_slots()
-
-
 class ActionStopForm(Action):
     """The user gave up in the middle of a form: stop it, forget the answers, write nothing."""
 
@@ -279,17 +259,18 @@ class ActionStopForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         say(dispatcher, language_of(tracker), "utter_form_stopped")
-        return reset_form_slots() + [SlotSet(REQUESTED_SLOT, None)]
+        return reset_form_slots() + reset_downgrade_slots() + [SlotSet(REQUESTED_SLOT, None)]
 
 
 class AskFormQuestion(Action, ABC):
-    """A form's question for one slot, with its buttons, in the user's language (the text is in
-    actions/responses.yml). Rasa asks with action_ask_<form>_<slot>, else action_ask_<slot>."""
+    """A form's question that an action must build (from the workspace, the quote), in the user's
+    language (the text is in actions/responses.yml). Rasa asks with action_ask_<form>_<slot>, else
+    action_ask_<slot>; a question with fixed words is a domain.yml response instead."""
 
     @property
     @abstractmethod
     def action_name(self) -> str:
-        """The action Rasa looks for, e.g. action_ask_seats."""
+        """The action Rasa looks for, e.g. action_ask_checkout_confirmed."""
 
     @property
     @abstractmethod
@@ -304,33 +285,12 @@ class AskFormQuestion(Action, ABC):
         return []
 
 
-class AskProduct(AskFormQuestion):
-    action_name, question = "action_ask_product", "utter_ask_product"
-
-
-class AskCheckoutProduct(AskFormQuestion):
-    action_name, question = "action_ask_checkout_form_product", "utter_ask_checkout_form_product"
-
-
-class AskTier(AskFormQuestion):
-    action_name, question = "action_ask_tier", "utter_ask_tier"
-
-
-class AskCheckoutTier(AskFormQuestion):
-    action_name, question = "action_ask_checkout_form_tier", "utter_ask_checkout_form_tier"
-
-
-class AskCycle(AskFormQuestion):
-    action_name, question = "action_ask_cycle", "utter_ask_cycle"
-
-
-class AskSeats(AskFormQuestion):
-    action_name, question = "action_ask_seats", "utter_ask_seats"
-
-
-class AskRenewalMode(AskFormQuestion):
-    action_name, question = "action_ask_renewal_mode", "utter_ask_renewal_mode"
-
-
 class AskCheckoutConfirmed(AskFormQuestion):
+    """The confirmation repeats the total of the quote it confirms."""
+
     action_name, question = "action_ask_checkout_confirmed", "utter_ask_checkout_confirmed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
+        say(dispatcher, language_of(tracker), "utter_ask_checkout_confirmed",
+            total=tracker.get_slot("checkout_total") or "—")
+        return []

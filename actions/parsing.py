@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+import yaml
+
+import billing_core as bc
 from helpdesk.text import fold, fold_token
 
-PRODUCTS = ("digital_workspace", "operations_workflow", "app_builder")
-TIERS = ("free", "starter", "standard", "premium")
 CYCLES = ("monthly", "yearly")
 CAPACITY_KINDS = ("storage", "docs", "automation_runs", "data_records")
 RENEWAL_MODES = ("manual", "auto")
@@ -23,28 +26,68 @@ RENEWAL_MODES = ("manual", "auto")
 MAX_SEATS = 10_000
 MAX_CAPACITY = 1_000_000
 
-# Folded phrases -> canonical key. Longer phrases are tried first, so "xay dung ung dung"
-# wins over "ung dung".
-_PRODUCT_PHRASES = {
-    "digital_workspace": [
-        "khong gian lam viec so", "khong gian lam viec", "kglvs", "kglv", "digital workspace",
-        "digital_workspace", "digital work space", "dw",
-    ],
-    "operations_workflow": [
-        "quy trinh van hanh", "qtvh", "operations workflow", "operation workflow",
-        "operations_workflow", "ops workflow", "workflow", "quy trinh", "ow",
-    ],
-    "app_builder": [
-        "xay dung ung dung", "xdud", "app builder", "appbuilder", "app_builder", "xay dung app",
-        "ab",
-    ],
-}
-_TIER_PHRASES = {
-    "free": ["free", "mien phi", "ban free", "goi free"],
-    "starter": ["starter", "start"],
-    "standard": ["standard", "tieu chuan", "std"],
-    "premium": ["premium", "cao cap"],
-}
+# Product and tier spellings come from the catalog (keys and names in both languages) and from the
+# NLU synonym blocks of data/nlu.yml (every other spelling: abbreviations, no diacritics, "gói ...").
+# Adding a tier or a product is therefore catalog.yaml + its synonym block; nothing here changes.
+# tests/actions/test_catalog_spellings.py fails when a catalog key has no synonym block.
+NLU_FILE = Path(__file__).resolve().parent.parent / "data" / "nlu.yml"
+
+
+def nlu_synonyms(path: Path = NLU_FILE) -> Dict[str, List[str]]:
+    """Canonical key -> the spellings its `- synonym:` block lists (Rasa's YAML NLU format)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    synonyms: Dict[str, List[str]] = {}
+    for block in data.get("nlu") or []:
+        if isinstance(block, dict) and "synonym" in block:
+            lines = [line.strip()[2:].strip() for line in str(block.get("examples") or "").splitlines()
+                     if line.strip().startswith("- ")]
+            synonyms.setdefault(str(block["synonym"]), []).extend(lines)
+    return synonyms
+
+
+def _folded_phrase(text: str) -> str:
+    return folded_text(text.replace("_", " ")).strip()
+
+
+@dataclass(frozen=True)
+class Spellings:
+    """Folded phrases per catalog key, for products and tiers."""
+
+    products: Dict[str, List[str]]
+    tiers: Dict[str, List[str]]
+
+    @classmethod
+    def from_sources(cls, catalog, synonyms: Dict[str, List[str]]) -> "Spellings":
+        def phrases(key: str, names) -> List[str]:
+            raw = [key, key.replace("_", " ")] + [names.get(lang) for lang in ("vi", "en")] + synonyms.get(key, [])
+            folded = [_folded_phrase(r) for r in raw if r]
+            return list(dict.fromkeys(p for p in folded if p))
+
+        return cls(
+            products={key: phrases(key, product.name) for key, product in catalog.products.items()},
+            tiers={key: phrases(key, tier.name) for key, tier in catalog.tiers.items()},
+        )
+
+
+def missing_synonyms(catalog, synonyms: Dict[str, List[str]]) -> List[str]:
+    """"product <key>" / "tier <key>" for every catalog entry that has no NLU synonym block."""
+    return ([f"product {key}" for key in catalog.products if not synonyms.get(key)]
+            + [f"tier {key}" for key in catalog.tiers if not synonyms.get(key)])
+
+
+@lru_cache(maxsize=1)
+def spellings() -> Spellings:
+    """The spellings of the catalog in use, read once per process."""
+    return Spellings.from_sources(bc.load_catalog(), nlu_synonyms())
+
+
+def product_phrases() -> Dict[str, List[str]]:
+    return spellings().products
+
+
+PRODUCTS = tuple(bc.load_catalog().products)
+TIERS = tuple(bc.load_catalog().tiers)
+
 _CYCLE_PHRASES = {
     "yearly": ["theo nam", "hang nam", "moi nam", "1 nam", "mot nam", "12 thang", "yearly", "annual",
                "annually", "per year", "a year", "every year", "year", "nam"],
@@ -132,12 +175,12 @@ def _to_int(number: str, thousands: Optional[str]) -> Optional[int]:
 
 def parse_product(text: str) -> Optional[str]:
     padded = folded_text(text)
-    return _single(_find_phrases(padded, _PRODUCT_PHRASES), padded)
+    return _single(_find_phrases(padded, spellings().products), padded)
 
 
 def parse_tier(text: str) -> Optional[str]:
     padded = folded_text(text)
-    return _single(_find_phrases(padded, _TIER_PHRASES), padded)
+    return _single(_find_phrases(padded, spellings().tiers), padded)
 
 
 def parse_cycle(text: str) -> Optional[str]:
@@ -272,11 +315,11 @@ def parse_workspace_id(text: str) -> Optional[str]:
 # --- canonicalisation of entity values (NLU synonyms should already do this; folded text may not)
 
 def canonical_product(value: object) -> Optional[str]:
-    return _canonical(value, PRODUCTS, parse_product)
+    return _canonical(value, spellings().products, parse_product)
 
 
 def canonical_tier(value: object) -> Optional[str]:
-    return _canonical(value, TIERS, parse_tier)
+    return _canonical(value, spellings().tiers, parse_tier)
 
 
 def canonical_cycle(value: object) -> Optional[str]:

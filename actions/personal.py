@@ -136,12 +136,33 @@ class ActionAnswerBillingCycle(PersonalAnswer):
             return []
         for product in products:
             current = summary.of(product)
-            tier = named_value(tracker, "tier", canonical_tier, parsed.tier) or (current or {}).get("tier") or "starter"
+            tier = named_value(tracker, "tier", canonical_tier, parsed.tier)
+            if tier is None and mentions_upgrade(latest_text(tracker)):
+                # "Can an upgrade switch my cycle?": the next plan up is the upgrade in question.
+                tier = next_tier_up(product, (current or {}).get("tier"))
+            tier = tier or (current or {}).get("tier") or "starter"
             if tier == "free":
                 tier = "starter"  # a cycle only exists on a paid tier: ask about the entry paid tier
             decision = check(dispatcher, lang, asker.workspace_id, billing.change_request(product, tier, cycle=cycle))
             billing.utter_decision(dispatcher, decision, lang)
         return []
+
+
+_UPGRADE_WORDS = ("nang cap", "nang goi", "len goi", "upgrade", "upgrading")
+
+
+def mentions_upgrade(text: str) -> bool:
+    padded = folded_text(text)
+    return any(f" {w} " in padded for w in _UPGRADE_WORDS)
+
+
+def next_tier_up(product: str, current: Optional[str]) -> Optional[str]:
+    """The lowest paid tier of ``product`` above ``current`` (None at the top)."""
+    catalog = billing.catalog()
+    rank = catalog.tiers[current].rank if current in catalog.tiers else -1
+    higher = sorted((catalog.tiers[t].rank, t) for t in catalog.products[product].tiers
+                    if catalog.tiers[t].rank > rank and catalog.tiers[t].paid)
+    return higher[0][1] if higher else None
 
 
 _RULE_QUESTIONS = ("tai sao", "vi sao", "la sao", "la gi", "nghia la", "why", "what is", "what does", "what are")

@@ -196,3 +196,52 @@ def test_E_a_change_whose_credit_exceeds_its_price_waits_for_the_renewal(billing
     assert orders(billing_db, "demo-ow-trial-ended") == []
     summary = services.workspace_summary(SqlAlchemyUnitOfWork(billing_db), "demo-ow-trial-ended")
     assert summary["subscriptions"][0]["tier"] == "standard"
+
+
+# --- issue 12: blocked before the questions, purchases without a tier change, pending order first --
+def test_a_blocked_change_is_said_before_asking_how_many_users(billing_db):
+    dispatcher, events = step("Nâng cấp Xây dựng ứng dụng lên Standard theo năm", intent="buy_upgrade",
+                              token_value=token("demo-monthly"))
+    slots = slot_events(events)
+    assert slots["checkout_status"] == "blocked" and slots["requested_slot"] is None
+    assert "utter_decision_reasons" in responses(dispatcher)
+
+
+def test_an_order_waiting_for_payment_is_explained_before_anything_else(billing_db):
+    dispatcher, _ = step("mua Quy trình vận hành Starter", intent="buy_upgrade",
+                         token_value=token("demo-pending-payment"))
+    assert responses(dispatcher)[0] == "utter_checkout_pending_first"
+    assert "DEMO" in rendered(dispatcher)
+
+
+def test_more_users_on_the_current_plan_is_a_purchase_of_its_own(billing_db):
+    dispatcher, events = step("mua thêm 3 người dùng cho Không gian làm việc số, giữ nguyên gói", intent="buy_upgrade",
+                              token_value=token("demo-monthly"))
+    slots = slot_events(events)
+    assert slots["tier"] == "starter" and slots["seats"] == 8  # 5 users now, 3 more
+    assert "utter_extended_capacity" not in responses(dispatcher)
+
+
+def test_keep_my_plan_answers_the_plan_question(billing_db):
+    _, events = step("keep my plan", requested="tier", token_value=token("demo-monthly"), language="en",
+                     slots={"product": "digital_workspace"})
+    assert slot_events(events)["tier"] == "starter"
+
+
+def test_extended_capacity_alone_names_its_product_and_keeps_the_plan(billing_db):
+    _, events = step("mua thêm 50 GB lưu trữ", intent="buy_upgrade", token_value=token("demo-monthly"))
+    slots = slot_events(events)
+    assert slots["product"] == "digital_workspace" and slots["tier"] == "starter"
+    assert slots["addons"] == {"storage": 50}
+
+
+def test_the_quote_offers_extended_capacity_and_the_confirmation_repeats_the_total(billing_db):
+    from actions.forms import AskCheckoutConfirmed
+
+    dispatcher, events = step("Nâng cấp Không gian làm việc số lên Standard hàng tháng cho 5 người",
+                              intent="buy_upgrade", token_value=token("demo-monthly"))
+    assert "utter_checkout_offer_capacity" in responses(dispatcher)
+    total = slot_events(events)["checkout_total"]
+    assert total and total in rendered(dispatcher)
+    asked, _ = run(AskCheckoutConfirmed(), make_tracker("", slots={"checkout_total": total}))
+    assert total in rendered(asked)

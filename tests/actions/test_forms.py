@@ -1,27 +1,29 @@
-"""check_change_form: answers read from entities and from folded text, polite re-asks on bad
-values, interruptions left to the rules, the decision at the end."""
+"""What the plan forms share (checkout_form here): answers read from entities and from folded
+text, polite re-asks on bad values, interruptions left to the rules. ("Can I ...?" is no form any
+more: tests/actions/test_questions.py.)"""
 from __future__ import annotations
 
-from actions.forms import ActionCheckChangeSubmit, ActionStopForm, ValidateCheckChangeForm
+from actions.checkout import ValidateCheckoutForm
+from actions.forms import ActionStopForm
 from tests.actions.conftest import make_tracker, rendered, responses, run, slot_events, token
 
-FORM = "check_change_form"
+FORM = "checkout_form"
 
 
 def step(text, intent="inform", requested=None, slots=None, new_slots=None, token_value=None, entities=None,
-         language="vi"):
+         language="vi", confidence=0.95):
     all_slots = dict(slots or {})
     all_slots["requested_slot"] = requested
     tracker = make_tracker(text, intent, entities=entities, token_value=token_value, slots=all_slots,
-                           active_loop=FORM, new_slot_events=new_slots, language=language)
-    return run(ValidateCheckChangeForm(), tracker)
+                           active_loop=FORM, new_slot_events=new_slots, language=language, confidence=confidence)
+    return run(ValidateCheckoutForm(), tracker)
 
 
 def test_first_message_fills_what_it_names_even_without_diacritics(billing_db):
-    dispatcher, events = step("co ha app builder xuong starter dc ko", intent="check_change",
+    dispatcher, events = step("nang cap kglvs len premium nhe", intent="buy_upgrade",
                               token_value=token("demo-yearly"))
     slots = slot_events(events)
-    assert slots["product"] == "app_builder" and slots["tier"] == "starter"
+    assert slots["product"] == "digital_workspace" and slots["tier"] == "premium"
     assert slots["requested_slot"] == "cycle"
     assert dispatcher.messages == []
 
@@ -38,20 +40,20 @@ def test_entity_values_are_mapped_to_canonical_keys(billing_db):
 
 def test_answers_kept_from_an_earlier_form_are_validated_again(billing_db):
     _, events = step("/buy_upgrade", intent="buy_upgrade", token_value=token("demo-yearly"),
-                     new_slots={"product": "app_builder", "tier": "starter"})
-    assert slot_events(events)["product"] == "app_builder" and slot_events(events)["requested_slot"] == "cycle"
+                     new_slots={"product": "digital_workspace", "tier": "premium"})
+    assert slot_events(events)["product"] == "digital_workspace" and slot_events(events)["requested_slot"] == "cycle"
 
 
 def test_an_entity_inside_a_question_does_not_overwrite_an_answer(billing_db):
     _, events = step("chu kỳ thanh toán theo năm là sao?", intent="ask_billing_cycle", requested="seats",
                      token_value=token("demo-yearly"), entities=[entity("cycle", "yearly")],
-                     slots={"product": "app_builder", "tier": "starter", "cycle": "monthly"})
+                     slots={"product": "digital_workspace", "tier": "premium", "cycle": "monthly"})
     assert set(slot_events(events)) == {"requested_slot"}
 
 
 def test_invalid_seats_are_asked_again_politely(billing_db):
     dispatcher, events = step("abc người", requested="seats", token_value=token("demo-yearly"),
-                              slots={"product": "app_builder", "tier": "starter", "cycle": "keep"})
+                              slots={"product": "digital_workspace", "tier": "premium", "cycle": "keep"})
     slots = slot_events(events)
     assert slots["seats"] is None and slots["requested_slot"] == "seats"
     assert responses(dispatcher) == ["utter_invalid_seats"]
@@ -60,7 +62,7 @@ def test_invalid_seats_are_asked_again_politely(billing_db):
 
 def test_absurd_seat_numbers_are_refused(billing_db):
     dispatcher, events = step("99999999", requested="seats", token_value=token("demo-yearly"),
-                              slots={"product": "app_builder", "tier": "starter", "cycle": "keep"})
+                              slots={"product": "digital_workspace", "tier": "premium", "cycle": "keep"})
     assert slot_events(events)["requested_slot"] == "seats"
     assert responses(dispatcher) == ["utter_invalid_seats"]
 
@@ -75,7 +77,7 @@ def test_entity_with_a_bad_value_is_cleared_and_asked_again(billing_db):
 
 def test_keep_means_unchanged(billing_db):
     _, events = step("giữ nguyên", requested="cycle", token_value=token("demo-yearly"),
-                     slots={"product": "app_builder", "tier": "starter"})
+                     slots={"product": "digital_workspace", "tier": "premium"})
     assert slot_events(events)["cycle"] == "keep"
     assert slot_events(events)["requested_slot"] == "seats"
 
@@ -85,34 +87,16 @@ def test_a_question_in_the_middle_is_not_read_as_an_answer(billing_db):
     # set, so Rasa lets the rules answer it) and asks again afterwards.
     dispatcher, events = step("tại sao gói năm không chuyển sang tháng được?", intent="ask_billing_cycle",
                               requested="seats", token_value=token("demo-yearly"),
-                              slots={"product": "app_builder", "tier": "starter", "cycle": "keep"})
+                              slots={"product": "digital_workspace", "tier": "premium", "cycle": "keep"})
     assert {k for k in slot_events(events)} == {"requested_slot"}
     assert dispatcher.messages == []
 
 
 def test_anonymous_user_is_told_to_log_in_and_the_form_stops(billing_db):
-    dispatcher, events = step("có hạ App Builder xuống Starter được không", intent="check_change")
-    assert responses(dispatcher) == ["utter_check_login"]
+    dispatcher, events = step("nâng Không gian làm việc số lên Premium", intent="buy_upgrade")
+    assert responses(dispatcher) == ["utter_checkout_login"]
     assert slot_events(events)["requested_slot"] is None
     assert slot_events(events)["checkout_status"] == "needs_login"
-
-
-def test_submit_gives_the_decision_for_the_workspace(billing_db):
-    tracker = make_tracker("10", "inform", token_value=token("demo-yearly"),
-                           slots={"product": "app_builder", "tier": "starter", "cycle": "keep", "seats": "keep"})
-    dispatcher, events = run(ActionCheckChangeSubmit(), tracker)
-    names = responses(dispatcher)
-    assert names[0] == "utter_personal_header" and "utter_decision_summary" in names
-    assert "kỳ thanh toán tiếp theo" in rendered(dispatcher)  # a downgrade applies next cycle
-    assert slot_events(events)["product"] is None  # answers forgotten after a downgrade check
-
-
-def test_submit_of_an_allowed_upgrade_offers_checkout_and_keeps_the_answers(billing_db):
-    tracker = make_tracker("5", "inform", token_value=token("demo-monthly"),
-                           slots={"product": "digital_workspace", "tier": "standard", "cycle": "monthly", "seats": 5})
-    dispatcher, events = run(ActionCheckChangeSubmit(), tracker)
-    assert responses(dispatcher)[-1] == "utter_offer_checkout"
-    assert "product" not in slot_events(events)
 
 
 def test_stopping_the_form_forgets_the_answers(billing_db):
@@ -124,12 +108,12 @@ def test_stopping_the_form_forgets_the_answers(billing_db):
 def test_a_short_answer_misread_as_another_intent_still_counts(billing_db):
     # "giữ nguyên" was classified as cancel_downgrade in a live run: the parser reads the answer.
     _, events = step("giữ nguyên", intent="cancel_downgrade", requested="cycle", token_value=token("demo-yearly"),
-                     slots={"product": "app_builder", "tier": "starter"})
+                     slots={"product": "digital_workspace", "tier": "premium"})
     assert slot_events(events)["cycle"] == "keep"
 
 
 def test_seats_in_words_and_negative_numbers(billing_db):
-    slots = {"product": "app_builder", "tier": "starter", "cycle": "keep"}
+    slots = {"product": "digital_workspace", "tier": "premium", "cycle": "keep"}
     _, events = step("mười hai người", intent="request_human", requested="seats", token_value=token("demo-yearly"),
                      slots=slots)
     assert slot_events(events)["seats"] == 12
@@ -143,7 +127,18 @@ def test_seats_in_words_and_negative_numbers(billing_db):
 
 
 def test_a_confident_other_intent_with_no_answer_is_left_to_the_rules(billing_db):
-    dispatcher, events = step("thôi", intent="deny", requested="tier", token_value=token("demo-yearly"),
+    dispatcher, events = step("không đâu", intent="deny", requested="tier", token_value=token("demo-yearly"),
                               slots={"product": "app_builder"})
     assert set(slot_events(events)) == {"requested_slot"}  # Rasa rejects the form; the deny rule stops it
     assert dispatcher.messages == []
+
+
+def test_giving_up_in_so_many_words_stops_whatever_the_nlu_said(billing_db):
+    dispatcher, events = step("thôi không mua nữa", intent="inform", requested="cycle", token_value=token("demo-yearly"),
+                              slots={"product": "digital_workspace", "tier": "premium"}, confidence=0.4)
+    assert responses(dispatcher) == ["utter_form_stopped"]
+    assert slot_events(events)["checkout_status"] == "stopped" and slot_events(events)["requested_slot"] is None
+    # "thời gian" folds to "thoi gian": no way out
+    dispatcher, events = step("thời gian theo năm", requested="cycle", token_value=token("demo-yearly"),
+                              slots={"product": "digital_workspace", "tier": "premium"})
+    assert slot_events(events).get("cycle") == "yearly"

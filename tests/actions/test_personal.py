@@ -275,3 +275,13 @@ def test_text_last_trial_day_is_today_not_zero_days(billing_db):
     dispatcher, _ = ask_trial(token("demo-trial"))
     text = rendered(dispatcher)
     assert "ngày dùng thử cuối cùng" in text and "còn 0 ngày" not in text, text
+
+
+def test_can_an_upgrade_switch_my_yearly_plan_to_monthly_is_no(billing_db):
+    from actions.personal import ActionAnswerBillingCycle
+
+    tracker = make_tracker("can an upgrade switch my Digital Workspace from yearly to monthly?", "ask_billing_cycle",
+                           token_value=token("demo-yearly"), language="en")
+    dispatcher, _ = run(ActionAnswerBillingCycle(), tracker)
+    assert "utter_decision_reasons" in responses(dispatcher)
+    assert "monthly" in rendered(dispatcher, "en").lower()

@@ -34,6 +34,7 @@ def names_in_actions():
     # utter_invalid(...) says f"utter_invalid_{slot}" for the plan slots it has no special text for
     form_slots = {slot for spec in DOMAIN["forms"].values() for slot in spec["required_slots"]}
     literal |= {f"utter_invalid_{slot}" for slot in form_slots - {"checkout_confirmed"}}
+    literal.discard("utter_action")  # Rasa's metadata key that names the text of a bot event, not a text
     return literal - via_rasa - READ_FROM_EVENTS, via_rasa
 
 

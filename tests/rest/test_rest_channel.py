@@ -125,3 +125,39 @@ def test_replies_are_json_text_not_html(live_stack):
     assert isinstance(replies, list)
     json.dumps(replies)  # serialisable
     assert "<b>" not in texts(replies)
+
+
+def _subscription(url, workspace_id, product):
+    import billing_core as bc
+
+    summary = bc.workspace_summary(bc.SqlAlchemyUnitOfWork(url), workspace_id)
+    return next(s for s in summary["subscriptions"] if s["product"] == product)
+
+
+def test_downgrade_in_the_chat_follows_the_articles_steps_and_shows_as_next_renewal(live_stack, token_for):
+    """Issue 12: lower plan -> survey -> what will change -> confirmation -> review -> "Hạ gói"."""
+    token, sender = token_for("demo-yearly"), f"rest-{uuid.uuid4().hex[:10]}"
+    url = live_stack.database_url
+    replies = say(live_stack, '/request_downgrade{"product":"app_builder","tier":"starter"}', token, sender)
+    assert "lý do" in texts(replies)  # the survey comes first, reasons as buttons
+    assert any(r.get("buttons") for r in replies)
+    replies = say(live_stack, "Chi phí cao", token, sender)
+    changes = texts(replies)
+    assert "Kết nối API" in changes and "7 ngày" in changes  # locked features, capacity rule
+    assert _subscription(url, "demo-yearly", "app_builder")["downgrade_scheduled"] is False
+    replies = say(live_stack, "Tôi xác nhận hạ gói và không thể truy cập các tính năng nâng cao sau khi kết thúc "
+                              "chu kỳ thanh toán", token, sender)
+    assert "Xem lại gói mới" in texts(replies)
+    replies = say(live_stack, "Hạ gói", token, sender)
+    assert "Gói gia hạn tiếp theo" in texts(replies)
+    scheduled = _subscription(url, "demo-yearly", "app_builder")
+    assert scheduled["downgrade_scheduled"] is True and scheduled["next_renewal_plan"]["tier"] == "starter"
+    # ... and cancelled from the chat
+    say(live_stack, '/cancel_downgrade{"product":"app_builder"}', token, sender)
+    say(live_stack, "/affirm", token, sender)
+    assert _subscription(url, "demo-yearly", "app_builder")["downgrade_scheduled"] is False
+
+
+def test_anonymous_downgrade_request_gets_the_rule_and_how_to_log_in(live_stack):
+    replies = say(live_stack, "/request_downgrade")
+    assert "đăng nhập" in texts(replies) and "kỳ thanh toán tiếp theo" in texts(replies)
