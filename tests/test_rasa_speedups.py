@@ -1,9 +1,12 @@
-"""The compiled-once reply validation accepts and refuses exactly what Rasa's own does."""
+"""The compiled-once reply validation accepts and refuses exactly what Rasa's own does; the event
+type table resolves every event type name to the class Rasa's own walk finds."""
 from __future__ import annotations
 
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event, SlotSet, UserUttered, deserialise_events
+from rasa.shared.utils.common import all_subclasses
 
 import helpdesk.nlu_components  # noqa: F401  (loading the components installs the fix)
 from helpdesk import rasa_speedups
@@ -41,3 +44,39 @@ def test_invalid_replies_fail_with_rasas_message(reply):
         ACTION._validate_action_result(reply)
     assert our_error.value.message == rasa_error.value.message
     assert "Failed to validate Action server response" in our_error.value.message
+
+
+def test_loading_the_components_installs_the_event_type_table():
+    assert Event.resolve_by_type is rasa_speedups.resolve_by_type
+
+
+def test_every_event_type_resolves_to_the_class_rasa_finds():
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in names:
+        assert rasa_speedups.resolve_by_type(name) is rasa_speedups.RASA_RESOLVE_BY_TYPE(name), name
+
+
+def test_unknown_names_fall_back_or_fail_like_rasa():
+    assert rasa_speedups.resolve_by_type("topic") is None
+    assert rasa_speedups.resolve_by_type("no-such-event", SlotSet) is SlotSet
+    with pytest.raises(ValueError) as ours:
+        rasa_speedups.resolve_by_type("no-such-event")
+    with pytest.raises(ValueError) as theirs:
+        rasa_speedups.RASA_RESOLVE_BY_TYPE("no-such-event")
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_an_event_class_defined_later_is_found():
+    class LateEvent(SlotSet):
+        type_name = "helpdesk_test_late_event"
+
+    assert rasa_speedups.resolve_by_type("helpdesk_test_late_event") is LateEvent
+
+
+def test_stored_events_deserialise_as_before():
+    dumped = [UserUttered("xin chào", {"name": "greet", "confidence": 1.0}).as_dict(),
+              SlotSet("language", "vi").as_dict()]
+    events = deserialise_events(dumped)
+    assert [type(e) for e in events] == [UserUttered, SlotSet]
+    assert [e.as_dict() for e in events] == dumped
