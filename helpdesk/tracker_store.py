@@ -36,6 +36,8 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401  (sa.orm.session)
+import sqlalchemy.pool  # noqa: F401
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import (
     ActiveLoop,
@@ -83,8 +85,14 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             raise ValueError(f"window_turns must be at least 1, not {window_turns}")
         self.window_turns = window_turns
         if self.engine.dialect.name == "sqlite":
+            # SQLAlchemy 1.4 opens and closes a new SQLite connection for every session (NullPool):
+            # a tenth of a turn here. One process, one event loop thread: keep a few open.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8,
+                                           connect_args={"check_same_thread": False})
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            self.engine.dispose()  # connections opened by create_all get the pragmas next time
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self._ensure_index()
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
