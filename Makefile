@@ -13,7 +13,7 @@ help:
 	@echo "make run    - install, train if data changed, seed demo data, start the assistant + web app"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make eval   - train and evaluate the NLU on the held-out set (results/)"
-	@echo "make bench  - run the benchmark scripts in bench/"
+	@echo "make bench  - run every benchmark in bench/ (bench/run_all.py; QUICK=1 for a smoke run)"
 
 $(STAMPS):
 	mkdir -p $(STAMPS)
@@ -70,8 +70,8 @@ token: install
 eval: install
 	$(PY) scripts/eval_nlu.py
 
-bench: install
-	$(PY) bench/run_all.py
+bench: install train
+	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(STAMPS) models results test-output
