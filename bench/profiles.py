@@ -48,7 +48,7 @@ def _tokens(secret: str) -> Callable[[str], str]:
     return token
 
 
-def start_embedded(stock_tracker_store: bool = False, with_web: bool = False) -> Running:
+def start_embedded(stock_tracker_store: bool = False, with_web: bool = False, model: Optional[Path] = None) -> Running:
     scratch = Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
     url = f"sqlite:///{scratch / 'billing.db'}"
     env = dict(os.environ, BILLING_DATABASE_URL=url)
@@ -58,6 +58,7 @@ def start_embedded(stock_tracker_store: bool = False, with_web: bool = False) ->
     secret = "bench-" + os.urandom(16).hex()
     ports = Ports(*free_ports(3))
     stack = Stack(ports, with_web=with_web, log_dir=scratch / "logs", stock_tracker_store=stock_tracker_store,
+                  **({"model": model} if model else {}),
                   env={"BILLING_DATABASE_URL": url, "HELPDESK_JWT_SECRET": secret, "HELPDESK_MODE": "demo"})
     try:
         stack.start(timeout=300)
