@@ -13,7 +13,7 @@ help:
 	@echo "make run    - install, train if data changed, seed demo data, start the assistant + web app"
 	@echo "make test   - install and run the whole test suite"
 	@echo "make eval   - evaluate the NLU (held-out set) and the blind conversation set (results/)"
-	@echo "make bench  - run the benchmark scripts in bench/"
+	@echo "make bench  - run every benchmark in bench/ (bench/run_all.py; QUICK=1 for a smoke run)"
 	@echo "make mutate - mutation testing of billing_core (score and survivors; slow, not part of make test)"
 
 $(STAMPS):
@@ -83,8 +83,8 @@ eval: install train
 	$(PY) scripts/eval_nlu.py
 	$(PY) scripts/eval_conversations.py
 
-bench: install
-	$(PY) bench/run_all.py
+bench: install train
+	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
 
 # Mutation testing (mutmut) of billing_core's domain, service layer and payments; see scripts/mutate.sh.
 mutate: install-core

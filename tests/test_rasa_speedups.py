@@ -1,9 +1,12 @@
-"""The compiled-once reply validation accepts and refuses exactly what Rasa's own does."""
+"""The compiled-once reply validation accepts and refuses exactly what Rasa's own does; the event
+type table resolves every event type name to the class Rasa's own walk finds."""
 from __future__ import annotations
 
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event, SlotSet, UserUttered, deserialise_events
+from rasa.shared.utils.common import all_subclasses
 
 import helpdesk.nlu_components  # noqa: F401  (loading the components installs the fix)
 from helpdesk import rasa_speedups
@@ -41,3 +44,92 @@ def test_invalid_replies_fail_with_rasas_message(reply):
         ACTION._validate_action_result(reply)
     assert our_error.value.message == rasa_error.value.message
     assert "Failed to validate Action server response" in our_error.value.message
+
+
+def test_loading_the_components_installs_the_event_type_table_and_states_cache():
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    assert Event.resolve_by_type is rasa_speedups.resolve_by_type
+    assert DialogueStateTracker.past_states is rasa_speedups.past_states
+
+
+def test_every_event_type_resolves_to_the_class_rasa_finds():
+    names = {cls.type_name for cls in all_subclasses(Event)}
+    assert len(names) > 20
+    for name in names:
+        assert rasa_speedups.resolve_by_type(name) is rasa_speedups.RASA_RESOLVE_BY_TYPE(name), name
+
+
+def test_unknown_names_fall_back_or_fail_like_rasa():
+    assert rasa_speedups.resolve_by_type("topic") is None
+    assert rasa_speedups.resolve_by_type("no-such-event", SlotSet) is SlotSet
+    with pytest.raises(ValueError) as ours:
+        rasa_speedups.resolve_by_type("no-such-event")
+    with pytest.raises(ValueError) as theirs:
+        rasa_speedups.RASA_RESOLVE_BY_TYPE("no-such-event")
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_an_event_class_defined_later_is_found():
+    class LateEvent(SlotSet):
+        type_name = "helpdesk_test_late_event"
+
+    assert rasa_speedups.resolve_by_type("helpdesk_test_late_event") is LateEvent
+
+
+def test_stored_events_deserialise_as_before():
+    dumped = [UserUttered("xin chào", {"name": "greet", "confidence": 1.0}).as_dict(),
+              SlotSet("language", "vi").as_dict()]
+    events = deserialise_events(dumped)
+    assert [type(e) for e in events] == [UserUttered, SlotSet]
+    assert [e.as_dict() for e in events] == dumped
+
+
+def _tracker(turns: int):
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = Domain.load("domain.yml")
+    tracker = DialogueStateTracker("states", domain.slots)
+    for turn in range(turns):
+        tracker.update(ActionExecuted("action_listen"))
+        tracker.update(UserUttered(f"m{turn}", {"name": ["greet", "ask_trial", "buy_upgrade"][turn % 3],
+                                                "confidence": 1.0}))
+        if turn % 4 == 2:
+            tracker.update(ActionExecuted("checkout_form"))
+            tracker.update(ActiveLoop("checkout_form" if turn % 8 == 2 else None))
+        tracker.update(SlotSet("product", f"p{turn % 2}"))
+        tracker.update(ActionExecuted("utter_greet"))
+    return domain, tracker
+
+
+@pytest.mark.parametrize("omit,ignore,rule_only", [(False, False, None), (True, False, None),
+                                                   (False, True, {"slots": ["product"], "loops": []})])
+def test_past_states_are_rasas_at_every_step_and_callers_cannot_spoil_them(omit, ignore, rule_only):
+    from rasa.shared.core.events import ActionExecuted
+
+    domain, tracker = _tracker(6)
+    kwargs = dict(omit_unset_slots=omit, ignore_rule_only_turns=ignore, rule_only_data=rule_only)
+    for step in range(4):
+        expected = rasa_speedups.RASA_PAST_STATES(tracker, domain, **kwargs)
+        first = tracker.past_states(domain, **kwargs)
+        assert first == expected
+        for state in first:  # what a featurizer does (drops the text, changes parts)
+            state.pop("user", None)
+            state["extra"] = {"x": 1}
+        assert tracker.past_states(domain, **kwargs) == expected  # the cached states unharmed
+        tracker.update(ActionExecuted("action_listen") if step % 2 else UserUttered(
+            f"later {step}", {"name": "thank", "confidence": 1.0}))
+        assert tracker.past_states(domain, **kwargs) == rasa_speedups.RASA_PAST_STATES(tracker, domain, **kwargs)
+
+
+def test_past_states_of_a_copy_and_of_different_arguments_are_their_own():
+    domain, tracker = _tracker(5)
+    with_slots = tracker.past_states(domain)
+    without = tracker.past_states(domain, omit_unset_slots=True)
+    assert with_slots == rasa_speedups.RASA_PAST_STATES(tracker, domain)
+    assert without == rasa_speedups.RASA_PAST_STATES(tracker, domain, omit_unset_slots=True)
+    earlier = tracker.travel_back_in_time(tracker.events[8].timestamp)
+    assert earlier.past_states(domain) == rasa_speedups.RASA_PAST_STATES(earlier, domain)
+    assert len(earlier.past_states(domain)) < len(with_slots)

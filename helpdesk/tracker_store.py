@@ -1,0 +1,190 @@
+"""Rasa's SQL tracker store, loading only the part of a conversation that a turn needs.
+
+Rasa 3.6 rebuilds the whole tracker of the current session on every message: it reads every
+event from the database, replays them, featurizes the whole history for every policy and sends
+every event to the action server. A turn therefore costs more the longer the conversation is
+(43 ms at turn 5, 401 ms at turn 300 here). This store keeps every event in the database, as
+Rasa's own does (the console, ``GET /conversations/<id>/tracker`` and analytics read the full
+history through ``retrieve_full_tracker``), but a turn loads:
+
+- the events of the last ``window_turns`` user messages of the session (the policies look at
+  five turns; the actions at most six user messages: hand-off summary, feedback topic), and
+- before them, the state that older events left: the latest value of every slot, the active loop
+  (form) and whether the conversation is paused, as the ``SlotSet``/``ActiveLoop``/
+  ``ConversationPaused`` events that set them.
+
+The resulting tracker has the same slots, form and pause state as the full one and the same
+recent turns, so the policies predict the same actions and actions read the same slots, at a cost
+that no longer depends on the conversation's length. A conversation shorter than the window is
+loaded whole, exactly as Rasa does.
+
+``save`` appends only the events added since the tracker was loaded (Rasa's own ``save`` counts
+the stored events and would skip new events of a tracker loaded in part).
+
+In endpoints.yml::
+
+    tracker_store:
+      type: helpdesk.tracker_store.WindowedSQLTrackerStore
+      dialect: sqlite            # or postgresql (host, port, username, password)
+      db: var/rasa-tracker.db
+      window_turns: 10
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401  (sa.orm.session)
+import sqlalchemy.pool  # noqa: F401
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import (
+    ActiveLoop,
+    AllSlotsReset,
+    ConversationPaused,
+    ConversationResumed,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from helpdesk import rasa_speedups
+
+rasa_speedups.install()  # the store deserialises events: with the type table (rasa_speedups.py)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_TURNS = 10
+INDEX_NAME = "ix_events_sender_type_id"
+# Set on a tracker this store loaded: how many of its events are already in the database.
+STORED = "_helpdesk_stored_events"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL: readers never wait for the writer; NORMAL: a commit is durable against a crash of the
+    # process (the case the supervisor handles), not against a power cut, and costs no fsync.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class WindowedSQLTrackerStore(SQLTrackerStore):
+    """``SQLTrackerStore`` whose ``retrieve`` loads the last ``window_turns`` turns plus the state."""
+
+    def __init__(self, *args: Any, window_turns: int = DEFAULT_WINDOW_TURNS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        window_turns = int(window_turns)
+        if window_turns < 1:
+            raise ValueError(f"window_turns must be at least 1, not {window_turns}")
+        self.window_turns = window_turns
+        if self.engine.dialect.name == "sqlite":
+            # SQLAlchemy 1.4 opens and closes a new SQLite connection for every session (NullPool):
+            # a tenth of a turn here. One process, one event loop thread: keep a few open.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8,
+                                           connect_args={"check_same_thread": False})
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        self._ensure_index()
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The current session's tracker: the last turns, after the state older events left."""
+        with self.session_scope() as session:
+            events = self._windowed_events(session, sender_id)
+        if not events or not self.domain:
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        setattr(tracker, STORED, len(tracker.events))
+        return tracker
+
+    def _ensure_index(self) -> None:
+        """One index serves every query of a windowed load from the index alone: the session's
+        start, the window's first user message, the latest event of each state-setting kind."""
+        statement = sa.text(f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON events (sender_id, type_name, id, action_name)")
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(statement)
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as error:
+            # another Rasa server created it at the same moment
+            logger.info(f"index {INDEX_NAME} not created here: {error}")
+
+    def _latest_id(self, session: Any, sender_id: Text, type_name: Text, after: int = 0,
+                   before: Optional[int] = None) -> Optional[int]:
+        SQLEvent = self.SQLEvent
+        query = session.query(sa.func.max(SQLEvent.id)).filter(
+            SQLEvent.sender_id == sender_id, SQLEvent.type_name == type_name, SQLEvent.id >= after)
+        if before is not None:
+            query = query.filter(SQLEvent.id < before)
+        return query.scalar()
+
+    def _windowed_events(self, session: Any, sender_id: Text) -> List[Dict[Text, Any]]:
+        # plain SQL on the index (sender_id, type_name, id, action_name): five small queries
+        run = lambda sql, **params: session.execute(sa.text(sql), dict(sender=sender_id, **params))  # noqa: E731
+        start = run("SELECT max(id) FROM events WHERE sender_id = :sender AND type_name = :type",
+                    type=SessionStarted.type_name).scalar() or 0
+        cut = run("SELECT id FROM events WHERE sender_id = :sender AND type_name = :type AND id >= :start"
+                  " ORDER BY id DESC LIMIT 1 OFFSET :skip",
+                  type=UserUttered.type_name, start=start, skip=self.window_turns - 1).scalar()
+        if cut is None:  # shorter than the window: the whole session, as Rasa loads it
+            current = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
+            return [json.loads(row.data) for row in current.all()]
+        # from the action before that message (action_listen), so the first state has its prev_action
+        cut = run("SELECT max(id) FROM events WHERE sender_id = :sender AND type_name = :type"
+                  " AND id >= :start AND id < :cut", type="action", start=start, cut=cut).scalar() or cut
+        latest = run(
+            "SELECT type_name, action_name, max(id) FROM events WHERE sender_id = :sender"
+            " AND type_name IN ('slot', 'active_loop', 'pause', 'resume', 'restart', 'reset_slots')"
+            " AND id >= :start AND id < :cut GROUP BY type_name, action_name", start=start, cut=cut,
+        ).fetchall()
+
+        def newest(*types: Text) -> int:
+            return max((row[2] for row in latest if row[0] in types), default=0)
+
+        # nothing before the latest restart counts; no slot before the latest slot reset
+        restart = newest(Restarted.type_name)
+        slots_from = max(restart, newest(AllSlotsReset.type_name))
+        state_ids = [row[2] for row in latest if row[0] == SlotSet.type_name and row[2] > slots_from]
+        state_ids += [i for i in (newest(ActiveLoop.type_name),
+                                  newest(ConversationPaused.type_name, ConversationResumed.type_name))
+                      if i > restart]
+        rows = session.execute(
+            sa.text("SELECT data FROM events WHERE sender_id = :sender AND (id >= :cut OR id IN :state)"
+                    " ORDER BY id").bindparams(sa.bindparam("state", expanding=True)),
+            dict(sender=sender_id, cut=cut, state=state_ids or [-1]),
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Appends the events added since the tracker was loaded (or last saved)."""
+        stored = getattr(tracker, STORED, None)
+        if stored is None:
+            # a tracker this store did not load (a new conversation): Rasa's own bookkeeping
+            await super().save(tracker)
+            setattr(tracker, STORED, len(tracker.events))
+            return
+        await self.stream_events(tracker)
+        new_events = list(tracker.events)[stored:]
+        with self.session_scope() as session:
+            for event in new_events:
+                session.add(self._row(tracker.sender_id, event))
+            session.commit()
+        setattr(tracker, STORED, len(tracker.events))
+
+    def _row(self, sender_id: Text, event: Event) -> Any:
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )

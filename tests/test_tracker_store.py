@@ -1,0 +1,159 @@
+"""The windowed SQL tracker store: a turn sees the same state as with the whole conversation loaded,
+new events are appended exactly once, and the whole history stays in the database."""
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    AllSlotsReset,
+    ConversationPaused,
+    ConversationResumed,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.utils.endpoints import read_endpoint_config
+
+from helpdesk.tracker_store import STORED, WindowedSQLTrackerStore
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN = Domain.load(str(ROOT / "domain.yml"))
+INTENTS = ["ask_trial", "ask_my_plan", "buy_upgrade", "inform", "affirm", "deny", "thank", "greet"]
+TEXT_SLOTS = ["product", "tier", "cycle", "renewal_mode", "checkout_status", "requested_slot"]
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def stores(tmp_path, window=4):
+    db = str(tmp_path / "tracker.db")
+    return (WindowedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, window_turns=window),
+            SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db))
+
+
+def turn_events(rng: random.Random, turn: int):
+    """One turn as Rasa writes it: the user's message, slots, maybe a form, a pause, a reset."""
+    events = [UserUttered(f"message {turn}", {"name": rng.choice(INTENTS), "confidence": 1.0})]
+    for slot in rng.sample(TEXT_SLOTS, rng.randint(0, 3)):
+        events.append(SlotSet(slot, rng.choice([None, f"{slot}-{turn}"])))
+    roll = rng.random()
+    if roll < 0.15:
+        events += [ActionExecuted("checkout_form"), ActiveLoop("checkout_form")]
+    elif roll < 0.25:
+        events += [ActionExecuted("checkout_form"), ActiveLoop(None)]
+    elif roll < 0.30:
+        events.append(ConversationPaused())
+    elif roll < 0.35:
+        events.append(ConversationResumed())
+    elif roll < 0.38:
+        events.append(AllSlotsReset())
+    elif roll < 0.40:
+        events.append(Restarted())
+    events += [ActionExecuted("utter_greet"), ActionExecuted("action_listen")]
+    return events
+
+
+def same_state(windowed, full, history=5):
+    assert windowed.current_slot_values() == full.current_slot_values()
+    assert windowed.active_loop_name == full.active_loop_name
+    assert windowed.is_paused() == full.is_paused()
+    assert windowed.latest_message.text == full.latest_message.text
+    assert windowed.latest_action_name == full.latest_action_name
+    # what the policies see (max_history 5) is the same
+    assert windowed.past_states(DOMAIN)[-history:] == full.past_states(DOMAIN)[-history:]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_windowed_tracker_has_the_state_of_the_whole_conversation(tmp_path, seed):
+    windowed, full = stores(tmp_path)
+    rng = random.Random(seed)
+    sender = f"conversation-{seed}"
+    tracker = run(windowed.get_or_create_tracker(sender))
+    for turn in range(40):
+        tracker = run(windowed.retrieve(sender))
+        for event in turn_events(rng, turn):
+            tracker.update(event)
+        run(windowed.save(tracker))
+        loaded, whole = run(windowed.retrieve(sender)), run(full.retrieve(sender))
+        same_state(loaded, whole)
+        if turn >= 8:  # past the window: only the last turns and the state are loaded
+            assert len(loaded.events) < len(whole.events)
+    # every event is stored once, in order, and the full history is still there
+    history = run(windowed.retrieve_full_tracker(sender))
+    texts = [e.text for e in history.events if isinstance(e, UserUttered)]
+    assert texts == [f"message {turn}" for turn in range(40)]
+
+
+def test_save_appends_only_new_events_even_when_saved_twice(tmp_path):
+    windowed, full = stores(tmp_path, window=2)
+    sender = "twice"
+    tracker = run(windowed.get_or_create_tracker(sender))
+    for turn in range(6):
+        tracker = run(windowed.retrieve(sender))
+        tracker.update(UserUttered(f"m{turn}", {"name": "greet", "confidence": 1.0}))
+        run(windowed.save(tracker))
+        tracker.update(ActionExecuted("utter_greet"))
+        tracker.update(ActionExecuted("action_listen"))
+        run(windowed.save(tracker))
+        run(windowed.save(tracker))  # nothing new: nothing written
+    assert getattr(tracker, STORED) == len(tracker.events)
+    whole = run(full.retrieve(sender))
+    assert [e.text for e in whole.events if isinstance(e, UserUttered)] == [f"m{t}" for t in range(6)]
+    assert sum(1 for e in whole.events if isinstance(e, ActionExecuted) and e.action_name == "utter_greet") == 6
+
+
+def test_a_new_session_starts_with_its_own_events(tmp_path):
+    windowed, full = stores(tmp_path, window=2)
+    sender = "sessions"
+    tracker = run(windowed.get_or_create_tracker(sender))
+    for turn in range(5):
+        tracker.update(UserUttered(f"old {turn}", {"name": "greet", "confidence": 1.0}))
+        tracker.update(SlotSet("product", f"old-{turn}"))
+        tracker.update(ActionExecuted("action_listen"))
+    run(windowed.save(tracker))
+    tracker = run(windowed.retrieve(sender))
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), SlotSet("tier", "standard"),
+                  ActionExecuted("action_listen"),
+                  UserUttered("new", {"name": "greet", "confidence": 1.0})):
+        tracker.update(event)
+    run(windowed.save(tracker))
+    loaded = run(windowed.retrieve(sender))
+    same_state(loaded, run(full.retrieve(sender)))
+    assert loaded.get_slot("product") is None and loaded.get_slot("tier") == "standard"
+    for turn in range(4):  # the new session outgrows the window: still nothing of the old one
+        loaded.update(ActionExecuted("action_listen"))
+        loaded.update(UserUttered(f"new {turn}", {"name": "greet", "confidence": 1.0}))
+        run(windowed.save(loaded))
+        loaded = run(windowed.retrieve(sender))
+        same_state(loaded, run(full.retrieve(sender)), history=2)  # a window of two turns
+    assert loaded.get_slot("product") is None and loaded.get_slot("tier") == "standard"
+    assert not any(isinstance(e, UserUttered) and e.text.startswith("old") for e in loaded.events)
+
+
+def test_endpoints_files_name_this_store(tmp_path):
+    """Rasa falls back to memory, with a mere warning, when it cannot import a store: both profiles
+    must name one that imports, with settings it accepts."""
+    for path in (ROOT / "endpoints.yml", ROOT / "deploy" / "endpoints.prod.yml"):
+        store = yaml.safe_load(path.read_text())["tracker_store"]
+        assert store["type"] == "helpdesk.tracker_store.WindowedSQLTrackerStore", path
+        assert int(store["window_turns"]) >= 6  # the hand-off summary reads six messages
+    config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
+    config.kwargs["db"] = str(tmp_path / "t.db")
+    store = TrackerStore.create(config, DOMAIN)
+    assert isinstance(store, WindowedSQLTrackerStore)
+    assert store.engine.url.drivername == "sqlite"
+
+
+def test_window_must_be_positive(tmp_path):
+    with pytest.raises(ValueError):
+        WindowedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "x.db"), window_turns=0)
