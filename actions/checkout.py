@@ -16,13 +16,11 @@ from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-
-import billing_core as bc
-from actions import billing
-from actions.billing import Unavailable
 from rasa_sdk.forms import REQUESTED_SLOT
 
-from actions import texts
+import billing_core as bc
+from actions import billing, texts
+from actions.billing import Unavailable
 from actions.context import Asker, identity_of, language_of, latest_text
 from actions.forms import (
     CORE_SLOTS,

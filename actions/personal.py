@@ -20,8 +20,10 @@ from actions.billing import Unavailable
 from actions.context import (
     Asker,
     header,
+    identity_of,
     language_of,
     latest_entities,
+    latest_intent,
     latest_text,
     resolve_asker,
 )
@@ -370,8 +372,6 @@ class ActionConfirmCancelDowngrade(Action):
         return "action_confirm_cancel_downgrade"
 
     async def run(self, dispatcher, tracker, domain):
-        from actions.context import identity_of, latest_intent
-
         lang = language_of(tracker)
         product = tracker.get_slot("pending_cancel_product")
         clear = [SlotSet("pending_cancel_product", None)]

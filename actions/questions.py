@@ -19,7 +19,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import billing_core as bc
-from actions import billing, personal
+from actions import billing, personal, texts
 from actions.context import Asker, header, language_of, latest_entities, latest_intent, latest_text
 from actions.forms import is_keep
 from actions.parsing import (
@@ -32,7 +32,6 @@ from actions.parsing import (
     parse_change,
     product_phrases,
 )
-from actions import texts
 from actions.texts import say
 
 

@@ -28,8 +28,8 @@ from sanic.request import Request
 from billing_core import ChangeRequest, Cycle
 from helpdesk import conversation_store
 from webapp import agent_data, auth
-from webapp.app import run_blocking
 from webapp.page_templates import page
+from webapp.runtime import run_blocking
 
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PRODUCTS = ("digital_workspace", "operations_workflow", "app_builder")

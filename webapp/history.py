@@ -12,7 +12,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from webapp import agent_data, auth
-from webapp.app import run_blocking
+from webapp.runtime import run_blocking
 
 HISTORY_LIMIT = 100
 

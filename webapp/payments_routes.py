@@ -15,8 +15,8 @@ from sanic.request import Request
 
 import billing_core as bc
 from billing_core import OrderKind, OrderStatus, load_catalog
-from webapp.app import WebSettings, run_blocking
 from webapp.pages import esc, format_vnd, page
+from webapp.runtime import WebSettings, run_blocking
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 import billing_core as bc
-from webapp.app import WebSettings, run_blocking
 from webapp.pages import esc, format_vnd, page
+from webapp.runtime import WebSettings, run_blocking
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import yaml
 
 from billing_core.domain.errors import CatalogError
+from billing_core.domain.messages import has_message
+from billing_core.domain.rules import fact_domains
 
 __all__ = [
     "Catalog", "CatalogError", "CapacityKind", "CapacityQuota", "Feature", "LocalizedText", "Product",
@@ -461,9 +463,6 @@ class _Loader:
 
     # -- rules ------------------------------------------------------------------------------
     def load_rules(self, raw, catalog: Catalog) -> Tuple[RuleCase, ...]:
-        from billing_core.domain.rules import fact_domains
-        from billing_core.domain.messages import has_message
-
         domains = fact_domains(catalog)
         if not isinstance(raw, list) or not raw:
             raise self.fail("change_rules", "must be a non-empty list of rule cases")
