@@ -194,3 +194,20 @@ def test_a_querydr_answer_without_a_transaction_reads_as_none_made(uow, config):
         {"txn_ref": order.txn_ref, "outcome": "failed"}]
     stored = load(uow).orders[0]
     assert stored.status is OrderStatus.FAILED and stored.transaction_no is None  # no transaction was made
+
+
+def test_a_paid_ipn_records_what_vnpay_said(uow, config):
+    from datetime import datetime, timezone
+
+    order = checkout(uow, config, MONTHLY).order
+    assert payments.handle_ipn(uow, signed_ipn(config, order), config, NOW + timedelta(minutes=20)) == \
+        payments.ipn_answer("00")
+    stored = load(uow).orders[0]
+    assert stored.status is OrderStatus.PAID and stored.response_code == "00"
+    assert stored.transaction_no == "14000001"
+    assert stored.paid_at == datetime(2026, 11, 26, 9, 15, tzinfo=timezone.utc)  # vnp_PayDate, 16:15 in Vietnam
+    paid = entries(uow, "payment_paid")[0].detail
+    assert {k: paid[k] for k in ("txn_ref", "amount_vnd", "response_code", "transaction_status", "transaction_no",
+                                 "bank_code")} == {
+        "txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "response_code": "00",
+        "transaction_status": "00", "transaction_no": "14000001", "bank_code": "NCB"}
