@@ -161,6 +161,13 @@ def test_the_signature_check_is_constant_time(monkeypatch, config):
     assert vnpay.verify(fields, config.hash_secret) is False
 
 
+def test_verify_never_accepts_an_empty_secret_and_never_raises(config):
+    fields = {"vnp_Amount": "100000", "vnp_TxnRef": "T1", "vnp_TmnCode": config.tmn_code}
+    assert vnpay.verify({**fields, "vnp_SecureHash": vnpay.sign(fields, "")}, "") is False  # no secret, no trust
+    for forged in ("\ud800" * 128, "é" * 128, "", "  "):  # a lone surrogate must not raise either
+        assert vnpay.verify({**fields, "vnp_SecureHash": forged}, config.hash_secret) is False
+
+
 class _Answer:
     def __init__(self, payload):
         self.status_code, self._payload = 200, payload
