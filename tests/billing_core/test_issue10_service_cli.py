@@ -295,3 +295,37 @@ def test_jobs_lock_each_workspace_they_change_and_retry_a_lost_race(monkeypatch)
     with pytest.raises(errors.ConcurrentUpdateError):
         common.each_workspace(uow, always_loses, attempts=1)
     assert runs == ["ws-jobs"]
+
+
+def test_workspace_ids_are_checked_at_the_boundary():
+    from billing_core.service_layer import common
+
+    assert common.check_workspace_id("x" * common.MAX_WORKSPACE_ID_LENGTH) == "x" * 64
+    for bad in ("x" * 65, "   ", "", None, 42):
+        with pytest.raises(errors.WorkspaceNotFoundError):
+            common.check_workspace_id(bad)
+
+
+def test_one_json_shape_of_a_decision_and_an_error(db):
+    from billing_core.service_layer import views
+
+    decision = services.check_change(SqlAlchemyUnitOfWork(db), "demo-trial", ChangeRequest(
+        "digital_workspace", "free"), NOW)
+    for lang in ("vi", "en"):
+        view = views.decision_json(decision, CATALOG, lang, "demo-trial")
+        assert json.loads(json.dumps(view)) == view  # JSON types only
+        assert (view["workspace_id"], view["allowed"], view["outcome"], view["rule_id"]) == (
+            "demo-trial", False, "BLOCKED", decision.rule_id)
+        assert view["target"]["product"] == "digital_workspace" and view["effective"] is None
+        shown = messages.render_decision(decision, lang, CATALOG)
+        assert view["summary"] == shown["summary"] == view[f"summary_{lang}"]
+        assert [r["text"] for r in view["reasons"]] == [r["message"] for r in shown["reasons"]]
+        assert [f["text"] for f in view["fixes"]] == shown["fixes"] and view["fixes"]
+        for item in view["reasons"] + view["fixes"]:
+            assert item["text"] == item[f"message_{lang}"] and item["message_vi"] != item["message_en"]
+            assert "Không gian làm việc số" in item["message_vi"] or "{" not in item["message_vi"]
+        assert "workspace_id" not in views.decision_json(decision, CATALOG, lang)
+        error = views.error_json(errors.UnknownTierError({"tier": "gold", "tiers": ["free", "premium"]}),
+                                 CATALOG, lang)
+        assert error["code"] == "UNKNOWN_TIER" and error["params"] == {"tier": "gold", "tiers": ["free", "premium"]}
+        assert error["text"] == error[f"message_{lang}"] and "Premium" in error["text"]

@@ -211,6 +211,31 @@ def test_run_payment_jobs_reconciles_then_renews(uow, config):
         "orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
 
 
+def test_one_run_jobs_runs_the_plan_jobs_and_the_payment_jobs(uow, config, monkeypatch):
+    """``jobs.run_jobs`` (the CLI's run-jobs and the web app's periodic task): reconcile with the
+    given config, session and moment, the plan jobs, then renewal orders; idempotent."""
+    from billing_core.domain.catalog import load_catalog
+    from billing_core.service_layer import jobs
+
+    order = open_order(uow, config)
+    auto_renewing(uow, days_left=5)
+    session = FakeVnpaySession(config, {order.txn_ref: "missing"})
+    monkeypatch.setattr(vnpay.VnpayConfig, "from_env", classmethod(lambda cls, *a, **k: 1 / 0))  # config is used
+    catalog = load_catalog()
+    counts = jobs.run_jobs(uow, config, LATER, catalog, session=session)
+    assert counts == {"trials_expired": 0, "renewed": 0, "retention_executed": 0,
+                      "orders_closed": 1, "orders_unresolved": 0, "renewal_orders": 1}
+    assert session.calls and session.calls[0]["vnp_TmnCode"] == config.tmn_code
+    assert orders(uow)[order.txn_ref].status is OrderStatus.EXPIRED
+    renewal = next(o for o in orders(uow).values() if o.kind is OrderKind.RENEWAL)
+    assert renewal.created_at == LATER  # the given moment, not the clock
+    assert jobs.run_jobs(uow, config, LATER + timedelta(minutes=1), catalog, session=session) == {
+        "trials_expired": 0, "renewed": 0, "retention_executed": 0,
+        "orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
+    later = jobs.run_jobs(uow, config, LATER + timedelta(days=6), catalog, session=session)
+    assert later["renewed"] == 2  # the period ended: both plans of the workspace rolled over
+
+
 def test_a_payment_reported_after_the_order_was_closed_is_kept_for_staff(uow, config):
     order = open_order(uow, config)
     payments.reconcile_pending(uow, config, LATER, session=FakeVnpaySession(config, {order.txn_ref: "missing"}))

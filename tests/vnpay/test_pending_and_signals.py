@@ -161,6 +161,13 @@ def test_the_signature_check_is_constant_time(monkeypatch, config):
     assert vnpay.verify(fields, config.hash_secret) is False
 
 
+def test_verify_never_accepts_an_empty_secret_and_never_raises(config):
+    fields = {"vnp_Amount": "100000", "vnp_TxnRef": "T1", "vnp_TmnCode": config.tmn_code}
+    assert vnpay.verify({**fields, "vnp_SecureHash": vnpay.sign(fields, "")}, "") is False  # no secret, no trust
+    for forged in ("\ud800" * 128, "é" * 128, "", "  "):  # a lone surrogate must not raise either
+        assert vnpay.verify({**fields, "vnp_SecureHash": forged}, config.hash_secret) is False
+
+
 class _Answer:
     def __init__(self, payload):
         self.status_code, self._payload = 200, payload
@@ -194,3 +201,20 @@ def test_a_querydr_answer_without_a_transaction_reads_as_none_made(uow, config):
         {"txn_ref": order.txn_ref, "outcome": "failed"}]
     stored = load(uow).orders[0]
     assert stored.status is OrderStatus.FAILED and stored.transaction_no is None  # no transaction was made
+
+
+def test_a_paid_ipn_records_what_vnpay_said(uow, config):
+    from datetime import datetime, timezone
+
+    order = checkout(uow, config, MONTHLY).order
+    assert payments.handle_ipn(uow, signed_ipn(config, order), config, NOW + timedelta(minutes=20)) == \
+        payments.ipn_answer("00")
+    stored = load(uow).orders[0]
+    assert stored.status is OrderStatus.PAID and stored.response_code == "00"
+    assert stored.transaction_no == "14000001"
+    assert stored.paid_at == datetime(2026, 11, 26, 9, 15, tzinfo=timezone.utc)  # vnp_PayDate, 16:15 in Vietnam
+    paid = entries(uow, "payment_paid")[0].detail
+    assert {k: paid[k] for k in ("txn_ref", "amount_vnd", "response_code", "transaction_status", "transaction_no",
+                                 "bank_code")} == {
+        "txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "response_code": "00",
+        "transaction_status": "00", "transaction_no": "14000001", "bank_code": "NCB"}
