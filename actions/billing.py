@@ -209,8 +209,8 @@ class Subscriptions:
 
 
 def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id: str,
-                      now: Optional[datetime] = None) -> Optional[Subscriptions]:
-    """The workspace's summary, or None after telling the user it does not exist."""
+                      now: Optional[datetime] = None) -> Subscriptions:
+    """The workspace's summary; ``Unavailable`` after telling the user it does not exist."""
 
     summary = call(dispatcher, lang, bc.workspace_summary, unit_of_work(), workspace_id, now=now)
     if not summary:
