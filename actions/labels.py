@@ -7,7 +7,7 @@ the general answers from actions/responses.yml.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Optional, overload
 
 import billing_core as bc
 
@@ -26,6 +26,10 @@ def word(key: Any, lang: str) -> str:
     return text[:1].lower() + text[1:] if _GROUPS.get(str(key), "status") == "status" else text
 
 
+@overload  # a datetime stays one (an order's expires_at), other values may not parse
+def as_datetime(value: datetime) -> datetime: ...
+@overload
+def as_datetime(value: Any) -> Optional[datetime]: ...
 def as_datetime(value: Any) -> Optional[datetime]:
     if value is None or value == "":
         return None
