@@ -344,6 +344,7 @@ def canonical_count(value: object, maximum: int = MAX_SEATS) -> Optional[int]:
     """A positive whole number (seats, capacity amount) from an entity value or text."""
     if isinstance(value, bool):
         return None
+    number: Optional[int]
     if isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
