@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, cast
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -41,8 +41,8 @@ from actions.texts import say
 
 def named_products(tracker: Tracker) -> List[str]:
     """Products the latest message names (entities first, then the folded-text parser)."""
-    found = [canonical_product(v) for v in latest_entities(tracker, "product")]
-    found = [p for p in found if p]
+    named = [canonical_product(v) for v in latest_entities(tracker, "product")]
+    found = [p for p in named if p]
     if not found:
         parsed = parse_change(latest_text(tracker)).product
         found = [parsed] if parsed else []
@@ -235,7 +235,7 @@ class ActionAnswerNextRenewal(PersonalAnswer):
         header(dispatcher, asker)
         scheduled = {c.get("product"): c for c in summary.scheduled}
         for sub in summary.items:
-            product = sub.get("product")
+            product = cast(str, sub.get("product"))  # every subscription of a summary names its product
             name = billing.product_name(product, lang)
             change = scheduled.get(product)
             if change:
@@ -324,7 +324,7 @@ class ActionAnswerPaymentStatus(PersonalAnswer):
             return []
         order = orders[0]
         status = getattr(order.status, "value", order.status)
-        common = {"txn_ref": order.txn_ref, "amount": billing.format_vnd(order.amount_vnd, lang)}
+        common: Dict[str, Any] = {"txn_ref": order.txn_ref, "amount": billing.format_vnd(order.amount_vnd, lang)}
         if status == "paid":
             plan = f"{billing.product_name(order.product, lang)} {billing.tier_name(order.tier, lang)}"
             say(dispatcher, lang, "utter_order_paid", paid_at=datetime_text(order.paid_at, lang),
