@@ -13,7 +13,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple, cast
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -81,7 +81,8 @@ class ActionAnswerCheckChange(personal.PersonalAnswer):
         cycle = _first(tracker, "cycle", canonical_cycle) or parsed.cycle
         seats = next((canonical_count(v, MAX_SEATS) for v in latest_entities(tracker, "seats")), None) or parsed.seats
         addons = dict(parsed.capacity)
-        summary = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
+        # PersonalAnswer.run calls personal only once the asker has a workspace.
+        summary = billing.workspace_summary(dispatcher, lang, cast(str, asker.workspace_id))
         held = [s["product"] for s in summary.items]
         if product is None:
             product = implied_product(tier, seats, addons, held)
