@@ -14,7 +14,7 @@ the general rule and how to log in; an agent gets told they cannot change a cust
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, cast
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -120,6 +120,7 @@ class ValidateDowngradeForm(FormValidationAction):
         if not asker.is_customer:
             say(dispatcher, lang, "utter_agent_no_changes")
             return self.stop(asker.events, "agent")
+        workspace_id = cast(str, asker.workspace_id)  # a customer's asker has the token's workspace (resolve_asker)
 
         requested = tracker.get_slot(REQUESTED_SLOT)
         text, intent = latest_text(tracker), latest_intent(tracker)
@@ -162,7 +163,7 @@ class ValidateDowngradeForm(FormValidationAction):
                 updates["downgrade_confirmed"] = None
         state.update(updates)
         if state.get("tier") and not state.get("product"):
-            product = self.only_product(dispatcher, lang, asker.workspace_id, state["tier"])
+            product = self.only_product(dispatcher, lang, workspace_id, state["tier"])
             if product:
                 updates["product"] = state["product"] = product
 
@@ -174,7 +175,7 @@ class ValidateDowngradeForm(FormValidationAction):
             updates["downgrade_status"] = "checked"
             state["downgrade_status"] = "checked"
         elif state.get("product") and not state.get("tier") and "product" in updates:
-            current = self.current_tier(dispatcher, lang, asker.workspace_id, state["product"])
+            current = self.current_tier(dispatcher, lang, workspace_id, state["product"])
             if current and not lower_tiers(state["product"], current):
                 # Nothing lower to go to (an add-on's Starter: it has no Free edition).
                 say(dispatcher, lang, "utter_downgrade_already_lowest",
@@ -305,7 +306,9 @@ class AskDowngradeAck(AskFormQuestion):
         catalog = billing.catalog()
         kinds = [k for k in catalog.capacity.values() if k.product == product]
         say(dispatcher, lang, "utter_downgrade_changes", lines=billing.bullet_list(change_lines(decision, lang)),
-            capacity=", ".join(k.name.get(lang) if isinstance(k.name, dict) else getattr(k.name, lang) for k in kinds)
+            # a name given as a dict maps each language to its text
+            capacity=", ".join(cast(str, k.name.get(lang)) if isinstance(k.name, dict) else getattr(k.name, lang)
+                               for k in kinds)
             or "—", days=catalog.capacity_retention_days)
         say(dispatcher, lang, "utter_ask_downgrade_ack")
         return []
