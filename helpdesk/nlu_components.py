@@ -141,7 +141,7 @@ class FoldingEntitySynonymMapper(EntitySynonymMapper):
                 if _NUMBER.fullmatch(str(entity.get(ENTITY_ATTRIBUTE_VALUE, "")).strip()):
                     kept.append(entity)
                 continue
-            table = tables.get(entity_type)
+            table = tables.get(entity_type) if entity_type is not None else None
             if table is None:
                 kept.append(entity)
                 continue
