@@ -12,7 +12,7 @@ demo login answers 404.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Any, Optional, cast
 from urllib.parse import urlsplit
 
 from sanic import Blueprint, response
@@ -122,7 +122,8 @@ def create_blueprint(settings: Any = None) -> Blueprint:
         if caller is None:
             return auth.error(401, "no_session", "Bạn chưa đăng nhập; trợ lý sẽ trả lời theo quy định chung.")
         expires_at = datetime.now(timezone.utc) + timedelta(minutes=auth.API_TOKEN_MINUTES)
-        minted = auth.issue_api_token(caller.sub, caller.workspace_id, caller.role)
+        workspace_id = cast(str, caller.workspace_id)  # demo_login gives every session a workspace
+        minted = auth.issue_api_token(caller.sub, workspace_id, caller.role)
         return response.json(
             {**_caller_json(caller), "token": minted, "expires_at": expires_at.isoformat()},
             headers={"Cache-Control": "no-store"},
