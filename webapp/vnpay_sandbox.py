@@ -15,7 +15,7 @@ import logging
 import secrets
 import threading
 from datetime import datetime, timezone
-from typing import Dict, Optional
+from typing import Dict, Optional, cast
 from urllib.parse import parse_qsl
 
 from sanic import Blueprint, response
@@ -169,7 +169,7 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
             f"{esc(labels[1] if lang == 'en' else labels[0])} ({esc(code)})</button>"
             for code, labels in OUTCOMES.items()
         )
-        expires = bc.vnpay.parse_vnpay_date(fields["vnp_ExpireDate"])
+        expires = cast(datetime, bc.vnpay.parse_vnpay_date(fields["vnp_ExpireDate"]))  # check_pay_request parsed it
         rows = [
             ("Nhà cung cấp / Merchant", fields["vnp_TmnCode"]),
             ("Số tiền / Amount", format_vnd(int(fields["vnp_Amount"]) // 100)),
@@ -227,7 +227,7 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         except ValueError:
             fields = None
         problem = "70" if fields is None else check_pay_request(fields, config, datetime.now(timezone.utc))
-        if problem or outcome not in OUTCOMES:
+        if fields is None or problem or outcome not in OUTCOMES:  # no fields: problem is "70"
             code = problem or "03"
             return response.json({"error": code, "message": PAGE_ERRORS[code][1]}, status=400)
         answer, location = await complete(fields, outcome)
