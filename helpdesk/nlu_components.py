@@ -40,6 +40,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from billing_core import Cycle, RenewalMode, load_catalog
 from helpdesk import rasa_speedups
 from helpdesk.text import detect_language, fold, fold_token
 
@@ -49,6 +50,18 @@ rasa_speedups.install()
 LANGUAGE_ENTITY = "language"
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{3})+|\d+")
+
+
+def catalog_keys() -> Dict[Text, List[Text]]:
+    """The canonical value of each closed entity type: the keys of docs/design.md, from the catalog."""
+    catalog = load_catalog()
+    return {
+        "product": list(catalog.products),
+        "tier": list(catalog.tiers),
+        "cycle": [cycle.value for cycle in Cycle],
+        "capacity_kind": list(catalog.capacity),
+        "renewal_mode": [mode.value for mode in RenewalMode],
+    }
 
 
 @DefaultV1Recipe.register(
@@ -97,13 +110,10 @@ class FoldingEntitySynonymMapper(EntitySynonymMapper):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            "canonical_values": {
-                "product": ["digital_workspace", "operations_workflow", "app_builder"],
-                "tier": ["free", "starter", "standard", "premium"],
-                "cycle": ["monthly", "yearly"],
-                "capacity_kind": ["storage", "docs", "automation_runs", "data_records"],
-                "renewal_mode": ["manual", "auto"],
-            },
+            # None: the keys of the catalog (products, tiers, capacity kinds) and of the billing
+            # model (cycles, renewal modes), read when the model is loaded, so that a product or
+            # tier added to catalog.yaml (with its NLU synonyms) needs no change here
+            "canonical_values": None,
             # entity types whose value must be a number ("10", "1.000", "50"); anything else
             # DIET tagged there ("alert(1)") is dropped
             "numeric_entities": ["seats", "capacity_amount"],
@@ -115,7 +125,7 @@ class FoldingEntitySynonymMapper(EntitySynonymMapper):
         if getattr(self, "_tables_source", None) is not self.synonyms:
             canonical = self._config.get("canonical_values")
             if canonical is None:
-                canonical = self.get_default_config()["canonical_values"]
+                canonical = catalog_keys()
             tables: Dict[Text, Dict[Text, Text]] = {}
             for entity_type, keys in canonical.items():
                 table = {fold(key): key for key in keys}

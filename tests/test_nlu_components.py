@@ -321,3 +321,19 @@ def test_low_confidence_still_falls_back():
     message = classified("hmm gì vậy", confidence=0.4)
     classifier.process([message])
     assert message.get("intent")["name"] == "nlu_fallback"
+
+
+
+def test_closed_entity_values_come_from_the_catalog(tmp_path, monkeypatch):
+    """A tier added to catalog.yaml (with its NLU synonyms) is kept by the mapper with no code change:
+    the mapper used to drop any tier value it did not have in a hard-coded list."""
+    from billing_core import load_catalog
+    from helpdesk import nlu_components
+    from tests.actions.test_catalog_spellings import _catalog_with_enterprise
+
+    extended = load_catalog(_catalog_with_enterprise(tmp_path), use_cache=False)
+    monkeypatch.setattr(nlu_components, "load_catalog", lambda: extended)
+    assert "enterprise" in nlu_components.catalog_keys()["tier"]
+    mapper = make_mapper({"goi doanh nghiep": "enterprise"})
+    assert mapper._tables()["tier"]["goi doanh nghiep"] == "enterprise"
+    assert mapper._tables()["product"]["digital workspace"] == "digital_workspace"
