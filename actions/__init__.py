@@ -14,6 +14,7 @@ registers every action. Modules:
 - feedback: "Was this helpful?"
 - handoff: a request to talk to a person (the conversation held for the support desk)
 """
+
 import sys
 
 from actions import checkout, downgrade, feedback, forms, handoff, personal, questions  # noqa: F401  (registers the actions)

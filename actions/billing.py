@@ -6,6 +6,7 @@ text of actions/responses.yml (``actions.texts.say``). A ``BillingError`` become
 message in the user's language; anything else (database down, a bug) is logged and answered
 with ``utter_personal_unavailable``; the conversation never crashes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,13 +66,19 @@ def call(dispatcher: CollectingDispatcher, lang: str, use_case: Callable[..., T]
         raise Unavailable() from error
 
 
-def change_request(product: str, tier: str, cycle: Optional[str] = None, seats: Optional[int] = None,
-                   addons: Optional[Dict[str, int]] = None):
+def change_request(
+    product: str,
+    tier: str,
+    cycle: Optional[str] = None,
+    seats: Optional[int] = None,
+    addons: Optional[Dict[str, int]] = None,
+):
 
     return ChangeRequest(product=product, tier=tier, cycle=cycle, seats=seats, addons=dict(addons or {}))
 
 
 # --- rendering (the words come from billing_core.domain.messages) --------------------------------
+
 
 def bullet_list(items: Iterable[str]) -> str:
     return "\n".join(f"• {item}" for item in items if item)
@@ -110,10 +117,14 @@ FIX_BUTTONS: Dict[str, tuple] = {
     "FIX_CHOOSE_HIGHER_TIER": ("utter_button_buy_plan", '/buy_upgrade{{"product":"{product}"}}'),
     "FIX_BUY_PRODUCT_FOR_CAPACITY": ("utter_button_buy_plan", '/buy_upgrade{{"product":"{product}"}}'),
     "FIX_BUY_PAID_BASE_FIRST": ("utter_button_buy_base", '/buy_upgrade{{"product":"{base}"}}'),
-    "FIX_SWITCH_BASE_CYCLE_FIRST": ("utter_button_switch_base_cycle",
-                                    '/buy_upgrade{{"product":"{base}","cycle":"{cycle}"}}'),
-    "FIX_MOVE_ADDON_CYCLE_FIRST": ("utter_button_switch_addon_cycle",
-                                   '/buy_upgrade{{"product":"{addon}","cycle":"{cycle}"}}'),
+    "FIX_SWITCH_BASE_CYCLE_FIRST": (
+        "utter_button_switch_base_cycle",
+        '/buy_upgrade{{"product":"{base}","cycle":"{cycle}"}}',
+    ),
+    "FIX_MOVE_ADDON_CYCLE_FIRST": (
+        "utter_button_switch_addon_cycle",
+        '/buy_upgrade{{"product":"{addon}","cycle":"{cycle}"}}',
+    ),
     "FIX_KEEP_YEARLY": ("utter_button_keep_yearly", '/buy_upgrade{{"product":"{product}","cycle":"yearly"}}'),
     "FIX_BUY_CAPACITY_SEPARATELY": ("utter_button_buy_capacity", '/buy_upgrade{{"product":"{product}"}}'),
     "FIX_FINISH_PENDING_PAYMENT": ("utter_button_payment_status", "/ask_payment_status"),
@@ -137,8 +148,9 @@ def fix_buttons(decision, lang: str) -> List[Dict[str, str]]:
             payload = payload.format(**{k: v for k, v in dict(fix.params).items() if isinstance(v, (str, int))})
         except (KeyError, IndexError):
             continue  # a fix without the param its button needs: the text still says what to do
-        title = (texts.render(title_text, lang, **{k: _param_text(k, v, lang) for k, v in dict(fix.params).items()})
-                 or {}).get("text")
+        title = (
+            texts.render(title_text, lang, **{k: _param_text(k, v, lang) for k, v in dict(fix.params).items()}) or {}
+        ).get("text")
         if title and all(b["payload"] != payload for b in buttons):
             buttons.append({"title": title, "payload": payload})
     return buttons
@@ -162,8 +174,13 @@ def utter_decision(dispatcher: CollectingDispatcher, decision, lang: str) -> Non
         response = "utter_decision_notes" if decision.allowed else "utter_decision_reasons"
         say(dispatcher, lang, response, reasons=bullet_list(texts_["reasons"]))
     if texts_["fixes"]:
-        say(dispatcher, lang, "utter_decision_fixes", fixes=numbered_list(texts_["fixes"]),
-            buttons=fix_buttons(decision, lang))
+        say(
+            dispatcher,
+            lang,
+            "utter_decision_fixes",
+            fixes=numbered_list(texts_["fixes"]),
+            buttons=fix_buttons(decision, lang),
+        )
 
 
 def render(code: str, params: Dict[str, Any], lang: str) -> str:
@@ -204,12 +221,16 @@ class Subscriptions:
     @property
     def scheduled(self) -> List[Dict[str, Any]]:
         """Downgrades waiting for the next renewal ("Gói gia hạn tiếp theo"), with their product."""
-        return [dict(s.get("next_renewal_plan") or {}, product=s.get("product"))
-                for s in self.items if s.get("downgrade_scheduled") and s.get("next_renewal_plan")]
+        return [
+            dict(s.get("next_renewal_plan") or {}, product=s.get("product"))
+            for s in self.items
+            if s.get("downgrade_scheduled") and s.get("next_renewal_plan")
+        ]
 
 
-def workspace_summary(dispatcher: CollectingDispatcher, lang: str, workspace_id: str,
-                      now: Optional[datetime] = None) -> Subscriptions:
+def workspace_summary(
+    dispatcher: CollectingDispatcher, lang: str, workspace_id: str, now: Optional[datetime] = None
+) -> Subscriptions:
     """The workspace's summary; ``Unavailable`` after telling the user it does not exist."""
 
     summary = call(dispatcher, lang, bc.workspace_summary, unit_of_work(), workspace_id, now=now)

@@ -7,6 +7,7 @@ form stops: no link) -> the itemised quote -> manual or auto renewal -> confirma
 bc.start_checkout returns the order and its signed link (the same link again while the
 same change is pending). Only a verified customer can check out.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,6 @@ def capacity_kinds(product: str, lang: str) -> str:
     return ", ".join(kind.name.get(lang) for kind in billing.catalog().capacity.values() if kind.product == product)
 
 
-
 def quote_key(state: Dict[str, Any]) -> str:
     """What the quote was made for: a changed answer means a new quote and a new confirmation."""
     return json.dumps({k: state.get(k) for k in CORE_SLOTS + ("addons",)}, sort_keys=True, default=str)
@@ -88,8 +88,12 @@ class ValidateCheckoutForm(PlanFormValidation):
             return {"checkout_status": "error"}, True
         state.update(extra)
         changed = {"product", "tier"} & (set(updates) | set(extra))
-        if changed and state.get("product") and state.get("tier") not in (None, KEEP) and any(
-                state.get(slot) is None for slot in CORE_SLOTS):
+        if (
+            changed
+            and state.get("product")
+            and state.get("tier") not in (None, KEEP)
+            and any(state.get(slot) is None for slot in CORE_SLOTS)
+        ):
             # Product and plan just given: say now if the change is blocked (or is no purchase),
             # before asking for the cycle or the number of users.
             status = self.early_check(dispatcher, lang, asker, state)
@@ -103,8 +107,9 @@ class ValidateCheckoutForm(PlanFormValidation):
             return extra, False
 
         try:
-            decision, quote = billing.call(dispatcher, lang, bc.quote_change, billing.unit_of_work(),
-                                           asker.workspace_id, request_from_slots(state))
+            decision, quote = billing.call(
+                dispatcher, lang, bc.quote_change, billing.unit_of_work(), asker.workspace_id, request_from_slots(state)
+            )
         except Unavailable:
             return {"checkout_status": "error"}, True
         if not decision.allowed:
@@ -134,16 +139,29 @@ class ValidateCheckoutForm(PlanFormValidation):
     def explain_pending_order(self, dispatcher, lang: str, workspace_id: str) -> None:
         orders = billing.call(dispatcher, lang, bc.latest_orders, billing.unit_of_work(), workspace_id, limit=5)
         now = billing.utcnow()
-        pending = next((o for o in orders if str(getattr(o.status, "value", o.status)) == "pending"
-                        and as_datetime(o.expires_at) > now), None)
+        pending = next(
+            (
+                o
+                for o in orders
+                if str(getattr(o.status, "value", o.status)) == "pending" and as_datetime(o.expires_at) > now
+            ),
+            None,
+        )
         if pending is None:
             return
         plan = f"{billing.product_name(pending.product, lang)} {billing.tier_name(pending.tier, lang)}"
-        say(dispatcher, lang, "utter_checkout_pending_first", txn_ref=pending.txn_ref, plan=plan,
-            amount=billing.format_vnd(pending.amount_vnd, lang), expires_at=datetime_text(pending.expires_at, lang))
+        say(
+            dispatcher,
+            lang,
+            "utter_checkout_pending_first",
+            txn_ref=pending.txn_ref,
+            plan=plan,
+            amount=billing.format_vnd(pending.amount_vnd, lang),
+            expires_at=datetime_text(pending.expires_at, lang),
+        )
 
     def complete_from_workspace(self, dispatcher, tracker, lang, asker, state, updates) -> Dict[str, Any]:
-        """"Keep my plan" and purchases without a tier change: the product's current tier; "3 more
+        """ "Keep my plan" and purchases without a tier change: the product's current tier; "3 more
         users" adds to the current users; capacity alone names its product."""
         extra: Dict[str, Any] = {}
         text = latest_text(tracker)
@@ -151,8 +169,10 @@ class ValidateCheckoutForm(PlanFormValidation):
             extra["product"] = billing.catalog().capacity[next(iter(state["addons"]))].product
         product = extra.get("product") or state.get("product")
         more_seats = "seats" in updates and isinstance(state.get("seats"), int) and asks_for_more(text)
-        wants_same = state.get("tier") == KEEP or (state.get("tier") is None and (
-            is_keep(text) or more_seats or ("addons" in updates and bool(state.get("addons")))))
+        wants_same = state.get("tier") == KEEP or (
+            state.get("tier") is None
+            and (is_keep(text) or more_seats or ("addons" in updates and bool(state.get("addons"))))
+        )
         if not product or not (wants_same or more_seats):
             return extra
         current = billing.workspace_summary(dispatcher, lang, asker.workspace_id).of(product) or {}
@@ -168,8 +188,9 @@ class ValidateCheckoutForm(PlanFormValidation):
 
     def early_check(self, dispatcher, lang: str, asker, state: Dict[str, Any]) -> Optional[str]:
         try:
-            decision = billing.call(dispatcher, lang, bc.check_change, billing.unit_of_work(), asker.workspace_id,
-                                    request_from_slots(state))
+            decision = billing.call(
+                dispatcher, lang, bc.check_change, billing.unit_of_work(), asker.workspace_id, request_from_slots(state)
+            )
         except Unavailable:
             return "error"
         codes = set(decision.codes)
@@ -185,19 +206,30 @@ class ValidateCheckoutForm(PlanFormValidation):
             return "blocked"
         if decision.allowed and str(getattr(decision.outcome, "value", decision.outcome)) != "IMMEDIATE":
             billing.utter_decision(dispatcher, decision, lang)
-            say(dispatcher, lang, "utter_offer_downgrade", buttons=[{
-                "title": (texts.render("utter_button_downgrade_now", lang) or {}).get("text") or "",
-                "payload": f'/request_downgrade{{"product":"{state["product"]}","tier":"{state["tier"]}"}}'}])
+            say(
+                dispatcher,
+                lang,
+                "utter_offer_downgrade",
+                buttons=[
+                    {
+                        "title": (texts.render("utter_button_downgrade_now", lang) or {}).get("text") or "",
+                        "payload": f'/request_downgrade{{"product":"{state["product"]}","tier":"{state["tier"]}"}}',
+                    }
+                ],
+            )
             return "not_an_upgrade"
         return None
 
-
-
     def offer_open_order(self, dispatcher, lang: str, workspace_id: str, state: Dict[str, Any], decision) -> None:
         try:
-            open_mode = next((o.renewal_mode for o in billing.call(
-                dispatcher, lang, bc.latest_orders, billing.unit_of_work(), workspace_id)
-                if o.product == state["product"] and getattr(o.status, "value", o.status) == "pending"), "manual")
+            open_mode = next(
+                (
+                    o.renewal_mode
+                    for o in billing.call(dispatcher, lang, bc.latest_orders, billing.unit_of_work(), workspace_id)
+                    if o.product == state["product"] and getattr(o.status, "value", o.status) == "pending"
+                ),
+                "manual",
+            )
             # Keeps the open order's renewal mode: looking it up must not change it.
             checkout = start_checkout(dispatcher, lang, workspace_id, state, open_mode)
         except Unavailable:
@@ -217,23 +249,38 @@ def utter_pay_link(dispatcher: CollectingDispatcher, lang: str, order, pay_url: 
     # Minutes left, not the link's full life: a link handed back again has less time.
     minutes = max(1, math.ceil((as_datetime(order.expires_at) - billing.utcnow()).total_seconds() / 60))
     title = "Pay with VNPAY" if lang == "en" else "Thanh toán qua VNPAY"
-    say(dispatcher, lang, "utter_checkout_link", txn_ref=order.txn_ref, total=billing.format_vnd(order.amount_vnd, lang),
-        minutes=minutes, pay_url=pay_url,
+    say(
+        dispatcher,
+        lang,
+        "utter_checkout_link",
+        txn_ref=order.txn_ref,
+        total=billing.format_vnd(order.amount_vnd, lang),
+        minutes=minutes,
+        pay_url=pay_url,
         buttons=[{"title": title, "payload": pay_url, "url": pay_url, "type": "web_url"}],
     )
 
 
-def start_checkout(dispatcher, lang: str, workspace_id: str, state: Dict[str, Any], renewal_mode, client_ip="127.0.0.1"):
+def start_checkout(
+    dispatcher, lang: str, workspace_id: str, state: Dict[str, Any], renewal_mode, client_ip="127.0.0.1"
+):
     try:
         config = bc.vnpay.VnpayConfig.from_env()
     except Exception:
         logger.exception("VNPAY is not configured")
         say(dispatcher, lang, "utter_personal_unavailable")
-        raise Unavailable()
+        raise Unavailable() from None
     return billing.call(
-        dispatcher, lang, bc.start_checkout, billing.unit_of_work(), workspace_id,
-        request_from_slots(state), renewal_mode or "manual", config,
-        client_ip=client_ip, locale="en" if lang == "en" else "vn",
+        dispatcher,
+        lang,
+        bc.start_checkout,
+        billing.unit_of_work(),
+        workspace_id,
+        request_from_slots(state),
+        renewal_mode or "manual",
+        config,
+        client_ip=client_ip,
+        locale="en" if lang == "en" else "vn",
     )
 
 
@@ -256,13 +303,18 @@ class ActionCheckoutSubmit(Action):
             say(dispatcher, lang, "utter_checkout_login")
             return reset_form_slots()
         try:
-            checkout = start_checkout(dispatcher, lang, identity.workspace_id, state, state.get("renewal_mode"),
-                                      client_ip=client_ip(tracker))
+            checkout = start_checkout(
+                dispatcher, lang, identity.workspace_id, state, state.get("renewal_mode"), client_ip=client_ip(tracker)
+            )
         except Unavailable:
             return reset_form_slots()
         if checkout.order is None:
-            if checkout.decision is not None and checkout.decision.allowed and checkout.quote is not None \
-                    and checkout.quote.total_vnd == 0:
+            if (
+                checkout.decision is not None
+                and checkout.decision.allowed
+                and checkout.quote is not None
+                and checkout.quote.total_vnd == 0
+            ):
                 self.apply_free_change(dispatcher, lang, identity, state)
                 return reset_form_slots()
             billing.utter_decision(dispatcher, checkout.decision, lang)
@@ -278,8 +330,15 @@ class ActionCheckoutSubmit(Action):
         """Nothing to pay (the credit covers it): apply at once, as billing_core advises."""
 
         try:
-            billing.call(dispatcher, lang, bc.apply_upgrade, billing.unit_of_work(), identity.workspace_id,
-                         request_from_slots(state), actor=f"customer:{identity.sub}")
+            billing.call(
+                dispatcher,
+                lang,
+                bc.apply_upgrade,
+                billing.unit_of_work(),
+                identity.workspace_id,
+                request_from_slots(state),
+                actor=f"customer:{identity.sub}",
+            )
         except Unavailable:
             return
         say(dispatcher, lang, "utter_checkout_applied_free")

@@ -6,6 +6,7 @@ with a server-side key, bound to this conversation, valid for minutes. It is ver
 turn; the token itself never reaches the tracker or this server. A workspace id typed in the text is only
 honoured for support agents; a customer always gets their own workspace.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,7 @@ def intent_confidence(tracker: Tracker) -> float:
 
 
 def latest_entities(tracker: Tracker, entity: str) -> List[Any]:
-    return [e.get("value") for e in (tracker.latest_message or {}).get("entities") or []
-            if e.get("entity") == entity]
+    return [e.get("value") for e in (tracker.latest_message or {}).get("entities") or [] if e.get("entity") == entity]
 
 
 def claim_of(tracker: Tracker) -> Optional[str]:

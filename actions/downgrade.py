@@ -12,6 +12,7 @@ billing_core decides first: a blocked change is explained with its fixes as butt
 them, before any survey question. Only a verified customer can schedule; an anonymous visitor gets
 the general rule and how to log in; an agent gets told they cannot change a customer's plan.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text, cast
@@ -49,8 +50,18 @@ SURE_INTENT = 0.8
 MAX_REASON_LENGTH = 500
 # Folded words that confirm the checkbox step ("Tôi xác nhận hạ gói ...") and the final button.
 _ACK_PHRASES = ("xac nhan", "dong y", "confirm", "i agree", "agree")
-_STOP_PHRASES = ("thoi", "dung lai", "khong ha", "khong can", "huy", "stop", "cancel", "never mind", "keep my plan",
-                 "giu goi")
+_STOP_PHRASES = (
+    "thoi",
+    "dung lai",
+    "khong ha",
+    "khong can",
+    "huy",
+    "stop",
+    "cancel",
+    "never mind",
+    "keep my plan",
+    "giu goi",
+)
 _DOWNGRADE_PHRASES = ("ha goi", "downgrade", "chuyen xuong", "dong y", "xac nhan", "ok", "yes", "co")
 
 
@@ -84,13 +95,16 @@ def lower_tiers(product: str, current_tier: Optional[str]) -> List[str]:
     catalog = billing.catalog()
     offered = catalog.products[product].tiers
     rank = catalog.tiers[current_tier].rank if current_tier in catalog.tiers else None
-    tiers = [key for key in catalog.tiers if key in offered or (key == "free" and catalog.products[product].role == "base")]
+    tiers = [
+        key for key in catalog.tiers if key in offered or (key == "free" and catalog.products[product].role == "base")
+    ]
     return [key for key in tiers if rank is None or catalog.tiers[key].rank < rank]
 
 
 def decision_for(dispatcher, lang: str, workspace_id: str, product: str, tier: str):
-    return billing.call(dispatcher, lang, bc.check_change, billing.unit_of_work(), workspace_id,
-                        billing.change_request(product, tier))
+    return billing.call(
+        dispatcher, lang, bc.check_change, billing.unit_of_work(), workspace_id, billing.change_request(product, tier)
+    )
 
 
 def is_immediate(decision) -> bool:
@@ -167,8 +181,11 @@ class ValidateDowngradeForm(FormValidationAction):
             if product:
                 updates["product"] = state["product"] = product
 
-        if state.get("product") and state.get("tier") and ("product" in updates or "tier" in updates
-                                                           or state.get("downgrade_status") != "checked"):
+        if (
+            state.get("product")
+            and state.get("tier")
+            and ("product" in updates or "tier" in updates or state.get("downgrade_status") != "checked")
+        ):
             stop = self.check(dispatcher, lang, asker, state["product"], state["tier"])
             if stop:
                 return self.stop(asker.events + [SlotSet(k, v) for k, v in updates.items()], stop)
@@ -178,8 +195,13 @@ class ValidateDowngradeForm(FormValidationAction):
             current = self.current_tier(dispatcher, lang, workspace_id, state["product"])
             if current and not lower_tiers(state["product"], current):
                 # Nothing lower to go to (an add-on's Starter: it has no Free edition).
-                say(dispatcher, lang, "utter_downgrade_already_lowest",
-                    product=billing.product_name(state["product"], lang), tier=billing.tier_name(current, lang))
+                say(
+                    dispatcher,
+                    lang,
+                    "utter_downgrade_already_lowest",
+                    product=billing.product_name(state["product"], lang),
+                    tier=billing.tier_name(current, lang),
+                )
                 return self.stop(asker.events + [SlotSet(k, v) for k, v in updates.items()], "blocked")
 
         events = asker.events + [SlotSet(slot, value) for slot, value in updates.items()]
@@ -228,8 +250,13 @@ class ValidateDowngradeForm(FormValidationAction):
             return "blocked"
         if decision.facts.get("direction") != "downgrade":
             # A higher plan is an upgrade: paid now, through the checkout.
-            say(dispatcher, lang, "utter_downgrade_is_upgrade", product=billing.product_name(product, lang),
-                tier=billing.tier_name(tier, lang))
+            say(
+                dispatcher,
+                lang,
+                "utter_downgrade_is_upgrade",
+                product=billing.product_name(product, lang),
+                tier=billing.tier_name(tier, lang),
+            )
             return "not_a_downgrade"
         return None
 
@@ -250,8 +277,13 @@ class AskDowngradeProduct(AskFormQuestion):
         if identity is not None and identity.is_customer:
             try:
                 summary = billing.workspace_summary(dispatcher, lang, identity.workspace_id)
-                buttons = [{"title": billing.product_name(s["product"], lang),
-                            "payload": f'/inform{{"product":"{s["product"]}"}}'} for s in summary.items]
+                buttons = [
+                    {
+                        "title": billing.product_name(s["product"], lang),
+                        "payload": f'/inform{{"product":"{s["product"]}"}}',
+                    }
+                    for s in summary.items
+                ]
             except Unavailable:
                 buttons = []
         say(dispatcher, lang, "utter_ask_downgrade_form_product", buttons=buttons)
@@ -270,13 +302,21 @@ class AskDowngradeTier(AskFormQuestion):
         identity = identity_of(tracker)
         if identity is not None and identity.is_customer and product:
             try:
-                current = (billing.workspace_summary(dispatcher, lang, identity.workspace_id).of(product) or {}).get("tier")
+                current = (billing.workspace_summary(dispatcher, lang, identity.workspace_id).of(product) or {}).get(
+                    "tier"
+                )
             except Unavailable:
                 current = None
         tiers = lower_tiers(product, current) if product in billing.catalog().products else []
         buttons = [{"title": billing.tier_name(t, lang), "payload": f'/inform{{"tier":"{t}"}}'} for t in tiers]
-        say(dispatcher, lang, "utter_ask_downgrade_form_tier", product=billing.product_name(product or "", lang),
-            current=billing.tier_name(current or "", lang) if current else "—", buttons=buttons)
+        say(
+            dispatcher,
+            lang,
+            "utter_ask_downgrade_form_tier",
+            product=billing.product_name(product or "", lang),
+            current=billing.tier_name(current or "", lang) if current else "—",
+            buttons=buttons,
+        )
         return []
 
 
@@ -284,7 +324,6 @@ class AskDowngradeReason(AskFormQuestion):
     """The article's survey: reasons as buttons, or the customer's own words."""
 
     action_name, question = "action_ask_downgrade_reason", "utter_ask_downgrade_reason"
-
 
 
 class AskDowngradeAck(AskFormQuestion):
@@ -305,11 +344,18 @@ class AskDowngradeAck(AskFormQuestion):
             return [SlotSet(REQUESTED_SLOT, None), SlotSet("downgrade_status", "error")]
         catalog = billing.catalog()
         kinds = [k for k in catalog.capacity.values() if k.product == product]
-        say(dispatcher, lang, "utter_downgrade_changes", lines=billing.bullet_list(change_lines(decision, lang)),
+        say(
+            dispatcher,
+            lang,
+            "utter_downgrade_changes",
+            lines=billing.bullet_list(change_lines(decision, lang)),
             # a name given as a dict maps each language to its text
-            capacity=", ".join(cast(str, k.name.get(lang)) if isinstance(k.name, dict) else getattr(k.name, lang)
-                               for k in kinds)
-            or "—", days=catalog.capacity_retention_days)
+            capacity=", ".join(
+                cast(str, k.name.get(lang)) if isinstance(k.name, dict) else getattr(k.name, lang) for k in kinds
+            )
+            or "—",
+            days=catalog.capacity_retention_days,
+        )
         say(dispatcher, lang, "utter_ask_downgrade_ack")
         return []
 
@@ -331,11 +377,22 @@ class AskDowngradeConfirmed(AskFormQuestion):
         except Unavailable:
             return [SlotSet(REQUESTED_SLOT, None), SlotSet("downgrade_status", "error")]
         target = decision.target
-        when = (billing.render("SUMMARY_IMMEDIATE_FREE", {"product": product, "tier": tier}, lang)
-                if is_immediate(decision) else date_text(decision.effective_at, lang))
-        say(dispatcher, lang, "utter_ask_downgrade_confirmed", product=billing.product_name(product, lang),
-            tier=billing.tier_name(tier, lang), cycle=word(target.cycle, lang), seats=target.seats, when=when,
-            reason=tracker.get_slot("downgrade_reason") or "—")
+        when = (
+            billing.render("SUMMARY_IMMEDIATE_FREE", {"product": product, "tier": tier}, lang)
+            if is_immediate(decision)
+            else date_text(decision.effective_at, lang)
+        )
+        say(
+            dispatcher,
+            lang,
+            "utter_ask_downgrade_confirmed",
+            product=billing.product_name(product, lang),
+            tier=billing.tier_name(tier, lang),
+            cycle=word(target.cycle, lang),
+            seats=target.seats,
+            when=when,
+            reason=tracker.get_slot("downgrade_reason") or "—",
+        )
         return []
 
 
@@ -350,8 +407,13 @@ class ActionDowngradeSubmit(Action):
         state = {slot: tracker.get_slot(slot) for slot in DOWNGRADE_SLOTS}
         if state.get("downgrade_status") in STOPPED:
             return reset_downgrade_slots()  # the form has already said why it stopped
-        if not (state.get("product") and state.get("tier") and state.get("downgrade_reason")
-                and state.get("downgrade_ack") is True and state.get("downgrade_confirmed") is True):
+        if not (
+            state.get("product")
+            and state.get("tier")
+            and state.get("downgrade_reason")
+            and state.get("downgrade_ack") is True
+            and state.get("downgrade_confirmed") is True
+        ):
             say(dispatcher, lang, "utter_form_stopped")
             return reset_downgrade_slots()
         identity = identity_of(tracker)  # verified again: the token may have expired meanwhile
@@ -363,17 +425,43 @@ class ActionDowngradeSubmit(Action):
         try:
             decision = decision_for(dispatcher, lang, identity.workspace_id, state["product"], state["tier"])
             if decision.allowed and is_immediate(decision) and not decision.target.paid:
-                billing.call(dispatcher, lang, bc.apply_upgrade, billing.unit_of_work(), identity.workspace_id,
-                             request, actor=actor)
-                say(dispatcher, lang, "utter_downgrade_applied_free",
-                    product=billing.product_name(state["product"], lang))
+                billing.call(
+                    dispatcher,
+                    lang,
+                    bc.apply_upgrade,
+                    billing.unit_of_work(),
+                    identity.workspace_id,
+                    request,
+                    actor=actor,
+                )
+                say(
+                    dispatcher,
+                    lang,
+                    "utter_downgrade_applied_free",
+                    product=billing.product_name(state["product"], lang),
+                )
                 return reset_downgrade_slots()
-            change = billing.call(dispatcher, lang, bc.schedule_downgrade, billing.unit_of_work(),
-                                  identity.workspace_id, request, state["downgrade_reason"], True, actor=actor)
+            change = billing.call(
+                dispatcher,
+                lang,
+                bc.schedule_downgrade,
+                billing.unit_of_work(),
+                identity.workspace_id,
+                request,
+                state["downgrade_reason"],
+                True,
+                actor=actor,
+            )
         except Unavailable:
             return reset_downgrade_slots()
-        say(dispatcher, lang, "utter_downgrade_scheduled", product=billing.product_name(change.product, lang),
-            tier=billing.tier_name(change.tier, lang), date=date_text(change.effective_at, lang))
+        say(
+            dispatcher,
+            lang,
+            "utter_downgrade_scheduled",
+            product=billing.product_name(change.product, lang),
+            tier=billing.tier_name(change.tier, lang),
+            date=date_text(change.effective_at, lang),
+        )
         return reset_downgrade_slots()
 
 

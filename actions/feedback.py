@@ -1,4 +1,5 @@
-""""Was this helpful?" and the answer to it (requests to talk to a person: actions/handoff.py)."""
+""" "Was this helpful?" and the answer to it (requests to talk to a person: actions/handoff.py)."""
+
 from __future__ import annotations
 
 import logging

@@ -8,6 +8,7 @@ Rasa) and the deterministic parser of actions.parsing (no diacritics, abbreviati
 cannot read gets a polite re-ask; a different question in the middle of the form is left to the
 rules (the form resumes afterwards).
 """
+
 from __future__ import annotations
 
 import re
@@ -45,18 +46,52 @@ from actions.texts import say
 
 KEEP = "keep"  # "giữ nguyên": the request leaves this value as it is (ChangeRequest None)
 CORE_SLOTS = ("product", "tier", "cycle", "seats")
-FORM_STATE_SLOTS = CORE_SLOTS + ("addons", "renewal_mode", "checkout_confirmed", "checkout_status", "checkout_quote_key",
-                                 "checkout_total")
+FORM_STATE_SLOTS = CORE_SLOTS + (
+    "addons",
+    "renewal_mode",
+    "checkout_confirmed",
+    "checkout_status",
+    "checkout_quote_key",
+    "checkout_total",
+)
 DOWNGRADE_STATE_SLOTS = ("downgrade_reason", "downgrade_ack", "downgrade_confirmed", "downgrade_status")
 # Intents that mean "this is my answer to your question". Another intent is only an
 # interruption when the NLU is sure of it and the parser reads no answer in the text: short
 # answers ("giữ nguyên", "mười hai người") are often misread as some other intent.
 ANSWER_INTENTS = {"inform", "affirm", "nlu_fallback", "check_change", "buy_upgrade", None}
 SURE_INTENT = 0.8
-_QUESTION_WORDS = ("sao", "tai sao", "vi sao", "the nao", "nhu the nao", "lam sao", "la gi", "bao gio",
-                   "why", "how", "what", "when", "which", "can i", "could i")
-_KEEP_PHRASES = ("giu nguyen", "khong doi", "nhu cu", "nhu hien tai", "hien tai", "dang dung", "keep", "same",
-                 "unchanged", "no change", "as is", "current", "my plan")
+_QUESTION_WORDS = (
+    "sao",
+    "tai sao",
+    "vi sao",
+    "the nao",
+    "nhu the nao",
+    "lam sao",
+    "la gi",
+    "bao gio",
+    "why",
+    "how",
+    "what",
+    "when",
+    "which",
+    "can i",
+    "could i",
+)
+_KEEP_PHRASES = (
+    "giu nguyen",
+    "khong doi",
+    "nhu cu",
+    "nhu hien tai",
+    "hien tai",
+    "dang dung",
+    "keep",
+    "same",
+    "unchanged",
+    "no change",
+    "as is",
+    "current",
+    "my plan",
+)
 # "mua thêm 3 người", "add 2 users": a number of users ON TOP of the current ones.
 _MORE_PHRASES = ("them", "more", "add", "extra", "additional", "bo sung")
 _INVALID = object()
@@ -75,8 +110,20 @@ def is_keep(text: str) -> bool:
 
 # A way out of a form in so many words, whatever the NLU made of it. ("thoi" alone is also the
 # folded "thời" of "thời gian": only the whole message "thôi" counts.)
-_STOP_PHRASES = ("khong mua nua", "khong can nua", "dung lai", "huy bo", "thoi khong", "thoi bo", "thoi de sau",
-                 "never mind", "forget it", "khong ha nua", "stop the", "cancel the")
+_STOP_PHRASES = (
+    "khong mua nua",
+    "khong can nua",
+    "dung lai",
+    "huy bo",
+    "thoi khong",
+    "thoi bo",
+    "thoi de sau",
+    "never mind",
+    "forget it",
+    "khong ha nua",
+    "stop the",
+    "cancel the",
+)
 _STOP_MESSAGES = ("thoi", "thoi nhe", "thoi a", "stop", "cancel", "huy", "de sau")
 
 
@@ -102,7 +149,8 @@ def request_from_slots(state: Dict[str, Any]):
     cycle = state.get("cycle")
     seats = state.get("seats")
     return billing.change_request(
-        product=state["product"], tier=state["tier"],
+        product=state["product"],
+        tier=state["tier"],
         cycle=None if cycle in (None, KEEP) else cycle,
         seats=None if seats in (None, KEEP) else int(seats),
         addons=dict(state.get("addons") or {}),
@@ -122,8 +170,9 @@ class PlanFormValidation(FormValidationAction):
     def gate(self, dispatcher: CollectingDispatcher, asker: Asker) -> Optional[str]:
         """A status that ends the form before anything is asked (e.g. not logged in), or None."""
 
-    def after_validation(self, dispatcher, tracker, lang: str, asker: Asker, state: Dict[str, Any],
-                         updates: Dict[str, Any]) -> Tuple[Dict[str, Any], bool]:
+    def after_validation(
+        self, dispatcher, tracker, lang: str, asker: Asker, state: Dict[str, Any], updates: Dict[str, Any]
+    ) -> Tuple[Dict[str, Any], bool]:
         """Extra slot updates once the answers are in, and whether the form must stop now."""
         return {}, False
 
@@ -186,8 +235,9 @@ class PlanFormValidation(FormValidationAction):
 
         The plan slots have custom mappings only, so an entity in a question ("why can't yearly
         go monthly?") never overwrites an answer: this method alone decides what counts."""
-        found = {slot: value for slot, value in tracker.slots_to_validate().items()
-                 if slot in required and value is not None}
+        found = {
+            slot: value for slot, value in tracker.slots_to_validate().items() if slot in required and value is not None
+        }
         if not answering:
             return found
         for slot in ("product", "tier", "cycle", "seats", "renewal_mode"):
@@ -202,7 +252,9 @@ class PlanFormValidation(FormValidationAction):
             if slot not in required:
                 continue
             value = getattr(parsed, slot)
-            if value is not None and (slot not in found or self.validate_value(slot, found[slot], None, "vi") is _INVALID):
+            if value is not None and (
+                slot not in found or self.validate_value(slot, found[slot], None, "vi") is _INVALID
+            ):
                 found[slot] = value
         if requested in ("cycle", "seats", "tier") and requested not in found and is_keep(text):
             found[requested] = KEEP
@@ -212,7 +264,7 @@ class PlanFormValidation(FormValidationAction):
         addons = dict(parse_change(latest_text(tracker)).capacity)
         kinds = [canonical_capacity_kind(v) for v in latest_entities(tracker, "capacity_kind")]
         amounts = [canonical_count(v, MAX_CAPACITY) for v in latest_entities(tracker, "capacity_amount")]
-        for kind, amount in zip(kinds, amounts):
+        for kind, amount in zip(kinds, amounts):  # noqa: B905  (an amount without its kind is dropped)
             if kind and amount and kind not in addons:
                 addons[kind] = amount
         return {k: v for k, v in addons.items() if 0 < v <= MAX_CAPACITY}
@@ -291,6 +343,10 @@ class AskCheckoutConfirmed(AskFormQuestion):
     action_name, question = "action_ask_checkout_confirmed", "utter_ask_checkout_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
-        say(dispatcher, language_of(tracker), "utter_ask_checkout_confirmed",
-            total=tracker.get_slot("checkout_total") or "—")
+        say(
+            dispatcher,
+            language_of(tracker),
+            "utter_ask_checkout_confirmed",
+            total=tracker.get_slot("checkout_total") or "—",
+        )
         return []

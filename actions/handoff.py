@@ -7,6 +7,7 @@ customer's messages to the console instead of the bot, until an agent hands the 
 back or closes it. The customer is told the expected wait, or, outside working hours
 (helpdesk/support_hours.py), to leave a message and when a person will answer.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,13 +28,29 @@ from helpdesk.support_hours import SupportHours, SupportHoursError, moment_text
 logger = logging.getLogger(__name__)
 
 # intents that are not the customer's question: the request itself, yes/no, chit-chat, form answers
-NOT_A_QUESTION = {"request_human", "affirm", "deny", "greet", "goodbye", "thank", "thanks", "restart", "stop",
-                  "inform", "choose", "confirm"}
+NOT_A_QUESTION = {
+    "request_human",
+    "affirm",
+    "deny",
+    "greet",
+    "goodbye",
+    "thank",
+    "thanks",
+    "restart",
+    "stop",
+    "inform",
+    "choose",
+    "confirm",
+}
 MAX_PART = 600
 UTTER_KEY = "utter" + "_action"  # the text's name in a bot event's metadata (spelt so the text scan skips it)
 PROMPTS = {"utter_ask_helpful"}
-HANDOFF_TEXTS = {"utter_handoff_waiting", "utter_handoff_after_hours", "utter_handoff_already_waiting",
-                 "utter_handoff_failed"}
+HANDOFF_TEXTS = {
+    "utter_handoff_waiting",
+    "utter_handoff_after_hours",
+    "utter_handoff_already_waiting",
+    "utter_handoff_failed",
+}
 SUMMARY_LANG = "vi"  # the console is in Vietnamese
 
 
@@ -57,7 +74,7 @@ def session_events(tracker: Tracker) -> List[Dict[str, Any]]:
     events = list(tracker.events)
     for index in range(len(events) - 1, -1, -1):
         if events[index].get("event") in ("restart", "session_started"):
-            return events[index + 1:]
+            return events[index + 1 :]
     return events
 
 
@@ -89,8 +106,7 @@ def question_and_answer(tracker: Tracker) -> Dict[str, str]:
         shown = [latest.strip()]
     if len(shown) > 2:
         shown = [shown[0], shown[-1]]
-    return {"question": _short(" / ".join(shown)) if shown else "",
-            "answer": _short(answers[-1]) if answers else ""}
+    return {"question": _short(" / ".join(shown)) if shown else "", "answer": _short(answers[-1]) if answers else ""}
 
 
 def diagnosis(tracker: Tracker, workspace_id: Optional[str], now: datetime) -> str:
@@ -101,11 +117,16 @@ def diagnosis(tracker: Tracker, workspace_id: Optional[str], now: datetime) -> s
     try:
         summary = bc.workspace_summary(billing.unit_of_work(), workspace_id, now=now) or {}
         for sub in summary.get("subscriptions") or []:
-            rendered = render("utter_plan_item", SUMMARY_LANG,
-                              product=billing.product_name(sub.get("product", ""), SUMMARY_LANG),
-                              tier=billing.tier_name(sub.get("tier", ""), SUMMARY_LANG),
-                              status=word(sub.get("status"), SUMMARY_LANG), cycle=word(sub.get("cycle"), SUMMARY_LANG),
-                              seats=sub.get("seats"), date=date_text(sub.get("period_end"), SUMMARY_LANG))
+            rendered = render(
+                "utter_plan_item",
+                SUMMARY_LANG,
+                product=billing.product_name(sub.get("product", ""), SUMMARY_LANG),
+                tier=billing.tier_name(sub.get("tier", ""), SUMMARY_LANG),
+                status=word(sub.get("status"), SUMMARY_LANG),
+                cycle=word(sub.get("cycle"), SUMMARY_LANG),
+                seats=sub.get("seats"),
+                date=date_text(sub.get("period_end"), SUMMARY_LANG),
+            )
             if rendered:
                 lines.append(rendered["text"])
         product, tier = tracker.get_slot("product"), tracker.get_slot("tier")
@@ -113,8 +134,10 @@ def diagnosis(tracker: Tracker, workspace_id: Optional[str], now: datetime) -> s
             request = billing.change_request(product, tier, tracker.get_slot("cycle") if tier != "free" else None)
             decision = bc.check_change(billing.unit_of_work(), workspace_id, request, now=now)
             texts = billing.render_decision(decision, SUMMARY_LANG)
-            lines.append(f"{billing.product_name(product, SUMMARY_LANG)} → {billing.tier_name(tier, SUMMARY_LANG)}: "
-                         f"{texts['summary']}")
+            lines.append(
+                f"{billing.product_name(product, SUMMARY_LANG)} → {billing.tier_name(tier, SUMMARY_LANG)}: "
+                f"{texts['summary']}"
+            )
             lines += [f"  – {reason}" for reason in texts["reasons"]]
     except Exception:  # the summary helps the agent; it must never stop the hand-off
         logger.exception("no diagnosis for the hand-off of %s", workspace_id)
@@ -122,8 +145,10 @@ def diagnosis(tracker: Tracker, workspace_id: Optional[str], now: datetime) -> s
 
 
 def summary_text(parts: Dict[str, str], diagnosed: str) -> str:
-    lines = [f"Khách hỏi: {parts['question'] or '(chưa hỏi gì)'}",
-             f"Trợ lý đã trả lời: {parts['answer'] or '(chưa trả lời)'}"]
+    lines = [
+        f"Khách hỏi: {parts['question'] or '(chưa hỏi gì)'}",
+        f"Trợ lý đã trả lời: {parts['answer'] or '(chưa trả lời)'}",
+    ]
     if diagnosed:
         lines.append("Chẩn đoán: " + diagnosed.replace("\n", "; "))
     return "\n".join(lines)
@@ -175,9 +200,15 @@ class ActionRequestHuman(Action):
         elif open_now:
             say(dispatcher, lang, "utter_handoff_waiting", wait=hours.wait_minutes)
         else:
-            say(dispatcher, lang, "utter_handoff_after_hours", hours=hours.describe(lang),
-                answer_by=moment_text(hours.answer_by(now), lang))
+            say(
+                dispatcher,
+                lang,
+                "utter_handoff_after_hours",
+                hours=hours.describe(lang),
+                answer_by=moment_text(hours.answer_by(now), lang),
+            )
         # the widget shows who holds the conversation (Rasa's socket.io sends this as it is)
-        dispatcher.utter_message(json_message={"data": {"handoff": {
-            "status": handoff["status"], "after_hours": not open_now}}})
+        dispatcher.utter_message(
+            json_message={"data": {"handoff": {"status": handoff["status"], "after_hours": not open_now}}}
+        )
         return []

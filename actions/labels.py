@@ -4,6 +4,7 @@ billing_core.domain.messages (its labels and date formats), so the chat, the con
 Vocabulary only, not policy: rules and their explanations come from billing_core.domain.messages and
 the general answers from actions/responses.yml.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -12,8 +13,14 @@ from typing import Any, Optional, overload
 import billing_core as bc
 
 _GROUPS = {
-    "trial": "status", "active": "status", "expired": "status", "free": "status",
-    "monthly": "cycle", "yearly": "cycle", "manual": "renewal_mode", "auto": "renewal_mode",
+    "trial": "status",
+    "active": "status",
+    "expired": "status",
+    "free": "status",
+    "monthly": "cycle",
+    "yearly": "cycle",
+    "manual": "renewal_mode",
+    "auto": "renewal_mode",
 }
 
 

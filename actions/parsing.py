@@ -5,6 +5,7 @@ extractor misses: text without diacritics, chat abbreviations, English, "10 nguo
 "theo nam", "kglvs". Everything is matched on the folded form (helpdesk.text) and mapped to the
 canonical catalog keys of docs/design.md. Ambiguous text gives ``None``, never a guess.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,11 @@ def nlu_synonyms(path: Path = NLU_FILE) -> Dict[str, List[str]]:
     synonyms: Dict[str, List[str]] = {}
     for block in data.get("nlu") or []:
         if isinstance(block, dict) and "synonym" in block:
-            lines = [line.strip()[2:].strip() for line in str(block.get("examples") or "").splitlines()
-                     if line.strip().startswith("- ")]
+            lines = [
+                line.strip()[2:].strip()
+                for line in str(block.get("examples") or "").splitlines()
+                if line.strip().startswith("- ")
+            ]
             synonyms.setdefault(str(block["synonym"]), []).extend(lines)
     return synonyms
 
@@ -70,9 +74,10 @@ class Spellings:
 
 
 def missing_synonyms(catalog, synonyms: Dict[str, List[str]]) -> List[str]:
-    """"product <key>" / "tier <key>" for every catalog entry that has no NLU synonym block."""
-    return ([f"product {key}" for key in catalog.products if not synonyms.get(key)]
-            + [f"tier {key}" for key in catalog.tiers if not synonyms.get(key)])
+    """ "product <key>" / "tier <key>" for every catalog entry that has no NLU synonym block."""
+    return [f"product {key}" for key in catalog.products if not synonyms.get(key)] + [
+        f"tier {key}" for key in catalog.tiers if not synonyms.get(key)
+    ]
 
 
 @lru_cache(maxsize=1)
@@ -89,14 +94,49 @@ PRODUCTS = tuple(bc.load_catalog().products)
 TIERS = tuple(bc.load_catalog().tiers)
 
 _CYCLE_PHRASES = {
-    "yearly": ["theo nam", "hang nam", "moi nam", "1 nam", "mot nam", "12 thang", "yearly", "annual",
-               "annually", "per year", "a year", "every year", "year", "nam"],
-    "monthly": ["theo thang", "hang thang", "moi thang", "1 thang", "mot thang", "monthly",
-                "per month", "a month", "every month", "month", "thang"],
+    "yearly": [
+        "theo nam",
+        "hang nam",
+        "moi nam",
+        "1 nam",
+        "mot nam",
+        "12 thang",
+        "yearly",
+        "annual",
+        "annually",
+        "per year",
+        "a year",
+        "every year",
+        "year",
+        "nam",
+    ],
+    "monthly": [
+        "theo thang",
+        "hang thang",
+        "moi thang",
+        "1 thang",
+        "mot thang",
+        "monthly",
+        "per month",
+        "a month",
+        "every month",
+        "month",
+        "thang",
+    ],
 }
 _RENEWAL_PHRASES = {
-    "auto": ["gia han tu dong", "tu dong gia han", "auto renewal", "auto renew", "automatic renewal",
-             "renew automatically", "tu dong", "auto", "automatic", "automatically"],
+    "auto": [
+        "gia han tu dong",
+        "tu dong gia han",
+        "auto renewal",
+        "auto renew",
+        "automatic renewal",
+        "renew automatically",
+        "tu dong",
+        "auto",
+        "automatic",
+        "automatically",
+    ],
     "manual": ["gia han thu cong", "thu cong", "manual renewal", "manual", "manually", "tu gia han"],
 }
 # Capacity units after a number, folded. Order matters: the first matching kind wins.
@@ -106,7 +146,9 @@ _CAPACITY_UNITS: List[Tuple[str, str]] = [
     ("automation_runs", r"(?:luot chay tu dong|luot chay|automation runs|automation run|runs|run|luot)\b"),
     ("data_records", r"(?:ban ghi du lieu|ban ghi|data records|records|record)\b"),
 ]
-_SEAT_UNITS = r"(?:nguoi dung|nguoi|users|user|seats|seat|thanh vien|members|member|tai khoan|accounts|licenses|license)\b"
+_SEAT_UNITS = (
+    r"(?:nguoi dung|nguoi|users|user|seats|seat|thanh vien|members|member|tai khoan|accounts|licenses|license)\b"
+)
 _NUMBER = r"(\d{1,3}(?:[.,]\d{3})+|\d+)(k)?"
 _WORKSPACE_ID = re.compile(r"\b(?:workspace|ws)\s*[:#]?\s*([a-z0-9][a-z0-9_-]{1,62})", re.I)
 
@@ -199,19 +241,53 @@ def parse_renewal_mode(text: str, requested: bool = False) -> Optional[str]:
     padded = _without_capacity_and_seats(folded_text(text))
     found = _find_phrases(padded, _RENEWAL_PHRASES)
     if not requested:
-        explicit = {"gia han tu dong", "tu dong gia han", "auto renewal", "auto renew",
-                    "automatic renewal", "renew automatically", "gia han thu cong",
-                    "manual renewal"}
-        found = [(pos, key) for pos, key in found
-                 if any(padded[pos:].startswith(e + " ") for e in explicit)]
+        explicit = {
+            "gia han tu dong",
+            "tu dong gia han",
+            "auto renewal",
+            "auto renew",
+            "automatic renewal",
+            "renew automatically",
+            "gia han thu cong",
+            "manual renewal",
+        }
+        found = [(pos, key) for pos, key in found if any(padded[pos:].startswith(e + " ") for e in explicit)]
     return _single(found, padded)
 
 
-_VI_DIGITS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5, "lam": 5, "sau": 6, "bay": 7,
-              "tam": 8, "chin": 9}
-_EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-               "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
-               "forty": 40, "fifty": 50, "hundred": 100}
+_VI_DIGITS = {
+    "mot": 1,
+    "hai": 2,
+    "ba": 3,
+    "bon": 4,
+    "tu": 4,
+    "nam": 5,
+    "lam": 5,
+    "sau": 6,
+    "bay": 7,
+    "tam": 8,
+    "chin": 9,
+}
+_EN_NUMBERS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
+}
 
 
 def _number_words(words: List[str]) -> Optional[int]:
@@ -224,7 +300,7 @@ def _number_words(words: List[str]) -> Optional[int]:
         return _VI_DIGITS[words[0]] if len(words) == 1 else None
     at = words.index("muoi")
     tens = 1 if at == 0 else (_VI_DIGITS[words[0]] if at == 1 else None)
-    rest = words[at + 1:]
+    rest = words[at + 1 :]
     if tens is None or len(rest) > 1:
         return None
     ones = _VI_DIGITS[rest[0]] if rest else 0
@@ -266,7 +342,9 @@ def parse_capacity(text: str) -> Dict[str, int]:
             amount = _to_int(match.group(1), match.group(2))
             if amount is None:
                 continue
-            if kind == "storage" and re.match(r"tb\b", padded[match.end(2) if match.group(2) else match.end(1):].strip()):
+            if kind == "storage" and re.match(
+                r"tb\b", padded[match.end(2) if match.group(2) else match.end(1) :].strip()
+            ):
                 amount *= 1024
             result[kind] = result.get(kind, 0) + amount
     return result
@@ -313,6 +391,7 @@ def parse_workspace_id(text: str) -> Optional[str]:
 
 
 # --- canonicalisation of entity values (NLU synonyms should already do this; folded text may not)
+
 
 def canonical_product(value: object) -> Optional[str]:
     return _canonical(value, spellings().products, parse_product)

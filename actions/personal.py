@@ -4,6 +4,7 @@ the general rule of the help article (actions/responses.yml) plus how to get a p
 Every answer is recomputed from billing_core on each turn; the workspace comes from the
 verified token (or, for a support agent, from the workspace they name).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -84,7 +85,9 @@ class PersonalAnswer(Action, ABC):
         say(dispatcher, lang, self.general_response)
 
     @abstractmethod
-    def personal(self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, asker: Asker) -> Optional[List[Dict]]:
+    def personal(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, lang: str, asker: Asker
+    ) -> Optional[List[Dict]]:
         """Answer from ``asker.workspace_id``; raise billing.Unavailable to fall back to the rule."""
 
 
@@ -93,7 +96,7 @@ def check(dispatcher, lang: str, workspace_id: str, request) -> Any:
 
 
 class ActionAnswerGoFree(PersonalAnswer):
-    """"Can I go Free?": the decision for a move to Free of each product asked about (or held)."""
+    """ "Can I go Free?": the decision for a move to Free of each product asked about (or held)."""
 
     general_response = "utter_go_free"
 
@@ -105,13 +108,14 @@ class ActionAnswerGoFree(PersonalAnswer):
         products = named_products(tracker) or [s["product"] for s in summary.items] or ["digital_workspace"]
         header(dispatcher, asker)
         for product in products:
-            billing.utter_decision(dispatcher, check(dispatcher, lang, asker.workspace_id,
-                                                     billing.change_request(product, "free")), lang)
+            billing.utter_decision(
+                dispatcher, check(dispatcher, lang, asker.workspace_id, billing.change_request(product, "free")), lang
+            )
         return []
 
 
 class ActionAnswerBillingCycle(PersonalAnswer):
-    """"Can I pay App Builder yearly?": the decision for that cycle on the current tier."""
+    """ "Can I pay App Builder yearly?": the decision for that cycle on the current tier."""
 
     general_response = "utter_billing_cycle"
 
@@ -131,7 +135,8 @@ class ActionAnswerBillingCycle(PersonalAnswer):
         # "Can I pay App Builder yearly?": the decision for that cycle on the current tier, for the
         # products named, else for every paid-tier product not already on that cycle.
         products = named_products(tracker) or [
-            s["product"] for s in summary.items if s.get("tier") != "free" and s.get("cycle") != cycle]
+            s["product"] for s in summary.items if s.get("tier") != "free" and s.get("cycle") != cycle
+        ]
         header(dispatcher, asker)
         if not products:
             utter_plans(dispatcher, summary, lang)
@@ -162,8 +167,11 @@ def next_tier_up(product: str, current: Optional[str]) -> Optional[str]:
     """The lowest paid tier of ``product`` above ``current`` (None at the top)."""
     catalog = billing.catalog()
     rank = catalog.tiers[current].rank if current in catalog.tiers else -1
-    higher = sorted((catalog.tiers[t].rank, t) for t in catalog.products[product].tiers
-                    if catalog.tiers[t].rank > rank and catalog.tiers[t].paid)
+    higher = sorted(
+        (catalog.tiers[t].rank, t)
+        for t in catalog.products[product].tiers
+        if catalog.tiers[t].rank > rank and catalog.tiers[t].paid
+    )
     return higher[0][1] if higher else None
 
 
@@ -184,7 +192,7 @@ def trial_days_left(subscription: Dict[str, Any], now: datetime) -> Optional[int
 
 
 class ActionAnswerTrial(PersonalAnswer):
-    """"How many trial days are left?" for every product of the workspace."""
+    """ "How many trial days are left?" for every product of the workspace."""
 
     general_response = "utter_trial"
 
@@ -208,12 +216,22 @@ class ActionAnswerTrial(PersonalAnswer):
                 ends = bc.format_datetime(end, lang)
                 say(dispatcher, lang, "utter_trial_last_day", product=name, time=ends)
             elif sub.get("status") == "trial":
-                say(dispatcher, lang, "utter_trial_days_left", product=name,
-                    days=days, date=date_text(sub.get("period_end"), lang),
+                say(
+                    dispatcher,
+                    lang,
+                    "utter_trial_days_left",
+                    product=name,
+                    days=days,
+                    date=date_text(sub.get("period_end"), lang),
                 )
             else:
-                say(dispatcher, lang, "utter_trial_not_running", product=name,
-                    status=word(sub.get("status"), lang), tier=billing.tier_name(sub.get("tier", ""), lang),
+                say(
+                    dispatcher,
+                    lang,
+                    "utter_trial_not_running",
+                    product=name,
+                    status=word(sub.get("status"), lang),
+                    tier=billing.tier_name(sub.get("tier", ""), lang),
                 )
             shown += 1
         if not shown:
@@ -223,7 +241,7 @@ class ActionAnswerTrial(PersonalAnswer):
 
 
 class ActionAnswerNextRenewal(PersonalAnswer):
-    """"What is my next renewal plan?": scheduled changes, else how each plan renews."""
+    """ "What is my next renewal plan?": scheduled changes, else how each plan renews."""
 
     general_response = "utter_next_renewal"
 
@@ -239,27 +257,50 @@ class ActionAnswerNextRenewal(PersonalAnswer):
             name = billing.product_name(product, lang)
             change = scheduled.get(product)
             if change:
-                say(dispatcher, lang, "utter_next_renewal_scheduled", product=name,
-                    tier=billing.tier_name(change.get("tier", ""), lang), cycle=word(change.get("cycle"), lang),
-                    seats=change.get("seats"), date=date_text(change.get("effective_at"), lang),
+                say(
+                    dispatcher,
+                    lang,
+                    "utter_next_renewal_scheduled",
+                    product=name,
+                    tier=billing.tier_name(change.get("tier", ""), lang),
+                    cycle=word(change.get("cycle"), lang),
+                    seats=change.get("seats"),
+                    date=date_text(change.get("effective_at"), lang),
                 )
             elif sub.get("status") == "active":
-                say(dispatcher, lang, "utter_next_renewal_same", product=name,
-                    tier=billing.tier_name(sub.get("tier", ""), lang), cycle=word(sub.get("cycle"), lang),
-                    date=date_text(sub.get("period_end"), lang), renewal=word(sub.get("renewal_mode"), lang),
+                say(
+                    dispatcher,
+                    lang,
+                    "utter_next_renewal_same",
+                    product=name,
+                    tier=billing.tier_name(sub.get("tier", ""), lang),
+                    cycle=word(sub.get("cycle"), lang),
+                    date=date_text(sub.get("period_end"), lang),
+                    renewal=word(sub.get("renewal_mode"), lang),
                 )
             else:
-                say(dispatcher, lang, "utter_next_renewal_unpaid", product=name,
-                    status=word(sub.get("status"), lang), tier=billing.tier_name(sub.get("tier", ""), lang),
+                say(
+                    dispatcher,
+                    lang,
+                    "utter_next_renewal_unpaid",
+                    product=name,
+                    status=word(sub.get("status"), lang),
+                    tier=billing.tier_name(sub.get("tier", ""), lang),
                 )
         return []
 
 
 def utter_plans(dispatcher: CollectingDispatcher, summary: "billing.Subscriptions", lang: str) -> None:
     for sub in summary.items:
-        say(dispatcher, lang, "utter_plan_item", product=billing.product_name(sub.get("product", ""), lang),
-            tier=billing.tier_name(sub.get("tier", ""), lang), status=word(sub.get("status"), lang),
-            cycle=word(sub.get("cycle"), lang), seats=sub.get("seats"),
+        say(
+            dispatcher,
+            lang,
+            "utter_plan_item",
+            product=billing.product_name(sub.get("product", ""), lang),
+            tier=billing.tier_name(sub.get("tier", ""), lang),
+            status=word(sub.get("status"), lang),
+            cycle=word(sub.get("cycle"), lang),
+            seats=sub.get("seats"),
             date=date_text(sub.get("period_end"), lang),
         )
     if not summary.items:
@@ -280,7 +321,7 @@ class ActionAnswerMyPlan(PersonalAnswer):
 
 
 class ActionAnswerDataRetention(PersonalAnswer):
-    """"What will be deleted if I downgrade, and when?": the decision's notes for a named
+    """ "What will be deleted if I downgrade, and when?": the decision's notes for a named
     target, else the workspace's retention preview (scheduled downgrades, pending deletions)."""
 
     general_response = "utter_data_retention"
@@ -310,7 +351,7 @@ class ActionAnswerDataRetention(PersonalAnswer):
 
 
 class ActionAnswerPaymentStatus(PersonalAnswer):
-    """"Did my payment go through?": the latest order's state, a failure's code in words."""
+    """ "Did my payment go through?": the latest order's state, a failure's code in words."""
 
     general_response = "utter_payment_status_general"
 
@@ -327,14 +368,12 @@ class ActionAnswerPaymentStatus(PersonalAnswer):
         common: Dict[str, Any] = {"txn_ref": order.txn_ref, "amount": billing.format_vnd(order.amount_vnd, lang)}
         if status == "paid":
             plan = f"{billing.product_name(order.product, lang)} {billing.tier_name(order.tier, lang)}"
-            say(dispatcher, lang, "utter_order_paid", paid_at=datetime_text(order.paid_at, lang),
-                                     plan=plan, **common)
+            say(dispatcher, lang, "utter_order_paid", paid_at=datetime_text(order.paid_at, lang), plan=plan, **common)
         elif status == "failed":
             reason = bc.response_code_text(order.response_code, lang)
             say(dispatcher, lang, "utter_order_failed", reason=reason, **common)
         elif status == "pending" and as_datetime(order.expires_at) > billing.utcnow():
-            say(dispatcher, lang, "utter_order_pending",
-                                     expires_at=datetime_text(order.expires_at, lang), **common)
+            say(dispatcher, lang, "utter_order_pending", expires_at=datetime_text(order.expires_at, lang), **common)
         else:
             say(dispatcher, lang, "utter_order_expired", **common)
         return []
@@ -359,8 +398,13 @@ class ActionCancelDowngrade(PersonalAnswer):
             say(dispatcher, lang, "utter_cancel_downgrade_none", workspace=asker.workspace_id)
             return [SlotSet("pending_cancel_product", None)]
         change = changes[0]
-        say(dispatcher, lang, "utter_cancel_downgrade_confirm", product=billing.product_name(change["product"], lang),
-            tier=billing.tier_name(change.get("tier", ""), lang), date=date_text(change.get("effective_at"), lang),
+        say(
+            dispatcher,
+            lang,
+            "utter_cancel_downgrade_confirm",
+            product=billing.product_name(change["product"], lang),
+            tier=billing.tier_name(change.get("tier", ""), lang),
+            date=date_text(change.get("effective_at"), lang),
         )
         return [SlotSet("pending_cancel_product", change["product"])]
 
@@ -386,8 +430,15 @@ class ActionConfirmCancelDowngrade(Action):
             say(dispatcher, lang, "utter_login_for_personal")
             return clear
         try:
-            billing.call(dispatcher, lang, bc.cancel_scheduled_change, billing.unit_of_work(),
-                         identity.workspace_id, product, actor=f"assistant:{identity.sub}")
+            billing.call(
+                dispatcher,
+                lang,
+                bc.cancel_scheduled_change,
+                billing.unit_of_work(),
+                identity.workspace_id,
+                product,
+                actor=f"assistant:{identity.sub}",
+            )
         except Unavailable:
             return clear
         say(dispatcher, lang, "utter_cancel_downgrade_done", product=billing.product_name(product, lang))

@@ -11,6 +11,7 @@
   question that led to it: the earlier question is asked again with what the follow-up changes
   (another product) or the part it asks about (when, what to do).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text, Tuple, cast
@@ -47,7 +48,9 @@ def _is_immediate(decision) -> bool:
     return str(getattr(decision.outcome, "value", decision.outcome)) == "IMMEDIATE"
 
 
-def implied_product(tier: Optional[str], seats: Optional[int], addons: Dict[str, int], held: List[str]) -> Optional[str]:
+def implied_product(
+    tier: Optional[str], seats: Optional[int], addons: Dict[str, int], held: List[str]
+) -> Optional[str]:
     """The product a question can only mean: extended capacity's own product; the base product for
     Free, Premium (tiers only it offers) or users; the workspace's only product. None: ask."""
     catalog = billing.catalog()
@@ -66,7 +69,7 @@ def implied_product(tier: Optional[str], seats: Optional[int], addons: Dict[str,
 
 
 class ActionAnswerCheckChange(personal.PersonalAnswer):
-    """"Can I move App Builder to Standard yearly?": the decision (and the price), never a form."""
+    """ "Can I move App Builder to Standard yearly?": the decision (and the price), never a form."""
 
     general_response = "utter_check_login"
 
@@ -87,41 +90,71 @@ class ActionAnswerCheckChange(personal.PersonalAnswer):
         if product is None:
             product = implied_product(tier, seats, addons, held)
         if product is None:
-            buttons = [{"title": billing.product_name(p, lang),
-                        "payload": f'/check_change{{"product":"{p}","tier":"{tier}"}}'} for p in held]
+            buttons = [
+                {"title": billing.product_name(p, lang), "payload": f'/check_change{{"product":"{p}","tier":"{tier}"}}'}
+                for p in held
+            ]
             say(dispatcher, lang, "utter_check_which_product", buttons=buttons)
             return []
         current = summary.of(product) or {}
         if tier is None and (cycle or seats or addons or is_keep(text)) and current.get("tier"):
             tier = current["tier"]  # the same plan: only the cycle, the users or the capacity change
         if tier is None:
-            tiers = [t for t in billing.catalog().tiers if t != current.get("tier")
-                     and (t in billing.catalog().products[product].tiers)]
-            buttons = [{"title": billing.tier_name(t, lang),
-                        "payload": f'/check_change{{"product":"{product}","tier":"{t}"}}'} for t in tiers]
-            say(dispatcher, lang, "utter_check_which_tier", product=billing.product_name(product, lang),
-                buttons=buttons)
+            tiers = [
+                t
+                for t in billing.catalog().tiers
+                if t != current.get("tier") and (t in billing.catalog().products[product].tiers)
+            ]
+            buttons = [
+                {"title": billing.tier_name(t, lang), "payload": f'/check_change{{"product":"{product}","tier":"{t}"}}'}
+                for t in tiers
+            ]
+            say(
+                dispatcher, lang, "utter_check_which_tier", product=billing.product_name(product, lang), buttons=buttons
+            )
             return []
         request = billing.change_request(product, tier, cycle=cycle, seats=seats, addons=addons)
-        decision, quote = billing.call(dispatcher, lang, bc.quote_change, billing.unit_of_work(),
-                                       asker.workspace_id, request)
+        decision, quote = billing.call(
+            dispatcher, lang, bc.quote_change, billing.unit_of_work(), asker.workspace_id, request
+        )
         header(dispatcher, asker)
         billing.utter_decision(dispatcher, decision, lang)
         if not decision.allowed:
             return []
-        entities = {"product": product, "tier": tier, **({"cycle": cycle} if cycle else {}),
-                    **({"seats": seats} if seats else {})}
+        entities = {
+            "product": product,
+            "tier": tier,
+            **({"cycle": cycle} if cycle else {}),
+            **({"seats": seats} if seats else {}),
+        }
         payload_entities = ",".join(f'"{k}":"{v}"' for k, v in entities.items())
         if _is_immediate(decision) and decision.target.paid and quote is not None:
             texts = billing.render_quote(quote, lang)
             say(dispatcher, lang, "utter_quote", lines=texts["lines"], total=texts["total"])
             if asker.is_customer:
-                say(dispatcher, lang, "utter_offer_checkout_for",
-                    buttons=[{"title": _title(lang, "utter_button_buy_now"),
-                              "payload": f"/buy_upgrade{{{payload_entities}}}"}])
+                say(
+                    dispatcher,
+                    lang,
+                    "utter_offer_checkout_for",
+                    buttons=[
+                        {
+                            "title": _title(lang, "utter_button_buy_now"),
+                            "payload": f"/buy_upgrade{{{payload_entities}}}",
+                        }
+                    ],
+                )
         elif asker.is_customer:
-            say(dispatcher, lang, "utter_offer_downgrade",
-                buttons=[{"title": _title(lang, "utter_button_downgrade_now"), "payload": f"/request_downgrade{{{payload_entities}}}"}])
+            say(
+                dispatcher,
+                lang,
+                "utter_offer_downgrade",
+                buttons=[
+                    {
+                        "title": _title(lang, "utter_button_downgrade_now"),
+                        "payload": f"/request_downgrade{{{payload_entities}}}",
+                    }
+                ],
+            )
         return []
 
 
@@ -150,11 +183,43 @@ TOPICS: Dict[str, str] = {
     "checkout_form": "buy_upgrade",
     "downgrade_form": "request_downgrade",
 }
-_WHEN = ("bao gio", "khi nao", "hom nao", "ngay nao", "luc nao", "bao lau", "het han", "han", "when", "how long",
-         "which day", "what day", "what date", "expire", "expires", "ap dung", "hieu luc", "take effect")
+_WHEN = (
+    "bao gio",
+    "khi nao",
+    "hom nao",
+    "ngay nao",
+    "luc nao",
+    "bao lau",
+    "het han",
+    "han",
+    "when",
+    "how long",
+    "which day",
+    "what day",
+    "what date",
+    "expire",
+    "expires",
+    "ap dung",
+    "hieu luc",
+    "take effect",
+)
 _COST = ("bao nhieu tien", "ton bao nhieu", "het bao nhieu", "gia bao nhieu", "how much", "cost", "price")
-_TODO = ("lam gi", "lam sao", "can lam", "phai lam", "the nao", "what should", "what do i do", "what can i do",
-         "next step", "what now", "then what", "what next", "how do i fix", "lam the nao")
+_TODO = (
+    "lam gi",
+    "lam sao",
+    "can lam",
+    "phai lam",
+    "the nao",
+    "what should",
+    "what do i do",
+    "what can i do",
+    "next step",
+    "what now",
+    "then what",
+    "what next",
+    "how do i fix",
+    "lam the nao",
+)
 
 
 # Words that name another topic inside a follow-up ("thế còn dữ liệu thì sao?"): that topic is
@@ -206,8 +271,9 @@ def _aspect(text: str) -> Optional[str]:
     return None
 
 
-def _replayed(tracker: Tracker, earlier: Dict[str, Any], product: Optional[str], intent: str,
-              text: Optional[str] = None) -> Tracker:
+def _replayed(
+    tracker: Tracker, earlier: Dict[str, Any], product: Optional[str], intent: str, text: Optional[str] = None
+) -> Tracker:
     """The tracker with the earlier question as its latest message (or ``text``, a follow-up that
     names another topic); the follow-up's product replaces the earlier one, and the other details of
     the earlier question (plan, cycle) are kept as entities."""
@@ -217,8 +283,11 @@ def _replayed(tracker: Tracker, earlier: Dict[str, Any], product: Optional[str],
     for name, value in (("tier", parsed.tier), ("cycle", parsed.cycle)):
         if value and not any(e.get("entity") == name for e in entities):
             entities.append({"entity": name, "value": value})
-    chosen = product or next((e.get("value") for e in earlier.get("entities") or []
-                              if e.get("entity") == "product"), None) or parsed.product
+    chosen = (
+        product
+        or next((e.get("value") for e in earlier.get("entities") or [] if e.get("entity") == "product"), None)
+        or parsed.product
+    )
     if chosen:
         entities.append({"entity": "product", "value": chosen})
     if text is None:
@@ -230,8 +299,16 @@ def _replayed(tracker: Tracker, earlier: Dict[str, Any], product: Optional[str],
                 entities = [e for e in entities if e.get("entity") != name] + [{"entity": name, "value": value}]
     latest = dict(tracker.latest_message or {})
     latest.update({"text": text, "entities": entities, "intent": {"name": intent, "confidence": 1.0}})
-    return Tracker(tracker.sender_id, tracker.current_slot_values(), latest, list(tracker.events), False,
-                   None, tracker.active_loop, tracker.latest_action_name)
+    return Tracker(
+        tracker.sender_id,
+        tracker.current_slot_values(),
+        latest,
+        list(tracker.events),
+        False,
+        None,
+        tracker.active_loop,
+        tracker.latest_action_name,
+    )
 
 
 def _without_products(text: str) -> str:

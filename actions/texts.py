@@ -9,6 +9,7 @@ the actions and ``say`` does what Rasa's NLG did for them:
 - text and buttons (the variation's, then any the action adds) go to the dispatcher, with the
   text's name as ``utter_action``: the key Rasa itself put in the bot event's metadata.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,8 +36,10 @@ def responses() -> Dict[str, List[Dict[str, Any]]]:
 
 
 def _is_language(variation: Dict[str, Any], lang: str) -> bool:
-    return any(c.get("type") == "slot" and c.get("name") == "language" and c.get("value") == lang
-               for c in variation.get("condition") or [])
+    return any(
+        c.get("type") == "slot" and c.get("name") == "language" and c.get("value") == lang
+        for c in variation.get("condition") or []
+    )
 
 
 def variation(name: str, lang: str) -> Optional[Dict[str, Any]]:
@@ -78,17 +81,22 @@ def render(name: str, lang: str, **params: Any) -> Optional[Dict[str, Any]]:
     if chosen is None:
         return None
     chosen = copy.deepcopy(chosen)
-    return {"text": fill(chosen.get("text") or "", params),
-            "buttons": _fill_all(chosen.get("buttons") or [], params)}
+    return {"text": fill(chosen.get("text") or "", params), "buttons": _fill_all(chosen.get("buttons") or [], params)}
 
 
-def say(dispatcher: CollectingDispatcher, lang: str, name: str,
-        buttons: Optional[List[Dict[str, Any]]] = None, **params: Any) -> None:
+def say(
+    dispatcher: CollectingDispatcher,
+    lang: str,
+    name: str,
+    buttons: Optional[List[Dict[str, Any]]] = None,
+    **params: Any,
+) -> None:
     """Send the text ``name`` in ``lang`` (vi by default); ``buttons`` are added after its own."""
     rendered = render(name, lang, **params)
     if rendered is None:
         # Rasa sends nothing for an unknown response either; the unit tests keep this from happening.
         logger.error("no text named %s in %s", name, RESPONSES_FILE.name)
         return
-    dispatcher.utter_message(text=rendered["text"], buttons=rendered["buttons"] + list(buttons or []),
-                             utter_action=name)
+    dispatcher.utter_message(
+        text=rendered["text"], buttons=rendered["buttons"] + list(buttons or []), utter_action=name
+    )

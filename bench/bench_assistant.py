@@ -8,6 +8,7 @@ Bounded: a fixed number of messages, loopback only (free ports).
 
     .venv/bin/python bench/bench_assistant.py [--messages 200] [--concurrent 16] [--per-conversation 25]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,7 +64,9 @@ def ensure_stock_bot() -> Path:
     with tempfile.TemporaryDirectory() as scratch:
         subprocess.run(
             [str(VENV_BIN / "rasa"), "init", "--no-prompt", "--init-dir", scratch],
-            check=True, capture_output=True, env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
+            check=True,
+            capture_output=True,
+            env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
         )
         shutil.copytree(scratch, STOCK_DIR)
     return next((STOCK_DIR / "models").glob("*.tar.gz"))
@@ -73,8 +76,11 @@ def start_stock(port: int) -> subprocess.Popen:
     model = ensure_stock_bot()
     process = subprocess.Popen(
         [str(VENV_BIN / "rasa"), "run", "--enable-api", "--model", str(model), "--port", str(port)],
-        cwd=STOCK_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"), start_new_session=True,
+        cwd=STOCK_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
+        start_new_session=True,
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -95,9 +101,7 @@ def make_sender(port, messages, tokens):
         if workspace:
             payload["metadata"] = {"token": tokens[workspace]}
         started = time.perf_counter()
-        response = requests.post(
-            f"http://127.0.0.1:{port}/webhooks/rest/webhook", json=payload, timeout=60
-        )
+        response = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook", json=payload, timeout=60)
         elapsed = time.perf_counter() - started
         if response.status_code != 200 or not response.json():
             raise RuntimeError(f"bad answer {response.status_code}: {response.text[:200]}")
@@ -150,13 +154,18 @@ def main() -> int:
         subprocess.run([str(VENV_BIN / "python"), "-m", "billing_core", command], cwd=ROOT, env=env, check=True)
     tokens = {
         ws: issue_token(sub=f"bench-{ws}", workspace_id=ws, role="customer", minutes=120, secret=SECRET)
-        for _, ws in OUR_MESSAGES if ws
+        for _, ws in OUR_MESSAGES
+        if ws
     }
 
     stock_port, rasa_port, actions_port, web_port = free_ports(4)
     stock = start_stock(stock_port)
-    ours = Stack(Ports(rasa=rasa_port, actions=actions_port, web=web_port), with_web=False, log_dir=scratch / "logs",
-                 env={"BILLING_DATABASE_URL": url, "HELPDESK_JWT_SECRET": SECRET, "HELPDESK_MODE": "demo"})
+    ours = Stack(
+        Ports(rasa=rasa_port, actions=actions_port, web=web_port),
+        with_web=False,
+        log_dir=scratch / "logs",
+        env={"BILLING_DATABASE_URL": url, "HELPDESK_JWT_SECRET": SECRET, "HELPDESK_MODE": "demo"},
+    )
     results = {}
     try:
         ours.start()
@@ -177,18 +186,24 @@ def main() -> int:
         os.killpg(stock.pid, 15)
         stock.wait(timeout=30)
 
-    print(f"\n{args.messages} messages single client; {args.concurrent} concurrent conversations x "
-          f"{args.per_conversation} messages\n")
+    print(
+        f"\n{args.messages} messages single client; {args.concurrent} concurrent conversations x "
+        f"{args.per_conversation} messages\n"
+    )
     print(f"{'bot':<20}{'p50 ms':>10}{'p95 ms':>10}{'msg/s @' + str(args.concurrent):>14}{'errors':>8}")
     for name, r in results.items():
         print(f"{name:<20}{r['p50']:>10.1f}{r['p95']:>10.1f}{r['rps']:>14.1f}{r['errors']:>8}")
     s, o = results["stock rasa init"], results["cleeksy assistant"]
     p95_ratio = o["p95"] / s["p95"]
     rps_ratio = o["rps"] / s["rps"]
-    print(f"\nour p95 / stock p95 = {p95_ratio:.2f}  (goal <= {P95_GOAL:.2f})  "
-          f"{'MET' if p95_ratio <= P95_GOAL else 'NOT MET'}")
-    print(f"our msg/s / stock msg/s = {rps_ratio:.2f}  (goal >= {RPS_GOAL:.2f})  "
-          f"{'MET' if rps_ratio >= RPS_GOAL else 'NOT MET'}")
+    print(
+        f"\nour p95 / stock p95 = {p95_ratio:.2f}  (goal <= {P95_GOAL:.2f})  "
+        f"{'MET' if p95_ratio <= P95_GOAL else 'NOT MET'}"
+    )
+    print(
+        f"our msg/s / stock msg/s = {rps_ratio:.2f}  (goal >= {RPS_GOAL:.2f})  "
+        f"{'MET' if rps_ratio >= RPS_GOAL else 'NOT MET'}"
+    )
     shutil.rmtree(scratch, ignore_errors=True)
     return 0 if (o["errors"] == 0 and s["errors"] == 0) else 1
 

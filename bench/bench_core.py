@@ -6,6 +6,7 @@ next to their goal in the same run. Works in either environment (SQLAlchemy 1.4 
 
     .venv/bin/python bench/bench_core.py [--seconds 3] [--checks 2000] [--database-url URL]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchstats import percentile  # noqa: E402
 
-from billing_core import (
+from billing_core import (  # noqa: E402
     ChangeRequest,
     Cycle,
     SqlAlchemyUnitOfWork,
@@ -93,10 +94,14 @@ def main() -> int:
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
 
     dialect = url.split(":", 1)[0]
-    print(f"decisions in process : {per_second:,.0f} per second   (goal >= {DECISIONS_GOAL:,}: "
-          f"{'MET' if per_second >= DECISIONS_GOAL else 'NOT MET'}, x{per_second / DECISIONS_GOAL:.1f})")
-    print(f"check through {dialect:<7}: p50 {p50:.2f} ms, p95 {p95:.2f} ms over {args.checks} checks   "
-          f"(goal p95 < {DB_P95_GOAL_MS} ms: {'MET' if p95 < DB_P95_GOAL_MS else 'NOT MET'})")
+    print(
+        f"decisions in process : {per_second:,.0f} per second   (goal >= {DECISIONS_GOAL:,}: "
+        f"{'MET' if per_second >= DECISIONS_GOAL else 'NOT MET'}, x{per_second / DECISIONS_GOAL:.1f})"
+    )
+    print(
+        f"check through {dialect:<7}: p50 {p50:.2f} ms, p95 {p95:.2f} ms over {args.checks} checks   "
+        f"(goal p95 < {DB_P95_GOAL_MS} ms: {'MET' if p95 < DB_P95_GOAL_MS else 'NOT MET'})"
+    )
     return 0
 
 

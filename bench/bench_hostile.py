@@ -13,6 +13,7 @@ Bounded: a fixed number of messages, loopback only.
 
     .venv/bin/python bench/bench_hostile.py [--usual 20] [--rounds 5] [--hostile 100]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,14 @@ ORDINARY = "lam sao de nang cap goi"
 HOSTILE = "nâng cấp gói " * 7700  # 100,100 characters
 MIX = ("\u202e\u200f" + "a\u0301\u0302\u0303" + "😀\u200d🔥") * 200  # 2,000: at the limit, so it reaches the NLU
 GOAL_HOSTILE_S = 1.0
-GOAL_RSS_BYTES = 1.5 * 1024 ** 3
+GOAL_RSS_BYTES = 1.5 * 1024**3
 
 
 def send(base: str, text: str) -> Tuple[float, int]:
     started = time.monotonic()
-    answer = requests.post(f"{base}/webhooks/rest/webhook", timeout=120,
-                           json={"sender": f"bench-{uuid.uuid4().hex[:12]}", "message": text})
+    answer = requests.post(
+        f"{base}/webhooks/rest/webhook", timeout=120, json={"sender": f"bench-{uuid.uuid4().hex[:12]}", "message": text}
+    )
     elapsed = time.monotonic() - started
     answer.raise_for_status()
     return elapsed, len(answer.json())
@@ -73,10 +75,15 @@ def main(argv=None) -> int:
     url = f"sqlite:///{scratch / 'billing.db'}"
     env = dict(os.environ, BILLING_DATABASE_URL=url)
     for command in (["init-db"], ["seed-demo"]):
-        subprocess.run([sys.executable, "-m", "billing_core", *command], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
-    stack = Stack(Ports(*free_ports(3)), with_web=False, log_dir=scratch / "logs",
-                  env={"BILLING_DATABASE_URL": url, "HELPDESK_MODE": "demo", "HELPDESK_JWT_SECRET": ""})
+        subprocess.run(
+            [sys.executable, "-m", "billing_core", *command], cwd=ROOT, env=env, check=True, capture_output=True
+        )
+    stack = Stack(
+        Ports(*free_ports(3)),
+        with_web=False,
+        log_dir=scratch / "logs",
+        env={"BILLING_DATABASE_URL": url, "HELPDESK_MODE": "demo", "HELPDESK_JWT_SECRET": ""},
+    )
     print("starting the action server and Rasa ...", flush=True)
     stack.start(timeout=300)
     base = f"http://127.0.0.1:{stack.ports.rasa}"
@@ -102,15 +109,21 @@ def main(argv=None) -> int:
 
         hostile_worst, during_median = max(hostile_times), percentile(during, 50)
         print(f"\nhostile input against `make run` ({args.rounds} rounds, {args.hostile} hostile messages)\n")
-        print(f"  answer to a 100 kB message (worst of {args.rounds}):     {hostile_worst * 1000:7.0f} ms"
-              f"   goal < {GOAL_HOSTILE_S * 1000:.0f} ms   {verdict(hostile_worst < GOAL_HOSTILE_S)}")
-        print(f"  ordinary message sent at the same moment (median):   {during_median * 1000:7.0f} ms"
-              f"   goal <= its usual p95 {usual_p95 * 1000:.0f} ms (usual p50 {usual_p50 * 1000:.0f} ms)"
-              f"   {verdict(during_median <= usual_p95)}")
+        print(
+            f"  answer to a 100 kB message (worst of {args.rounds}):     {hostile_worst * 1000:7.0f} ms"
+            f"   goal < {GOAL_HOSTILE_S * 1000:.0f} ms   {verdict(hostile_worst < GOAL_HOSTILE_S)}"
+        )
+        print(
+            f"  ordinary message sent at the same moment (median):   {during_median * 1000:7.0f} ms"
+            f"   goal <= its usual p95 {usual_p95 * 1000:.0f} ms (usual p50 {usual_p50 * 1000:.0f} ms)"
+            f"   {verdict(during_median <= usual_p95)}"
+        )
         print(f"  2,000 characters of bidi marks, combining marks, emoji: {mix_time * 1000:7.0f} ms")
-        print(f"  Rasa RSS after {args.hostile} messages of 100 kB:          {rss_after / 1024 ** 2:7.0f} MB"
-              f"   goal < {GOAL_RSS_BYTES / 1024 ** 2:.0f} MB   {verdict(rss_after < GOAL_RSS_BYTES)}"
-              f"   (before them: {rss_before / 1024 ** 2:.0f} MB)")
+        print(
+            f"  Rasa RSS after {args.hostile} messages of 100 kB:          {rss_after / 1024**2:7.0f} MB"
+            f"   goal < {GOAL_RSS_BYTES / 1024**2:.0f} MB   {verdict(rss_after < GOAL_RSS_BYTES)}"
+            f"   (before them: {rss_before / 1024**2:.0f} MB)"
+        )
     finally:
         stack.stop()
     return 0

@@ -16,6 +16,7 @@ tracker store afterwards (user events per sender in PostgreSQL = messages sent).
 latency, messages per second, CPU seconds per message and peak RSS of each process. Exit code
 1 when a check fails. Bounded: --seconds per phase and --max-messages per phase. Loopback only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,7 @@ CHECKOUT_STARTS = [
     "I want to upgrade Operations Workflow to Standard monthly for 5 users",
 ]
 CHECKOUT_FOLLOW_UPS = ["thủ công", "có"]
-DEMO_WORKSPACES = ["demo-monthly", "demo-yearly", "demo-trial", "demo-free", "demo-trial-ended",
-                   "demo-ow-trial-ended"]
+DEMO_WORKSPACES = ["demo-monthly", "demo-yearly", "demo-trial", "demo-free", "demo-trial-ended", "demo-ow-trial-ended"]
 
 
 @dataclass
@@ -79,12 +79,12 @@ class Phase:
     latencies: List[float] = field(default_factory=list)
     errors: Counter = field(default_factory=Counter)
     error_examples: List[str] = field(default_factory=list)
-    sent: Counter = field(default_factory=Counter)       # sender -> user messages sent
+    sent: Counter = field(default_factory=Counter)  # sender -> user messages sent
     kinds: Counter = field(default_factory=Counter)
     conversations: int = 0
     wall: float = 0.0
     cpu: Dict[str, float] = field(default_factory=dict)  # component -> CPU seconds used
-    rss: Dict[str, int] = field(default_factory=dict)    # process -> peak RSS in bytes
+    rss: Dict[str, int] = field(default_factory=dict)  # process -> peak RSS in bytes
     missing: Dict[str, Tuple[int, int]] = field(default_factory=dict)
 
     @property
@@ -108,8 +108,15 @@ def conversation_script(rng: random.Random) -> Tuple[str, List[str], bool]:
     return kind, [rng.choice(CHECKOUT_STARTS), *CHECKOUT_FOLLOW_UPS], True
 
 
-async def run_phase(phase: Phase, config: prodstack.ProdConfig, concurrency: int, seconds: float,
-                    max_messages: int, run_id: str, round_index: int = 0) -> None:
+async def run_phase(
+    phase: Phase,
+    config: prodstack.ProdConfig,
+    concurrency: int,
+    seconds: float,
+    max_messages: int,
+    run_id: str,
+    round_index: int = 0,
+) -> None:
     from helpdesk.identity import issue_token
 
     deadline = time.monotonic() + seconds
@@ -230,7 +237,9 @@ class ResourceSampler:
 
     def _cpu(self) -> Dict[str, float]:
         tree = _children()
-        return {name: sum(_cpu_seconds(p) for p in _tree(pid, tree)) for name, pid in component_pids(self.stack).items()}
+        return {
+            name: sum(_cpu_seconds(p) for p in _tree(pid, tree)) for name, pid in component_pids(self.stack).items()
+        }
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -260,12 +269,20 @@ class ResourceSampler:
 def tracker_counts(config: prodstack.ProdConfig, prefix: str) -> Dict[str, int]:
     import psycopg2
 
-    connection = psycopg2.connect(host="127.0.0.1", port=config.pg_port, dbname=config.tracker_db,
-                                  user=config.pg_user, password=config.pg_password)
+    connection = psycopg2.connect(
+        host="127.0.0.1",
+        port=config.pg_port,
+        dbname=config.tracker_db,
+        user=config.pg_user,
+        password=config.pg_password,
+    )
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT sender_id, count(*) FROM events WHERE type_name = 'user' "
-                           "AND sender_id LIKE %s GROUP BY sender_id", (prefix + "%",))
+            cursor.execute(
+                "SELECT sender_id, count(*) FROM events WHERE type_name = 'user' "
+                "AND sender_id LIKE %s GROUP BY sender_id",
+                (prefix + "%",),
+            )
             return dict(cursor.fetchall())
     finally:
         connection.close()
@@ -292,13 +309,24 @@ def report(phases: List[Phase], concurrency: int, seconds: float) -> str:
         ("latency p95 (ms)", lambda p: f"{p.percentile(0.95):.0f}"),
         ("messages / s", lambda p: f"{p.messages / p.wall:.1f}" if p.wall else "-"),
         ("CPU s per message, all processes", lambda p: f"{sum(p.cpu.values()) / max(p.messages, 1) * 1000:.1f} ms"),
-        ("CPU s per message, Rasa servers", lambda p: f"{sum(v for k, v in p.cpu.items() if k.startswith('rasa-')) / max(p.messages, 1) * 1000:.1f} ms"),
-        ("CPU s per message, action servers", lambda p: f"{sum(v for k, v in p.cpu.items() if k.startswith('actions-')) / max(p.messages, 1) * 1000:.1f} ms"),
+        (
+            "CPU s per message, Rasa servers",
+            lambda p: f"{sum(v for k, v in p.cpu.items() if k.startswith('rasa-')) / max(p.messages, 1) * 1000:.1f} ms",
+        ),
+        (
+            "CPU s per message, action servers",
+            lambda p: (
+                f"{sum(v for k, v in p.cpu.items() if k.startswith('actions-')) / max(p.messages, 1) * 1000:.1f} ms"
+            ),
+        ),
         ("CPU s per message, PostgreSQL", lambda p: f"{p.cpu.get('postgres', 0) / max(p.messages, 1) * 1000:.1f} ms"),
     ]
     width = max(len(r[0]) for r in rows) + 2
-    lines = [f"Load: {concurrency} concurrent conversations, {seconds:.0f} s per phase, {cores} cores, closed loop",
-             "", f"{'':{width}}" + "".join(f"{p.name:>14}" for p in phases)]
+    lines = [
+        f"Load: {concurrency} concurrent conversations, {seconds:.0f} s per phase, {cores} cores, closed loop",
+        "",
+        f"{'':{width}}" + "".join(f"{p.name:>14}" for p in phases),
+    ]
     for label, value in rows:
         lines.append(f"{label:{width}}" + "".join(f"{value(p):>14}" for p in phases))
     lines.append("")
@@ -311,21 +339,34 @@ def report(phases: List[Phase], concurrency: int, seconds: float) -> str:
             lines.append(f"{phase.name}: errors {dict(phase.errors)}; e.g. {phase.error_examples}")
         if phase.missing:
             sample = list(phase.missing.items())[:5]
-            lines.append(f"{phase.name}: {len(phase.missing)} conversations with missing turns (sent, stored): {sample}")
+            lines.append(
+                f"{phase.name}: {len(phase.missing)} conversations with missing turns (sent, stored): {sample}"
+            )
         busy = sum(phase.cpu.values()) / phase.wall if phase.wall else 0
         if phase.messages:
             per_core = phase.messages / max(sum(phase.cpu.values()), 1e-9)
-            lines.append(f"{phase.name}: the profile kept {busy:.2f} of {cores} cores busy; "
-                         f"{per_core:.0f} messages per CPU-second, i.e. about {per_core * 20:.0f} active "
-                         "conversations per core at one message per 20 s")
+            lines.append(
+                f"{phase.name}: the profile kept {busy:.2f} of {cores} cores busy; "
+                f"{per_core:.0f} messages per CPU-second, i.e. about {per_core * 20:.0f} active "
+                "conversations per core at one message per 20 s"
+            )
     return "\n".join(lines)
 
 
 def _free_ports() -> Dict[str, object]:
     """Ports the OS says are free now, so the benchmark never collides with running servers."""
     p = free_ports(10)
-    return dict(pg_port=p[0], redis_port=p[1], rasa_ports=p[2:4], actions_ports=p[4:5], public_rasa_port=p[5],
-                single_rasa_port=p[6], public_actions_port=p[7], public_web_port=p[8], web_backend_port=p[9])
+    return dict(
+        pg_port=p[0],
+        redis_port=p[1],
+        rasa_ports=p[2:4],
+        actions_ports=p[4:5],
+        public_rasa_port=p[5],
+        single_rasa_port=p[6],
+        public_actions_port=p[7],
+        public_web_port=p[8],
+        web_backend_port=p[9],
+    )
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -333,11 +374,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase (default 60)")
     parser.add_argument("--concurrency", type=int, default=50, help="simultaneous conversations (default 50)")
     parser.add_argument("--max-messages", type=int, default=20000, help="cap on messages per phase")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="alternate the phases this many times (each gets --seconds in total), so that"
-                             " other load on a shared machine falls on both alike")
-    parser.add_argument("--attach", action="store_true",
-                        help="use the running `make run-prod` (its environment or var/prod/trial-secrets.env)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternate the phases this many times (each gets --seconds in total), so that"
+        " other load on a shared machine falls on both alike",
+    )
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="use the running `make run-prod` (its environment or var/prod/trial-secrets.env)",
+    )
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "helpdesk.tar.gz")
     parser.add_argument("--actions-module", default="actions")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "bench_load.md")
@@ -353,17 +401,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         config = prodstack.ProdConfig.from_env(trial=secrets_file.exists())
         stack = prodstack.ProdStack(config)
         if not all(stack.checks()[n]() for n in stack.checks()):
-            print("bench_load: the production profile is not (fully) running: scripts/run_prod.sh start", file=sys.stderr)
+            print(
+                "bench_load: the production profile is not (fully) running: scripts/run_prod.sh start", file=sys.stderr
+            )
             return 1
     else:
         temp_dir = Path(tempfile.mkdtemp(prefix="helpdesk-bench-load-"))
         temp_dir.chmod(0o755)  # PostgreSQL runs as the postgres user
         config = prodstack.ProdConfig(
-            var_dir=temp_dir, jwt_secret="bench-" + os.urandom(24).hex(), pg_password=os.urandom(12).hex(),
-            redis_password=os.urandom(12).hex(), rasa_api_token=os.urandom(12).hex(),
-            vnpay_tmn_code="BENCH001", vnpay_hash_secret=os.urandom(24).hex(),
-            **_free_ports(), model=args.model,
-            actions_module=args.actions_module, with_web=False, seed_demo=True,
+            var_dir=temp_dir,
+            jwt_secret="bench-" + os.urandom(24).hex(),
+            pg_password=os.urandom(12).hex(),
+            redis_password=os.urandom(12).hex(),
+            rasa_api_token=os.urandom(12).hex(),
+            vnpay_tmn_code="BENCH001",
+            vnpay_hash_secret=os.urandom(24).hex(),
+            **_free_ports(),
+            model=args.model,
+            actions_module=args.actions_module,
+            with_web=False,
+            seed_demo=True,
         )
         stack = prodstack.ProdStack(config)
         print(f"starting the production profile under {temp_dir} (about a minute)...", flush=True)
@@ -381,11 +438,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         for round_index in range(args.rounds):
             for phase in phases:
-                print(f"phase {phase.name} (round {round_index + 1}/{args.rounds}): {args.concurrency} conversations"
-                      f" for {slice_seconds:.0f} s...", flush=True)
+                print(
+                    f"phase {phase.name} (round {round_index + 1}/{args.rounds}): {args.concurrency} conversations"
+                    f" for {slice_seconds:.0f} s...",
+                    flush=True,
+                )
                 with ResourceSampler(stack) as sampler:
-                    asyncio.run(run_phase(phase, config, args.concurrency, slice_seconds, args.max_messages, run_id,
-                                          round_index))
+                    asyncio.run(
+                        run_phase(
+                            phase, config, args.concurrency, slice_seconds, args.max_messages, run_id, round_index
+                        )
+                    )
                 for name, used in sampler.cpu.items():
                     phase.cpu[name] = phase.cpu.get(name, 0.0) + used
                 for name, peak in sampler.peak.items():

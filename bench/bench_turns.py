@@ -10,6 +10,7 @@ alike. ``--stock`` also runs the embedded default with Rasa's own SQL tracker st
 
 Bounded: one conversation of --turns messages per profile (at most 1000), loopback only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,11 @@ def converse(running: Running, turns: int) -> List[float]:
     token = running.token("demo-trial")
     session = requests.Session()
     for text, _ in MESSAGES[:5]:  # warm the server up in another conversation first
-        session.post(f"{running.url}/webhooks/rest/webhook", timeout=60,
-                     json={"sender": sender + "-warm-up", "message": text, "metadata": {"token": token}})
+        session.post(
+            f"{running.url}/webhooks/rest/webhook",
+            timeout=60,
+            json={"sender": sender + "-warm-up", "message": text, "metadata": {"token": token}},
+        )
     latencies = []
     for turn in range(turns):
         text, workspace = MESSAGES[turn % len(MESSAGES)]
@@ -98,8 +102,10 @@ def main() -> int:
     for row in rows:
         met = row["ratio"] <= GOAL
         ok &= met or "Rasa's SQL store" in row["name"]
-        print(f"{row['name']:<36}{row['first']:>10.0f}ms{row['last']:>14.0f}ms{row['ratio']:>7.2f}x"
-              f"{'<= ' + str(GOAL):>8}  {'MET' if met else 'NOT MET'}")
+        print(
+            f"{row['name']:<36}{row['first']:>10.0f}ms{row['last']:>14.0f}ms{row['ratio']:>7.2f}x"
+            f"{'<= ' + str(GOAL):>8}  {'MET' if met else 'NOT MET'}"
+        )
     return 0 if ok else 1
 
 

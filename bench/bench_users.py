@@ -24,6 +24,7 @@ move much, and the load average during the run.
 
 Bounded: at most --max-users users, --hold s per step, --max-steps steps per profile; loopback only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,16 +50,32 @@ TIMEOUT = 10.0
 GOALS = {"embedded": 250, "production, 1 Rasa server": None, "production, 2 Rasa servers": 500}
 RASA_MEMORY_GOAL = 1024  # MB per Rasa server
 
-ARTICLE = ["Làm sao để nâng cấp gói?", "huong dan toi nang cap goi giai phap", "Các bước hạ gói như thế nào?",
-           "How do I downgrade my plan?", "Dung lượng mở rộng là gì, mua thế nào?",
-           "Chu kỳ thanh toán theo năm khác gì theo tháng?", "Dùng thử được bao nhiêu ngày?",
-           "Dữ liệu của tôi sẽ ra sao khi hạ gói?", "Thanh toán qua VNPAY thế nào?", "can I pay yearly?", "cam on"]
-PERSONAL = ["Gói gia hạn tiếp theo của tôi là gì?", "Tôi có thể chuyển về bản Free không?",
-            "Tôi còn bao nhiêu ngày dùng thử?", "Gói hiện tại của tôi là gì?", "what is my next renewal plan?",
-            "Nếu hạ gói thì dữ liệu nào bị xóa và khi nào?"]
-CHECKOUT = [["Tôi muốn nâng cấp App Builder lên Standard theo năm cho 10 người với 50 GB", "thủ công", "không"],
-            ["Nâng cấp Không gian làm việc số lên Premium cho tôi", "thủ công", "không"],
-            ["I want to upgrade Operations Workflow to Standard monthly for 5 users", "manual", "no"]]
+ARTICLE = [
+    "Làm sao để nâng cấp gói?",
+    "huong dan toi nang cap goi giai phap",
+    "Các bước hạ gói như thế nào?",
+    "How do I downgrade my plan?",
+    "Dung lượng mở rộng là gì, mua thế nào?",
+    "Chu kỳ thanh toán theo năm khác gì theo tháng?",
+    "Dùng thử được bao nhiêu ngày?",
+    "Dữ liệu của tôi sẽ ra sao khi hạ gói?",
+    "Thanh toán qua VNPAY thế nào?",
+    "can I pay yearly?",
+    "cam on",
+]
+PERSONAL = [
+    "Gói gia hạn tiếp theo của tôi là gì?",
+    "Tôi có thể chuyển về bản Free không?",
+    "Tôi còn bao nhiêu ngày dùng thử?",
+    "Gói hiện tại của tôi là gì?",
+    "what is my next renewal plan?",
+    "Nếu hạ gói thì dữ liệu nào bị xóa và khi nào?",
+]
+CHECKOUT = [
+    ["Tôi muốn nâng cấp App Builder lên Standard theo năm cho 10 người với 50 GB", "thủ công", "không"],
+    ["Nâng cấp Không gian làm việc số lên Premium cho tôi", "thủ công", "không"],
+    ["I want to upgrade Operations Workflow to Standard monthly for 5 users", "manual", "no"],
+]
 WORKSPACES = ["demo-monthly", "demo-yearly", "demo-trial", "demo-free", "demo-trial-ended"]
 
 
@@ -95,8 +112,16 @@ def script(rng: random.Random):
     return kind, workspace, [m for _ in range(7) for m in rng.choice(CHECKOUT)]
 
 
-async def user(n: int, step: Step, url: str, running: Running, session: aiohttp.ClientSession,
-               stop_at: float, run_id: str, rng: random.Random) -> None:
+async def user(
+    n: int,
+    step: Step,
+    url: str,
+    running: Running,
+    session: aiohttp.ClientSession,
+    stop_at: float,
+    run_id: str,
+    rng: random.Random,
+) -> None:
     kind, workspace, messages = script(rng)
     sender = f"users-{run_id}-{step.users}-{n}"
     await asyncio.sleep(rng.uniform(0, THINK))  # arrivals spread over one think time
@@ -137,8 +162,7 @@ async def run_step(step: Step, url: str, running: Running, hold: float, run_id: 
     started = time.monotonic()
     stop_at = started + THINK + hold  # the ramp (one think time) and the hold
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(*(user(n, step, url, running, session, stop_at, run_id, rng)
-                               for n in range(step.users)))
+        await asyncio.gather(*(user(n, step, url, running, session, stop_at, run_id, rng) for n in range(step.users)))
     step.wall = time.monotonic() - started
 
 
@@ -163,8 +187,11 @@ def ramp(running: Running, label: str, url: str, args, run_id: str) -> List[Step
         step = measure(running, url, users, args.hold, run_id)
         steps.append(step)
         errors = sum(step.errors.values())
-        print(f" {len(step.latencies)} messages, p95 {step.p95 * 1000:.0f} ms, {errors} errors, "
-              f"{step.cpu_ms():.0f} ms CPU/message, load {step.load:.1f}", flush=True)
+        print(
+            f" {len(step.latencies)} messages, p95 {step.p95 * 1000:.0f} ms, {errors} errors, "
+            f"{step.cpu_ms():.0f} ms CPU/message, load {step.load:.1f}",
+            flush=True,
+        )
         if not step.held:
             break
         users += args.step
@@ -182,10 +209,13 @@ def rasa_rss_mb(steps: List[Step]) -> Dict[str, float]:
 
 def report(results: Dict[str, List[Step]]):
     cores = os.cpu_count() or 1
-    lines = [f"Open-loop users (think {THINK:.0f} s ± {JITTER:.0%}, mix article 5 : personal 3 : checkout 2),"
-             f" {cores} cores, p95 limit {P95_LIMIT:.0f} s, zero errors", "",
-             f"{'profile':<30}{'users held':>11}{'goal':>7}{'p95 ms':>8}{'msg/s':>7}{'CPU ms/msg':>11}"
-             f"{'Rasa ms/msg':>12}{'CPU-predicted':>14}{'Rasa MB (max)':>14}{'load':>6}"]
+    lines = [
+        f"Open-loop users (think {THINK:.0f} s ± {JITTER:.0%}, mix article 5 : personal 3 : checkout 2),"
+        f" {cores} cores, p95 limit {P95_LIMIT:.0f} s, zero errors",
+        "",
+        f"{'profile':<30}{'users held':>11}{'goal':>7}{'p95 ms':>8}{'msg/s':>7}{'CPU ms/msg':>11}"
+        f"{'Rasa ms/msg':>12}{'CPU-predicted':>14}{'Rasa MB (max)':>14}{'load':>6}",
+    ]
     ok = True
     for label, steps in results.items():
         held = [s for s in steps if s.held]
@@ -199,13 +229,18 @@ def report(results: Dict[str, List[Step]]):
         rate = len(ref.latencies) / ref.wall if ref.wall else 0
         met = (best is not None and (goal is None or best.users >= goal)) and mem_max <= RASA_MEMORY_GOAL
         ok &= met
-        lines.append(f"{label:<30}{(best.users if best else 0):>11}{('>= ' + str(goal)) if goal else '-':>7}"
-                     f"{ref.p95 * 1000:>8.0f}{rate:>7.1f}{cpu:>11.1f}{ref.cpu_ms('rasa'):>12.1f}"
-                     f"{predicted:>14.0f}{mem_max:>14.0f}{ref.load:>6.1f}  {'MET' if met else 'NOT MET'}")
-    lines += ["", f"Goals: >= 250 users embedded, >= 500 production (2 servers), each Rasa server <= "
-              f"{RASA_MEMORY_GOAL} MB. 'CPU-predicted' = cores x {THINK:.0f} s / CPU per message: the users the",
-              "profile's CPU cost allows when nothing else runs on the machine (the held figure is lowered by",
-              "other load; 'load' is the load average during the step)."]
+        lines.append(
+            f"{label:<30}{(best.users if best else 0):>11}{('>= ' + str(goal)) if goal else '-':>7}"
+            f"{ref.p95 * 1000:>8.0f}{rate:>7.1f}{cpu:>11.1f}{ref.cpu_ms('rasa'):>12.1f}"
+            f"{predicted:>14.0f}{mem_max:>14.0f}{ref.load:>6.1f}  {'MET' if met else 'NOT MET'}"
+        )
+    lines += [
+        "",
+        f"Goals: >= 250 users embedded, >= 500 production (2 servers), each Rasa server <= "
+        f"{RASA_MEMORY_GOAL} MB. 'CPU-predicted' = cores x {THINK:.0f} s / CPU per message: the users the",
+        "profile's CPU cost allows when nothing else runs on the machine (the held figure is lowered by",
+        "other load; 'load' is the load average during the step).",
+    ]
     return "\n".join(lines), ok
 
 
@@ -218,12 +253,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--max-users", type=int, default=800)
     parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--quick", action="store_true", help="smoke run: embedded, 10 and 20 users, 15 s")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "results" / "bench_users.md")
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "results" / "bench_users.md"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.profiles, args.start, args.step, args.hold, args.max_steps = "embedded", 10, 10, 5.0, 2
-    if not (1 <= args.start <= args.max_users <= 2000 and 1 <= args.step and 1 <= args.hold <= 120
-            and 1 <= args.max_steps <= 20):
+    if not (
+        1 <= args.start <= args.max_users <= 2000
+        and 1 <= args.step
+        and 1 <= args.hold <= 120
+        and 1 <= args.max_steps <= 20
+    ):
         parser.error("need 1 <= --start <= --max-users <= 2000, --hold 1..120, --max-steps 1..20")
     run_id = f"{int(time.time()) % 100000}"
     results: Dict[str, List[Step]] = {}
@@ -237,10 +278,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         elif profile == "production":
             running = start_prod(rasa_servers=2)
             try:
-                results["production, 1 Rasa server"] = ramp(running, "production, 1 server",
-                                                             running.extra_urls["single"], args, run_id + "s")
-                results["production, 2 Rasa servers"] = ramp(running, "production, 2 servers", running.url,
-                                                              args, run_id + "d")
+                results["production, 1 Rasa server"] = ramp(
+                    running, "production, 1 server", running.extra_urls["single"], args, run_id + "s"
+                )
+                results["production, 2 Rasa servers"] = ramp(
+                    running, "production, 2 servers", running.url, args, run_id + "d"
+                )
             finally:
                 running.stop()
         else:

@@ -1,4 +1,5 @@
 """Figures the benchmark scripts share (they run as scripts, so bench/ is on their path)."""
+
 from __future__ import annotations
 
 from typing import Sequence

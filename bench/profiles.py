@@ -1,5 +1,6 @@
 """Start the embedded default (``make run``'s stack) or the production profile for a benchmark,
 on free loopback ports under a scratch folder, with the demo workspaces and their tokens."""
+
 from __future__ import annotations
 
 import os
@@ -20,15 +21,21 @@ import prodstack  # noqa: E402
 from helpdesk.identity import issue_token  # noqa: E402
 from helpdesk.stack import VENV_BIN, Ports, Stack, free_ports  # noqa: E402
 
-DEMO_WORKSPACES = ["demo-monthly", "demo-yearly", "demo-trial", "demo-free", "demo-trial-ended",
-                   "demo-downgrade-scheduled"]
+DEMO_WORKSPACES = [
+    "demo-monthly",
+    "demo-yearly",
+    "demo-trial",
+    "demo-free",
+    "demo-trial-ended",
+    "demo-downgrade-scheduled",
+]
 
 
 @dataclass
 class Running:
     name: str
-    url: str                       # where clients post (REST channel base URL)
-    token: Callable[[str], str]    # workspace id -> a customer token
+    url: str  # where clients post (REST channel base URL)
+    token: Callable[[str], str]  # workspace id -> a customer token
     pids: Callable[[], Dict[str, int]]  # component -> pid (for CPU and memory)
     stop: Callable[[], None]
     scratch: Path
@@ -41,8 +48,9 @@ def _tokens(secret: str) -> Callable[[str], str]:
 
     def token(workspace: str) -> str:
         if workspace not in cache:
-            cache[workspace] = issue_token(sub=f"bench-{workspace}", workspace_id=workspace, role="customer",
-                                           minutes=240, secret=secret)
+            cache[workspace] = issue_token(
+                sub=f"bench-{workspace}", workspace_id=workspace, role="customer", minutes=240, secret=secret
+            )
         return cache[workspace]
 
     return token
@@ -53,13 +61,23 @@ def start_embedded(stock_tracker_store: bool = False, with_web: bool = False, mo
     url = f"sqlite:///{scratch / 'billing.db'}"
     env = dict(os.environ, BILLING_DATABASE_URL=url)
     for command in ("init-db", "seed-demo"):
-        subprocess.run([str(VENV_BIN / "python"), "-m", "billing_core", command], cwd=ROOT, env=env,
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(VENV_BIN / "python"), "-m", "billing_core", command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     secret = "bench-" + os.urandom(16).hex()
     ports = Ports(*free_ports(3))
-    stack = Stack(ports, with_web=with_web, log_dir=scratch / "logs", stock_tracker_store=stock_tracker_store,
-                  **({"model": model} if model else {}),
-                  env={"BILLING_DATABASE_URL": url, "HELPDESK_JWT_SECRET": secret, "HELPDESK_MODE": "demo"})
+    stack = Stack(
+        ports,
+        with_web=with_web,
+        log_dir=scratch / "logs",
+        stock_tracker_store=stock_tracker_store,
+        **({"model": model} if model else {}),
+        env={"BILLING_DATABASE_URL": url, "HELPDESK_JWT_SECRET": secret, "HELPDESK_MODE": "demo"},
+    )
     try:
         stack.start(timeout=300)
     except BaseException:
@@ -73,9 +91,12 @@ def start_embedded(stock_tracker_store: bool = False, with_web: bool = False, mo
 
     return Running(
         name="embedded" + (" (Rasa's SQL store)" if stock_tracker_store else ""),
-        url=f"http://127.0.0.1:{ports.rasa}", token=_tokens(secret),
+        url=f"http://127.0.0.1:{ports.rasa}",
+        token=_tokens(secret),
         pids=lambda: {p.name: p.pid for p in stack.processes if p.poll() is None},  # type: ignore[attr-defined]
-        stop=stop, scratch=scratch, tracker={"sqlite": stack.tracker_db},
+        stop=stop,
+        scratch=scratch,
+        tracker={"sqlite": stack.tracker_db},
     )
 
 
@@ -84,12 +105,24 @@ def start_prod(rasa_servers: int = 2) -> Running:
     scratch.chmod(0o755)  # PostgreSQL runs as the postgres user
     p = free_ports(8 + rasa_servers)
     config = prodstack.ProdConfig(
-        var_dir=scratch, jwt_secret="bench-" + os.urandom(24).hex(), pg_password=os.urandom(12).hex(),
-        redis_password=os.urandom(12).hex(), rasa_api_token=os.urandom(12).hex(),
-        vnpay_tmn_code="BENCH001", vnpay_hash_secret=os.urandom(24).hex(),
-        pg_port=p[0], redis_port=p[1], actions_ports=[p[2]], public_rasa_port=p[3], single_rasa_port=p[4],
-        public_actions_port=p[5], public_web_port=p[6], web_backend_port=p[7], rasa_ports=p[8:8 + rasa_servers],
-        with_web=False, seed_demo=True,
+        var_dir=scratch,
+        jwt_secret="bench-" + os.urandom(24).hex(),
+        pg_password=os.urandom(12).hex(),
+        redis_password=os.urandom(12).hex(),
+        rasa_api_token=os.urandom(12).hex(),
+        vnpay_tmn_code="BENCH001",
+        vnpay_hash_secret=os.urandom(24).hex(),
+        pg_port=p[0],
+        redis_port=p[1],
+        actions_ports=[p[2]],
+        public_rasa_port=p[3],
+        single_rasa_port=p[4],
+        public_actions_port=p[5],
+        public_web_port=p[6],
+        web_backend_port=p[7],
+        rasa_ports=p[8 : 8 + rasa_servers],
+        with_web=False,
+        seed_demo=True,
     )
     stack = prodstack.ProdStack(config)
     try:
@@ -113,8 +146,13 @@ def start_prod(rasa_servers: int = 2) -> Running:
 
     return Running(
         name=f"production, {rasa_servers} Rasa server{'s' if rasa_servers > 1 else ''}",
-        url=config.rasa_url, token=_tokens(config.jwt_secret), pids=pids, stop=stop, scratch=scratch,
-        tracker={"config": config}, extra_urls={"single": config.single_rasa_url},
+        url=config.rasa_url,
+        token=_tokens(config.jwt_secret),
+        pids=pids,
+        stop=stop,
+        scratch=scratch,
+        tracker={"config": config},
+        extra_urls={"single": config.single_rasa_url},
     )
 
 

@@ -7,6 +7,7 @@ Each benchmark starts its own servers on free loopback ports and stops them; the
 so that they do not load the machine for each other. Exit code 1 when any of them fails or misses a
 goal; the summary at the end says which. Output also in results/bench_all.txt.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,10 @@ FULL = [
 QUICK = [
     ("billing_core", ["bench/bench_core.py", "--seconds", "1", "--checks", "200"]),
     ("cost per turn vs conversation length", ["bench/bench_turns.py", "--turns", "40", "--profiles", "embedded"]),
-    ("assistant vs stock rasa init", ["bench/bench_assistant.py", "--messages", "30", "--concurrent", "4",
-                                      "--per-conversation", "5"]),
+    (
+        "assistant vs stock rasa init",
+        ["bench/bench_assistant.py", "--messages", "30", "--concurrent", "4", "--per-conversation", "5"],
+    ),
     ("open-loop users", ["bench/bench_users.py", "--quick"]),
 ]
 
@@ -52,8 +55,9 @@ def main() -> int:
             print(banner, flush=True)
             log.write(banner)
             started = time.monotonic()
-            process = subprocess.Popen([PY, *argv], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                       text=True)
+            process = subprocess.Popen(
+                [PY, *argv], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
             assert process.stdout is not None
             for line in process.stdout:
                 if "Warning" in line or line.startswith("  ") and "warn" in line.lower():
@@ -62,8 +66,9 @@ def main() -> int:
                 log.write(line)
             code = process.wait()
             summary.append((name, code, time.monotonic() - started))
-        lines = ["", "=== summary"] + [f"{'ok  ' if code == 0 else 'FAIL'} {name} ({seconds:.0f} s)"
-                                      for name, code, seconds in summary]
+        lines = ["", "=== summary"] + [
+            f"{'ok  ' if code == 0 else 'FAIL'} {name} ({seconds:.0f} s)" for name, code, seconds in summary
+        ]
         print("\n".join(lines))
         log.write("\n".join(lines) + "\n")
     return 0 if all(code == 0 for _, code, _ in summary) else 1

@@ -7,6 +7,7 @@ The differences are only where containers differ: services by name instead of lo
 nginx listening on the container's interface (compose publishes it on the host's 127.0.0.1 only).
 tests/prod/test_containers.py checks that the committed file is this rendering.
 """
+
 from __future__ import annotations
 
 import sys
@@ -47,7 +48,7 @@ def render(rasa_services: List[str], actions_services: List[str], actions_timeou
     for key, value in values.items():
         text = text.replace(f"@@{key}@@", value)
     if "@@" in text:
-        raise ValueError(f"unfilled placeholder: {text[text.index('@@'):][:40]}")
+        raise ValueError(f"unfilled placeholder: {text[text.index('@@') :][:40]}")
     for old, new in ((f"server 127.0.0.1:{WEB_PORT};", f"server web:{WEB_PORT};"), ("listen 127.0.0.1:", "listen ")):
         if old not in text:
             raise ValueError(f"deploy/nginx.conf.template changed: {old!r} not found")

@@ -23,6 +23,7 @@ endpoints.yml::
       key_prefix: helpdesk
       poll_interval: 0.05
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ DEFAULT_POLL_INTERVAL = 0.05
 
 
 class AtomicRedisLockStore(RedisLockStore):
-    def __init__(self, endpoint_config: Any = None, poll_interval: float = DEFAULT_POLL_INTERVAL,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, endpoint_config: Any = None, poll_interval: float = DEFAULT_POLL_INTERVAL, **kwargs: Any
+    ) -> None:
         if endpoint_config is not None:  # created by Rasa from endpoints.yml
             settings = dict(endpoint_config.kwargs)
             poll_interval = float(settings.pop("poll_interval", poll_interval))
@@ -49,8 +51,9 @@ class AtomicRedisLockStore(RedisLockStore):
     def _key(self, conversation_id: Text) -> Text:
         return self.key_prefix + conversation_id
 
-    def _atomically(self, conversation_id: Text,
-                    change: Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], Any]]) -> Any:
+    def _atomically(
+        self, conversation_id: Text, change: Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], Any]]
+    ) -> Any:
         """Apply ``change(lock) -> (new lock or None to delete, result)`` as one transaction."""
         key = self._key(conversation_id)
         with self.red.pipeline() as pipe:
@@ -78,7 +81,7 @@ class AtomicRedisLockStore(RedisLockStore):
         try:
             return self._atomically(conversation_id, issue)
         except redis.RedisError as error:
-            raise LockError(f"Error while acquiring lock. Error:\n{error}")
+            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 
     def update_lock(self, conversation_id: Text) -> None:
         def drop_expired(lock: Optional[TicketLock]):
@@ -94,6 +97,7 @@ class AtomicRedisLockStore(RedisLockStore):
 
     def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
         """Remove the served ticket, and the lock itself when no one else waits: one transaction."""
+
         def finish(lock: Optional[TicketLock]):
             if lock is None:
                 return None, None
@@ -103,7 +107,8 @@ class AtomicRedisLockStore(RedisLockStore):
         self._atomically(conversation_id, finish)
 
     @asynccontextmanager
-    async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
-                   wait_time_in_seconds: float = 1) -> AsyncGenerator[TicketLock, None]:
+    async def lock(
+        self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncGenerator[TicketLock, None]:
         async with super().lock(conversation_id, lock_lifetime, min(wait_time_in_seconds, self.poll_interval)) as lock:
             yield lock

@@ -39,6 +39,7 @@ Note: with python-socketio 5.x ``AsyncServer.enter_room`` is a coroutine; Rasa 3
 channel calls it without ``await``, so its ``session_persistence`` silently never joins the
 room. This channel awaits it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -107,8 +108,9 @@ def over_limits(text: Any, metadata: Any) -> bool:
     return False
 
 
-def edge_metadata(metadata: Dict[str, Any], sender_id: str, identity: Optional[Identity],
-                  secret: str) -> Dict[str, Any]:
+def edge_metadata(
+    metadata: Dict[str, Any], sender_id: str, identity: Optional[Identity], secret: str
+) -> Dict[str, Any]:
     """What Rasa may keep: the client's metadata without any token or claim, plus our own claim."""
     kept = {key: value for key, value in metadata.items() if key not in CLIENT_ONLY_KEYS}
     if identity is not None:
@@ -195,8 +197,7 @@ class VerifiedSocketIOInput(SocketIOInput):
         # Only the configured help-center origins may open the socket (``[]`` would turn the check
         # off); a client without an Origin header (not a browser) is not subject to it.
         origins: List[str] = list(settings.current().allowed_origins)
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins,
-                          max_http_buffer_size=MAX_REQUEST_BYTES)
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=origins, max_http_buffer_size=MAX_REQUEST_BYTES)
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "verified_socketio_webhook", __name__)
         _cap_request_size(socketio_webhook)
         logger.info("chat socket: %s; origins %s", settings.current().banner(), ", ".join(origins))
@@ -330,14 +331,28 @@ class VerifiedRestInput(RestInput):
             client_session = _clean_session_id(body.get("sender")) or uuid.uuid4().hex
             if over_limits(text, body.get("metadata")):
                 reply = too_long_reply(text, settings.current().max_message_chars)
-                return response.json([{"recipient_id": body.get("sender") if isinstance(body.get("sender"), str)
-                                       and len(body["sender"]) <= MAX_SESSION_ID_LENGTH else "", "text": reply}])
+                return response.json(
+                    [
+                        {
+                            "recipient_id": body.get("sender")
+                            if isinstance(body.get("sender"), str) and len(body["sender"]) <= MAX_SESSION_ID_LENGTH
+                            else "",
+                            "text": reply,
+                        }
+                    ]
+                )
             sender_id, identity = bind(metadata, client_session, self.secret)
             collector = CollectingOutputChannel()
             try:
-                await on_new_message(UserMessage(
-                    text, collector, sender_id, input_channel=self.name(),
-                    metadata=edge_metadata(metadata, sender_id, identity, self.secret)))
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender_id,
+                        input_channel=self.name(),
+                        metadata=edge_metadata(metadata, sender_id, identity, self.secret),
+                    )
+                )
             except CancelledError:
                 logger.error("message handling timed out for a %s message", self.name())
             except Exception:
@@ -361,14 +376,14 @@ def _rest_body(request: Request) -> Tuple[Dict[str, Any], Optional[str]]:
     try:
         body = request.json
     except Exception:  # Sanic raises its BadRequest for a body that is not JSON
-        return {}, "The body must be JSON: {\"sender\": \"...\", \"message\": \"...\"}."
+        return {}, 'The body must be JSON: {"sender": "...", "message": "..."}.'
     if not isinstance(body, dict):
-        return {}, "The body must be a JSON object: {\"sender\": \"...\", \"message\": \"...\"}."
+        return {}, 'The body must be a JSON object: {"sender": "...", "message": "..."}.'
     if not isinstance(body.get("message", ""), str):
-        return {}, "\"message\" must be a string."
+        return {}, '"message" must be a string.'
     if body.get("sender") is not None and not isinstance(body.get("sender"), str):
-        return {}, "\"sender\" must be a string."
+        return {}, '"sender" must be a string.'
     metadata = body.get("metadata")
     if metadata is not None and not isinstance(metadata, (dict, str)):
-        return {}, "\"metadata\" must be a JSON object."
+        return {}, '"metadata" must be a JSON object.'
     return body, None

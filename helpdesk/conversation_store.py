@@ -16,6 +16,7 @@ Messages (``chat_messages``) are what the widget shows: the customer's (``user``
 conversation and, for a verified user, by the token's subject and workspace: the history on any
 device.
 """
+
 from __future__ import annotations
 
 import json
@@ -176,8 +177,16 @@ def _row(row: Any) -> Dict[str, Any]:
 
 # --- feedback --------------------------------------------------------------------------------------
 
-def record_feedback(sender_id: str, topic: str, helpful: bool, workspace_id: Optional[str] = None,
-                    language: str = "vi", url: Optional[str] = None, now: Optional[datetime] = None) -> None:
+
+def record_feedback(
+    sender_id: str,
+    topic: str,
+    helpful: bool,
+    workspace_id: Optional[str] = None,
+    language: str = "vi",
+    url: Optional[str] = None,
+    now: Optional[datetime] = None,
+) -> None:
     row = {
         "sender_id": _clean(sender_id, MAX_SENDER) or "unknown",
         "workspace_id": workspace_id,
@@ -201,16 +210,30 @@ def feedback_counts(url: Optional[str] = None) -> List[Dict[str, Any]]:
     helpful = func.sum(func.cast(feedback.c.helpful, Integer))
     query = select(feedback.c.topic, func.count().label("total"), helpful.label("helpful")).group_by(feedback.c.topic)
     with engine_for(url).connect() as connection:
-        return [{"topic": topic, "total": int(total), "helpful": int(yes or 0)}
-                for topic, total, yes in connection.execute(query).all()]
+        return [
+            {"topic": topic, "total": int(total), "helpful": int(yes or 0)}
+            for topic, total, yes in connection.execute(query).all()
+        ]
 
 
 # --- hand-offs -------------------------------------------------------------------------------------
 
-def record_handoff(sender_id: str, summary: str, workspace_id: Optional[str] = None, language: str = "vi",
-                   url: Optional[str] = None, now: Optional[datetime] = None, *, user_sub: Optional[str] = None,
-                   question: str = "", bot_answer: str = "", diagnosis: str = "", after_hours: bool = False,
-                   expected_by: Optional[datetime] = None) -> Dict[str, Any]:
+
+def record_handoff(
+    sender_id: str,
+    summary: str,
+    workspace_id: Optional[str] = None,
+    language: str = "vi",
+    url: Optional[str] = None,
+    now: Optional[datetime] = None,
+    *,
+    user_sub: Optional[str] = None,
+    question: str = "",
+    bot_answer: str = "",
+    diagnosis: str = "",
+    after_hours: bool = False,
+    expected_by: Optional[datetime] = None,
+) -> Dict[str, Any]:
     """Hold this conversation for a person. Returns the hand-off with ``created``: False when the
     conversation was already waiting or taken (then its summary is refreshed, no second row)."""
     sender = _clean(sender_id, MAX_SENDER) or "unknown"
@@ -227,18 +250,26 @@ def record_handoff(sender_id: str, summary: str, workspace_id: Optional[str] = N
     }
     with engine_for(url).begin() as connection:
         active = connection.execute(
-            select(handoff_requests.c.id).where(and_(handoff_requests.c.sender_id == sender,
-                                                      handoff_requests.c.status.in_(ACTIVE)))
-            .order_by(handoff_requests.c.id.desc())).first()
+            select(handoff_requests.c.id)
+            .where(and_(handoff_requests.c.sender_id == sender, handoff_requests.c.status.in_(ACTIVE)))
+            .order_by(handoff_requests.c.id.desc())
+        ).first()
         if active is not None:
             # asked again: a fresher summary, but never forget who it is
             refreshed = {k: v for k, v in fields.items() if v or k not in ("workspace_id", "user_sub")}
             connection.execute(update(handoff_requests).where(handoff_requests.c.id == active.id).values(**refreshed))
             handoff_id, created = active.id, False
         else:
-            result = connection.execute(insert(handoff_requests).values(
-                sender_id=sender, status=WAITING, created_at=at, after_hours=bool(after_hours),
-                expected_by=_utcnow(expected_by) if expected_by else None, **fields))
+            result = connection.execute(
+                insert(handoff_requests).values(
+                    sender_id=sender,
+                    status=WAITING,
+                    created_at=at,
+                    after_hours=bool(after_hours),
+                    expected_by=_utcnow(expected_by) if expected_by else None,
+                    **fields,
+                )
+            )
             handoff_id, created = result.inserted_primary_key[0], True
     return {**get_handoff(handoff_id, url), "created": created}
 
@@ -253,16 +284,23 @@ def get_handoff(handoff_id: int, url: Optional[str] = None) -> Dict[str, Any]:
 
 def active_handoff(sender_id: str, url: Optional[str] = None) -> Optional[Dict[str, Any]]:
     """The hand-off holding this conversation (waiting or taken), or None: the bot answers."""
-    query = (select(handoff_requests).where(and_(handoff_requests.c.sender_id == sender_id,
-                                                  handoff_requests.c.status.in_(ACTIVE)))
-             .order_by(handoff_requests.c.id.desc()).limit(1))
+    query = (
+        select(handoff_requests)
+        .where(and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
+        .order_by(handoff_requests.c.id.desc())
+        .limit(1)
+    )
     with engine_for(url).connect() as connection:
         row = connection.execute(query).first()
     return _row(row) if row is not None else None
 
 
-def list_handoffs(url: Optional[str] = None, limit: int = 100, workspace_id: Optional[str] = None,
-                  statuses: Optional[Sequence[str]] = None) -> List[dict]:
+def list_handoffs(
+    url: Optional[str] = None,
+    limit: int = 100,
+    workspace_id: Optional[str] = None,
+    statuses: Optional[Sequence[str]] = None,
+) -> List[dict]:
     query = select(handoff_requests).order_by(handoff_requests.c.id.desc()).limit(limit)
     if workspace_id is not None:
         query = query.where(handoff_requests.c.workspace_id == workspace_id)
@@ -274,19 +312,31 @@ def list_handoffs(url: Optional[str] = None, limit: int = 100, workspace_id: Opt
 
 _NOTICES = {
     # what the customer reads when the hand-off changes hands (the console shows it too)
-    TAKEN: {"vi": "Nhân viên hỗ trợ {agent} đã nhận cuộc trò chuyện và sẽ trả lời bạn ngay tại đây.",
-            "en": "Support agent {agent} has joined and will answer you here."},
-    RETURNED: {"vi": "Nhân viên hỗ trợ đã chuyển bạn lại cho trợ lý tự động. Bạn có thể tiếp tục đặt câu hỏi.",
-               "en": "The support agent handed you back to the assistant. You can keep asking questions."},
-    CLOSED: {"vi": "Nhân viên hỗ trợ đã kết thúc cuộc trò chuyện. Cảm ơn bạn! "
-                   "Trợ lý tự động sẽ trả lời các câu hỏi tiếp theo.",
-             "en": "The support agent closed the conversation. Thank you! "
-                   "The assistant will answer your next questions."},
+    TAKEN: {
+        "vi": "Nhân viên hỗ trợ {agent} đã nhận cuộc trò chuyện và sẽ trả lời bạn ngay tại đây.",
+        "en": "Support agent {agent} has joined and will answer you here.",
+    },
+    RETURNED: {
+        "vi": "Nhân viên hỗ trợ đã chuyển bạn lại cho trợ lý tự động. Bạn có thể tiếp tục đặt câu hỏi.",
+        "en": "The support agent handed you back to the assistant. You can keep asking questions.",
+    },
+    CLOSED: {
+        "vi": "Nhân viên hỗ trợ đã kết thúc cuộc trò chuyện. Cảm ơn bạn! "
+        "Trợ lý tự động sẽ trả lời các câu hỏi tiếp theo.",
+        "en": "The support agent closed the conversation. Thank you! The assistant will answer your next questions.",
+    },
 }
 
 
-def _transition(handoff_id: int, agent: str, status: str, allowed_from: Sequence[str], url: Optional[str],
-                now: Optional[datetime], agent_name: Optional[str] = None) -> Dict[str, Any]:
+def _transition(
+    handoff_id: int,
+    agent: str,
+    status: str,
+    allowed_from: Sequence[str],
+    url: Optional[str],
+    now: Optional[datetime],
+    agent_name: Optional[str] = None,
+) -> Dict[str, Any]:
     at = _utcnow(now)
     agent = _clean(agent, MAX_SENDER)
     with engine_for(url).begin() as connection:
@@ -305,19 +355,37 @@ def _transition(handoff_id: int, agent: str, status: str, allowed_from: Sequence
         if status in (RETURNED, CLOSED):
             values["closed_at"] = at
         # the status in the WHERE clause: of two agents taking it at once, one wins
-        done = connection.execute(update(handoff_requests).where(and_(
-            handoff_requests.c.id == handoff_id, handoff_requests.c.status == row.status)).values(**values))
+        done = connection.execute(
+            update(handoff_requests)
+            .where(and_(handoff_requests.c.id == handoff_id, handoff_requests.c.status == row.status))
+            .values(**values)
+        )
         if done.rowcount != 1:
             raise HandoffError("not_yours")
         notice = _NOTICES[status][_language(row.language)].format(agent=agent_name or agent)
-        connection.execute(insert(chat_messages).values(
-            sender_id=row.sender_id, user_sub=row.user_sub, workspace_id=row.workspace_id, role="system",
-            text=notice, buttons=None, handoff_id=handoff_id, author=agent, created_at=at))
+        connection.execute(
+            insert(chat_messages).values(
+                sender_id=row.sender_id,
+                user_sub=row.user_sub,
+                workspace_id=row.workspace_id,
+                role="system",
+                text=notice,
+                buttons=None,
+                handoff_id=handoff_id,
+                author=agent,
+                created_at=at,
+            )
+        )
     return get_handoff(handoff_id, url)
 
 
-def take_handoff(handoff_id: int, agent: str, url: Optional[str] = None, now: Optional[datetime] = None,
-                 agent_name: Optional[str] = None) -> Dict[str, Any]:
+def take_handoff(
+    handoff_id: int,
+    agent: str,
+    url: Optional[str] = None,
+    now: Optional[datetime] = None,
+    agent_name: Optional[str] = None,
+) -> Dict[str, Any]:
     return _transition(handoff_id, agent, TAKEN, (WAITING,), url, now, agent_name)
 
 
@@ -325,8 +393,9 @@ def hand_back(handoff_id: int, agent: str, url: Optional[str] = None, now: Optio
     return _transition(handoff_id, agent, RETURNED, ACTIVE, url, now)
 
 
-def close_handoff(handoff_id: int, agent: str, url: Optional[str] = None,
-                  now: Optional[datetime] = None) -> Dict[str, Any]:
+def close_handoff(
+    handoff_id: int, agent: str, url: Optional[str] = None, now: Optional[datetime] = None
+) -> Dict[str, Any]:
     return _transition(handoff_id, agent, CLOSED, ACTIVE, url, now)
 
 
@@ -334,22 +403,37 @@ def cancel_by_customer(sender_id: str, url: Optional[str] = None, now: Optional[
     """The customer started over: their waiting or taken hand-off ends (the bot answers again)."""
     at = _utcnow(now)
     with engine_for(url).begin() as connection:
-        done = connection.execute(update(handoff_requests).where(and_(
-            handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
-            .values(status=CLOSED, closed_at=at, updated_at=at))
+        done = connection.execute(
+            update(handoff_requests)
+            .where(and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
+            .values(status=CLOSED, closed_at=at, updated_at=at)
+        )
     return done.rowcount > 0
 
 
 # --- messages --------------------------------------------------------------------------------------
 
-def add_message(sender_id: str, role: str, text: str, *, user_sub: Optional[str] = None,
-                workspace_id: Optional[str] = None, buttons: Optional[List[Dict[str, str]]] = None,
-                handoff_id: Optional[int] = None, author: Optional[str] = None, url: Optional[str] = None,
-                now: Optional[datetime] = None) -> int:
+
+def add_message(
+    sender_id: str,
+    role: str,
+    text: str,
+    *,
+    user_sub: Optional[str] = None,
+    workspace_id: Optional[str] = None,
+    buttons: Optional[List[Dict[str, str]]] = None,
+    handoff_id: Optional[int] = None,
+    author: Optional[str] = None,
+    url: Optional[str] = None,
+    now: Optional[datetime] = None,
+) -> int:
     if role not in ROLES:
         raise ValueError(f"unknown message role {role!r}")
-    cleaned = [{"title": _clean(str(b.get("title", "")), 200), "payload": _clean(str(b.get("payload", "")), 500)}
-               for b in (buttons or [])[:MAX_BUTTONS] if isinstance(b, dict)]
+    cleaned = [
+        {"title": _clean(str(b.get("title", "")), 200), "payload": _clean(str(b.get("payload", "")), 500)}
+        for b in (buttons or [])[:MAX_BUTTONS]
+        if isinstance(b, dict)
+    ]
     row = {
         "sender_id": _clean(sender_id, MAX_SENDER) or "unknown",
         "user_sub": _clean(user_sub, MAX_SENDER) or None,
@@ -367,8 +451,12 @@ def add_message(sender_id: str, role: str, text: str, *, user_sub: Optional[str]
 
 def conversation(sender_id: str, url: Optional[str] = None, after_id: int = 0, limit: int = 200) -> List[dict]:
     """The messages of one conversation, oldest first (the console's view of a hand-off)."""
-    query = (select(chat_messages).where(and_(chat_messages.c.sender_id == sender_id, chat_messages.c.id > after_id))
-             .order_by(chat_messages.c.id.desc()).limit(limit))
+    query = (
+        select(chat_messages)
+        .where(and_(chat_messages.c.sender_id == sender_id, chat_messages.c.id > after_id))
+        .order_by(chat_messages.c.id.desc())
+        .limit(limit)
+    )
     with engine_for(url).connect() as connection:
         return [_row(r) for r in reversed(connection.execute(query).all())]
 
@@ -378,18 +466,29 @@ def history(user_sub: str, workspace_id: Optional[str], url: Optional[str] = Non
     whatever device wrote them."""
     mine = and_(chat_messages.c.user_sub == user_sub, chat_messages.c.workspace_id == workspace_id)
     with engine_for(url).connect() as connection:
-        restarted = connection.execute(select(func.max(chat_messages.c.id)).where(
-            and_(mine, chat_messages.c.role == "restart"))).scalar() or 0
-        query = (select(chat_messages).where(and_(mine, chat_messages.c.id > restarted))
-                 .order_by(chat_messages.c.id.desc()).limit(limit))
+        restarted = (
+            connection.execute(
+                select(func.max(chat_messages.c.id)).where(and_(mine, chat_messages.c.role == "restart"))
+            ).scalar()
+            or 0
+        )
+        query = (
+            select(chat_messages)
+            .where(and_(mine, chat_messages.c.id > restarted))
+            .order_by(chat_messages.c.id.desc())
+            .limit(limit)
+        )
         return [_row(r) for r in reversed(connection.execute(query).all())]
 
 
 def messages_to_push(after_id: int, url: Optional[str] = None, limit: int = 200) -> List[dict]:
     """Agent and hand-off messages newer than ``after_id``: what the channel sends to the sockets."""
-    query = (select(chat_messages).where(and_(chat_messages.c.id > after_id,
-                                              chat_messages.c.role.in_(("agent", "system"))))
-             .order_by(chat_messages.c.id).limit(limit))
+    query = (
+        select(chat_messages)
+        .where(and_(chat_messages.c.id > after_id, chat_messages.c.role.in_(("agent", "system"))))
+        .order_by(chat_messages.c.id)
+        .limit(limit)
+    )
     with engine_for(url).connect() as connection:
         return [_row(r) for r in connection.execute(query)]
 

@@ -15,6 +15,7 @@ valid for ``CLAIM_SECONDS``. The actions accept only a claim bound to their trac
 (``verify_claim``); someone who reads the tracker store finds no token, and a claim copied from it
 names one conversation that only its owner's channel can write to, and expires within minutes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -96,8 +97,9 @@ def issue_token(
     return jwt.encode(claims, secret or jwt_secret(), algorithm=ALGORITHM)
 
 
-def verify_token(token: object, secret: Optional[str] = None, now: Optional[datetime] = None,
-                 max_hours: Optional[int] = None) -> Optional[Identity]:
+def verify_token(
+    token: object, secret: Optional[str] = None, now: Optional[datetime] = None, max_hours: Optional[int] = None
+) -> Optional[Identity]:
     """The identity of a valid token, or ``None`` (missing, forged, expired, malformed).
 
     Never raises for a bad token: the assistant then answers with the general rule.
@@ -110,8 +112,11 @@ def verify_token(token: object, secret: Optional[str] = None, now: Optional[date
             token.strip(),
             secret or jwt_secret(),
             algorithms=[ALGORITHM],  # pinned: never accept "none" or an asymmetric confusion
-            options={"require": ["exp", "iat", "sub", "workspace_id", "role"], "verify_exp": False,
-                     "verify_iat": False},
+            options={
+                "require": ["exp", "iat", "sub", "workspace_id", "role"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
     except jwt.PyJWTError:
         return None
@@ -144,26 +149,41 @@ def _claim_key(secret: str) -> bytes:
     return hmac.new(secret.encode(), b"helpdesk identity claim v1", hashlib.sha256).digest()
 
 
-def identity_claim(identity: Identity, sender_id: str, secret: Optional[str] = None,
-                   now: Optional[datetime] = None) -> str:
+def identity_claim(
+    identity: Identity, sender_id: str, secret: Optional[str] = None, now: Optional[datetime] = None
+) -> str:
     """A short-lived signed statement "this turn of conversation ``sender_id`` is ``identity``"."""
     issued = _utc(now)
     expires = min(identity.expires_at, issued + timedelta(seconds=CLAIM_SECONDS))
-    claims = {"kind": CLAIM_KIND, "sub": identity.sub, "workspace_id": identity.workspace_id,
-              "role": identity.role, "sender": sender_id, "iat": int(issued.timestamp()),
-              "exp": int(expires.timestamp())}
+    claims = {
+        "kind": CLAIM_KIND,
+        "sub": identity.sub,
+        "workspace_id": identity.workspace_id,
+        "role": identity.role,
+        "sender": sender_id,
+        "iat": int(issued.timestamp()),
+        "exp": int(expires.timestamp()),
+    }
     return jwt.encode(claims, _claim_key(secret or jwt_secret()), algorithm=ALGORITHM)
 
 
-def verify_claim(claim: object, sender_id: Optional[str], secret: Optional[str] = None,
-                 now: Optional[datetime] = None) -> Optional[Identity]:
+def verify_claim(
+    claim: object, sender_id: Optional[str], secret: Optional[str] = None, now: Optional[datetime] = None
+) -> Optional[Identity]:
     """The identity in a claim made by the channel for this conversation, or None."""
     if not isinstance(claim, str) or not claim or len(claim) > 4096 or not sender_id:
         return None
     try:
-        claims = jwt.decode(claim, _claim_key(secret or jwt_secret()), algorithms=[ALGORITHM],
-                            options={"require": ["exp", "iat", "sub", "workspace_id", "role", "sender", "kind"],
-                                     "verify_exp": False, "verify_iat": False})
+        claims = jwt.decode(
+            claim,
+            _claim_key(secret or jwt_secret()),
+            algorithms=[ALGORITHM],
+            options={
+                "require": ["exp", "iat", "sub", "workspace_id", "role", "sender", "kind"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
     except jwt.PyJWTError:
         return None
     if claims.get("kind") != CLAIM_KIND or not hmac.compare_digest(str(claims.get("sender")), sender_id):

@@ -15,6 +15,7 @@ to ``digital_workspace`` even when only one spelling is listed in a ``synonym:``
 ``LanguageDetector`` adds the entity ``language`` (``vi`` or ``en``) to each parsed message,
 so that the ``language`` slot can map from it.
 """
+
 from __future__ import annotations
 
 import re
@@ -64,9 +65,7 @@ def catalog_keys() -> Dict[Text, List[Text]]:
     }
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class VietnameseFoldingTokenizer(WhitespaceTokenizer):
     """Whitespace tokens whose lemma is the folded, abbreviation-expanded word."""
 
@@ -94,9 +93,7 @@ class VietnameseFoldingTokenizer(WhitespaceTokenizer):
         return tokens
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class FoldingEntitySynonymMapper(EntitySynonymMapper):
     """EntitySynonymMapper that also matches folded values, for closed entity types.
 
@@ -188,9 +185,7 @@ class FoldingEntitySynonymMapper(EntitySynonymMapper):
         return False
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class LanguageDetector(GraphComponent):
     """Adds ``{"entity": "language", "value": "vi"|"en"}`` to every parsed message (with
     ``emit_when_undecided: false``: to every message that has a telling word or diacritics).
@@ -232,9 +227,7 @@ class LanguageDetector(GraphComponent):
             text = message.get(TEXT) or ""
             language = detect_language(text, default=self._default_language)
             entities = [
-                entity
-                for entity in message.get(ENTITIES, [])
-                if entity.get(ENTITY_ATTRIBUTE_TYPE) != LANGUAGE_ENTITY
+                entity for entity in message.get(ENTITIES, []) if entity.get(ENTITY_ATTRIBUTE_TYPE) != LANGUAGE_ENTITY
             ]
             undecided = detect_language(text, default="") == ""
             if undecided and not self._emit_when_undecided:
@@ -253,9 +246,7 @@ class LanguageDetector(GraphComponent):
         return messages
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class WordlessFallbackClassifier(FallbackClassifier):
     """FallbackClassifier that also falls back when the text has no word at all.
 
@@ -268,4 +259,3 @@ class WordlessFallbackClassifier(FallbackClassifier):
         if not _WORD.search(message.get(TEXT) or ""):
             return True
         return super()._should_fallback(message)
-

@@ -20,6 +20,7 @@ on the same events: 17 % of a turn's CPU here. The states are kept on the tracke
 has (count and identity of the last event: a tracker only ever appends) and the arguments; each
 caller gets its own copy, since featurizers edit the states they get.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -28,10 +29,10 @@ from typing import Any, Dict, List, Optional, Text, Type
 import jsonschema
 from jsonschema.exceptions import best_match
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
-from rasa.shared.constants import DOCS_BASE_URL
 
 # Rasa's own methods, kept so that tests can compare them with ours on the same input.
 RASA_VALIDATE_ACTION_RESULT = RemoteAction.__dict__["_validate_action_result"]
@@ -89,13 +90,16 @@ def resolve_by_type(type_name: Text, default: Optional[Type[Event]] = None) -> O
 
 def _copy_states(states: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
     # a state is {part: {feature: str | tuple}}: two levels are all a caller can change
-    return [{part: dict(sub) if isinstance(sub, dict) else sub for part, sub in state.items()}
-            for state in states]
+    return [{part: dict(sub) if isinstance(sub, dict) else sub for part, sub in state.items()} for state in states]
 
 
-def past_states(self: DialogueStateTracker, domain: Any, omit_unset_slots: bool = False,
-                ignore_rule_only_turns: bool = False, rule_only_data: Optional[Dict[Text, Any]] = None
-                ) -> List[Dict[Text, Any]]:
+def past_states(
+    self: DialogueStateTracker,
+    domain: Any,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: Optional[Dict[Text, Any]] = None,
+) -> List[Dict[Text, Any]]:
     """``DialogueStateTracker.past_states``, computed once per version of the tracker and arguments."""
     events = self.events
     version = (len(events), id(events[-1]) if events else None)
@@ -106,8 +110,13 @@ def past_states(self: DialogueStateTracker, domain: Any, omit_unset_slots: bool 
     key = (id(domain), omit_unset_slots, ignore_rule_only_turns, repr(rule_only_data))
     states = cache[1].get(key)
     if states is None:
-        states = RASA_PAST_STATES(self, domain, omit_unset_slots=omit_unset_slots,
-                                  ignore_rule_only_turns=ignore_rule_only_turns, rule_only_data=rule_only_data)
+        states = RASA_PAST_STATES(
+            self,
+            domain,
+            omit_unset_slots=omit_unset_slots,
+            ignore_rule_only_turns=ignore_rule_only_turns,
+            rule_only_data=rule_only_data,
+        )
         cache[1][key] = states
     return _copy_states(states)
 

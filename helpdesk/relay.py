@@ -17,6 +17,7 @@ Used by helpdesk/channel.py (the verified socket.io channel, inside the Rasa ser
 
 A store failure is logged and never stops the bot from answering.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,9 @@ MAX_SHOWN = 200
 
 def poll_seconds(environ: Optional[Dict[str, str]] = None) -> float:
     """HELPDESK_HANDOFF_POLL_SECONDS (as helpdesk/settings.py read it), kept within 0.2-30 s."""
-    configured = settings.current().handoff_poll_seconds if environ is None else environ.get(
-        "HELPDESK_HANDOFF_POLL_SECONDS")
+    configured = (
+        settings.current().handoff_poll_seconds if environ is None else environ.get("HELPDESK_HANDOFF_POLL_SECONDS")
+    )
     text = (configured or "1").strip()
     try:
         value = float(text)
@@ -58,8 +60,12 @@ def _iso(value: Any) -> Optional[str]:
 
 def pushed_message(row: Dict[str, Any], status: Optional[str]) -> Dict[str, Any]:
     """What the widget receives for an agent reply or a hand-off notice."""
-    message: Dict[str, Any] = {"text": row["text"], "sender": row["role"], "at": _iso(row["created_at"]),
-                               "message_id": row["id"]}
+    message: Dict[str, Any] = {
+        "text": row["text"],
+        "sender": row["role"],
+        "at": _iso(row["created_at"]),
+        "message_id": row["id"],
+    }
     if status:
         message["handoff"] = {"status": status}
     return message
@@ -68,16 +74,20 @@ def pushed_message(row: Dict[str, Any], status: Optional[str]) -> Dict[str, Any]
 class RecordingOutput(SocketIOOutput):
     """Rasa's socket.io output that keeps what it sends, one message per reply text."""
 
-    def __init__(self, sio: Any, bot_message_evt: str, relay: "Relay", sender_id: str,
-                 who: Tuple[Optional[str], Optional[str]]) -> None:
+    def __init__(
+        self, sio: Any, bot_message_evt: str, relay: "Relay", sender_id: str, who: Tuple[Optional[str], Optional[str]]
+    ) -> None:
         super().__init__(sio, bot_message_evt)
         self.relay, self.sender_id, self.who = relay, sender_id, who
 
     async def _send_message(self, socket_id: str, response: Any) -> None:
         await super()._send_message(socket_id, response)
         if isinstance(response, dict) and (response.get("text") or response.get("quick_replies")):
-            buttons = [{"title": b.get("title", ""), "payload": b.get("payload", "")}
-                       for b in response.get("quick_replies") or [] if isinstance(b, dict)]
+            buttons = [
+                {"title": b.get("title", ""), "payload": b.get("payload", "")}
+                for b in response.get("quick_replies") or []
+                if isinstance(b, dict)
+            ]
             await self.relay.keep(self.sender_id, "bot", response.get("text") or "", self.who, buttons=buttons)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
@@ -89,8 +99,14 @@ class RecordingOutput(SocketIOOutput):
 
 
 class Relay:
-    def __init__(self, sio: Any, namespace: Optional[str], bot_message_evt: str, secret: Callable[[], str],
-                 url: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        sio: Any,
+        namespace: Optional[str],
+        bot_message_evt: str,
+        secret: Callable[[], str],
+        url: Optional[str] = None,
+    ) -> None:
         self.sio, self.namespace, self.bot_message_evt = sio, namespace, bot_message_evt
         self._secret, self.url = secret, url
 
@@ -99,16 +115,31 @@ class Relay:
         """(subject, workspace) of the identity the channel verified: the key of the history on any device."""
         return (identity.sub, identity.workspace_id) if identity is not None else (None, None)
 
-    async def keep(self, sender_id: str, role: str, text: str, who: Tuple[Optional[str], Optional[str]],
-                   buttons: Any = None, handoff_id: Optional[int] = None) -> None:
+    async def keep(
+        self,
+        sender_id: str,
+        role: str,
+        text: str,
+        who: Tuple[Optional[str], Optional[str]],
+        buttons: Any = None,
+        handoff_id: Optional[int] = None,
+    ) -> None:
         try:
-            await _blocking(conversation_store.add_message, sender_id, role, text, user_sub=who[0],
-                            workspace_id=who[1], buttons=buttons, handoff_id=handoff_id, url=self.url)
+            await _blocking(
+                conversation_store.add_message,
+                sender_id,
+                role,
+                text,
+                user_sub=who[0],
+                workspace_id=who[1],
+                buttons=buttons,
+                handoff_id=handoff_id,
+                url=self.url,
+            )
         except Exception:
             log.exception("could not keep a %s message of %s", role, sender_id)
 
-    async def incoming(self, sender_id: str, text: str, metadata: Dict[str, Any],
-                       identity: Optional[Identity]) -> bool:
+    async def incoming(self, sender_id: str, text: str, metadata: Dict[str, Any], identity: Optional[Identity]) -> bool:
         """Keep the customer's message; True when a person holds the conversation (skip the bot)."""
         who = self.who(identity)
         try:
@@ -138,8 +169,9 @@ class Relay:
         except Exception:
             log.exception("hand-off state of %s unknown", sender_id)
             return
-        state = ({"status": handoff["status"], "after_hours": bool(handoff["after_hours"])} if handoff
-                 else {"status": None})
+        state = (
+            {"status": handoff["status"], "after_hours": bool(handoff["after_hours"])} if handoff else {"status": None}
+        )
         await self.sio.emit("handoff_state", state, room=sid, namespace=self.namespace)
 
     async def push_new(self, cursor: int) -> int:
@@ -155,8 +187,12 @@ class Relay:
                     statuses[handoff_id] = found["status"]
                 except conversation_store.HandoffError:
                     statuses[handoff_id] = None
-            await self.sio.emit(self.bot_message_evt, pushed_message(row, statuses.get(handoff_id)),
-                                room=row["sender_id"], namespace=self.namespace)
+            await self.sio.emit(
+                self.bot_message_evt,
+                pushed_message(row, statuses.get(handoff_id)),
+                room=row["sender_id"],
+                namespace=self.namespace,
+            )
         return cursor
 
     async def poll_forever(self) -> None:

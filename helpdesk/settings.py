@@ -34,6 +34,7 @@ Settings (all optional):
                                                            replies to the widget
 =============================== ========================== ===================================
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -107,10 +108,11 @@ class HelpdeskSettings:
     def banner(self) -> str:
         """One line every server prints at start."""
         if self.is_demo:
-            return (f"mode: DEMO ({self.mode_reason}): demo login and the local VNPAY stand-in are on, "
-                    f"tokens use the documented demo secret, listening on {self.bind_host} only")
-        return (f"mode: PRODUCTION ({self.mode_reason}): no demo login, no VNPAY stand-in, "
-                f"listening on {self.bind_host}")
+            return (
+                f"mode: DEMO ({self.mode_reason}): demo login and the local VNPAY stand-in are on, "
+                f"tokens use the documented demo secret, listening on {self.bind_host} only"
+            )
+        return f"mode: PRODUCTION ({self.mode_reason}): no demo login, no VNPAY stand-in, listening on {self.bind_host}"
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "HelpdeskSettings":
@@ -128,19 +130,24 @@ class HelpdeskSettings:
             if not secret or secret == DEMO_JWT_SECRET:
                 raise SettingsError(
                     "HELPDESK_JWT_SECRET must be set to a private value in production mode "
-                    "(the documented demo secret is refused).")
+                    "(the documented demo secret is refused)."
+                )
             if len(secret) < MIN_SECRET_LENGTH:
-                raise SettingsError(f"HELPDESK_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters "
-                                    "in production mode.")
+                raise SettingsError(
+                    f"HELPDESK_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production mode."
+                )
         else:
             if secret and secret != DEMO_JWT_SECRET:
                 raise SettingsError(
                     "demo mode signs tokens with the documented demo secret only: unset HELPDESK_JWT_SECRET "
-                    "for the demo, or unset HELPDESK_MODE (a private secret means production).")
+                    "for the demo, or unset HELPDESK_MODE (a private secret means production)."
+                )
             secret = DEMO_JWT_SECRET
             if not is_loopback(bind_host):
-                raise SettingsError(f"demo mode listens on loopback only, not HELPDESK_BIND_HOST={bind_host!r} "
-                                    "(the demo login would be open to the network).")
+                raise SettingsError(
+                    f"demo mode listens on loopback only, not HELPDESK_BIND_HOST={bind_host!r} "
+                    "(the demo login would be open to the network)."
+                )
         web_port = _int(env, "HELPDESK_WEB_PORT", DEFAULT_WEB_PORT, 1)
         rasa_url = (env.get("HELPDESK_RASA_URL") or DEFAULT_RASA_URL).strip().rstrip("/")
         rasa_port = urlsplit(rasa_url).port or 5005
@@ -153,8 +160,14 @@ class HelpdeskSettings:
         else:
             origins = (f"http://localhost:{web_port}", f"http://127.0.0.1:{web_port}")
         return cls(
-            mode=mode, mode_reason=reason, jwt_secret=secret, bind_host=bind_host, web_port=web_port,
-            rasa_url=rasa_url, rasa_public_url=public, allowed_origins=origins,
+            mode=mode,
+            mode_reason=reason,
+            jwt_secret=secret,
+            bind_host=bind_host,
+            web_port=web_port,
+            rasa_url=rasa_url,
+            rasa_public_url=public,
+            allowed_origins=origins,
             max_message_chars=_int(env, "HELPDESK_MAX_MESSAGE_CHARS", MAX_MESSAGE_CHARS, 1),
             max_metadata_bytes=_int(env, "HELPDESK_MAX_METADATA_BYTES", MAX_METADATA_BYTES, 256),
             max_token_hours=_int(env, "HELPDESK_MAX_TOKEN_HOURS", MAX_TOKEN_HOURS, 1),

@@ -14,6 +14,7 @@ supervisor restarts a component that dies (after 1, 2, 4 ... 30 s when it keeps 
 restart logged) instead of stopping everything, and reports every component on its own health
 endpoint (``GET http://127.0.0.1:5099/health``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,9 +27,9 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -119,7 +120,9 @@ class Stack:
     def settings(self) -> HelpdeskSettings:
         """The settings every server of this stack will read (SettingsError when one would refuse)."""
         env = dict(os.environ)
-        env.update({"HELPDESK_WEB_PORT": str(self.ports.web), "HELPDESK_RASA_URL": f"http://127.0.0.1:{self.ports.rasa}"})
+        env.update(
+            {"HELPDESK_WEB_PORT": str(self.ports.web), "HELPDESK_RASA_URL": f"http://127.0.0.1:{self.ports.rasa}"}
+        )
         env.update(self.env)
         return HelpdeskSettings.from_env(env)
 
@@ -163,17 +166,28 @@ class Stack:
             raise RuntimeError(f"port(s) {', '.join(map(str, taken))} already in use on 127.0.0.1")
         self._spawn(
             "actions",
-            [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.ports.actions),
-             "--actions", "actions"],
+            [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(self.ports.actions), "--actions", "actions"],
         )
         settings = self.settings()
         # No --enable-api: the HTTP API (trackers, /execute, /model...) is not served at all.
         self._spawn(
             "rasa",
-            [str(VENV_BIN / "rasa"), "run", "--model", str(self.model),
-             "--interface", settings.bind_host, "--port", str(self.ports.rasa),
-             "--cors", *settings.allowed_origins,
-             "--credentials", "credentials.yml", "--endpoints", self._endpoints_file()],
+            [
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(self.model),
+                "--interface",
+                settings.bind_host,
+                "--port",
+                str(self.ports.rasa),
+                "--cors",
+                *settings.allowed_origins,
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                self._endpoints_file(),
+            ],
         )
         if self.with_web:
             self._spawn("web", [str(VENV_BIN / "python"), "-m", "webapp"])
@@ -214,9 +228,7 @@ class Stack:
         while pending and time.monotonic() < deadline:
             for process in self.processes:
                 if process.poll() is not None:
-                    raise RuntimeError(
-                        f"{process.name} exited with {process.returncode}; see {process.log_path}"
-                    )
+                    raise RuntimeError(f"{process.name} exited with {process.returncode}; see {process.log_path}")
             for name in list(pending):
                 if self.ready(name):
                     del pending[name]
@@ -241,7 +253,6 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
-
 
     def ready(self, name: str) -> bool:
         # Rasa's REST channel route answers once the model is loaded (its HTTP API, and so
@@ -268,14 +279,21 @@ class Supervisor:
     each component's state (running, starting, restarting), pid, restarts and last exit.
     """
 
-    def __init__(self, stack: Stack, backoff: float = 1.0, max_backoff: float = 30.0,
-                 stable: float = 60.0, poll: float = 0.25) -> None:
+    def __init__(
+        self, stack: Stack, backoff: float = 1.0, max_backoff: float = 30.0, stable: float = 60.0, poll: float = 0.25
+    ) -> None:
         self.stack, self.backoff, self.max_backoff, self.stable, self.poll = stack, backoff, max_backoff, stable, poll
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.state: Dict[str, Dict[str, Any]] = {
-            p.name: {"state": "running", "pid": p.pid, "restarts": 0, "last_exit": None,  # type: ignore[attr-defined]
-                     "started": time.monotonic(), "delay": backoff}
+            p.name: {
+                "state": "running",
+                "pid": p.pid,
+                "restarts": 0,
+                "last_exit": None,  # type: ignore[attr-defined]
+                "started": time.monotonic(),
+                "delay": backoff,
+            }
             for p in stack.processes
         }
         self.server: Optional[ThreadingHTTPServer] = None
@@ -358,11 +376,18 @@ class Supervisor:
             # a component that ran for `stable` s starts over with the shortest delay
             delay = self.backoff if now - s["started"] >= self.stable else s["delay"]
             with self.lock:
-                s.update(state="restarting", pid=None, restarts=s["restarts"] + 1,
-                         last_exit={"code": code, "at": _now()}, restart_at=now + delay,
-                         delay=min(delay * 2, self.max_backoff))
-            self.log(f"{name} exited with {code}; restarting in {delay:.1f} s "
-                     f"(restart {s['restarts']}; log {process.log_path})")  # type: ignore[attr-defined]
+                s.update(
+                    state="restarting",
+                    pid=None,
+                    restarts=s["restarts"] + 1,
+                    last_exit={"code": code, "at": _now()},
+                    restart_at=now + delay,
+                    delay=min(delay * 2, self.max_backoff),
+                )
+            self.log(
+                f"{name} exited with {code}; restarting in {delay:.1f} s "
+                f"(restart {s['restarts']}; log {process.log_path})"
+            )  # type: ignore[attr-defined]
         elif s["state"] == "starting" and self.stack.ready(name):
             with self.lock:
                 s["state"] = "running"
@@ -398,8 +423,10 @@ def _payments_banner(web_port: int) -> str:
     except ConfigError as error:
         return f"VNPAY not configured: {error}"
     if "/sandbox/vnpay/" in config.payment_url:
-        return (f"local VNPAY stand-in at http://localhost:{web_port}/sandbox/vnpay (not VNPAY; "
-                "set VNPAY_PAYMENT_URL and the VNPAY_* credentials for the real gateway)")
+        return (
+            f"local VNPAY stand-in at http://localhost:{web_port}/sandbox/vnpay (not VNPAY; "
+            "set VNPAY_PAYMENT_URL and the VNPAY_* credentials for the real gateway)"
+        )
     return f"VNPAY at {config.payment_url}"
 
 

@@ -11,6 +11,7 @@ Settings (read once with the others, by helpdesk/settings.py):
 During working hours the customer is told the expected wait; outside them, that a person will
 answer from the next opening (the exact day and time, Vietnam time).
 """
+
 from __future__ import annotations
 
 import re
@@ -57,8 +58,11 @@ def _days(text: str) -> FrozenSet[int]:
 def _configured() -> Mapping[str, str]:
     """The process's hand-off settings, as helpdesk/settings.py read them at start."""
     current = settings.current()
-    return {"HELPDESK_SUPPORT_HOURS": current.support_hours, "HELPDESK_SUPPORT_DAYS": current.support_days,
-            "HELPDESK_SUPPORT_WAIT_MINUTES": current.support_wait_minutes}
+    return {
+        "HELPDESK_SUPPORT_HOURS": current.support_hours,
+        "HELPDESK_SUPPORT_DAYS": current.support_days,
+        "HELPDESK_SUPPORT_WAIT_MINUTES": current.support_wait_minutes,
+    }
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ Vietnamese customers often type without diacritics and with chat abbreviations. 
 that compares words compares their *folded* form: NFC, lower case, marks removed, đ -> d,
 and common abbreviations expanded. The original text is never replaced, only read.
 """
+
 from __future__ import annotations
 
 import re
@@ -93,9 +94,7 @@ ENGLISH_ABBREVIATIONS = {
 }
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-_VIETNAMESE_MARKS = re.compile(
-    "[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]"
-)
+_VIETNAMESE_MARKS = re.compile("[àáảãạăằắẳẵặâầấẩẫậèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵđ]")
 
 # Folded words that are common in Vietnamese chat and rare in English (and the reverse).
 _VI_WORDS = frozenset(

@@ -29,6 +29,7 @@ In endpoints.yml::
       db: var/rasa-tracker.db
       window_turns: 10
 """
+
 from __future__ import annotations
 
 import json
@@ -89,8 +90,9 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             # a tenth of a turn here. One process, one event loop thread: keep a few open.
             url = self.engine.url
             self.engine.dispose()
-            self.engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8,
-                                           connect_args={"check_same_thread": False})
+            self.engine = sa.create_engine(
+                url, poolclass=sa.pool.QueuePool, pool_size=2, max_overflow=8, connect_args={"check_same_thread": False}
+            )
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self._ensure_index()
@@ -108,7 +110,9 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     def _ensure_index(self) -> None:
         """One index serves every query of a windowed load from the index alone: the session's
         start, the window's first user message, the latest event of each state-setting kind."""
-        statement = sa.text(f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON events (sender_id, type_name, id, action_name)")
+        statement = sa.text(
+            f"CREATE INDEX IF NOT EXISTS {INDEX_NAME} ON events (sender_id, type_name, id, action_name)"
+        )
         try:
             with self.engine.begin() as connection:
                 connection.execute(statement)
@@ -116,11 +120,13 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             # another Rasa server created it at the same moment
             logger.info(f"index {INDEX_NAME} not created here: {error}")
 
-    def _latest_id(self, session: Any, sender_id: Text, type_name: Text, after: int = 0,
-                   before: Optional[int] = None) -> Optional[int]:
+    def _latest_id(
+        self, session: Any, sender_id: Text, type_name: Text, after: int = 0, before: Optional[int] = None
+    ) -> Optional[int]:
         SQLEvent = self.SQLEvent
         query = session.query(sa.func.max(SQLEvent.id)).filter(
-            SQLEvent.sender_id == sender_id, SQLEvent.type_name == type_name, SQLEvent.id >= after)
+            SQLEvent.sender_id == sender_id, SQLEvent.type_name == type_name, SQLEvent.id >= after
+        )
         if before is not None:
             query = query.filter(SQLEvent.id < before)
         return query.scalar()
@@ -128,21 +134,40 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
     def _windowed_events(self, session: Any, sender_id: Text) -> List[Dict[Text, Any]]:
         # plain SQL on the index (sender_id, type_name, id, action_name): five small queries
         run = lambda sql, **params: session.execute(sa.text(sql), dict(sender=sender_id, **params))  # noqa: E731
-        start = run("SELECT max(id) FROM events WHERE sender_id = :sender AND type_name = :type",
-                    type=SessionStarted.type_name).scalar() or 0
-        cut = run("SELECT id FROM events WHERE sender_id = :sender AND type_name = :type AND id >= :start"
-                  " ORDER BY id DESC LIMIT 1 OFFSET :skip",
-                  type=UserUttered.type_name, start=start, skip=self.window_turns - 1).scalar()
+        start = (
+            run(
+                "SELECT max(id) FROM events WHERE sender_id = :sender AND type_name = :type",
+                type=SessionStarted.type_name,
+            ).scalar()
+            or 0
+        )
+        cut = run(
+            "SELECT id FROM events WHERE sender_id = :sender AND type_name = :type AND id >= :start"
+            " ORDER BY id DESC LIMIT 1 OFFSET :skip",
+            type=UserUttered.type_name,
+            start=start,
+            skip=self.window_turns - 1,
+        ).scalar()
         if cut is None:  # shorter than the window: the whole session, as Rasa loads it
             current = self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
             return [json.loads(row.data) for row in current.all()]
         # from the action before that message (action_listen), so the first state has its prev_action
-        cut = run("SELECT max(id) FROM events WHERE sender_id = :sender AND type_name = :type"
-                  " AND id >= :start AND id < :cut", type="action", start=start, cut=cut).scalar() or cut
+        cut = (
+            run(
+                "SELECT max(id) FROM events WHERE sender_id = :sender AND type_name = :type"
+                " AND id >= :start AND id < :cut",
+                type="action",
+                start=start,
+                cut=cut,
+            ).scalar()
+            or cut
+        )
         latest = run(
             "SELECT type_name, action_name, max(id) FROM events WHERE sender_id = :sender"
             " AND type_name IN ('slot', 'active_loop', 'pause', 'resume', 'restart', 'reset_slots')"
-            " AND id >= :start AND id < :cut GROUP BY type_name, action_name", start=start, cut=cut,
+            " AND id >= :start AND id < :cut GROUP BY type_name, action_name",
+            start=start,
+            cut=cut,
         ).fetchall()
 
         def newest(*types: Text) -> int:
@@ -152,12 +177,15 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         restart = newest(Restarted.type_name)
         slots_from = max(restart, newest(AllSlotsReset.type_name))
         state_ids = [row[2] for row in latest if row[0] == SlotSet.type_name and row[2] > slots_from]
-        state_ids += [i for i in (newest(ActiveLoop.type_name),
-                                  newest(ConversationPaused.type_name, ConversationResumed.type_name))
-                      if i > restart]
+        state_ids += [
+            i
+            for i in (newest(ActiveLoop.type_name), newest(ConversationPaused.type_name, ConversationResumed.type_name))
+            if i > restart
+        ]
         rows = session.execute(
-            sa.text("SELECT data FROM events WHERE sender_id = :sender AND (id >= :cut OR id IN :state)"
-                    " ORDER BY id").bindparams(sa.bindparam("state", expanding=True)),
+            sa.text(
+                "SELECT data FROM events WHERE sender_id = :sender AND (id >= :cut OR id IN :state) ORDER BY id"
+            ).bindparams(sa.bindparam("state", expanding=True)),
             dict(sender=sender_id, cut=cut, state=state_ids or [-1]),
         ).fetchall()
         return [json.loads(row[0]) for row in rows]

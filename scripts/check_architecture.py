@@ -7,6 +7,7 @@
 
 Exit status 1 with one line per problem.
 """
+
 from __future__ import annotations
 
 import ast

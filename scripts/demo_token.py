@@ -8,6 +8,7 @@
 Signed with HELPDESK_JWT_SECRET (the documented demo secret when unset, outside production).
 Send it in the message metadata: {"sender": ..., "message": ..., "metadata": {"token": "<this>"}}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,11 +29,15 @@ def main(argv=None) -> int:
     parser.add_argument("--sub", default=None, help="user id (default: demo-<role>-<workspace>)")
     args = parser.parse_args(argv)
     if args.role == "customer" and args.workspace not in DEMO_WORKSPACES:
-        print(f"note: {args.workspace!r} is not one of the demo workspaces: {', '.join(DEMO_WORKSPACES)}",
-              file=sys.stderr)
+        print(
+            f"note: {args.workspace!r} is not one of the demo workspaces: {', '.join(DEMO_WORKSPACES)}", file=sys.stderr
+        )
     try:
-        print(issue_token(args.sub or f"demo-{args.role}-{args.workspace}", args.workspace, role=args.role,
-                          minutes=args.minutes))
+        print(
+            issue_token(
+                args.sub or f"demo-{args.role}-{args.workspace}", args.workspace, role=args.role, minutes=args.minutes
+            )
+        )
     except (IdentityConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

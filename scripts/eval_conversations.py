@@ -13,6 +13,7 @@ Writes results/conversations_report.md and results/conversations.json (every fai
 what ran and what the bot said). Exit status: 0 when the run completed (the pass rate is a
 measurement, not a gate; see --goal), 2 when the stack could not start.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,7 +85,7 @@ def turn_verdict(turn: Dict[str, Any], ran: List[str], said: str) -> List[str]:
 
 def events_of_last_turn(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
-    return events[last_user + 1:]
+    return events[last_user + 1 :]
 
 
 def ran_and_said(events: List[Dict[str, Any]]):
@@ -132,23 +133,30 @@ async def play(model: Path, actions_url: str, conversations: List[Dict[str, Any]
         bc.seed_demo(bc.SqlAlchemyUnitOfWork())
         sender = f"eval-{conversation['id']}-{os.getpid()}"
         workspace = conversation.get("workspace")
-        token = issue_token(sub=f"eval-user-{workspace}", workspace_id=workspace, secret=SECRET,
-                            minutes=30) if workspace else None
+        token = (
+            issue_token(sub=f"eval-user-{workspace}", workspace_id=workspace, secret=SECRET, minutes=30)
+            if workspace
+            else None
+        )
         turns = []
         for turn in conversation["turns"]:
             metadata = {"token": token} if token else {}
-            await agent.handle_message(UserMessage(turn["user"], CollectingOutputChannel(), sender,
-                                                   metadata=metadata))
+            await agent.handle_message(UserMessage(turn["user"], CollectingOutputChannel(), sender, metadata=metadata))
             tracker = await agent.tracker_store.retrieve(sender)
             events = events_of_last_turn([e.as_dict() for e in tracker.events])
             ran, said = ran_and_said(events)
             problems = turn_verdict(turn, ran, said)
             turns.append({"user": turn["user"], "ran": ran, "said": said, "problems": problems})
-        results.append({
-            "id": conversation["id"], "batch": conversation["batch"], "category": conversation["category"],
-            "workspace": workspace,
-            "passed": all(not t["problems"] for t in turns), "turns": turns,
-        })
+        results.append(
+            {
+                "id": conversation["id"],
+                "batch": conversation["batch"],
+                "category": conversation["category"],
+                "workspace": workspace,
+                "passed": all(not t["problems"] for t in turns),
+                "turns": turns,
+            }
+        )
     return results
 
 
@@ -162,9 +170,14 @@ def summarise(results: List[Dict[str, Any]]) -> Dict[str, Dict[str, int]]:
 
 
 def report(table: Dict[str, Dict[str, int]], results: List[Dict[str, Any]], model: Path) -> str:
-    lines = ["# Conversation-level evaluation", "",
-             f"Set: `{FOLDER.relative_to(ROOT)}/blind_eval*.yml`; model: `{model}`.", "",
-             "| category | passed | total | rate |", "|---|---|---|---|"]
+    lines = [
+        "# Conversation-level evaluation",
+        "",
+        f"Set: `{FOLDER.relative_to(ROOT)}/blind_eval*.yml`; model: `{model}`.",
+        "",
+        "| category | passed | total | rate |",
+        "|---|---|---|---|",
+    ]
     for key in CATEGORIES + ("overall",) + tuple(sorted(k for k in table if k.startswith("batch "))):
         row = table.get(key, {"passed": 0, "total": 0})
         rate = row["passed"] / row["total"] if row["total"] else 0.0
@@ -176,7 +189,7 @@ def report(table: Dict[str, Dict[str, int]], results: List[Dict[str, Any]], mode
         lines.append(f"- **{result['id']}** ({result['category']}, {result['workspace'] or 'anonymous'})")
         for turn in result["turns"]:
             if turn["problems"]:
-                lines.append(f"  - \"{turn['user']}\": {'; '.join(turn['problems'])} (ran: {', '.join(turn['ran'])})")
+                lines.append(f'  - "{turn["user"]}": {"; ".join(turn["problems"])} (ran: {", ".join(turn["ran"])})')
     return "\n".join(lines) + "\n"
 
 
@@ -193,17 +206,30 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.only:
         conversations = [c for c in conversations if args.only in c["id"]]
     folder = Path(tempfile.mkdtemp(prefix="eval-conversations-"))
-    env = dict(os.environ, BILLING_DATABASE_URL=f"sqlite:///{folder / 'billing.db'}", HELPDESK_JWT_SECRET=SECRET,
-               HELPDESK_MODE="demo", PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false")
-    os.environ.update({k: env[k] for k in ("BILLING_DATABASE_URL", "HELPDESK_JWT_SECRET", "HELPDESK_MODE",
-                                           "RASA_TELEMETRY_ENABLED")})
-    subprocess.run([sys.executable, "-m", "billing_core", "init-db"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    env = dict(
+        os.environ,
+        BILLING_DATABASE_URL=f"sqlite:///{folder / 'billing.db'}",
+        HELPDESK_JWT_SECRET=SECRET,
+        HELPDESK_MODE="demo",
+        PYTHONPATH=str(ROOT),
+        RASA_TELEMETRY_ENABLED="false",
+    )
+    os.environ.update(
+        {k: env[k] for k in ("BILLING_DATABASE_URL", "HELPDESK_JWT_SECRET", "HELPDESK_MODE", "RASA_TELEMETRY_ENABLED")}
+    )
+    subprocess.run(
+        [sys.executable, "-m", "billing_core", "init-db"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     port = free_port()
     log = open(folder / "actions.log", "ab")
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", 180, server)
         results = asyncio.run(play(args.model, f"http://127.0.0.1:{port}/webhook", conversations))

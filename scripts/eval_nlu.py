@@ -13,6 +13,7 @@ Exit status: 0 when the goals hold (macro F1 >= 0.95 overall and >= 0.93 without
 diacritics, unless changed with --goal-overall / --goal-nodiacritics), 1 otherwise, 2 when
 training or testing failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,8 +84,22 @@ def run(cmd: List[str], log: Path) -> None:
 
 
 def train(config: Path, data: Path, out_dir: Path, log: Path) -> Path:
-    cmd = ["nice", "-n", "5", str(RASA), "train", "nlu", "--config", str(config),
-           "--nlu", str(data), "--out", str(out_dir), "--fixed-model-name", "nlu-eval"]
+    cmd = [
+        "nice",
+        "-n",
+        "5",
+        str(RASA),
+        "train",
+        "nlu",
+        "--config",
+        str(config),
+        "--nlu",
+        str(data),
+        "--out",
+        str(out_dir),
+        "--fixed-model-name",
+        "nlu-eval",
+    ]
     run(cmd, log)
     return out_dir / "nlu-eval.tar.gz"
 
@@ -113,7 +128,9 @@ def metrics(pairs: Iterable[Tuple[str, str]]) -> Dict:
     return {"per_intent": per_intent, "macro_f1": macro, "accuracy": accuracy, "n": len(pairs)}
 
 
-def near_duplicates(holdout: List[Tuple[str, str, str]], training: List[Tuple[str, str]]) -> List[Tuple[str, str, float]]:
+def near_duplicates(
+    holdout: List[Tuple[str, str, str]], training: List[Tuple[str, str]]
+) -> List[Tuple[str, str, float]]:
     """Held-out sentences whose folded form is nearly the same as a training sentence."""
     train_folded = {fold(t) for _, t in training}
     found = []
@@ -140,11 +157,24 @@ def fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
-def report_markdown(results: Dict, goals: Dict[str, float], dupes, threshold, low_conf, errors, model_note: str,
-                    entity_report: Optional[Dict] = None) -> str:
-    lines = ["# NLU evaluation on the held-out set", "",
-             f"Model: {model_note}. Test data: `tests/nlu/` (never used for training).", "",
-             "| subset | examples | accuracy | macro F1 | goal |", "|---|---|---|---|---|"]
+def report_markdown(
+    results: Dict,
+    goals: Dict[str, float],
+    dupes,
+    threshold,
+    low_conf,
+    errors,
+    model_note: str,
+    entity_report: Optional[Dict] = None,
+) -> str:
+    lines = [
+        "# NLU evaluation on the held-out set",
+        "",
+        f"Model: {model_note}. Test data: `tests/nlu/` (never used for training).",
+        "",
+        "| subset | examples | accuracy | macro F1 | goal |",
+        "|---|---|---|---|---|",
+    ]
     for key in ("overall", "vi_diacritics", "vi_no_diacritics", "english"):
         m = results[key]
         goal = goals.get(key)
@@ -152,33 +182,55 @@ def report_markdown(results: Dict, goals: Dict[str, float], dupes, threshold, lo
         lines.append(f"| {SUBSET_TITLES[key]} | {m['n']} | {fmt(m['accuracy'])} | {fmt(m['macro_f1'])} | {mark} |")
     for key in ("overall", "vi_diacritics", "vi_no_diacritics", "english"):
         m = results[key]
-        lines += ["", f"## {SUBSET_TITLES[key]} (macro F1 {fmt(m['macro_f1'])})", "",
-                  "| intent | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {SUBSET_TITLES[key]} (macro F1 {fmt(m['macro_f1'])})",
+            "",
+            "| intent | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
         for intent, v in sorted(m["per_intent"].items()):
             lines.append(f"| {intent} | {fmt(v['precision'])} | {fmt(v['recall'])} | {fmt(v['f1'])} | {v['support']} |")
     if threshold is not None:
-        lines += ["", "## Fallback threshold", "",
-                  f"FallbackClassifier threshold {threshold}: {low_conf['correct_below']} correct predictions "
-                  f"would fall back (asked to rephrase), {low_conf['wrong_below']} of {low_conf['wrong']} wrong "
-                  f"predictions are caught by it (rasa test nlu undoes the fallback, so the figures above "
-                  f"are the classifier's own).", "",
-                  "| threshold | correct predictions that would fall back | wrong predictions caught |",
-                  "|---|---|---|"]
+        lines += [
+            "",
+            "## Fallback threshold",
+            "",
+            f"FallbackClassifier threshold {threshold}: {low_conf['correct_below']} correct predictions "
+            f"would fall back (asked to rephrase), {low_conf['wrong_below']} of {low_conf['wrong']} wrong "
+            f"predictions are caught by it (rasa test nlu undoes the fallback, so the figures above "
+            f"are the classifier's own).",
+            "",
+            "| threshold | correct predictions that would fall back | wrong predictions caught |",
+            "|---|---|---|",
+        ]
         for t, (correct_below, wrong_below) in sorted(low_conf["sweep"].items()):
             lines.append(f"| {t} | {correct_below} | {wrong_below} of {low_conf['wrong']} |")
     if entity_report:
-        lines += ["", "## Entities (DIETClassifier + EntitySynonymMapper, token level, from rasa test nlu)", "",
-                  "| entity | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Entities (DIETClassifier + EntitySynonymMapper, token level, from rasa test nlu)",
+            "",
+            "| entity | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
         for name, v in sorted(entity_report.items()):
             if isinstance(v, dict) and "support" in v and not name.endswith("avg"):
-                lines.append(f"| {name} | {fmt(v['precision'])} | {fmt(v['recall'])} | {fmt(v['f1-score'])} | {v['support']} |")
+                lines.append(
+                    f"| {name} | {fmt(v['precision'])} | {fmt(v['recall'])} | {fmt(v['f1-score'])} | {v['support']} |"
+                )
         if "macro avg" in entity_report:
-            lines.append(f"| macro avg | {fmt(entity_report['macro avg']['precision'])} | "
-                         f"{fmt(entity_report['macro avg']['recall'])} | {fmt(entity_report['macro avg']['f1-score'])} | "
-                         f"{entity_report['macro avg']['support']} |")
-        lines += ["", "rasa test nlu also writes `LanguageDetector_report.json`: the `language` entity spans no "
-                  "characters (start = end = 0), so it labels no token and that report shows zeros for every "
-                  "entity type; it does not change the DIETClassifier figures above."]
+            lines.append(
+                f"| macro avg | {fmt(entity_report['macro avg']['precision'])} | "
+                f"{fmt(entity_report['macro avg']['recall'])} | {fmt(entity_report['macro avg']['f1-score'])} | "
+                f"{entity_report['macro avg']['support']} |"
+            )
+        lines += [
+            "",
+            "rasa test nlu also writes `LanguageDetector_report.json`: the `language` entity spans no "
+            "characters (start = end = 0), so it labels no token and that report shows zeros for every "
+            "entity type; it does not change the DIETClassifier figures above.",
+        ]
     lines += ["", "## Misclassified held-out examples", ""]
     if errors:
         lines += ["| subset | text | expected | predicted | confidence |", "|---|---|---|---|---|"]
@@ -186,9 +238,13 @@ def report_markdown(results: Dict, goals: Dict[str, float], dupes, threshold, lo
             lines.append(f"| {e['subset']} | {e['text']} | {e['intent']} | {e['predicted']} | {e['confidence']:.2f} |")
     else:
         lines.append("None.")
-    lines += ["", "## Leak check", "",
-              f"Held-out sentences whose folded text is >= {NEAR_DUPLICATE_RATIO} similar to a training sentence: "
-              f"{len(dupes)}."]
+    lines += [
+        "",
+        "## Leak check",
+        "",
+        f"Held-out sentences whose folded text is >= {NEAR_DUPLICATE_RATIO} similar to a training sentence: "
+        f"{len(dupes)}.",
+    ]
     for text, match, ratio in dupes:
         lines.append(f"- `{text}` ~ `{match}` ({ratio:.2f})")
     return "\n".join(lines) + "\n"
@@ -221,8 +277,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                 shutil.copy(model, args.keep_model / model.name)
         raw_out = args.out / "rasa_test_nlu"
         shutil.rmtree(raw_out, ignore_errors=True)
-        run([str(RASA), "test", "nlu", "--model", str(model), "--nlu", str(args.holdout),
-             "--out", str(raw_out), "--successes", "--no-plot"], log)
+        run(
+            [
+                str(RASA),
+                "test",
+                "nlu",
+                "--model",
+                str(model),
+                "--nlu",
+                str(args.holdout),
+                "--out",
+                str(raw_out),
+                "--successes",
+                "--no-plot",
+            ],
+            log,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -256,8 +326,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         by_subset["overall"].append((gold, predicted))
         if gold != predicted:
             low_conf["wrong"] += 1
-            errors.append({"subset": subset, "text": p["text"], "intent": gold,
-                           "predicted": predicted, "confidence": confidence})
+            errors.append(
+                {"subset": subset, "text": p["text"], "intent": gold, "predicted": predicted, "confidence": confidence}
+            )
         for t in sweep:
             if confidence < t:
                 sweep[t][0 if gold == predicted else 1] += 1
@@ -265,25 +336,37 @@ def main(argv: Optional[List[str]] = None) -> int:
             low_conf["correct_below" if gold == predicted else "wrong_below"] += 1
     low_conf["sweep"] = {t: tuple(v) for t, v in sweep.items()}
     if len(by_subset["overall"]) != len(holdout_rows) or by_subset.get("unknown"):
-        print(f"warning: {len(by_subset['overall'])} predictions for {len(holdout_rows)} held-out examples, "
-              f"{len(by_subset.get('unknown', []))} not matched to a subset", file=sys.stderr)
+        print(
+            f"warning: {len(by_subset['overall'])} predictions for {len(holdout_rows)} held-out examples, "
+            f"{len(by_subset.get('unknown', []))} not matched to a subset",
+            file=sys.stderr,
+        )
 
-    results = {key: metrics(by_subset.get(key, [])) for key in ("overall", "vi_diacritics", "vi_no_diacritics", "english")}
-    training = [pair for f in training_files(args.data) for pair in read_nlu_examples(f)] if args.data.is_dir() \
+    results = {
+        key: metrics(by_subset.get(key, [])) for key in ("overall", "vi_diacritics", "vi_no_diacritics", "english")
+    }
+    training = (
+        [pair for f in training_files(args.data) for pair in read_nlu_examples(f)]
+        if args.data.is_dir()
         else read_nlu_examples(args.data)
+    )
     dupes = near_duplicates(holdout_rows, training)
     goals = {"overall": args.goal_overall, "vi_no_diacritics": args.goal_nodiacritics}
     entity_file = raw_out / "DIETClassifier_report.json"
     entity_report = json.loads(entity_file.read_text(encoding="utf-8")) if entity_file.exists() else None
     (args.out / "nlu_report.md").write_text(
-        report_markdown(results, goals, dupes, threshold, low_conf, errors, model_note, entity_report),
-        encoding="utf-8")
-    (args.out / "nlu_metrics.json").write_text(json.dumps(
-        {"results": results, "goals": goals, "near_duplicates": len(dupes), "fallback": low_conf}, indent=2), encoding="utf-8")
+        report_markdown(results, goals, dupes, threshold, low_conf, errors, model_note, entity_report), encoding="utf-8"
+    )
+    (args.out / "nlu_metrics.json").write_text(
+        json.dumps({"results": results, "goals": goals, "near_duplicates": len(dupes), "fallback": low_conf}, indent=2),
+        encoding="utf-8",
+    )
 
     for key in ("overall", "vi_diacritics", "vi_no_diacritics", "english"):
-        print(f"{SUBSET_TITLES[key]:32s} n={results[key]['n']:4d} macro F1={results[key]['macro_f1']:.3f} "
-              f"accuracy={results[key]['accuracy']:.3f}")
+        print(
+            f"{SUBSET_TITLES[key]:32s} n={results[key]['n']:4d} macro F1={results[key]['macro_f1']:.3f} "
+            f"accuracy={results[key]['accuracy']:.3f}"
+        )
     print(f"near duplicates of training: {len(dupes)}; report: {args.out / 'nlu_report.md'}")
     ok = all(results[k]["macro_f1"] >= g for k, g in goals.items())
     return 0 if ok else 1

@@ -8,6 +8,9 @@ mkdir -p test-output
 SUITE_START=$(date +%s)
 step() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - SUITE_START ))" "$*"; }
 
+step "architecture contracts, lint and format, types (scripts/lint.sh)"
+scripts/lint.sh
+
 # PostgreSQL: the billing suites also run against it (a throwaway cluster on loopback).
 if [[ -z "${BILLING_TEST_POSTGRES_URL:-}" ]]; then
   step "starting PostgreSQL for the tests"

@@ -4,6 +4,7 @@ The live stack runs on free ports picked at start (never the `make run` defaults
 database seeded with the demo workspaces (SQLite, or PostgreSQL with BILLING_TEST_DB=postgres: see
 tests/dbs.py), so a developer's running assistant is never touched.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,10 @@ def _seed(url: str) -> None:
     env = dict(os.environ, BILLING_DATABASE_URL=url)
     for command in (["init-db"], ["seed-demo"]):
         subprocess.run(
-            [sys.executable, "-m", "billing_core", *command], cwd=ROOT, env=env, check=True,
+            [sys.executable, "-m", "billing_core", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
             capture_output=True,
         )
 
@@ -99,8 +103,11 @@ def token_for():
 
     def make(workspace_id: str, role: str = "customer", minutes: int = 30, secret: str = TEST_JWT_SECRET, sub=None):
         return issue_token(
-            sub=sub or f"user-of-{workspace_id}", workspace_id=workspace_id, role=role,
-            minutes=minutes, secret=secret,
+            sub=sub or f"user-of-{workspace_id}",
+            workspace_id=workspace_id,
+            role=role,
+            minutes=minutes,
+            secret=secret,
         )
 
     return make

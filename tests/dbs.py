@@ -9,6 +9,7 @@ SQLite unless ``BILLING_TEST_DB=postgres``.
 Every database created here is dropped when the session ends (``drop_created_databases`` is
 called from ``pytest_sessionfinish`` in tests/conftest.py), so a run leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -89,8 +90,7 @@ def _postgres_for_this_session() -> PostgresServer:
 def chosen_engine() -> str:
     choice = os.environ.get(ENGINE_CHOICE_ENV, "").strip().lower() or "sqlite"
     if choice not in ENGINE_CHOICES:
-        pytest.fail(f"{ENGINE_CHOICE_ENV}={choice!r}: expected one of {', '.join(ENGINE_CHOICES)}",
-                    pytrace=False)
+        pytest.fail(f"{ENGINE_CHOICE_ENV}={choice!r}: expected one of {', '.join(ENGINE_CHOICES)}", pytrace=False)
     return choice
 
 

@@ -1,6 +1,7 @@
 """deploy/Dockerfile and deploy/compose.yml describe the production profile that
 scripts/run_prod.sh runs on one machine: same images as the pins, same services, same settings.
 Docker does not run here: the files are parsed and compared with the profile's own settings."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,11 @@ COMPOSE = yaml.safe_load((ROOT / "deploy" / "compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text()
 SECRETS = {name: "x" for name in prodstack.REQUIRED_SECRETS}
-VNPAY = {"VNPAY_PAYMENT_URL": "https://pay.example/p", "VNPAY_RETURN_URL": "https://help.example/r",
-         "VNPAY_API_URL": "https://pay.example/api"}
+VNPAY = {
+    "VNPAY_PAYMENT_URL": "https://pay.example/p",
+    "VNPAY_RETURN_URL": "https://help.example/r",
+    "VNPAY_API_URL": "https://pay.example/api",
+}
 
 
 def pin(package: str) -> str:
@@ -78,7 +82,7 @@ def test_every_service_of_the_profile_is_there():
 
 def test_rasa_servers_get_every_setting_their_endpoints_read():
     lines = (ROOT / "deploy" / "endpoints.prod.yml").read_text().splitlines()
-    wanted = set(re.findall(r"\$\{(\w+)\}", "\n".join(l for l in lines if not l.lstrip().startswith("#"))))
+    wanted = set(re.findall(r"\$\{(\w+)\}", "\n".join(line for line in lines if not line.lstrip().startswith("#"))))
     assert wanted
     for name in (n for n in SERVICES if n.startswith("rasa-")):
         assert wanted <= set(SERVICES[name]["environment"]), name
@@ -106,8 +110,10 @@ def test_secrets_are_required_never_defaulted():
 def test_commands_have_the_profiles_flags(part, service):
     ours = SERVICES[service]["command"]
     theirs = profile_argv(part)
-    assert flags(ours) == flags(theirs) - {"--actions"} | ({"--actions"} if "--actions" in ours else set()), \
-        (ours, theirs)
+    assert flags(ours) == flags(theirs) - {"--actions"} | ({"--actions"} if "--actions" in ours else set()), (
+        ours,
+        theirs,
+    )
     if part == "rasa":
         assert ours[ours.index("--endpoints") + 1] == "deploy/endpoints.prod.yml"
 

@@ -1,4 +1,5 @@
 """Unit tests of the NLU components and helpdesk.text (no model is trained here)."""
+
 import unicodedata
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def lemmas(tokenizer, text):
 
 # --- tokenizer --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -54,7 +56,7 @@ def test_tokens_keep_typed_text_and_offsets(tokenizer, text):
     tokens = tokens_of(tokenizer, text)
     assert tokens
     for token in tokens:
-        assert text[token.start:token.end] == token.text
+        assert text[token.start : token.end] == token.text
 
 
 def test_lemma_is_folded_word(tokenizer):
@@ -62,9 +64,7 @@ def test_lemma_is_folded_word(tokenizer):
 
 
 def test_with_and_without_diacritics_give_same_lemmas(tokenizer):
-    assert lemmas(tokenizer, "Hạ xuống bản Free được không") == lemmas(
-        tokenizer, "ha xuong ban free duoc khong"
-    )
+    assert lemmas(tokenizer, "Hạ xuống bản Free được không") == lemmas(tokenizer, "ha xuong ban free duoc khong")
 
 
 def test_trial_and_capacity_stay_different_words(tokenizer):
@@ -73,14 +73,12 @@ def test_trial_and_capacity_stay_different_words(tokenizer):
 
 
 def test_vietnamese_chat_abbreviations_are_expanded(tokenizer):
-    assert lemmas(tokenizer, "ko dc thì làm ntn z") == [
-        "khong", "duoc", "thi", "lam", "nhu the nao", "vay"]
+    assert lemmas(tokenizer, "ko dc thì làm ntn z") == ["khong", "duoc", "thi", "lam", "nhu the nao", "vay"]
 
 
 def test_english_words_are_not_read_as_vietnamese_shorthand(tokenizer):
     # "a" would be "anh" and "m" "minh" in Vietnamese chat
-    assert lemmas(tokenizer, "I want a plan for App Builder") == [
-        "i", "want", "a", "plan", "for", "app", "builder"]
+    assert lemmas(tokenizer, "I want a plan for App Builder") == ["i", "want", "a", "plan", "for", "app", "builder"]
     assert lemmas(tokenizer, "thx, can u help") == ["thanks", "can", "you", "help"]
 
 
@@ -90,7 +88,7 @@ def test_decomposed_unicode_folds_like_composed(tokenizer):
     assert decomposed != composed
     assert lemmas(tokenizer, decomposed) == lemmas(tokenizer, composed)
     for token in tokens_of(tokenizer, decomposed):
-        assert decomposed[token.start:token.end] == token.text
+        assert decomposed[token.start : token.end] == token.text
 
 
 def test_emoji_only_message_does_not_crash(tokenizer):
@@ -105,6 +103,7 @@ def test_process_sets_text_tokens(tokenizer):
 
 
 # --- language detector ------------------------------------------------------------------
+
 
 def language_entities(message):
     return [e for e in message.get(ENTITIES, []) if e["entity"] == "language"]
@@ -126,8 +125,7 @@ def test_language_entity_added_to_every_message(text, expected):
     message = Message({TEXT: text})
     LanguageDetector(LanguageDetector.get_default_config()).process([message])
     found = language_entities(message)
-    assert found == [{"entity": "language", "value": expected, "start": 0, "end": 0,
-                      "extractor": "LanguageDetector"}]
+    assert found == [{"entity": "language", "value": expected, "start": 0, "end": 0, "extractor": "LanguageDetector"}]
 
 
 def test_language_default_is_configurable_for_undecided_text():
@@ -175,6 +173,7 @@ def test_language_detector_leaves_training_data_alone():
 
 # --- helpdesk.text ----------------------------------------------------------------------
 
+
 def test_fold():
     assert fold("  Đăng KÝ   Thanh toán ") == "dang ky thanh toan"
     assert fold("") == "" and fold(None) == ""
@@ -212,6 +211,7 @@ def test_contains_any_matches_whole_words_only():
 
 # --- config -----------------------------------------------------------------------------
 
+
 def test_config_uses_folding_components_and_fixed_seeds():
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
     names = [c["name"] for c in config["pipeline"]]
@@ -230,17 +230,16 @@ def test_config_uses_folding_components_and_fixed_seeds():
 
 # --- folding synonym mapper --------------------------------------------------------------
 
+
 def make_mapper(synonyms):
-    return FoldingEntitySynonymMapper(
-        FoldingEntitySynonymMapper.get_default_config(), None, None, synonyms)
+    return FoldingEntitySynonymMapper(FoldingEntitySynonymMapper.get_default_config(), None, None, synonyms)
 
 
 def test_folding_mapper_maps_unlisted_spellings_to_canonical_key():
     mapper = make_mapper({"không gian làm việc số": "digital_workspace", "hàng năm": "yearly"})
     entities = [
         {"entity": "product", "value": "KHONG GIAN LAM VIEC SO", "start": 0, "end": 22},
-        {"entity": "product", "value": unicodedata.normalize("NFD", "Không gian làm việc số"),
-         "start": 0, "end": 22},
+        {"entity": "product", "value": unicodedata.normalize("NFD", "Không gian làm việc số"), "start": 0, "end": 22},
         {"entity": "cycle", "value": "hang nam", "start": 0, "end": 8},
     ]
     mapper.replace_synonyms(entities)
@@ -267,7 +266,7 @@ def test_folding_mapper_trims_a_span_that_is_too_wide():
     entities = [{"entity": "renewal_mode", "value": "để tự động", "start": 0, "end": 10}]
     mapper.replace_synonyms(entities)
     assert entities[0]["value"] == "auto"
-    assert text[entities[0]["start"]:entities[0]["end"]] == "tự động"
+    assert text[entities[0]["start"] : entities[0]["end"]] == "tự động"
 
 
 def test_folding_mapper_accepts_canonical_keys_typed_with_spaces():
@@ -290,6 +289,7 @@ def test_folding_mapper_drops_non_numbers_tagged_as_numbers():
 
 
 # --- fallback on texts without words ------------------------------------------------------
+
 
 def classified(text, intent="affirm", confidence=0.98):
     message = Message({TEXT: text})
@@ -316,12 +316,10 @@ def test_text_with_words_keeps_a_confident_intent(text):
 
 
 def test_low_confidence_still_falls_back():
-    classifier = WordlessFallbackClassifier({**WordlessFallbackClassifier.get_default_config(),
-                                             "threshold": 0.6})
+    classifier = WordlessFallbackClassifier({**WordlessFallbackClassifier.get_default_config(), "threshold": 0.6})
     message = classified("hmm gì vậy", confidence=0.4)
     classifier.process([message])
     assert message.get("intent")["name"] == "nlu_fallback"
-
 
 
 def test_closed_entity_values_come_from_the_catalog(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
 """The compiled-once reply validation accepts and refuses exactly what Rasa's own does; the event
 type table resolves every event type name to the class Rasa's own walk finds."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,10 @@ ACTION = RemoteAction("action_answer_trial", None)
 
 VALID = [
     {"events": [], "responses": []},
-    {"events": [{"event": "slot", "name": "language", "value": "en"}],
-     "responses": [{"text": "Còn 18 ngày", "buttons": [{"title": "Có", "payload": "/affirm"}]}]},
+    {
+        "events": [{"event": "slot", "name": "language", "value": "en"}],
+        "responses": [{"text": "Còn 18 ngày", "buttons": [{"title": "Có", "payload": "/affirm"}]}],
+    },
     {"events": [{"event": "followup", "name": "action_listen"}], "responses": [{"response": "utter_greet"}]},
 ]
 INVALID = [
@@ -78,8 +81,10 @@ def test_an_event_class_defined_later_is_found():
 
 
 def test_stored_events_deserialise_as_before():
-    dumped = [UserUttered("xin chào", {"name": "greet", "confidence": 1.0}).as_dict(),
-              SlotSet("language", "vi").as_dict()]
+    dumped = [
+        UserUttered("xin chào", {"name": "greet", "confidence": 1.0}).as_dict(),
+        SlotSet("language", "vi").as_dict(),
+    ]
     events = deserialise_events(dumped)
     assert [type(e) for e in events] == [UserUttered, SlotSet]
     assert [e.as_dict() for e in events] == dumped
@@ -94,8 +99,9 @@ def _tracker(turns: int):
     tracker = DialogueStateTracker("states", domain.slots)
     for turn in range(turns):
         tracker.update(ActionExecuted("action_listen"))
-        tracker.update(UserUttered(f"m{turn}", {"name": ["greet", "ask_trial", "buy_upgrade"][turn % 3],
-                                                "confidence": 1.0}))
+        tracker.update(
+            UserUttered(f"m{turn}", {"name": ["greet", "ask_trial", "buy_upgrade"][turn % 3], "confidence": 1.0})
+        )
         if turn % 4 == 2:
             tracker.update(ActionExecuted("checkout_form"))
             tracker.update(ActiveLoop("checkout_form" if turn % 8 == 2 else None))
@@ -104,8 +110,10 @@ def _tracker(turns: int):
     return domain, tracker
 
 
-@pytest.mark.parametrize("omit,ignore,rule_only", [(False, False, None), (True, False, None),
-                                                   (False, True, {"slots": ["product"], "loops": []})])
+@pytest.mark.parametrize(
+    "omit,ignore,rule_only",
+    [(False, False, None), (True, False, None), (False, True, {"slots": ["product"], "loops": []})],
+)
 def test_past_states_are_rasas_at_every_step_and_callers_cannot_spoil_them(omit, ignore, rule_only):
     from rasa.shared.core.events import ActionExecuted
 
@@ -119,8 +127,11 @@ def test_past_states_are_rasas_at_every_step_and_callers_cannot_spoil_them(omit,
             state.pop("user", None)
             state["extra"] = {"x": 1}
         assert tracker.past_states(domain, **kwargs) == expected  # the cached states unharmed
-        tracker.update(ActionExecuted("action_listen") if step % 2 else UserUttered(
-            f"later {step}", {"name": "thank", "confidence": 1.0}))
+        tracker.update(
+            ActionExecuted("action_listen")
+            if step % 2
+            else UserUttered(f"later {step}", {"name": "thank", "confidence": 1.0})
+        )
         assert tracker.past_states(domain, **kwargs) == rasa_speedups.RASA_PAST_STATES(tracker, domain, **kwargs)
 
 

@@ -1,5 +1,6 @@
 """The windowed SQL tracker store: a turn sees the same state as with the whole conversation loaded,
 new events are appended exactly once, and the whole history stays in the database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,10 @@ def run(coroutine):
 
 def stores(tmp_path, window=4):
     db = str(tmp_path / "tracker.db")
-    return (WindowedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, window_turns=window),
-            SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db))
+    return (
+        WindowedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, window_turns=window),
+        SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db),
+    )
 
 
 def turn_events(rng: random.Random, turn: int):
@@ -122,9 +125,13 @@ def test_a_new_session_starts_with_its_own_events(tmp_path):
         tracker.update(ActionExecuted("action_listen"))
     run(windowed.save(tracker))
     tracker = run(windowed.retrieve(sender))
-    for event in (ActionExecuted("action_session_start"), SessionStarted(), SlotSet("tier", "standard"),
-                  ActionExecuted("action_listen"),
-                  UserUttered("new", {"name": "greet", "confidence": 1.0})):
+    for event in (
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        SlotSet("tier", "standard"),
+        ActionExecuted("action_listen"),
+        UserUttered("new", {"name": "greet", "confidence": 1.0}),
+    ):
         tracker.update(event)
     run(windowed.save(tracker))
     loaded = run(windowed.retrieve(sender))

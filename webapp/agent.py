@@ -17,6 +17,7 @@ GET  /agent/api/feedback             "was this helpful?" rate per topic, by name
 
 A customer token gets 403 on every API route, whatever workspace it names; no token 401.
 """
+
 from __future__ import annotations
 
 import re
@@ -100,7 +101,9 @@ def create_blueprint(settings: Any = None) -> Blueprint:
         if not isinstance(workspace_id, str) or not WORKSPACE_ID.match(workspace_id):
             return _bad("bad_workspace_id", "Mã không gian làm việc không hợp lệ.")
         if product not in PRODUCTS:
-            return _bad("bad_product", "Chọn gói giải pháp: Không gian làm việc số, Quy trình vận hành hoặc Xây dựng ứng dụng.")
+            return _bad(
+                "bad_product", "Chọn gói giải pháp: Không gian làm việc số, Quy trình vận hành hoặc Xây dựng ứng dụng."
+            )
         if tier not in TIERS:
             return _bad("bad_tier", "Chọn gói đích: Free, Starter, Standard hoặc Premium.")
         if cycle is not None and cycle not in CYCLES:
@@ -115,16 +118,28 @@ def create_blueprint(settings: Any = None) -> Blueprint:
             result = await run_blocking(agent_data.check, uow(request), workspace_id, change)
         except agent_data.UnknownWorkspace:
             return _unknown_workspace()
-        return response.json({"workspace_id": workspace_id, "request": {"product": product, "tier": tier, "cycle": cycle},
-                              "seen": seen, "note": note, **result,
-                              "assessment": await run_blocking(assess, uow(request), seen, result, workspace_id)})
+        return response.json(
+            {
+                "workspace_id": workspace_id,
+                "request": {"product": product, "tier": tier, "cycle": cycle},
+                "seen": seen,
+                "note": note,
+                **result,
+                "assessment": await run_blocking(assess, uow(request), seen, result, workspace_id),
+            }
+        )
 
     @bp.get("/api/handoffs")
     @auth.agent_required
     async def handoffs(request: Request) -> Any:
         finished = request.args.get("all") == "1"
-        return response.json({"handoffs": await run_blocking(
-            agent_data.handoffs, database_url(request), agent=request.ctx.caller.sub, include_finished=finished)})
+        return response.json(
+            {
+                "handoffs": await run_blocking(
+                    agent_data.handoffs, database_url(request), agent=request.ctx.caller.sub, include_finished=finished
+                )
+            }
+        )
 
     async def _handoff_call(fn, *args) -> Any:
         try:
@@ -136,8 +151,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
     @bp.get("/api/handoffs/<handoff_id:int>")
     @auth.agent_required
     async def handoff(request: Request, handoff_id: int) -> Any:
-        return await _handoff_call(agent_data.handoff_detail, database_url(request), handoff_id,
-                                   request.ctx.caller.sub)
+        return await _handoff_call(agent_data.handoff_detail, database_url(request), handoff_id, request.ctx.caller.sub)
 
     @bp.post("/api/handoffs/<handoff_id:int>/reply")
     @auth.agent_required
@@ -151,14 +165,16 @@ def create_blueprint(settings: Any = None) -> Blueprint:
             return _bad("empty_reply", "Viết nội dung trả lời khách.")
         if len(text) > MAX_REPLY_LENGTH:
             return _bad("reply_too_long", f"Câu trả lời tối đa {MAX_REPLY_LENGTH} ký tự.")
-        return await _handoff_call(agent_data.handoff_reply, database_url(request), handoff_id,
-                                   request.ctx.caller.sub, text.strip())
+        return await _handoff_call(
+            agent_data.handoff_reply, database_url(request), handoff_id, request.ctx.caller.sub, text.strip()
+        )
 
     @bp.post("/api/handoffs/<handoff_id:int>/<action:(take|handback|close)>")
     @auth.agent_required
     async def handoff_change(request: Request, handoff_id: int, action: str) -> Any:
-        return await _handoff_call(agent_data.handoff_change, database_url(request), handoff_id,
-                                   request.ctx.caller.sub, action)
+        return await _handoff_call(
+            agent_data.handoff_change, database_url(request), handoff_id, request.ctx.caller.sub, action
+        )
 
     @bp.get("/api/feedback")
     @auth.agent_required
@@ -172,18 +188,24 @@ def assess(uow_factory, seen: str, result: dict, workspace_id: str) -> str:
     """Does what the customer saw match the rule at work? (agent-facing guidance, not policy)"""
     outcome = result.get("outcome")
     if result.get("rule_id") == "no_change":
-        return ("Khách đang dùng đúng gói này: không có gì để thay đổi. "
-                "Hỏi lại khách muốn đổi gói, chu kỳ hay số người dùng.")
+        return (
+            "Khách đang dùng đúng gói này: không có gì để thay đổi. "
+            "Hỏi lại khách muốn đổi gói, chu kỳ hay số người dùng."
+        )
     if seen == "blocked":
         if outcome == "BLOCKED":
             return "Khớp: thay đổi này đang bị chặn. Gửi khách lý do và các bước khắc phục bên dưới."
-        return ("Không khớp: với dữ liệu hiện tại thay đổi này được phép. Hỏi lại khách đã chọn gói và chu kỳ nào, "
-                "hoặc gói của khách vừa thay đổi.")
+        return (
+            "Không khớp: với dữ liệu hiện tại thay đổi này được phép. Hỏi lại khách đã chọn gói và chu kỳ nào, "
+            "hoặc gói của khách vừa thay đổi."
+        )
     if seen == "next_cycle":
         if outcome == "NEXT_CYCLE":
             return "Khớp: thay đổi này áp dụng từ kỳ thanh toán tiếp theo (mục Gói gia hạn tiếp theo)."
         if outcome == "IMMEDIATE":
-            return "Không khớp: thay đổi này áp dụng ngay khi thanh toán thành công. Kiểm tra đơn hàng gần đây bên dưới."
+            return (
+                "Không khớp: thay đổi này áp dụng ngay khi thanh toán thành công. Kiểm tra đơn hàng gần đây bên dưới."
+            )
         return "Không khớp: thay đổi này hiện bị chặn, chưa thể áp dụng kỳ sau. Xem lý do bên dưới."
     if seen == "payment_failed":
         latest = agent_data.latest_order_outcome(uow_factory, workspace_id)
@@ -191,4 +213,3 @@ def assess(uow_factory, seen: str, result: dict, workspace_id: str) -> str:
             return f"Đơn hàng gần nhất {latest}. Xem bảng đơn hàng bên dưới."
         return "Không gian làm việc này chưa có đơn hàng nào: khách chưa đến bước thanh toán VNPAY."
     return result.get("summary") or ""
-

@@ -4,6 +4,7 @@ A thin adapter: every fact and every sentence of policy comes from ``billing_cor
 reasons, fixes, ``messages``); this module only enumerates the changes worth checking and
 turns results into JSON. All reads, nothing is written.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -35,8 +36,12 @@ def _catalog():
 def product_tiers(catalog) -> List[Dict[str, Any]]:
     """Products of the catalog (catalog order) with their tier keys and Vietnamese names."""
     return [
-        {"product": key, "name": catalog.product_name(key, LANG), "tiers": list(product.tiers.keys()),
-         "has_free": any(not catalog.tiers[tier].paid for tier in product.tiers)}
+        {
+            "product": key,
+            "name": catalog.product_name(key, LANG),
+            "tiers": list(product.tiers.keys()),
+            "has_free": any(not catalog.tiers[tier].paid for tier in product.tiers),
+        }
         for key, product in catalog.products.items()
     ]
 
@@ -88,8 +93,16 @@ def reply_for(decision_view: Dict[str, Any]) -> str:
 
 def _error_json(error: BillingError, catalog) -> Dict[str, Any]:
     shown = bc.error_json(error, catalog, LANG)
-    return {"allowed": False, "outcome": "BLOCKED", "effective": None, "effective_at": None,
-            "rule_id": f"error:{error.code}", "summary": shown["text"], "reasons": [shown], "fixes": []}
+    return {
+        "allowed": False,
+        "outcome": "BLOCKED",
+        "effective": None,
+        "effective_at": None,
+        "rule_id": f"error:{error.code}",
+        "summary": shown["text"],
+        "reasons": [shown],
+        "fixes": [],
+    }
 
 
 def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] = None) -> Dict[str, Any]:
@@ -99,7 +112,10 @@ def check(uow_factory, workspace_id: str, request: Any, now: Optional[datetime] 
     except BillingError as error:
         if isinstance(error, WorkspaceNotFoundError):
             raise UnknownWorkspace(workspace_id) from error
-        return {**_error_json(error, catalog), "reply": "\n".join([GREETING, bc.render_error(error, LANG, catalog), "", CLOSING])}
+        return {
+            **_error_json(error, catalog),
+            "reply": "\n".join([GREETING, bc.render_error(error, LANG, catalog), "", CLOSING]),
+        }
     view = decision_json(decision, catalog)
     return {**view, "reply": reply_for(view)}
 
@@ -127,10 +143,11 @@ def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> 
     for request in candidate_requests(catalog):
         result = check(uow_factory, workspace_id, request, now=now)
         result.pop("reply", None)
-        changes.append({"product": request.product, "tier": request.tier,
-                        "cycle": jsonable(request.cycle), **result})
-    retention = [{**item.to_dict(), "text": retention_text(item, catalog)}
-                 for item in bc.retention_preview(uow_factory(), workspace_id, now=now)]
+        changes.append({"product": request.product, "tier": request.tier, "cycle": jsonable(request.cycle), **result})
+    retention = [
+        {**item.to_dict(), "text": retention_text(item, catalog)}
+        for item in bc.retention_preview(uow_factory(), workspace_id, now=now)
+    ]
     orders = []
     for order in bc.latest_orders(uow_factory(), workspace_id, limit=10):
         row = jsonable(order)
@@ -141,8 +158,14 @@ def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> 
         sub["product_name"] = catalog.product_name(sub["product"], LANG)
         sub["tier_name"] = catalog.tier_name(sub["tier"], LANG)
         sub["status_name"] = bc.label("status", sub["status"], LANG)
-    return {"workspace_id": workspace_id, "summary": jsonable(summary), "products": product_tiers(catalog),
-            "changes": changes, "retention": retention, "orders": orders}
+    return {
+        "workspace_id": workspace_id,
+        "summary": jsonable(summary),
+        "products": product_tiers(catalog),
+        "changes": changes,
+        "retention": retention,
+        "orders": orders,
+    }
 
 
 def latest_order_outcome(uow_factory, workspace_id: str) -> Optional[str]:
@@ -160,11 +183,31 @@ def _utc(value: Any) -> Any:
     return value.replace(tzinfo=timezone.utc) if isinstance(value, datetime) and value.tzinfo is None else value
 
 
-HANDOFF_FIELDS = ("id", "workspace_id", "status", "summary", "question", "bot_answer", "diagnosis", "language",
-                  "after_hours", "expected_by", "agent", "created_at", "taken_at", "updated_at", "closed_at")
+HANDOFF_FIELDS = (
+    "id",
+    "workspace_id",
+    "status",
+    "summary",
+    "question",
+    "bot_answer",
+    "diagnosis",
+    "language",
+    "after_hours",
+    "expected_by",
+    "agent",
+    "created_at",
+    "taken_at",
+    "updated_at",
+    "closed_at",
+)
 STATUS_NAMES = {"waiting": "Đang chờ", "taken": "Đang trả lời", "returned": "Đã trả lại trợ lý", "closed": "Đã đóng"}
-ROLE_NAMES = {"user": "Khách", "bot": "Trợ lý", "agent": "Nhân viên", "system": "Hệ thống",
-              "restart": "Khách bắt đầu lại"}
+ROLE_NAMES = {
+    "user": "Khách",
+    "bot": "Trợ lý",
+    "agent": "Nhân viên",
+    "system": "Hệ thống",
+    "restart": "Khách bắt đầu lại",
+}
 
 
 def handoff_json(row: Dict[str, Any], agent: Optional[str] = None) -> Dict[str, Any]:
@@ -175,12 +218,21 @@ def handoff_json(row: Dict[str, Any], agent: Optional[str] = None) -> Dict[str, 
 
 
 def message_json(row: Dict[str, Any]) -> Dict[str, Any]:
-    return jsonable({"id": row["id"], "role": row["role"], "role_name": ROLE_NAMES.get(row["role"], row["role"]),
-                     "text": row["text"], "buttons": row.get("buttons") or [], "at": _utc(row["created_at"])})
+    return jsonable(
+        {
+            "id": row["id"],
+            "role": row["role"],
+            "role_name": ROLE_NAMES.get(row["role"], row["role"]),
+            "text": row["text"],
+            "buttons": row.get("buttons") or [],
+            "at": _utc(row["created_at"]),
+        }
+    )
 
 
-def handoffs(database_url: str, limit: int = 50, agent: Optional[str] = None,
-             include_finished: bool = False) -> List[Dict[str, Any]]:
+def handoffs(
+    database_url: str, limit: int = 50, agent: Optional[str] = None, include_finished: bool = False
+) -> List[Dict[str, Any]]:
     """The queue: conversations held for a person (waiting first, oldest first), each once."""
     statuses = None if include_finished else conversation_store.ACTIVE
     rows = conversation_store.list_handoffs(database_url, limit=limit, statuses=statuses)
@@ -204,15 +256,25 @@ def handoff_reply(database_url: str, handoff_id: int, agent: str, text: str) -> 
         raise conversation_store.HandoffError("finished")
     if row["agent"] != agent:
         raise conversation_store.HandoffError("not_yours")
-    conversation_store.add_message(row["sender_id"], "agent", text, user_sub=row.get("user_sub"),
-                                   workspace_id=row.get("workspace_id"), handoff_id=handoff_id, author=agent,
-                                   url=database_url)
+    conversation_store.add_message(
+        row["sender_id"],
+        "agent",
+        text,
+        user_sub=row.get("user_sub"),
+        workspace_id=row.get("workspace_id"),
+        handoff_id=handoff_id,
+        author=agent,
+        url=database_url,
+    )
     return handoff_detail(database_url, handoff_id, agent)
 
 
 def handoff_change(database_url: str, handoff_id: int, agent: str, action: str) -> Dict[str, Any]:
-    change = {"take": conversation_store.take_handoff, "handback": conversation_store.hand_back,
-              "close": conversation_store.close_handoff}[action]
+    change = {
+        "take": conversation_store.take_handoff,
+        "handback": conversation_store.hand_back,
+        "close": conversation_store.close_handoff,
+    }[action]
     change(handoff_id, agent, database_url)
     return handoff_detail(database_url, handoff_id, agent)
 
@@ -223,8 +285,10 @@ def history(database_url: str, user_sub: str, workspace_id: Optional[str], limit
     active = None
     if rows:
         active = conversation_store.active_handoff(rows[-1]["sender_id"], database_url)
-    return {"messages": [message_json(m) for m in rows],
-            "handoff": {"status": active["status"], "after_hours": bool(active["after_hours"])} if active else None}
+    return {
+        "messages": [message_json(m) for m in rows],
+        "handoff": {"status": active["status"], "after_hours": bool(active["after_hours"])} if active else None,
+    }
 
 
 # "Was this helpful?" topics as the console names them. Older ratings were filed under the intent
@@ -253,19 +317,26 @@ def topic_key(topic: str) -> str:
     key = (topic or "other").strip().lower()
     for prefix in ("ask_", "utter_", "action_answer_"):
         if key.startswith(prefix):
-            key = key[len(prefix):]
+            key = key[len(prefix) :]
     return key if key in TOPIC_NAMES else "other"
 
 
 def feedback_rates(database_url: str) -> List[Dict[str, Any]]:
-    """"Was this helpful?" per topic: counts and the helpful share, lowest share first."""
+    """ "Was this helpful?" per topic: counts and the helpful share, lowest share first."""
     merged: Dict[str, Dict[str, int]] = {}
     for row in conversation_store.feedback_counts(database_url):
         counts = merged.setdefault(topic_key(row["topic"]), {"total": 0, "helpful": 0})
         counts["total"] += row["total"]
         counts["helpful"] += row["helpful"]
-    result = [{"topic": key, "name": TOPIC_NAMES[key], "helpful": c["helpful"],
-               "not_helpful": c["total"] - c["helpful"], "total": c["total"],
-               "rate": round(c["helpful"] / c["total"], 3) if c["total"] else None}
-              for key, c in merged.items()]
+    result = [
+        {
+            "topic": key,
+            "name": TOPIC_NAMES[key],
+            "helpful": c["helpful"],
+            "not_helpful": c["total"] - c["helpful"],
+            "total": c["total"],
+            "rate": round(c["helpful"] / c["total"], 3) if c["total"] else None,
+        }
+        for key, c in merged.items()
+    ]
     return sorted(result, key=lambda item: (item["rate"] if item["rate"] is not None else 2, item["name"]))

@@ -7,6 +7,7 @@ never be shared between requests).
 Other parts add their pages as blueprints: write ``webapp/<part>.py`` exposing
 ``create_blueprint(settings)`` and add it to ``register_blueprints`` below.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -68,10 +69,16 @@ def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Cal
 
     @app.get("/healthz")
     async def healthz(request: Request):
-        return response.json({"ok": True, "mode": settings.mode,
-                              "vnpay": "local stand-in" if settings.vnpay.uses_local_sandbox else "VNPAY"})
+        return response.json(
+            {
+                "ok": True,
+                "mode": settings.mode,
+                "vnpay": "local stand-in" if settings.vnpay.uses_local_sandbox else "VNPAY",
+            }
+        )
 
     if settings.payment_jobs_seconds > 0:
+
         @app.after_server_start
         async def start_payment_jobs(app_, _loop):
             app_.add_task(_payment_jobs_loop(app_, settings))
@@ -79,8 +86,11 @@ def create_app(settings: Optional[WebSettings] = None, uow_factory: Optional[Cal
     @app.before_server_start
     async def announce(app_, _loop):
         if settings.vnpay.uses_local_sandbox:
-            log.warning("VNPAY: payment links go to the LOCAL STAND-IN %s (not VNPAY); set VNPAY_PAYMENT_URL "
-                        "and the merchant credentials to use VNPAY", settings.vnpay.payment_url)
+            log.warning(
+                "VNPAY: payment links go to the LOCAL STAND-IN %s (not VNPAY); set VNPAY_PAYMENT_URL "
+                "and the merchant credentials to use VNPAY",
+                settings.vnpay.payment_url,
+            )
         else:
             log.info("VNPAY: payment links go to %s", settings.vnpay.payment_url)
 

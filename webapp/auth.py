@@ -9,6 +9,7 @@ Two kinds of credential, never interchangeable:
   from the secret, so it never verifies as an API token (and an API token never works as a
   session). The page trades it for a fresh API token at ``GET /helpcenter/token``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,8 +90,13 @@ def _session_key() -> bytes:
 
 
 def issue_session(sub: str, workspace_id: Optional[str], role: str) -> str:
-    claims = {"sub": sub, "workspace_id": workspace_id, "role": role, "kind": "demo-session",
-              "exp": datetime.now(timezone.utc) + timedelta(hours=SESSION_HOURS)}
+    claims = {
+        "sub": sub,
+        "workspace_id": workspace_id,
+        "role": role,
+        "kind": "demo-session",
+        "exp": datetime.now(timezone.utc) + timedelta(hours=SESSION_HOURS),
+    }
     return jwt.encode(claims, _session_key(), algorithm="HS256")
 
 

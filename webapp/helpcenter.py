@@ -9,6 +9,7 @@ GET  /helpcenter/me           who the demo session is (or {"role": null})
 In production the host application mints the token itself (same claims, same secret) and the
 demo login answers 404.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

@@ -4,6 +4,7 @@ The conversation is keyed by the token's verified subject and workspace (the cha
 message under them), never by anything the browser names; no or a bad token gets 401. The answer
 also says whether a person holds the conversation now, so a reloaded widget shows it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,9 @@ def create_blueprint(settings: Any = None) -> Blueprint:
         caller = auth.bearer_caller(request)
         if caller is None:
             return auth.error(401, "unauthenticated", "Đăng nhập để xem lại cuộc trò chuyện trên mọi thiết bị.")
-        body = await run_blocking(agent_data.history, request.app.ctx.settings.database_url, caller.sub,
-                                  caller.workspace_id, HISTORY_LIMIT)
+        body = await run_blocking(
+            agent_data.history, request.app.ctx.settings.database_url, caller.sub, caller.workspace_id, HISTORY_LIMIT
+        )
         return response.json(body, headers={"Cache-Control": "no-store"})
 
     return bp

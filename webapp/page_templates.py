@@ -3,6 +3,7 @@
 The pages are static HTML; the only dynamic part is a JSON configuration block read by the
 page's script, serialised so that no value can close the <script> element.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Minimal HTML pages without a template engine: every dynamic value goes through ``esc``."""
+
 from __future__ import annotations
 
 from html import escape
@@ -37,8 +38,12 @@ def page(title: str, body_html: str, lang: str = "vi", refresh_seconds: int = 0,
     """A whole HTML document (with the Cleeksy header unless ``brand`` is False). ``body_html`` must
     already be escaped by the caller."""
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
-    header = (f'<header class="brand"><a href="/">Cleeksy</a><span>{esc(BRAND["en" if lang == "en" else "vi"])}</span>'
-              "</header>" if brand else "")
+    header = (
+        f'<header class="brand"><a href="/">Cleeksy</a><span>{esc(BRAND["en" if lang == "en" else "vi"])}</span>'
+        "</header>"
+        if brand
+        else ""
+    )
     return (
         f'<!doctype html><html lang="{"en" if lang == "en" else "vi"}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">{refresh}'

@@ -1,6 +1,7 @@
 """What every blueprint of the web app shares: the settings read once at start, the thread-pool
 helper for blocking billing_core calls, and the unit-of-work factory. Blueprints import this
 module, never webapp.app (which imports them), so the web app has no import cycle."""
+
 from __future__ import annotations
 
 import asyncio

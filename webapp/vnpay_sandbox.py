@@ -8,6 +8,7 @@ It also answers querydr for the transactions it has seen, so reconciliation can 
 
 Mounted at ``/sandbox/vnpay`` in demo mode only (never in production).
 """
+
 from __future__ import annotations
 
 import hmac
@@ -28,9 +29,20 @@ from webapp.runtime import WebSettings, run_blocking
 log = logging.getLogger(__name__)
 
 REQUIRED_PAY_PARAMS = (
-    "vnp_Version", "vnp_Command", "vnp_TmnCode", "vnp_Amount", "vnp_CreateDate", "vnp_CurrCode",
-    "vnp_IpAddr", "vnp_Locale", "vnp_OrderInfo", "vnp_OrderType", "vnp_ReturnUrl", "vnp_TxnRef",
-    "vnp_ExpireDate", "vnp_SecureHash",
+    "vnp_Version",
+    "vnp_Command",
+    "vnp_TmnCode",
+    "vnp_Amount",
+    "vnp_CreateDate",
+    "vnp_CurrCode",
+    "vnp_IpAddr",
+    "vnp_Locale",
+    "vnp_OrderInfo",
+    "vnp_OrderType",
+    "vnp_ReturnUrl",
+    "vnp_TxnRef",
+    "vnp_ExpireDate",
+    "vnp_SecureHash",
 )
 # Outcomes the tester can choose: response code -> (label vi, label en)
 OUTCOMES = {
@@ -46,9 +58,11 @@ PAGE_ERRORS = {
     "02": ("Merchant không hợp lệ", "Invalid merchant"),
     "11": ("Giao dịch đã quá thời gian chờ thanh toán", "The payment window has expired"),
 }
-BANNER = ("<p class=note><strong>Trang giả lập VNPAY chạy cục bộ — KHÔNG phải VNPAY.</strong> "
-          "Không có tiền thật nào được chuyển.<br><em>Local VNPAY stand-in — NOT VNPAY. No real money moves."
-          "</em></p>")
+BANNER = (
+    "<p class=note><strong>Trang giả lập VNPAY chạy cục bộ — KHÔNG phải VNPAY.</strong> "
+    "Không có tiền thật nào được chuyển.<br><em>Local VNPAY stand-in — NOT VNPAY. No real money moves."
+    "</em></p>"
+)
 
 
 class SandboxLedger:
@@ -70,8 +84,10 @@ class SandboxLedger:
 
 def _error_page(code: str, lang: str = "vi") -> response.HTTPResponse:
     vi, en = PAGE_ERRORS[code]
-    body = (f"{BANNER}<h1 class=bad>Thông báo / Notice</h1><p><strong>{esc(vi)}</strong><br>{esc(en)}</p>"
-            f"<p>Mã lỗi / Error code: {esc(code)}</p>")
+    body = (
+        f"{BANNER}<h1 class=bad>Thông báo / Notice</h1><p><strong>{esc(vi)}</strong><br>{esc(en)}</p>"
+        f"<p>Mã lỗi / Error code: {esc(code)}</p>"
+    )
     return response.html(page("VNPAY - Thông báo lỗi", body, lang), status=400)
 
 
@@ -86,9 +102,15 @@ def check_pay_request(fields: Dict[str, str], config: bc.vnpay.VnpayConfig, now:
     if fields["vnp_TmnCode"] != config.tmn_code:
         return "02"
     amount = fields["vnp_Amount"]
-    amount_ok = amount.isascii() and amount.isdigit() and len(amount) <= 18 and int(amount) > 0 and int(amount) % 100 == 0
-    if (fields["vnp_Version"] != bc.vnpay.API_VERSION or fields["vnp_Command"] != "pay"
-            or fields["vnp_CurrCode"] != "VND" or not amount_ok):
+    amount_ok = (
+        amount.isascii() and amount.isdigit() and len(amount) <= 18 and int(amount) > 0 and int(amount) % 100 == 0
+    )
+    if (
+        fields["vnp_Version"] != bc.vnpay.API_VERSION
+        or fields["vnp_Command"] != "pay"
+        or fields["vnp_CurrCode"] != "VND"
+        or not amount_ok
+    ):
         return "03"
     expires = bc.vnpay.parse_vnpay_date(fields["vnp_ExpireDate"])
     if bc.vnpay.parse_vnpay_date(fields["vnp_CreateDate"]) is None or expires is None:
@@ -98,8 +120,9 @@ def check_pay_request(fields: Dict[str, str], config: bc.vnpay.VnpayConfig, now:
     return None
 
 
-def payment_result_fields(fields: Dict[str, str], outcome: str, config: bc.vnpay.VnpayConfig,
-                          now: datetime) -> Dict[str, str]:
+def payment_result_fields(
+    fields: Dict[str, str], outcome: str, config: bc.vnpay.VnpayConfig, now: datetime
+) -> Dict[str, str]:
     """The signed parameters VNPAY sends to the IPN and the return URL after a payment attempt."""
     paid = outcome == "00"
     result = {
@@ -162,8 +185,9 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         lang = "en" if fields.get("vnp_Locale") == "en" else "vi"
         if problem:
             return _error_page(problem, lang)
-        hidden = "".join(f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">' for k, v in fields.items()
-                         if k.startswith("vnp_"))
+        hidden = "".join(
+            f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">' for k, v in fields.items() if k.startswith("vnp_")
+        )
         buttons = "".join(
             f'<button type="submit" name="outcome" value="{esc(code)}" class="{"primary" if code == "00" else ""}">'
             f"{esc(labels[1] if lang == 'en' else labels[0])} ({esc(code)})</button>"
@@ -179,7 +203,9 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         ]
         body = (
             f"{BANNER}<h1>Cổng thanh toán (giả lập) / Payment (stand-in)</h1>"
-            + "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows) + "</dl>"
+            + "<dl>"
+            + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows)
+            + "</dl>"
             + f'<form method="post" action="{esc(bc.vnpay.LOCAL_SANDBOX_PREFIX)}/pay">{hidden}'
             + f"<p>Chọn kết quả / Choose the outcome:</p>{buttons}</form>"
         )
@@ -202,7 +228,7 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         form = request.form or {}
         pairs = [(key, value) for key, values in form.items() for value in values]
         fields = fields_of([(k, v) for k, v in pairs if k != "outcome"])
-        outcome = (form.get("outcome") or "")
+        outcome = form.get("outcome") or ""
         if fields is None:
             return _error_page("70")
         problem = check_pay_request(fields, config, datetime.now(timezone.utc))
@@ -240,27 +266,50 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         except Exception:
             body = None
         if not isinstance(body, dict):
-            return response.json(bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "03",
-                                                               "vnp_Message": "Invalid format"}))
+            return response.json(
+                bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "03", "vnp_Message": "Invalid format"})
+            )
         body = {k: ("" if v is None else str(v)) for k, v in body.items()}
         expected = bc.vnpay.pipe_hash(config.hash_secret, body, bc.vnpay.QUERY_REQUEST_FIELDS)
-        if not hmac.compare_digest(expected.encode(), body.get("vnp_SecureHash", "").lower().encode("utf-8", "replace")):
-            return response.json(bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "97",
-                                                               "vnp_Message": "Invalid checksum"}))
+        if not hmac.compare_digest(
+            expected.encode(), body.get("vnp_SecureHash", "").lower().encode("utf-8", "replace")
+        ):
+            return response.json(
+                bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "97", "vnp_Message": "Invalid checksum"})
+            )
         if body.get("vnp_TmnCode") != config.tmn_code:
-            return response.json(bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "02",
-                                                               "vnp_Message": "Invalid TmnCode"}))
+            return response.json(
+                bc.vnpay.querydr_answer(config, {"vnp_ResponseCode": "02", "vnp_Message": "Invalid TmnCode"})
+            )
         seen = ledger.get(body.get("vnp_TxnRef", ""))
-        base = {"vnp_ResponseId": secrets.token_hex(8), "vnp_Command": "querydr", "vnp_TmnCode": config.tmn_code,
-                "vnp_TxnRef": body.get("vnp_TxnRef", "")}
+        base = {
+            "vnp_ResponseId": secrets.token_hex(8),
+            "vnp_Command": "querydr",
+            "vnp_TmnCode": config.tmn_code,
+            "vnp_TxnRef": body.get("vnp_TxnRef", ""),
+        }
         if seen is None:
-            return response.json(bc.vnpay.querydr_answer(config, {**base, "vnp_ResponseCode": "91",
-                                                               "vnp_Message": "Transaction not found"}))
-        return response.json(bc.vnpay.querydr_answer(config, {
-            **base, "vnp_ResponseCode": "00", "vnp_Message": "QueryDR Success", "vnp_Amount": seen["vnp_Amount"],
-            "vnp_BankCode": seen["vnp_BankCode"], "vnp_PayDate": seen["vnp_PayDate"],
-            "vnp_TransactionNo": seen["vnp_TransactionNo"], "vnp_TransactionType": "01",
-            "vnp_TransactionStatus": seen["vnp_TransactionStatus"], "vnp_OrderInfo": seen["vnp_OrderInfo"],
-        }))
+            return response.json(
+                bc.vnpay.querydr_answer(
+                    config, {**base, "vnp_ResponseCode": "91", "vnp_Message": "Transaction not found"}
+                )
+            )
+        return response.json(
+            bc.vnpay.querydr_answer(
+                config,
+                {
+                    **base,
+                    "vnp_ResponseCode": "00",
+                    "vnp_Message": "QueryDR Success",
+                    "vnp_Amount": seen["vnp_Amount"],
+                    "vnp_BankCode": seen["vnp_BankCode"],
+                    "vnp_PayDate": seen["vnp_PayDate"],
+                    "vnp_TransactionNo": seen["vnp_TransactionNo"],
+                    "vnp_TransactionType": "01",
+                    "vnp_TransactionStatus": seen["vnp_TransactionStatus"],
+                    "vnp_OrderInfo": seen["vnp_OrderInfo"],
+                },
+            )
+        )
 
     return bp

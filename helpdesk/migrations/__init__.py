@@ -4,6 +4,7 @@ A migration history of its own, beside billing_core's: billing_core never knows 
 they cannot live in its revisions. Both histories share one database; this one keeps its place in
 ``helpdesk_alembic_version`` so the two never read each other's revision.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """``python -m helpdesk.migrations``: bring the assistant's tables to head (``make run`` does it)."""
+
 from helpdesk.migrations import current_revision, upgrade_head
 
 upgrade_head()

@@ -1,4 +1,5 @@
 """Alembic environment of the assistant's tables (see helpdesk/migrations/__init__.py)."""
+
 from __future__ import annotations
 
 from alembic import context
@@ -21,8 +22,14 @@ def _include(obj, name, type_, reflected, compare_to) -> bool:
 
 def run_migrations_online() -> None:
     with get_engine(_url()).connect() as connection:
-        context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,
-                          include_object=_include, render_as_batch=True, compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table=VERSION_TABLE,
+            include_object=_include,
+            render_as_batch=True,
+            compare_type=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
         if hasattr(connection, "commit"):

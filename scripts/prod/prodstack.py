@@ -16,6 +16,7 @@ var/prod/), so ``scripts/run_prod.sh stop`` stops what ``start`` started even fr
 shell. Used by scripts/run_prod.sh, tests/prod/ and bench/bench_load.py, so all three start the
 profile the same way. Configuration: environment variables, see ``ProdConfig.from_env``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -86,8 +87,9 @@ def try_again_response(lang: str) -> str:
     `utter_try_again` of actions/responses.yml in ``lang`` (Rasa renders no response name for it)."""
     chosen = _action_texts().variation("utter_try_again", lang)
     if not chosen or not chosen.get("text"):
-        raise ProdError("actions/responses.yml lacks utter_try_again, which nginx says when no action"
-                        " server can answer")
+        raise ProdError(
+            "actions/responses.yml lacks utter_try_again, which nginx says when no action server can answer"
+        )
     body = json.dumps(try_again_reply(chosen["text"]), ensure_ascii=True)
     # nginx would read "$..." in a map value as a variable; "$" only occurs inside JSON strings
     return body.replace("$", "\\u0024")
@@ -145,7 +147,8 @@ class ProdConfig:
             given.update(_trial_secrets(var_dir, missing))
         elif missing:
             raise ProdError(
-                "production mode needs these secrets in the environment: " + ", ".join(missing)
+                "production mode needs these secrets in the environment: "
+                + ", ".join(missing)
                 + " (see deploy/prod.env.example; `scripts/run_prod.sh run --trial` generates"
                 " throwaway ones for a local trial)"
             )
@@ -161,8 +164,11 @@ class ProdConfig:
             extra.setdefault("VNPAY_API_URL", "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction")
             extra.setdefault("VNPAY_RETURN_URL", f"http://localhost:{public_web_port}/vnpay/return")
         elif [k for k in VNPAY_URLS if k not in extra]:
-            raise ProdError("production mode needs " + ", ".join(k for k in VNPAY_URLS if k not in extra)
-                            + " (see deploy/prod.env.example)")
+            raise ProdError(
+                "production mode needs "
+                + ", ".join(k for k in VNPAY_URLS if k not in extra)
+                + " (see deploy/prod.env.example)"
+            )
         return cls(
             var_dir=var_dir,
             jwt_secret=given["HELPDESK_JWT_SECRET"],
@@ -195,13 +201,11 @@ class ProdConfig:
 
     @property
     def billing_url(self) -> str:
-        return (f"postgresql+psycopg2://{self.pg_user}:{self.pg_password}"
-                f"@127.0.0.1:{self.pg_port}/{self.billing_db}")
+        return f"postgresql+psycopg2://{self.pg_user}:{self.pg_password}@127.0.0.1:{self.pg_port}/{self.billing_db}"
 
     @property
     def tracker_url(self) -> str:
-        return (f"postgresql+psycopg2://{self.pg_user}:{self.pg_password}"
-                f"@127.0.0.1:{self.pg_port}/{self.tracker_db}")
+        return f"postgresql+psycopg2://{self.pg_user}:{self.pg_password}@127.0.0.1:{self.pg_port}/{self.tracker_db}"
 
     @property
     def rasa_url(self) -> str:
@@ -215,39 +219,41 @@ class ProdConfig:
         """The environment every child process gets (endpoints.prod.yml reads these)."""
         env = dict(os.environ)
         env.update(self.extra_env)
-        env.update({
-            "HELPDESK_MODE": "production",
-            "RASA_TELEMETRY_ENABLED": "false",
-            "PYTHONPATH": str(ROOT),
-            "HELPDESK_JWT_SECRET": self.jwt_secret,
-            "VNPAY_TMN_CODE": self.vnpay_tmn_code,
-            "VNPAY_HASH_SECRET": self.vnpay_hash_secret,
-            "BILLING_DATABASE_URL": self.billing_url,
-            "HELPDESK_ACTIONS_URL": f"http://127.0.0.1:{self.public_actions_port}/webhook",
-            # the web app derives the widget's socket.io URL from this: the public web port, where
-            # nginx also routes /socket.io/ to Rasa, keeps the sticky route cookie first-party
-            "HELPDESK_RASA_URL": f"http://127.0.0.1:{self.public_web_port}",
-            "HELPDESK_RASA_API_TOKEN": self.rasa_api_token,
-            # every server on loopback (rasa-sdk reads SANIC_HOST; the web app HELPDESK_BIND_HOST)
-            "SANIC_HOST": "127.0.0.1",
-            "HELPDESK_BIND_HOST": "127.0.0.1",
-            # the help-center origins: CORS of Rasa's API, socket.io's Origin check, CSRF checks
-            "HELPDESK_ALLOWED_ORIGINS": f"http://localhost:{self.public_web_port},http://127.0.0.1:{self.public_web_port}",
-            "HELPDESK_RASA_PUBLIC_URL": f"http://localhost:{self.public_web_port}",
-            "HELPDESK_WEB_PORT": str(self.web_backend_port),
-            "HELPDESK_PUBLIC_WEB_URL": f"http://127.0.0.1:{self.public_web_port}",
-            "HELPDESK_PG_HOST": "127.0.0.1",
-            "HELPDESK_PG_PORT": str(self.pg_port),
-            "HELPDESK_PG_USER": self.pg_user,
-            "HELPDESK_PG_PASSWORD": self.pg_password,
-            "HELPDESK_TRACKER_DB": self.tracker_db,
-            "HELPDESK_REDIS_HOST": "127.0.0.1",
-            "HELPDESK_REDIS_PORT": str(self.redis_port),
-            "HELPDESK_REDIS_PASSWORD": self.redis_password,
-            # Rasa's tracker store pool per server: enough for concurrent turns, far below max_connections
-            "SQL_POOL_SIZE": os.environ.get("SQL_POOL_SIZE", "10"),
-            "SQL_MAX_OVERFLOW": os.environ.get("SQL_MAX_OVERFLOW", "20"),
-        })
+        env.update(
+            {
+                "HELPDESK_MODE": "production",
+                "RASA_TELEMETRY_ENABLED": "false",
+                "PYTHONPATH": str(ROOT),
+                "HELPDESK_JWT_SECRET": self.jwt_secret,
+                "VNPAY_TMN_CODE": self.vnpay_tmn_code,
+                "VNPAY_HASH_SECRET": self.vnpay_hash_secret,
+                "BILLING_DATABASE_URL": self.billing_url,
+                "HELPDESK_ACTIONS_URL": f"http://127.0.0.1:{self.public_actions_port}/webhook",
+                # the web app derives the widget's socket.io URL from this: the public web port, where
+                # nginx also routes /socket.io/ to Rasa, keeps the sticky route cookie first-party
+                "HELPDESK_RASA_URL": f"http://127.0.0.1:{self.public_web_port}",
+                "HELPDESK_RASA_API_TOKEN": self.rasa_api_token,
+                # every server on loopback (rasa-sdk reads SANIC_HOST; the web app HELPDESK_BIND_HOST)
+                "SANIC_HOST": "127.0.0.1",
+                "HELPDESK_BIND_HOST": "127.0.0.1",
+                # the help-center origins: CORS of Rasa's API, socket.io's Origin check, CSRF checks
+                "HELPDESK_ALLOWED_ORIGINS": f"http://localhost:{self.public_web_port},http://127.0.0.1:{self.public_web_port}",
+                "HELPDESK_RASA_PUBLIC_URL": f"http://localhost:{self.public_web_port}",
+                "HELPDESK_WEB_PORT": str(self.web_backend_port),
+                "HELPDESK_PUBLIC_WEB_URL": f"http://127.0.0.1:{self.public_web_port}",
+                "HELPDESK_PG_HOST": "127.0.0.1",
+                "HELPDESK_PG_PORT": str(self.pg_port),
+                "HELPDESK_PG_USER": self.pg_user,
+                "HELPDESK_PG_PASSWORD": self.pg_password,
+                "HELPDESK_TRACKER_DB": self.tracker_db,
+                "HELPDESK_REDIS_HOST": "127.0.0.1",
+                "HELPDESK_REDIS_PORT": str(self.redis_port),
+                "HELPDESK_REDIS_PASSWORD": self.redis_password,
+                # Rasa's tracker store pool per server: enough for concurrent turns, far below max_connections
+                "SQL_POOL_SIZE": os.environ.get("SQL_POOL_SIZE", "10"),
+                "SQL_MAX_OVERFLOW": os.environ.get("SQL_MAX_OVERFLOW", "20"),
+            }
+        )
         return env
 
 
@@ -264,14 +270,19 @@ def _trial_secrets(var_dir: Path, names: List[str]) -> Dict[str, str]:
         if name not in known:
             known[name] = "TRIAL0001" if name == "VNPAY_TMN_CODE" else secrets.token_hex(24)
     var_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text("# generated by scripts/run_prod.sh --trial: NOT FOR PRODUCTION\n"
-                    + "".join(f"{k}={v}\n" for k, v in sorted(known.items())))
+    path.write_text(
+        "# generated by scripts/run_prod.sh --trial: NOT FOR PRODUCTION\n"
+        + "".join(f"{k}={v}\n" for k, v in sorted(known.items()))
+    )
     path.chmod(0o600)
     bar = "!" * 78
-    print(f"\n{bar}\n!! TRIAL RUN: throwaway secrets (generated once) for {', '.join(names)}\n"
-          f"!! stored in {path}\n!! Never use a trial run for real customers or payments: set the secrets"
-          f" yourself\n!! (deploy/prod.env.example) and start without --trial.\n{bar}\n",
-          file=sys.stderr, flush=True)
+    print(
+        f"\n{bar}\n!! TRIAL RUN: throwaway secrets (generated once) for {', '.join(names)}\n"
+        f"!! stored in {path}\n!! Never use a trial run for real customers or payments: set the secrets"
+        f" yourself\n!! (deploy/prod.env.example) and start without --trial.\n{bar}\n",
+        file=sys.stderr,
+        flush=True,
+    )
     return {name: known[name] for name in names}
 
 
@@ -330,8 +341,15 @@ class Processes:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{name}.log", "ab") as log:
-            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.pidfile(name).write_text(f"{process.pid}\n")
         return process.pid
 
@@ -366,8 +384,9 @@ class Processes:
 
 
 def postgres_bindir() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name)
-                        if p.parent.name.isdigit() else 0)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0
+    )
     for directory in reversed(candidates):
         if all((directory / tool).exists() for tool in ("postgres", "initdb", "pg_ctl", "psql")):
             return directory
@@ -399,11 +418,24 @@ class Postgres:
             shutil.chown(self.data, self.OS_USER)
         self.data.chmod(0o700)
         if os.geteuid() == 0 and self._as_owner(["test", "-w", str(self.data)]).returncode:
-            raise ProdError(f"the {self.OS_USER} user cannot reach {self.data}: every parent directory"
-                            " must be searchable by it (e.g. chmod 755)")
-        result = self._as_owner([str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                                 "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8",
-                                 "--locale=C"])
+            raise ProdError(
+                f"the {self.OS_USER} user cannot reach {self.data}: every parent directory"
+                " must be searchable by it (e.g. chmod 755)"
+            )
+        result = self._as_owner(
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth-local=peer",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+        )
         if result.returncode:
             raise ProdError(f"initdb failed: {result.stderr.strip()}")
 
@@ -418,13 +450,30 @@ class Postgres:
             log.touch()
             if os.geteuid() == 0:
                 shutil.chown(log, self.OS_USER)
-            options = (f"-p {self.config.pg_port} -k {self.data} -c listen_addresses=127.0.0.1 "
-                       "-c max_connections=200 -c shared_buffers=128MB")
-            result = self._as_owner([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(log),
-                                     "-w", "-t", "60", "-o", options, "start"])
+            options = (
+                f"-p {self.config.pg_port} -k {self.data} -c listen_addresses=127.0.0.1 "
+                "-c max_connections=200 -c shared_buffers=128MB"
+            )
+            result = self._as_owner(
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    options,
+                    "start",
+                ]
+            )
             if result.returncode:
-                raise ProdError(f"PostgreSQL did not start (port {self.config.pg_port}): "
-                                f"{result.stderr.strip() or result.stdout.strip()}; see {log}")
+                raise ProdError(
+                    f"PostgreSQL did not start (port {self.config.pg_port}): "
+                    f"{result.stderr.strip() or result.stdout.strip()}; see {log}"
+                )
         self._ensure_databases()
 
     def stop(self) -> None:
@@ -432,8 +481,23 @@ class Postgres:
             self._as_owner([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        result = self._as_owner([str(self.bindir / "psql"), "-h", str(self.data), "-p", str(self.config.pg_port),
-                                 "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-tAc", sql])
+        result = self._as_owner(
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                str(self.data),
+                "-p",
+                str(self.config.pg_port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tAc",
+                sql,
+            ]
+        )
         if result.returncode:
             raise ProdError(f"psql failed: {result.stderr.strip()}")
         return result.stdout.strip()
@@ -442,7 +506,7 @@ class Postgres:
         user, password = self.config.pg_user, self.config.pg_password.replace("'", "''")
         exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{user}'")
         verb = "ALTER" if exists else "CREATE"
-        self.psql(f'{verb} ROLE "{user}" LOGIN PASSWORD \'{password}\'')
+        self.psql(f"{verb} ROLE \"{user}\" LOGIN PASSWORD '{password}'")
         for database in (self.config.billing_db, self.config.tracker_db):
             if not self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'"):
                 self.psql(f'CREATE DATABASE "{database}" OWNER "{user}" ENCODING \'UTF8\'')
@@ -479,7 +543,7 @@ class ProdStack:
         for key, value in values.items():
             text = text.replace(f"@@{key}@@", value)
         if "@@" in text:
-            raise ProdError(f"unfilled placeholder in {template}: {text[text.index('@@'):][:40]}")
+            raise ProdError(f"unfilled placeholder in {template}: {text[text.index('@@') :][:40]}")
         return text
 
     def nginx_conf(self) -> Path:
@@ -495,24 +559,27 @@ class ProdStack:
                 shutil.chown(path, worker_user)
             shutil.chown(nginx_dir / "tmp", worker_user)
         server = "        server 127.0.0.1:{} max_fails=3 fail_timeout=2s;"
-        text = self._render(DEPLOY / "nginx.conf.template", {
-            "USER_LINE": user_line,
-            "PID_FILE": str(nginx_dir / "nginx.pid"),
-            "LOG_DIR": str(self.log_dir),
-            "TMP_DIR": str(nginx_dir / "tmp"),
-            "RASA_PROXY_CONF": str(DEPLOY / "rasa_proxy.conf"),
-            "RASA_SERVERS": "\n".join(server.format(p) for p in c.rasa_ports),
-            "RASA_FIRST_SERVER": server.format(c.rasa_ports[0]),
-            "ACTION_SERVERS": "\n".join(server.format(p) for p in c.actions_ports),
-            "WEB_BACKEND_PORT": str(c.web_backend_port),
-            "PUBLIC_RASA_PORT": str(c.public_rasa_port),
-            "SINGLE_RASA_PORT": str(c.single_rasa_port),
-            "PUBLIC_ACTIONS_PORT": str(c.public_actions_port),
-            "PUBLIC_WEB_PORT": str(c.public_web_port),
-            "ACTIONS_TIMEOUT": str(c.actions_timeout),
-            "ACTIONS_FALLBACK_VI": nginx_single_quoted(try_again_response("vi")),
-            "ACTIONS_FALLBACK_EN": nginx_single_quoted(try_again_response("en")),
-        })
+        text = self._render(
+            DEPLOY / "nginx.conf.template",
+            {
+                "USER_LINE": user_line,
+                "PID_FILE": str(nginx_dir / "nginx.pid"),
+                "LOG_DIR": str(self.log_dir),
+                "TMP_DIR": str(nginx_dir / "tmp"),
+                "RASA_PROXY_CONF": str(DEPLOY / "rasa_proxy.conf"),
+                "RASA_SERVERS": "\n".join(server.format(p) for p in c.rasa_ports),
+                "RASA_FIRST_SERVER": server.format(c.rasa_ports[0]),
+                "ACTION_SERVERS": "\n".join(server.format(p) for p in c.actions_ports),
+                "WEB_BACKEND_PORT": str(c.web_backend_port),
+                "PUBLIC_RASA_PORT": str(c.public_rasa_port),
+                "SINGLE_RASA_PORT": str(c.single_rasa_port),
+                "PUBLIC_ACTIONS_PORT": str(c.public_actions_port),
+                "PUBLIC_WEB_PORT": str(c.public_web_port),
+                "ACTIONS_TIMEOUT": str(c.actions_timeout),
+                "ACTIONS_FALLBACK_VI": nginx_single_quoted(try_again_response("vi")),
+                "ACTIONS_FALLBACK_EN": nginx_single_quoted(try_again_response("en")),
+            },
+        )
         path = nginx_dir / "nginx.conf"
         path.write_text(text)
         return path
@@ -523,8 +590,9 @@ class ProdStack:
         data.mkdir(parents=True, exist_ok=True)
         path = c.var_dir / "redis.conf"
         # the shipped settings, then what depends on this installation (the password stays out of `ps`)
-        path.write_text((DEPLOY / "redis.conf").read_text()
-                        + f"\nport {c.redis_port}\ndir {data}\nrequirepass {c.redis_password}\n")
+        path.write_text(
+            (DEPLOY / "redis.conf").read_text() + f"\nport {c.redis_port}\ndir {data}\nrequirepass {c.redis_password}\n"
+        )
         path.chmod(0o600)
         return path
 
@@ -537,11 +605,17 @@ class ProdStack:
         for command in (["init-db"], ["seed-demo"] if self.config.seed_demo else None):
             if command is None:
                 continue
-            result = subprocess.run([str(VENV_BIN / "python"), "-m", "billing_core", *command], cwd=ROOT,
-                                    env=env, capture_output=True, text=True)
+            result = subprocess.run(
+                [str(VENV_BIN / "python"), "-m", "billing_core", *command],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             if result.returncode:
-                raise ProdError(f"python -m billing_core {command[0]} failed: "
-                                f"{(result.stderr or result.stdout).strip()[-800:]}")
+                raise ProdError(
+                    f"python -m billing_core {command[0]} failed: {(result.stderr or result.stdout).strip()[-800:]}"
+                )
 
     def start_redis(self) -> None:
         redis_server = shutil.which("redis-server")
@@ -553,29 +627,57 @@ class ProdStack:
         try:
             import redis
 
-            return bool(redis.Redis(host="127.0.0.1", port=self.config.redis_port,
-                                    password=self.config.redis_password, socket_timeout=1).ping())
+            return bool(
+                redis.Redis(
+                    host="127.0.0.1", port=self.config.redis_port, password=self.config.redis_password, socket_timeout=1
+                ).ping()
+            )
         except Exception:
             return False
 
     def start_actions(self, port: Optional[int] = None) -> None:
-        for each in ([port] if port else self.config.actions_ports):
+        for each in [port] if port else self.config.actions_ports:
             # rasa-sdk listens on SANIC_HOST (service_env: 127.0.0.1), never on every interface
-            self.processes.spawn(f"actions-{each}", [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(each),
-                                                     "--actions", self.config.actions_module],
-                                 self.config.service_env())
+            self.processes.spawn(
+                f"actions-{each}",
+                [
+                    str(VENV_BIN / "rasa"),
+                    "run",
+                    "actions",
+                    "--port",
+                    str(each),
+                    "--actions",
+                    self.config.actions_module,
+                ],
+                self.config.service_env(),
+            )
 
     def start_rasa(self, port: Optional[int] = None) -> None:
         c = self.config
         if not c.model.exists():
             raise ProdError(f"no trained model at {c.model}: run `make train` (scripts/train_if_changed.sh)")
         cors = [f"http://localhost:{c.public_web_port}", f"http://127.0.0.1:{c.public_web_port}"]
-        for each in ([port] if port else c.rasa_ports):
-            argv = [str(VENV_BIN / "rasa"), "run", "--model", str(c.model), "--port", str(each),
-                    "--interface", "127.0.0.1",
-                    "--endpoints", str(DEPLOY / "endpoints.prod.yml"), "--enable-api",
-                    # the API token is the key of JWTs sent as `Authorization: Bearer` (rasa_api_headers)
-                    "--jwt-secret", c.rasa_api_token, "--jwt-method", "HS256", "--cors", *cors]
+        for each in [port] if port else c.rasa_ports:
+            argv = [
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(c.model),
+                "--port",
+                str(each),
+                "--interface",
+                "127.0.0.1",
+                "--endpoints",
+                str(DEPLOY / "endpoints.prod.yml"),
+                "--enable-api",
+                # the API token is the key of JWTs sent as `Authorization: Bearer` (rasa_api_headers)
+                "--jwt-secret",
+                c.rasa_api_token,
+                "--jwt-method",
+                "HS256",
+                "--cors",
+                *cors,
+            ]
             if c.credentials.exists():
                 argv += ["--credentials", str(c.credentials)]
             self.processes.spawn(f"rasa-{each}", argv, c.service_env())
@@ -586,14 +688,19 @@ class ProdStack:
             raise ProdError("nginx not found: run scripts/run_prod.sh (installs nginx)")
         conf = self.nginx_conf()
         prefix = str(conf.parent) + "/"
-        test = subprocess.run([nginx, "-t", "-q", "-p", prefix, "-c", str(conf), "-e", str(self.log_dir / "nginx-error.log")],
-                              capture_output=True, text=True)
+        test = subprocess.run(
+            [nginx, "-t", "-q", "-p", prefix, "-c", str(conf), "-e", str(self.log_dir / "nginx-error.log")],
+            capture_output=True,
+            text=True,
+        )
         if test.returncode:
             raise ProdError(f"nginx configuration rejected: {test.stderr.strip()}")
         # the pid file written by nginx itself names the same master process
-        self.processes.spawn("nginx-master", [nginx, "-p", prefix, "-c", str(conf), "-e",
-                                              str(self.log_dir / "nginx-error.log"), "-g", "daemon off;"],
-                             self.config.service_env())
+        self.processes.spawn(
+            "nginx-master",
+            [nginx, "-p", prefix, "-c", str(conf), "-e", str(self.log_dir / "nginx-error.log"), "-g", "daemon off;"],
+            self.config.service_env(),
+        )
 
     def start_web(self) -> None:
         self.processes.spawn("web", [str(VENV_BIN / "python"), "-m", "webapp"], self.config.service_env())
@@ -632,8 +739,10 @@ class ProdStack:
         while pending:
             for name in list(pending):
                 if self.processes.exited(name):
-                    raise ProdError(f"{name} exited during start; see {self.log_dir / (name + '.log')}:\n"
-                                    + _tail(self.log_dir / f"{name}.log"))
+                    raise ProdError(
+                        f"{name} exited during start; see {self.log_dir / (name + '.log')}:\n"
+                        + _tail(self.log_dir / f"{name}.log")
+                    )
                 if pending[name]():
                     del pending[name]
             if pending and time.monotonic() > deadline:
@@ -643,8 +752,16 @@ class ProdStack:
     # -- whole profile ------------------------------------------------------------------------
     def ports_in_use(self) -> List[int]:
         c = self.config
-        ports = [c.pg_port, c.redis_port, *c.rasa_ports, *c.actions_ports, c.public_rasa_port,
-                 c.single_rasa_port, c.public_actions_port, c.public_web_port]
+        ports = [
+            c.pg_port,
+            c.redis_port,
+            *c.rasa_ports,
+            *c.actions_ports,
+            c.public_rasa_port,
+            c.single_rasa_port,
+            c.public_actions_port,
+            c.public_web_port,
+        ]
         if c.with_web:
             ports.append(c.web_backend_port)
         taken = []
@@ -659,9 +776,11 @@ class ProdStack:
         if not any(self.processes.pid(name) for name in self.processes.names()):
             taken = self.ports_in_use()
             if taken:  # e.g. `make run` still running on 5005/8000
-                raise ProdError(f"ports already in use: {', '.join(map(str, taken))} (a profile left running?"
-                                " `scripts/run_prod.sh stop`; otherwise stop what listens there or choose"
-                                " other ports with the HELPDESK_*_PORT variables)")
+                raise ProdError(
+                    f"ports already in use: {', '.join(map(str, taken))} (a profile left running?"
+                    " `scripts/run_prod.sh stop`; otherwise stop what listens there or choose"
+                    " other ports with the HELPDESK_*_PORT variables)"
+                )
         try:
             self.start_postgres()
             self.start_redis()
@@ -684,28 +803,36 @@ class ProdStack:
 
     def stop(self) -> None:
         # front to back: no new traffic first, the databases last
-        order = ["nginx-master", "web"] + [n for n in self.processes.names() if n.startswith("rasa-")] \
-            + [n for n in self.processes.names() if n.startswith("actions-")] + ["redis"]
+        order = (
+            ["nginx-master", "web"]
+            + [n for n in self.processes.names() if n.startswith("rasa-")]
+            + [n for n in self.processes.names() if n.startswith("actions-")]
+            + ["redis"]
+        )
         for name in order + [n for n in self.processes.names() if n not in order]:
             self.processes.stop(name)
         self.postgres.stop()
 
     def status(self) -> Dict[str, str]:
         state = {name: ("running" if self.processes.pid(name) else "exited") for name in self.processes.names()}
-        state["postgres"] = "running" if (self.postgres.data / "PG_VERSION").exists() and self.postgres.running() else "stopped"
+        state["postgres"] = (
+            "running" if (self.postgres.data / "PG_VERSION").exists() and self.postgres.running() else "stopped"
+        )
         return state
 
     def summary(self) -> str:
         c = self.config
-        return (f"\n  Help center + chat widget: http://localhost:{c.public_web_port}/   (nginx -> web app :{c.web_backend_port})\n"
-                f"  Rasa (REST + socket.io):   http://localhost:{c.public_rasa_port}/webhooks/rest/webhook"
-                f"   (nginx -> {', '.join(map(str, c.rasa_ports))})\n"
-                f"  Rasa, first server only:   http://localhost:{c.single_rasa_port}/   (benchmarks)\n"
-                f"  Action servers:            http://localhost:{c.public_actions_port}/health"
-                f"   (nginx -> {', '.join(map(str, c.actions_ports))})\n"
-                f"  PostgreSQL:                127.0.0.1:{c.pg_port} databases {c.billing_db}, {c.tracker_db}\n"
-                f"  Redis lock store:          127.0.0.1:{c.redis_port}\n"
-                f"  Logs and pid files:        {self.log_dir}, {self.run_dir}\n")
+        return (
+            f"\n  Help center + chat widget: http://localhost:{c.public_web_port}/   (nginx -> web app :{c.web_backend_port})\n"
+            f"  Rasa (REST + socket.io):   http://localhost:{c.public_rasa_port}/webhooks/rest/webhook"
+            f"   (nginx -> {', '.join(map(str, c.rasa_ports))})\n"
+            f"  Rasa, first server only:   http://localhost:{c.single_rasa_port}/   (benchmarks)\n"
+            f"  Action servers:            http://localhost:{c.public_actions_port}/health"
+            f"   (nginx -> {', '.join(map(str, c.actions_ports))})\n"
+            f"  PostgreSQL:                127.0.0.1:{c.pg_port} databases {c.billing_db}, {c.tracker_db}\n"
+            f"  Redis lock store:          127.0.0.1:{c.redis_port}\n"
+            f"  Logs and pid files:        {self.log_dir}, {self.run_dir}\n"
+        )
 
 
 def _user_exists(name: str) -> bool:
@@ -735,8 +862,9 @@ def _load_env_file(path: Path) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Production profile: PostgreSQL, Redis, Rasa x N, nginx.")
     parser.add_argument("command", choices=["start", "stop", "status", "run"])
-    parser.add_argument("--trial", action="store_true",
-                        help="generate throwaway secrets when missing and seed the demo workspaces")
+    parser.add_argument(
+        "--trial", action="store_true", help="generate throwaway secrets when missing and seed the demo workspaces"
+    )
     parser.add_argument("--env-file", type=Path, help="KEY=VALUE file (e.g. a copy of deploy/prod.env.example)")
     args = parser.parse_args(argv)
     if args.env_file:
@@ -755,8 +883,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         config = ProdConfig.from_env(trial=args.trial)
         stack = ProdStack(config)
-        print("starting PostgreSQL, Redis, action server(s), Rasa servers, nginx and the web app"
-              " (about a minute on 2 cores)...", flush=True)
+        print(
+            "starting PostgreSQL, Redis, action server(s), Rasa servers, nginx and the web app"
+            " (about a minute on 2 cores)...",
+            flush=True,
+        )
         stack.start()
     except ProdError as error:
         print(f"run_prod: could not start: {error}", file=sys.stderr)

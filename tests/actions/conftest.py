@@ -4,6 +4,7 @@ trackers as Rasa sends them, and a renderer that turns dispatched messages into 
 user would read: the text actions.texts.say rendered from actions/responses.yml, or a domain.yml
 response (Vietnamese default, English variation) as Rasa would render it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,11 +63,18 @@ def edge_metadata(token_value: Optional[str], sender_id: str = "test-sender") ->
     return {"identity": identity_claim(identity, sender_id)} if identity is not None else {}
 
 
-def make_tracker(text: str = "", intent: Optional[str] = None, entities: Optional[List[Dict]] = None,
-                 token_value: Optional[str] = None, slots: Optional[Dict[str, Any]] = None,
-                 language: str = "vi", active_loop: Optional[str] = None,
-                 new_slot_events: Optional[Dict[str, Any]] = None, history: Optional[List[Dict]] = None,
-                 confidence: float = 0.95) -> Tracker:
+def make_tracker(
+    text: str = "",
+    intent: Optional[str] = None,
+    entities: Optional[List[Dict]] = None,
+    token_value: Optional[str] = None,
+    slots: Optional[Dict[str, Any]] = None,
+    language: str = "vi",
+    active_loop: Optional[str] = None,
+    new_slot_events: Optional[Dict[str, Any]] = None,
+    history: Optional[List[Dict]] = None,
+    confidence: float = 0.95,
+) -> Tracker:
     """A tracker as the action server receives it for the latest user message.
 
     ``new_slot_events`` are the slot candidates Rasa appends before calling a form's validation
@@ -89,8 +97,13 @@ def make_tracker(text: str = "", intent: Optional[str] = None, entities: Optiona
         events.extend({"event": "slot", "name": k, "value": v} for k, v in new_slot_events.items())
         all_slots.update(new_slot_events)
     return Tracker(
-        sender_id="test-sender", slots=all_slots, latest_message=latest, events=events, paused=False,
-        followup_action=None, active_loop={"name": active_loop} if active_loop else {},
+        sender_id="test-sender",
+        slots=all_slots,
+        latest_message=latest,
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
         latest_action_name="action_listen",
     )
 
@@ -122,7 +135,12 @@ def render_message(message: Dict[str, Any], language: str = "vi") -> str:
         chosen = next((v for v in variations if v.get("condition")), None)
     if chosen is None:
         chosen = next(v for v in variations if not v.get("condition"))
-    values = {k: v for k, v in message.items() if k not in ("response", "buttons", "elements", "attachment", "image", "custom", "template", "text", "json_message")}
+    values = {
+        k: v
+        for k, v in message.items()
+        if k
+        not in ("response", "buttons", "elements", "attachment", "image", "custom", "template", "text", "json_message")
+    }
     values.update(message.get("kwargs") or {})
     names = {field for _, field, _, _ in string.Formatter().parse(chosen["text"]) if field}
     return chosen["text"].format_map(_Strict({k: values[k] for k in names if k in values}))

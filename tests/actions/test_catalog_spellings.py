@@ -1,6 +1,7 @@
 """Product and tier spellings come from billing_core/catalog.yaml and the NLU synonyms (issue 11):
 every catalog product and tier has a synonym block, and a new tier needs catalog.yaml plus its
 synonyms, nothing else."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,8 @@ def _catalog_with_enterprise(tmp_path: Path) -> Path:
     data["tiers"]["enterprise"] = {"rank": 4, "paid": True, "name": {"vi": "Doanh nghiệp", "en": "Enterprise"}}
     premium = data["products"]["digital_workspace"]["tiers"]["premium"]
     data["products"]["digital_workspace"]["tiers"]["enterprise"] = dict(
-        premium, price={"monthly": 250000, "yearly": 2500000})
+        premium, price={"monthly": 250000, "yearly": 2500000}
+    )
     path = tmp_path / "catalog.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path

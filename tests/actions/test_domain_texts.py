@@ -1,5 +1,6 @@
 """domain.yml and actions/responses.yml: every text speaks both languages, Vietnamese with its diacritics and the
 help article's UI names; the general rules say what the article says."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,9 @@ from tests.actions.conftest import ACTION_TEXTS, DOMAIN
 # Rules name the domain's responses, actions send the others (actions/texts.py): both are read.
 RESPONSES = {**DOMAIN["responses"], **ACTION_TEXTS}
 # Responses that are only a placeholder filled by billing_core (already in the user's language).
-PLACEHOLDER_ONLY = {name for name, variants in RESPONSES.items()
-                    if re.fullmatch(r"\{\w+\}", variants[0]["text"].strip())}
+PLACEHOLDER_ONLY = {
+    name for name, variants in RESPONSES.items() if re.fullmatch(r"\{\w+\}", variants[0]["text"].strip())
+}
 
 
 @pytest.mark.parametrize("name", sorted(RESPONSES))
@@ -37,8 +39,17 @@ def text_of(name, english=False):
 def test_upgrade_steps_are_the_articles_eight_steps():
     text = text_of("utter_upgrade_howto")
     assert [int(n) for n in re.findall(r"^(\d)\. ", text, re.M)] == list(range(1, 9))
-    for ui in ("Thiết lập hệ thống", "Đăng ký & Thanh toán", "Thay đổi gói/Nâng cấp gói", "Dung lượng mở rộng",
-               "Hàng năm", "Gia hạn thủ công", "Gia hạn tự động", "VNPAY", "áp dụng ngay"):
+    for ui in (
+        "Thiết lập hệ thống",
+        "Đăng ký & Thanh toán",
+        "Thay đổi gói/Nâng cấp gói",
+        "Dung lượng mở rộng",
+        "Hàng năm",
+        "Gia hạn thủ công",
+        "Gia hạn tự động",
+        "VNPAY",
+        "áp dụng ngay",
+    ):
         assert ui in text
 
 
@@ -52,7 +63,12 @@ def test_downgrade_steps_name_the_checkbox_the_button_and_the_next_cycle():
 
 def test_capacity_names_the_four_kinds():
     text = text_of("utter_extended_capacity")
-    for kind in ("Dung lượng lưu trữ dữ liệu", "Số lượng Cleeksy Docs", "Số lượt chạy tự động", "Số lượng bản ghi dữ liệu"):
+    for kind in (
+        "Dung lượng lưu trữ dữ liệu",
+        "Số lượng Cleeksy Docs",
+        "Số lượt chạy tự động",
+        "Số lượng bản ghi dữ liệu",
+    ):
         assert kind in text
 
 
@@ -93,13 +109,16 @@ def test_every_form_question_exists_in_both_languages():
     questions = {cls.action_name: cls.question for cls in _subclasses(AskFormQuestion)}
     for form, spec in DOMAIN["forms"].items():
         for slot in spec["required_slots"]:
-            asking = next((a for a in (f"action_ask_{form}_{slot}", f"action_ask_{slot}") if a in DOMAIN["actions"]), None)
+            asking = next(
+                (a for a in (f"action_ask_{form}_{slot}", f"action_ask_{slot}") if a in DOMAIN["actions"]), None
+            )
             if asking is not None:
                 assert asking in executor.actions, f"{form} cannot ask for {slot}"
                 variants = ACTION_TEXTS[questions[asking]]
             else:
-                response = next((r for r in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}")
-                                 if r in DOMAIN["responses"]), None)
+                response = next(
+                    (r for r in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}") if r in DOMAIN["responses"]), None
+                )
                 assert response, f"{form} has no question for {slot}"
                 assert response not in ACTION_TEXTS
                 variants = DOMAIN["responses"][response]

@@ -1,6 +1,7 @@
 """downgrade_form: the article's steps in the chat (lower plan -> survey -> what will change -> the
 explicit confirmation -> review -> "Hạ gói"), billing_core's decision before any question, and a
 write only after every step, by the verified customer."""
+
 from __future__ import annotations
 
 import billing_core as bc
@@ -21,8 +22,15 @@ ACK_VI = "Tôi xác nhận hạ gói và không thể truy cập các tính năn
 def step(text, intent="inform", requested=None, slots=None, token_value=None, language="vi", confidence=0.95):
     all_slots = dict(slots or {})
     all_slots["requested_slot"] = requested
-    tracker = make_tracker(text, intent, token_value=token_value, slots=all_slots, active_loop=FORM,
-                           language=language, confidence=confidence)
+    tracker = make_tracker(
+        text,
+        intent,
+        token_value=token_value,
+        slots=all_slots,
+        active_loop=FORM,
+        language=language,
+        confidence=confidence,
+    )
     return run(ValidateDowngradeForm(), tracker)
 
 
@@ -43,8 +51,9 @@ def test_anonymous_visitor_gets_the_rule_and_how_to_log_in_and_nothing_is_asked(
 
 
 def test_agent_cannot_downgrade_for_a_customer(billing_db):
-    dispatcher, events = step("hạ gói workspace demo-yearly", intent="request_downgrade",
-                              token_value=token("*", role="agent"))
+    dispatcher, events = step(
+        "hạ gói workspace demo-yearly", intent="request_downgrade", token_value=token("*", role="agent")
+    )
     assert "utter_agent_no_changes" in responses(dispatcher)
     assert slot_events(events)["downgrade_status"] == "agent"
 
@@ -52,8 +61,9 @@ def test_agent_cannot_downgrade_for_a_customer(billing_db):
 def test_the_articles_steps_in_order_then_the_next_renewal_plan_then_cancel(billing_db):
     tok = token("demo-yearly")
     # 1. the lower plan, named in the first message: billing_core allows it, the survey comes next
-    dispatcher, events = step("please downgrade App Builder to Starter for me", intent="request_downgrade",
-                              token_value=tok, language="en")
+    dispatcher, events = step(
+        "please downgrade App Builder to Starter for me", intent="request_downgrade", token_value=tok, language="en"
+    )
     slots = slot_events(events)
     assert (slots["product"], slots["tier"], slots["requested_slot"]) == ("app_builder", "starter", "downgrade_reason")
     assert dispatcher.messages == []
@@ -69,25 +79,35 @@ def test_the_articles_steps_in_order_then_the_next_renewal_plan_then_cancel(bill
     assert responses(dispatcher) == ["utter_downgrade_changes", "utter_ask_downgrade_ack"]
     text = rendered(dispatcher, "en")
     assert "API" in text and "7 days" in text and "oldest first" in text
-    assert "I confirm the downgrade and that I cannot access advanced features" in \
-        " ".join(b["title"] for m in dispatcher.messages for b in m.get("buttons") or [])
+    assert "I confirm the downgrade and that I cannot access advanced features" in " ".join(
+        b["title"] for m in dispatcher.messages for b in m.get("buttons") or []
+    )
     # 4. the explicit confirmation; anything else is asked again
     dispatcher, events = step("maybe", requested="downgrade_ack", slots=state, token_value=tok)
     assert responses(dispatcher) == ["utter_invalid_downgrade_ack"]
     assert slot_events(events)["requested_slot"] == "downgrade_ack"
-    _, events = step("I confirm the downgrade and that I cannot access advanced features after the billing cycle ends",
-                     intent="request_downgrade", requested="downgrade_ack", slots=state, token_value=tok)
+    _, events = step(
+        "I confirm the downgrade and that I cannot access advanced features after the billing cycle ends",
+        intent="request_downgrade",
+        requested="downgrade_ack",
+        slots=state,
+        token_value=tok,
+    )
     assert slot_events(events)["downgrade_ack"] is True
     state["downgrade_ack"] = True
     # 5. the review of the new plan
     dispatcher, _ = run(AskDowngradeConfirmed(), make_tracker("", token_value=tok, slots=state))
     review = rendered(dispatcher)
-    assert "Xây dựng ứng dụng" in review and "Starter" in review and "Hạ gói" in \
-        [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert (
+        "Xây dựng ứng dụng" in review
+        and "Starter" in review
+        and "Hạ gói" in [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    )
     # 6. "Hạ gói": only now is anything written
     assert plan(billing_db, "demo-yearly", "app_builder")["downgrade_scheduled"] is False
-    _, events = step("Hạ gói", intent="ask_downgrade_howto", requested="downgrade_confirmed", slots=state,
-                     token_value=tok)
+    _, events = step(
+        "Hạ gói", intent="ask_downgrade_howto", requested="downgrade_confirmed", slots=state, token_value=tok
+    )
     assert slot_events(events)["downgrade_confirmed"] is True and slot_events(events)["requested_slot"] is None
     state["downgrade_confirmed"] = True
     dispatcher, events = run(ActionDowngradeSubmit(), make_tracker("Hạ gói", token_value=tok, slots=state))
@@ -97,22 +117,27 @@ def test_the_articles_steps_in_order_then_the_next_renewal_plan_then_cancel(bill
     scheduled = plan(billing_db, "demo-yearly", "app_builder")
     assert scheduled["downgrade_scheduled"] is True and scheduled["next_renewal_plan"]["tier"] == "starter"
     # ... and it can be cancelled from the chat
-    dispatcher, events = run(ActionCancelDowngrade(), make_tracker("hủy hạ gói Xây dựng ứng dụng", "cancel_downgrade",
-                                                                    token_value=tok))
+    dispatcher, events = run(
+        ActionCancelDowngrade(), make_tracker("hủy hạ gói Xây dựng ứng dụng", "cancel_downgrade", token_value=tok)
+    )
     assert slot_events(events)["pending_cancel_product"] == "app_builder"
-    run(ActionConfirmCancelDowngrade(), make_tracker("có", "affirm", token_value=tok,
-                                                     slots={"pending_cancel_product": "app_builder"}))
+    run(
+        ActionConfirmCancelDowngrade(),
+        make_tracker("có", "affirm", token_value=tok, slots={"pending_cancel_product": "app_builder"}),
+    )
     assert plan(billing_db, "demo-yearly", "app_builder")["downgrade_scheduled"] is False
 
 
 def test_the_survey_keeps_an_answer_that_starts_with_no(billing_db):
     state = {"product": "app_builder", "tier": "starter", "downgrade_status": "checked"}
-    _, events = step("không dùng nhiều", intent="deny", requested="downgrade_reason", slots=state,
-                     token_value=token("demo-yearly"))
+    _, events = step(
+        "không dùng nhiều", intent="deny", requested="downgrade_reason", slots=state, token_value=token("demo-yearly")
+    )
     assert slot_events(events)["downgrade_reason"] == "không dùng nhiều"
     # a plain "thôi" leaves the form to the stop rule: nothing set
-    dispatcher, events = step("thôi", intent="deny", requested="downgrade_reason", slots=state,
-                              token_value=token("demo-yearly"))
+    dispatcher, events = step(
+        "thôi", intent="deny", requested="downgrade_reason", slots=state, token_value=token("demo-yearly")
+    )
     assert events == [] and dispatcher.messages == []
 
 
@@ -129,15 +154,19 @@ def test_blocked_is_explained_before_any_question_with_the_fix_as_buttons(billin
 
 
 def test_an_addon_has_no_free_edition_and_the_fix_starts_the_purchase(billing_db):
-    dispatcher, _ = step("chuyển Quy trình vận hành xuống Free giúp tôi", intent="request_downgrade",
-                         token_value=token("demo-ow-trial-ended"))
+    dispatcher, _ = step(
+        "chuyển Quy trình vận hành xuống Free giúp tôi",
+        intent="request_downgrade",
+        token_value=token("demo-ow-trial-ended"),
+    )
     fixes = next(m for m in dispatcher.messages if m.get("utter_action") == "utter_decision_fixes")
     assert fixes["buttons"][0]["payload"] == '/buy_upgrade{"product":"operations_workflow"}'
 
 
 def test_a_higher_plan_is_no_downgrade(billing_db):
-    dispatcher, events = step("hạ Không gian làm việc số xuống Premium", intent="request_downgrade",
-                              token_value=token("demo-monthly"))
+    dispatcher, events = step(
+        "hạ Không gian làm việc số xuống Premium", intent="request_downgrade", token_value=token("demo-monthly")
+    )
     assert responses(dispatcher) == ["utter_downgrade_is_upgrade"]
     assert slot_events(events)["downgrade_status"] == "not_a_downgrade"
 
@@ -150,36 +179,54 @@ def test_the_lower_plans_are_offered_as_buttons(billing_db):
 
 def test_nothing_is_written_without_every_step(billing_db):
     tok = token("demo-yearly")
-    state = {"product": "app_builder", "tier": "starter", "downgrade_reason": "Chi phí cao", "downgrade_ack": None,
-             "downgrade_confirmed": True}
+    state = {
+        "product": "app_builder",
+        "tier": "starter",
+        "downgrade_reason": "Chi phí cao",
+        "downgrade_ack": None,
+        "downgrade_confirmed": True,
+    }
     dispatcher, _ = run(ActionDowngradeSubmit(), make_tracker("Hạ gói", token_value=tok, slots=state))
     assert responses(dispatcher) == ["utter_form_stopped"]
     state["downgrade_ack"] = True
-    dispatcher, _ = run(ActionDowngradeSubmit(), make_tracker("Hạ gói", token_value=token("demo-yearly", minutes=-1),
-                                                              slots=state))
+    dispatcher, _ = run(
+        ActionDowngradeSubmit(), make_tracker("Hạ gói", token_value=token("demo-yearly", minutes=-1), slots=state)
+    )
     assert responses(dispatcher) == ["utter_downgrade_login"]  # the token expired meanwhile
     assert plan(billing_db, "demo-yearly", "app_builder")["downgrade_scheduled"] is False
 
 
 def test_free_after_the_trial_applies_at_once(billing_db):
-    state = {"product": "digital_workspace", "tier": "free", "downgrade_reason": "Chi phí cao", "downgrade_ack": True,
-             "downgrade_confirmed": True}
-    dispatcher, _ = run(ActionDowngradeSubmit(), make_tracker("Hạ gói", token_value=token("demo-trial-ended"),
-                                                              slots=state))
+    state = {
+        "product": "digital_workspace",
+        "tier": "free",
+        "downgrade_reason": "Chi phí cao",
+        "downgrade_ack": True,
+        "downgrade_confirmed": True,
+    }
+    dispatcher, _ = run(
+        ActionDowngradeSubmit(), make_tracker("Hạ gói", token_value=token("demo-trial-ended"), slots=state)
+    )
     assert responses(dispatcher) == ["utter_downgrade_applied_free"]
     assert plan(billing_db, "demo-trial-ended", "digital_workspace")["status"] == "free"
 
 
 def test_a_survey_answer_is_written_with_the_scheduled_change(billing_db):
     tok = token("demo-yearly")
-    state = {"product": "digital_workspace", "tier": "starter", "downgrade_reason": "Ít dùng tính năng nâng cao",
-             "downgrade_ack": True, "downgrade_confirmed": True}
+    state = {
+        "product": "digital_workspace",
+        "tier": "starter",
+        "downgrade_reason": "Ít dùng tính năng nâng cao",
+        "downgrade_ack": True,
+        "downgrade_confirmed": True,
+    }
     run(ActionDowngradeSubmit(), make_tracker("Hạ gói", token_value=tok, slots=state))
     assert plan(billing_db, "demo-yearly", "digital_workspace")["next_renewal_plan"]["tier"] == "starter"
 
 
 def test_an_addon_on_its_lowest_plan_has_nothing_lower(billing_db):
-    dispatcher, events = step("hạ gói Quy trình vận hành giúp mình", intent="request_downgrade",
-                              token_value=token("demo-yearly"))
+    dispatcher, events = step(
+        "hạ gói Quy trình vận hành giúp mình", intent="request_downgrade", token_value=token("demo-yearly")
+    )
     assert responses(dispatcher) == ["utter_downgrade_already_lowest"]
     assert slot_events(events)["downgrade_status"] == "blocked"

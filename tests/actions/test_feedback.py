@@ -1,10 +1,10 @@
-""""Was this helpful?" is recorded with its topic, and a storage failure never breaks the
+""" "Was this helpful?" is recorded with its topic, and a storage failure never breaks the
 conversation (requests for a person: test_handoff.py)."""
+
 from __future__ import annotations
 
-from helpdesk import conversation_store
-
 from actions.feedback import ActionRecordFeedback, answered_topic
+from helpdesk import conversation_store
 from tests.actions.conftest import make_tracker, responses, run, token
 
 
@@ -15,8 +15,11 @@ def asked_after(text: str, intent: str) -> list:
         {"event": "action", "name": "utter_upgrade_howto"},
         {"event": "bot", "text": "1. ...", "metadata": {"utter_action": "utter_upgrade_howto"}},
         {"event": "action", "name": "utter_ask_helpful"},
-        {"event": "bot", "text": "Thông tin này có hữu ích với bạn không?",
-         "metadata": {"utter_action": "utter_ask_helpful"}},
+        {
+            "event": "bot",
+            "text": "Thông tin này có hữu ích với bạn không?",
+            "metadata": {"utter_action": "utter_ask_helpful"},
+        },
         {"event": "action", "name": "action_listen"},
     ]
 
@@ -32,17 +35,27 @@ def test_the_topic_is_the_question_answered_before_was_this_helpful():
 
 
 def test_yes_and_no_are_recorded_with_the_topic(billing_db):
-    run(ActionRecordFeedback(), make_tracker(
-        "có", "affirm", history=asked_after("làm sao nâng cấp", "ask_upgrade_howto")))
-    dispatcher, _ = run(ActionRecordFeedback(), make_tracker(
-        "không", "deny", token_value=token("demo-trial"), history=asked_after("sao ko len free dc", "ask_go_free")))
+    run(
+        ActionRecordFeedback(),
+        make_tracker("có", "affirm", history=asked_after("làm sao nâng cấp", "ask_upgrade_howto")),
+    )
+    dispatcher, _ = run(
+        ActionRecordFeedback(),
+        make_tracker(
+            "không", "deny", token_value=token("demo-trial"), history=asked_after("sao ko len free dc", "ask_go_free")
+        ),
+    )
     assert responses(dispatcher) == ["utter_feedback_sorry"]  # a "no" also offers a person
     rows = conversation_store.list_feedback(billing_db)
     assert [(r["topic"], r["helpful"], r["workspace_id"]) for r in rows] == [
-        ("go_free", False, "demo-trial"), ("upgrade_howto", True, None)]
+        ("go_free", False, "demo-trial"),
+        ("upgrade_howto", True, None),
+    ]
 
 
 def test_storage_failure_still_answers(monkeypatch):
     monkeypatch.setenv("BILLING_DATABASE_URL", "postgresql://nobody:nothing@127.0.0.1:9/none")
-    dispatcher, _ = run(ActionRecordFeedback(), make_tracker("yes", "affirm", history=asked_after("trial?", "ask_trial")))
+    dispatcher, _ = run(
+        ActionRecordFeedback(), make_tracker("yes", "affirm", history=asked_after("trial?", "ask_trial"))
+    )
     assert responses(dispatcher) == ["utter_feedback_thanks"]

@@ -1,6 +1,7 @@
 """A request for a person holds the conversation once, with a summary an agent can read (the
 question, the bot's answer, billing_core's diagnosis), and tells the customer the wait or, outside
 working hours, when a person will answer. The workspace only ever comes from a verified token."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -73,8 +74,12 @@ def test_a_request_holds_the_conversation_once_with_the_diagnosis(billing_db, op
 
 
 def test_the_diagnosis_names_the_decision_on_the_change_discussed(billing_db, open_desk):
-    tracker = make_tracker("gặp nhân viên", "request_human", token_value=token("demo-monthly"),
-                           slots={"product": "app_builder", "tier": "standard", "cycle": "yearly"})
+    tracker = make_tracker(
+        "gặp nhân viên",
+        "request_human",
+        token_value=token("demo-monthly"),
+        slots={"product": "app_builder", "tier": "standard", "cycle": "yearly"},
+    )
     run(ActionRequestHuman(), tracker)
     [row] = conversation_store.list_handoffs(billing_db)
     assert "Xây dựng ứng dụng → Standard:" in row["diagnosis"]

@@ -1,4 +1,5 @@
 """helpdesk.identity: HS256 tokens verified every turn; bad tokens read as anonymous."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -7,7 +8,11 @@ import jwt
 import pytest
 
 from helpdesk.identity import (
-    DEMO_SECRET, IdentityConfigError, issue_token, jwt_secret, verify_token,
+    DEMO_SECRET,
+    IdentityConfigError,
+    issue_token,
+    jwt_secret,
+    verify_token,
 )
 
 SECRET = "unit-test-secret-0123456789abcdef0123"
@@ -38,8 +43,12 @@ def test_token_signed_with_another_secret_is_refused():
 
 
 def test_unsigned_and_tampered_tokens_are_refused():
-    claims = {"sub": "u1", "workspace_id": "demo-trial", "role": "customer",
-              "exp": int((NOW + timedelta(hours=1)).timestamp())}
+    claims = {
+        "sub": "u1",
+        "workspace_id": "demo-trial",
+        "role": "customer",
+        "exp": int((NOW + timedelta(hours=1)).timestamp()),
+    }
     unsigned = jwt.encode(claims, key=None, algorithm="none")
     assert verify_token(unsigned, secret=SECRET, now=NOW) is None
     good = issue_token("u1", "demo-trial", secret=SECRET, now=NOW)
@@ -48,13 +57,16 @@ def test_unsigned_and_tampered_tokens_are_refused():
     assert verify_token(".".join([header, other_payload, signature]), secret=SECRET, now=NOW) is None
 
 
-@pytest.mark.parametrize("claims", [
-    {"sub": "u1", "workspace_id": "w-1", "role": "admin"},
-    {"sub": "u1", "role": "customer"},
-    {"workspace_id": "w-1", "role": "customer"},
-    {"sub": "", "workspace_id": "w-1", "role": "customer"},
-    {"sub": "u1", "workspace_id": 42, "role": "customer"},
-])
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"sub": "u1", "workspace_id": "w-1", "role": "admin"},
+        {"sub": "u1", "role": "customer"},
+        {"workspace_id": "w-1", "role": "customer"},
+        {"sub": "", "workspace_id": "w-1", "role": "customer"},
+        {"sub": "u1", "workspace_id": 42, "role": "customer"},
+    ],
+)
 def test_tokens_with_wrong_claims_are_refused(claims):
     claims = dict(claims, exp=int((NOW + timedelta(hours=1)).timestamp()))
     assert verify_token(jwt.encode(claims, SECRET, algorithm="HS256"), secret=SECRET, now=NOW) is None

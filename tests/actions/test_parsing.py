@@ -1,33 +1,65 @@
 """actions.parsing: plan-change details from Vietnamese (with or without diacritics), chat
 abbreviations and English; ambiguous text gives nothing rather than a guess."""
+
 from __future__ import annotations
 
 import pytest
 
 from actions.parsing import (
-    canonical_count, canonical_cycle, canonical_product, canonical_tier, parse_capacity, parse_change,
+    canonical_count,
+    canonical_cycle,
+    canonical_product,
+    canonical_tier,
+    parse_capacity,
+    parse_change,
     parse_workspace_id,
 )
 
 
-@pytest.mark.parametrize("text, product, tier, cycle, seats, capacity", [
-    ("Upgrade App Builder to Standard yearly for 10 users with 50 GB more storage",
-     "app_builder", "standard", "yearly", 10, {"storage": 50}),
-    ("nâng cấp Xây dựng ứng dụng lên gói Standard theo năm cho 10 người, thêm 50GB",
-     "app_builder", "standard", "yearly", 10, {"storage": 50}),
-    ("nang cap xay dung ung dung len standard theo nam cho 10 nguoi them 50gb",
-     "app_builder", "standard", "yearly", 10, {"storage": 50}),
-    ("nâng kglvs lên premium hàng tháng 25 ng", "digital_workspace", "premium", "monthly", 25, {}),
-    ("qtvh starter", "operations_workflow", "starter", None, None, {}),
-    ("có hạ Không gian làm việc số xuống Free được không", "digital_workspace", "free", None, None, {}),
-    ("chuyen tu thang sang nam", None, None, "yearly", None, {}),
-    ("mua thêm 1000 bản ghi và 2 TB", None, None, None, None, {"data_records": 1000, "storage": 2048}),
-    ("thêm 5.000 lượt chạy tự động", None, None, None, None, {"automation_runs": 5000}),
-])
+@pytest.mark.parametrize(
+    "text, product, tier, cycle, seats, capacity",
+    [
+        (
+            "Upgrade App Builder to Standard yearly for 10 users with 50 GB more storage",
+            "app_builder",
+            "standard",
+            "yearly",
+            10,
+            {"storage": 50},
+        ),
+        (
+            "nâng cấp Xây dựng ứng dụng lên gói Standard theo năm cho 10 người, thêm 50GB",
+            "app_builder",
+            "standard",
+            "yearly",
+            10,
+            {"storage": 50},
+        ),
+        (
+            "nang cap xay dung ung dung len standard theo nam cho 10 nguoi them 50gb",
+            "app_builder",
+            "standard",
+            "yearly",
+            10,
+            {"storage": 50},
+        ),
+        ("nâng kglvs lên premium hàng tháng 25 ng", "digital_workspace", "premium", "monthly", 25, {}),
+        ("qtvh starter", "operations_workflow", "starter", None, None, {}),
+        ("có hạ Không gian làm việc số xuống Free được không", "digital_workspace", "free", None, None, {}),
+        ("chuyen tu thang sang nam", None, None, "yearly", None, {}),
+        ("mua thêm 1000 bản ghi và 2 TB", None, None, None, None, {"data_records": 1000, "storage": 2048}),
+        ("thêm 5.000 lượt chạy tự động", None, None, None, None, {"automation_runs": 5000}),
+    ],
+)
 def test_parse_change(text, product, tier, cycle, seats, capacity):
     parsed = parse_change(text)
     assert (parsed.product, parsed.tier, parsed.cycle, parsed.seats, parsed.capacity) == (
-        product, tier, cycle, seats, capacity)
+        product,
+        tier,
+        cycle,
+        seats,
+        capacity,
+    )
 
 
 @pytest.mark.parametrize("text", ["5 năm nữa", "3 tháng", "kiểm tra workspace demo-monthly"])
@@ -53,12 +85,15 @@ def test_ambiguous_products_give_nothing():
     assert parse_change("chuyển từ app builder sang quy trình vận hành").product == "operations_workflow"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("kiểm tra workspace demo-monthly", "demo-monthly"),
-    ("ws: acme_42 ?", "acme_42"),
-    ("what is my workspace plan", None),
-    ("workspace của tôi", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("kiểm tra workspace demo-monthly", "demo-monthly"),
+        ("ws: acme_42 ?", "acme_42"),
+        ("what is my workspace plan", None),
+        ("workspace của tôi", None),
+    ],
+)
 def test_workspace_ids(text, expected):
     assert parse_workspace_id(text) == expected
 

@@ -1,5 +1,6 @@
 """actions/texts.py and actions/responses.yml: every text an action sends exists in both languages,
 lives in one file only, and is filled the way Rasa fills a domain response."""
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,15 @@ def test_the_texts_nginx_says_are_really_rendered_into_its_configuration(tmp_pat
     sys.path.insert(0, str(ROOT / "scripts" / "prod"))
     import prodstack
 
-    config = prodstack.ProdConfig(var_dir=tmp_path, jwt_secret="j" * 32, pg_password="p", redis_password="r",
-                                  rasa_api_token="t", vnpay_tmn_code="TMN", vnpay_hash_secret="h")
+    config = prodstack.ProdConfig(
+        var_dir=tmp_path,
+        jwt_secret="j" * 32,
+        pg_password="p",
+        redis_password="r",
+        rasa_api_token="t",
+        vnpay_tmn_code="TMN",
+        vnpay_hash_secret="h",
+    )
     conf = prodstack.ProdStack(config).nginx_conf().read_text(encoding="utf-8")
     for name in SAID_BY_NGINX:
         assert name not in DOMAIN["responses"]
@@ -107,14 +115,17 @@ def test_a_missing_value_leaves_the_text_unfilled_like_rasa_and_never_raises():
     assert dispatcher.messages[0]["text"] == template  # Rasa's interpolator returns the response as written
 
 
-@pytest.mark.parametrize("template, values, expected", [
-    ("{a} and {b}", {"a": 1, "b": "x"}, "1 and x"),
-    ("{a}", {"a": None}, "None"),  # as Rasa formats an empty value
-    ("{{a}} stays", {"a": 1}, "{a} stays"),
-    ("{a.b}", {"a.b": "dot"}, "dot"),
-    ("{0}", {"0": "zero"}, "{0}"),  # a digit indexes, and fails, in Rasa too: left as written
-    ("{a:>5}", {"a": 1}, "{a:>5}"),  # no format specs in Rasa's templates: left as written
-])
+@pytest.mark.parametrize(
+    "template, values, expected",
+    [
+        ("{a} and {b}", {"a": 1, "b": "x"}, "1 and x"),
+        ("{a}", {"a": None}, "None"),  # as Rasa formats an empty value
+        ("{{a}} stays", {"a": 1}, "{a} stays"),
+        ("{a.b}", {"a.b": "dot"}, "dot"),
+        ("{0}", {"0": "zero"}, "{0}"),  # a digit indexes, and fails, in Rasa too: left as written
+        ("{a:>5}", {"a": 1}, "{a:>5}"),  # no format specs in Rasa's templates: left as written
+    ],
+)
 def test_fill_matches_rasas_interpolator(template, values, expected):
     from rasa.core.nlg.interpolator import interpolate_text
 

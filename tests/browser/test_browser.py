@@ -5,6 +5,7 @@ Starts the whole stack (action server, Rasa with the trained model, web app) thr
 /usr/bin/chromium). Screenshots of every step land in ``test-output/screenshots/``.
 Prerequisites: ``make install-system`` and ``npm ci`` in ``frontend/``.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,13 @@ def web_url(request):
     yield f"http://localhost:{live_stack.ports.web}"
     # the payment scenario upgrades demo-monthly: put the demo data back for the other suites
     env = dict(os.environ, BILLING_DATABASE_URL=live_stack.database_url, PYTHONPATH=str(ROOT))
-    subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "billing_core", "seed-demo"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "billing_core", "seed-demo"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -68,6 +74,7 @@ def web_url(request):
 )
 def test_scenario(browser_ready, web_url, scenario):
     env = dict(os.environ, WEB_URL=web_url, SHOT_DIR=str(SHOT_DIR), CHROMIUM_PATH=CHROMIUM)
-    result = subprocess.run(["node", str(SCENARIOS), scenario], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=540)
+    result = subprocess.run(
+        ["node", str(SCENARIOS), scenario], cwd=ROOT, env=env, capture_output=True, text=True, timeout=540
+    )
     assert result.returncode == 0, f"{scenario} failed:\n{result.stdout}\n{result.stderr}"

@@ -8,6 +8,7 @@ The infrastructure faults run against a tiny fixture bot (tests/prod/fixture_bot
 one counting custom action, trains in seconds) so they test nginx, the tracker store and the
 lock store, not the NLU; the assistant's own domain is checked for the response they rely on.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,9 +44,24 @@ def pytest_collection_modifyitems(items):
 def fixture_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fixture-model")
     result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "rasa"), "train", "--config", "config.yml", "--domain", "domain.yml",
-         "--data", "data", "--out", str(out), "--fixed-model-name", "fixture"],
-        cwd=FIXTURE_BOT, capture_output=True, text=True, env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
+        [
+            str(ROOT / ".venv" / "bin" / "rasa"),
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "data",
+            "--out",
+            str(out),
+            "--fixed-model-name",
+            "fixture",
+        ],
+        cwd=FIXTURE_BOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
     )
     model = out / "fixture.tar.gz"
     if result.returncode or not model.exists():
@@ -74,5 +90,3 @@ def prod_stack(tmp_path_factory, fixture_model):
     shutil.rmtree(kept, ignore_errors=True)
     shutil.copytree(stack.log_dir, kept, dirs_exist_ok=True)
     shutil.rmtree(var_dir, ignore_errors=True)
-
-

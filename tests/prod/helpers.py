@@ -1,4 +1,5 @@
 """Configuring and talking to the production profile in the fault tests."""
+
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts" / "prod"))
 
 import prodstack  # noqa: E402
+
 from helpdesk.stack import free_ports  # noqa: E402
 
 FIXTURE_BOT = Path(__file__).resolve().parent / "fixture_bot"
@@ -32,9 +34,17 @@ def try_again_text(lang: str) -> str:
 def test_ports() -> Dict:
     """Every port of one test profile: two Rasa servers, one action server."""
     ports = free_ports(11)
-    return dict(pg_port=ports[0], redis_port=ports[1], rasa_ports=ports[2:4], actions_ports=ports[4:5],
-                public_rasa_port=ports[5], single_rasa_port=ports[6], public_actions_port=ports[7],
-                public_web_port=ports[8], web_backend_port=ports[9])
+    return dict(
+        pg_port=ports[0],
+        redis_port=ports[1],
+        rasa_ports=ports[2:4],
+        actions_ports=ports[4:5],
+        public_rasa_port=ports[5],
+        single_rasa_port=ports[6],
+        public_actions_port=ports[7],
+        public_web_port=ports[8],
+        web_backend_port=ports[9],
+    )
 
 
 def make_config(var_dir: Path, model: Path, **overrides) -> prodstack.ProdConfig:
@@ -66,8 +76,9 @@ def write_credentials(config) -> None:
 
 
 def post_json(url: str, payload: Dict, timeout: float = 60.0, headers: Optional[Dict] = None) -> List[Dict]:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json", **(headers or {})}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -81,8 +92,11 @@ def say(stack, sender: str, text: str, base: Optional[str] = None) -> List[str]:
 def set_slot(stack, sender: str, name: str, value) -> None:
     """Append a slot event to the conversation through Rasa's HTTP API (any server)."""
     url = f"{stack.config.rasa_url}/conversations/{sender}/tracker/events"
-    post_json(url, {"event": "slot", "name": name, "value": value},
-              headers=prodstack.rasa_api_headers(stack.config.rasa_api_token))
+    post_json(
+        url,
+        {"event": "slot", "name": name, "value": value},
+        headers=prodstack.rasa_api_headers(stack.config.rasa_api_token),
+    )
 
 
 def tracker_events(stack, sender: str) -> List[Dict]:

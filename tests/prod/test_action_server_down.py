@@ -6,6 +6,7 @@ which then answers for them with the text `utter_try_again` of actions/responses
 user's language: the user is told to try again, and the conversation continues when the action
 server is back. (tests/prod/test_nginx_fallback.py checks the language choice in detail.)
 """
+
 from __future__ import annotations
 
 import time

@@ -3,6 +3,7 @@ in the production profile: the answers come from the assistant's own texts (doma
 actions/responses.yml), in the user's language. Uses the trained model (HELPDESK_PROD_TEST_MODEL
 overrides the path); fails, with the reason, when there is none.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,15 +12,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import prodstack
 import pytest
 
-import prodstack
 from tests.prod.helpers import ROOT, make_config, post_json, try_again_text
 
 MODEL = Path(os.environ.get("HELPDESK_PROD_TEST_MODEL", ROOT / "models" / "helpdesk.tar.gz"))
-VNPAY_URLS = {"VNPAY_PAYMENT_URL": "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
-              "VNPAY_RETURN_URL": "https://help.example.com/vnpay/return",
-              "VNPAY_API_URL": "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction"}
+VNPAY_URLS = {
+    "VNPAY_PAYMENT_URL": "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
+    "VNPAY_RETURN_URL": "https://help.example.com/vnpay/return",
+    "VNPAY_API_URL": "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction",
+}
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +31,14 @@ def assistant():
         pytest.fail(f"no trained assistant at {MODEL}: run `make train` first (or set HELPDESK_PROD_TEST_MODEL)")
     var_dir = Path(tempfile.mkdtemp(prefix="helpdesk-prod-assistant-"))
     var_dir.chmod(0o755)
-    config = make_config(var_dir, MODEL, actions_module="actions", credentials=ROOT / "credentials.yml",
-                         seed_demo=True, extra_env=dict(VNPAY_URLS))
+    config = make_config(
+        var_dir,
+        MODEL,
+        actions_module="actions",
+        credentials=ROOT / "credentials.yml",
+        seed_demo=True,
+        extra_env=dict(VNPAY_URLS),
+    )
     config.rasa_ports = config.rasa_ports[:1]  # one server is enough here; the CPU goes to the model
     stack = prodstack.ProdStack(config)
     try:
@@ -46,8 +55,10 @@ def ask(stack, sender: str, text: str, workspace: str = "demo-monthly") -> list:
     from helpdesk.identity import issue_token
 
     token = issue_token(sender, workspace, "customer", secret=stack.config.jwt_secret, minutes=30)
-    replies = post_json(f"{stack.config.rasa_url}/webhooks/rest/webhook",
-                        {"sender": sender, "message": text, "metadata": {"token": token}})
+    replies = post_json(
+        f"{stack.config.rasa_url}/webhooks/rest/webhook",
+        {"sender": sender, "message": text, "metadata": {"token": token}},
+    )
     return [reply.get("text", "") for reply in replies]
 
 
@@ -77,8 +88,11 @@ def test_billing_database_unavailable_gets_a_clear_answer_and_writes_nothing(ass
     postgres.set_connections_allowed(billing_db, False)
     try:
         answers = ask(assistant, sender, "What is my next renewal plan?")
-        checkout = ask(assistant, f"{sender}-buy",
-                       "I want to upgrade App Builder to Standard yearly for 10 users with 50 GB more storage")
+        checkout = ask(
+            assistant,
+            f"{sender}-buy",
+            "I want to upgrade App Builder to Standard yearly for 10 users with 50 GB more storage",
+        )
     finally:
         postgres.set_connections_allowed(billing_db, True)
     for replies in (answers, checkout):

@@ -6,6 +6,7 @@
   order is still pending and the plan unchanged, and the retry then applies it once.
 - A checkout asked for while the database is down fails without writing an order.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -14,9 +15,9 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import prodstack
 import pytest
 
-import prodstack
 from tests.prod.helpers import make_config
 
 TMN_CODE = "TESTTMN1"
@@ -49,11 +50,14 @@ def billing(billing_pg, monkeypatch):
 
     url = billing_pg.config.billing_url
     monkeypatch.setenv("BILLING_DATABASE_URL", url)
-    config = vnpay.VnpayConfig(tmn_code=TMN_CODE, hash_secret=HASH_SECRET,
-                               payment_url="https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
-                               return_url="https://help.example.com/vnpay/return",
-                               api_url="https://sandbox.vnpayment.vn/merchant_webapi/api/transaction",
-                               mode="production")
+    config = vnpay.VnpayConfig(
+        tmn_code=TMN_CODE,
+        hash_secret=HASH_SECRET,
+        payment_url="https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
+        return_url="https://help.example.com/vnpay/return",
+        api_url="https://sandbox.vnpayment.vn/merchant_webapi/api/transaction",
+        mode="production",
+    )
     yield billing_pg, (lambda: SqlAlchemyUnitOfWork(url)), config
     if not billing_pg.postgres.running():
         billing_pg.postgres.start()
@@ -62,11 +66,15 @@ def billing(billing_pg, monkeypatch):
 
 def _checkout(new_uow, config, workspace_id="demo-monthly"):
     """A pending upgrade order; the first allowed one of a few likely changes."""
-    from billing_core.service_layer import payments
     from billing_core.domain.rules import ChangeRequest
+    from billing_core.service_layer import payments
 
-    for product, tier in (("digital_workspace", "standard"), ("digital_workspace", "premium"),
-                          ("app_builder", "standard"), ("app_builder", "premium")):
+    for product, tier in (
+        ("digital_workspace", "standard"),
+        ("digital_workspace", "premium"),
+        ("app_builder", "standard"),
+        ("app_builder", "premium"),
+    ):
         checkout = payments.start_checkout(new_uow(), workspace_id, ChangeRequest(product, tier), "manual", config)
         if checkout.order is not None:
             return checkout
@@ -79,10 +87,17 @@ def _paid_ipn(config, pay_url: str) -> dict:
 
     sent = dict(parse_qsl(urlsplit(pay_url).query))
     fields = {
-        "vnp_Amount": sent["vnp_Amount"], "vnp_BankCode": "NCB", "vnp_BankTranNo": "VNP14000001",
-        "vnp_CardType": "ATM", "vnp_OrderInfo": sent["vnp_OrderInfo"], "vnp_PayDate": sent["vnp_CreateDate"],
-        "vnp_ResponseCode": "00", "vnp_TmnCode": sent["vnp_TmnCode"], "vnp_TransactionNo": "14000001",
-        "vnp_TransactionStatus": "00", "vnp_TxnRef": sent["vnp_TxnRef"],
+        "vnp_Amount": sent["vnp_Amount"],
+        "vnp_BankCode": "NCB",
+        "vnp_BankTranNo": "VNP14000001",
+        "vnp_CardType": "ATM",
+        "vnp_OrderInfo": sent["vnp_OrderInfo"],
+        "vnp_PayDate": sent["vnp_CreateDate"],
+        "vnp_ResponseCode": "00",
+        "vnp_TmnCode": sent["vnp_TmnCode"],
+        "vnp_TransactionNo": "14000001",
+        "vnp_TransactionStatus": "00",
+        "vnp_TxnRef": sent["vnp_TxnRef"],
     }
     fields["vnp_SecureHash"] = vnpay.sign(fields, config.hash_secret)
     return fields
@@ -94,8 +109,11 @@ def _state(new_uow, workspace_id: str, txn_ref: str, product: str):
         workspace = uow.workspaces.get(workspace_id)
         order = next(o for o in workspace.orders if o.txn_ref == txn_ref)
         subscription = next(s for s in workspace.subscriptions if s.product == product)
-        paid_entries = [e for e in uow.workspaces.audit_entries(workspace_id)
-                        if e.action == "payment_paid" and (e.detail or {}).get("txn_ref") == txn_ref]
+        paid_entries = [
+            e
+            for e in uow.workspaces.audit_entries(workspace_id)
+            if e.action == "payment_paid" and (e.detail or {}).get("txn_ref") == txn_ref
+        ]
         return order.status.value, subscription.tier, len(paid_entries)
 
 
@@ -112,8 +130,8 @@ def test_ipn_during_an_outage_is_refused_then_applied_exactly_once(billing):
     stack.postgres.stop()
     started = time.monotonic()
     answer = payments.handle_ipn(new_uow(), ipn, config)
-    assert answer["RspCode"] != "00", answer          # VNPAY will retry
-    assert answer["RspCode"] == "99", answer          # "unknown error", not a verdict on the order
+    assert answer["RspCode"] != "00", answer  # VNPAY will retry
+    assert answer["RspCode"] == "99", answer  # "unknown error", not a verdict on the order
     assert time.monotonic() - started < 30
 
     stack.postgres.start()
@@ -151,18 +169,22 @@ def test_database_lost_while_settling_leaves_nothing_half_written(billing, monke
 
 
 def test_checkout_during_an_outage_writes_no_order(billing):
-    from billing_core.service_layer import payments
     from billing_core.domain.rules import ChangeRequest
+    from billing_core.service_layer import payments
 
     stack, new_uow, config = billing
     with new_uow() as uow:
         orders_before = len(uow.workspaces.get("demo-trial").orders)
     stack.postgres.stop()
     with pytest.raises(Exception) as failure:
-        payments.start_checkout(new_uow(), "demo-trial", ChangeRequest("digital_workspace", "standard"),
-                                "manual", config)
-    assert "BillingError" in type(failure.value).__name__ or "OperationalError" in type(failure.value).__name__ \
-        or any(k in str(failure.value).lower() for k in ("connect", "database", "unavailable")), failure.value
+        payments.start_checkout(
+            new_uow(), "demo-trial", ChangeRequest("digital_workspace", "standard"), "manual", config
+        )
+    assert (
+        "BillingError" in type(failure.value).__name__
+        or "OperationalError" in type(failure.value).__name__
+        or any(k in str(failure.value).lower() for k in ("connect", "database", "unavailable"))
+    ), failure.value
     stack.postgres.start()
     with new_uow() as uow:
         assert len(uow.workspaces.get("demo-trial").orders) == orders_before

@@ -5,6 +5,7 @@ The fixture bot's counter is a read-modify-write on the conversation: two server
 it at once would both answer the same number. Messages containing "slow" hold the lock for
 0.3 s, so the later ones really wait in line.
 """
+
 from __future__ import annotations
 
 import threading

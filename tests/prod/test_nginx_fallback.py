@@ -3,6 +3,7 @@ the rendered deploy/nginx.conf.template runs alone (its action servers are down)
 exact request bodies Rasa 3.6 sends (RemoteAction._action_call_format, serialised by json.dumps
 as aiohttp does) for the real assistant's domain; the answer is read with json.loads as Rasa reads it.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import prodstack
 import pytest
 import yaml
 
-import prodstack
 from tests.prod.helpers import ROOT, make_config, try_again_text
 
 
@@ -64,22 +65,28 @@ def rasa_action_call(domain, action: str, sender: str, language_events: list, me
 
 
 def post_webhook(stack, body: bytes) -> dict:
-    request = urllib.request.Request(f"http://127.0.0.1:{stack.config.public_actions_port}/webhook", data=body,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{stack.config.public_actions_port}/webhook",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200 and response.headers["X-Helpdesk-Fallback"] == "actions-unavailable"
         assert response.headers["Content-Type"].startswith("application/json")
         return json.loads(response.read())
 
 
-@pytest.mark.parametrize("language_events, lang", [
-    (["en"], "en"),
-    (["vi"], "vi"),
-    ([], "vi"),  # the slot's initial value
-    (["en", "vi"], "vi"),  # the past event says en, the slot says vi now
-    (["vi", "en"], "en"),
-    ([None], "vi"),
-])
+@pytest.mark.parametrize(
+    "language_events, lang",
+    [
+        (["en"], "en"),
+        (["vi"], "vi"),
+        ([], "vi"),  # the slot's initial value
+        (["en", "vi"], "vi"),  # the past event says en, the slot says vi now
+        (["vi", "en"], "en"),
+        ([None], "vi"),
+    ],
+)
 def test_the_try_again_text_is_in_the_language_of_the_tracker_slot(nginx_alone, domain, language_events, lang):
     body = rasa_action_call(domain, "action_next_renewal", f"fallback-{lang}", language_events)
     # the body holds the slot's definition (with its value "en"), the responses' conditions on
@@ -89,8 +96,10 @@ def test_the_try_again_text_is_in_the_language_of_the_tracker_slot(nginx_alone, 
     assert bool(past_english) == ("en" in language_events)
     reply = post_webhook(nginx_alone, body)
     # the text in the user's language, and the turn ends there (no "was this helpful?" after it)
-    assert reply == {"events": [{"event": "followup", "name": "action_listen"}],
-                     "responses": [{"text": try_again_text(lang)}]}
+    assert reply == {
+        "events": [{"event": "followup", "name": "action_listen"}],
+        "responses": [{"text": try_again_text(lang)}],
+    }
 
 
 def test_a_sender_id_that_mimics_the_slot_is_not_taken_for_it(nginx_alone, domain):
@@ -121,8 +130,11 @@ def test_rasa_accepts_the_answer_and_utters_the_text(nginx_alone, domain):
 
     endpoint = EndpointConfig(f"http://127.0.0.1:{nginx_alone.config.public_actions_port}/webhook")
     tracker = DialogueStateTracker.from_events("rasa-reads-it", [SlotSet("language", "en")], slots=domain.slots)
-    events = asyncio.run(RemoteAction("action_next_renewal", endpoint).run(
-        CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses), tracker, domain))
+    events = asyncio.run(
+        RemoteAction("action_next_renewal", endpoint).run(
+            CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses), tracker, domain
+        )
+    )
     assert [e.text for e in events if isinstance(e, BotUttered)] == [try_again_text("en")]
 
 
@@ -135,7 +147,7 @@ def test_the_rendered_config_holds_both_texts_from_responses_yml(nginx_alone):
 
 
 def test_nginx_quoting_keeps_json_escapes_and_quotes():
-    assert prodstack.nginx_single_quoted('{"a": "it\'s\\n\\u1ea1"}') == "'{\"a\": \"it\\'s\\\\n\\\\u1ea1\"}'"
+    assert prodstack.nginx_single_quoted('{"a": "it\'s\\n\\u1ea1"}') == '\'{"a": "it\\\'s\\\\n\\\\u1ea1"}\''
 
 
 def test_a_dollar_in_the_text_cannot_become_an_nginx_variable(monkeypatch):

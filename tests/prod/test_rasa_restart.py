@@ -1,5 +1,6 @@
 """A Rasa server restarts: its conversations continue on the other server, from the tracker
 store in PostgreSQL, and nginx sends new turns only to servers that are up."""
+
 from __future__ import annotations
 
 import threading

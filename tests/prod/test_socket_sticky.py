@@ -5,6 +5,7 @@ Without stickiness every other poll would land on the server that does not know 
 and the client would be disconnected ("Invalid session"). Polling only, on purpose: WebSocket
 needs no stickiness once connected.
 """
+
 from __future__ import annotations
 
 import queue

@@ -7,6 +7,7 @@ supervisor restarts what died (visible on its /health), the conversation carries
 (the form goes on, nothing is asked again), the payment goes through once, and the tracker store
 holds every turn, once, in order.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ class Conversation:
 
     def say(self, message: str) -> list:
         payload = {"sender": self.sender, "message": message, "metadata": {"token": self.token}}
-        response = requests.post(f"http://127.0.0.1:{self.stack.ports.rasa}/webhooks/rest/webhook",
-                                 json=payload, timeout=90)
+        response = requests.post(
+            f"http://127.0.0.1:{self.stack.ports.rasa}/webhooks/rest/webhook", json=payload, timeout=90
+        )
         assert response.status_code == 200, response.text
         replies = response.json()
         assert replies, f"no answer to {message!r}"
@@ -95,16 +97,18 @@ def wait_restarted(stack: Stack, name: str, restarts: int, timeout: float = 180.
 
 def stored_user_texts(tracker_db, sender: str) -> list:
     with sqlite3.connect(str(tracker_db)) as db:
-        rows = db.execute("SELECT data FROM events WHERE type_name = 'user' AND sender_id = ? ORDER BY id",
-                          (sender,)).fetchall()
+        rows = db.execute(
+            "SELECT data FROM events WHERE type_name = 'user' AND sender_id = ? ORDER BY id", (sender,)
+        ).fetchall()
     return [json.loads(row[0]).get("text") for row in rows]
 
 
 def orders(url: str) -> list:
     engine = create_engine(url)
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT txn_ref, status FROM orders WHERE workspace_id = :ws"),
-                                  {"ws": WORKSPACE}).fetchall()
+        rows = connection.execute(
+            text("SELECT txn_ref, status FROM orders WHERE workspace_id = :ws"), {"ws": WORKSPACE}
+        ).fetchall()
     engine.dispose()
     return [tuple(row) for row in rows]
 
@@ -152,8 +156,9 @@ def test_conversation_survives_each_component_dying_and_a_restart(live_stack, to
     # 4. the web app dies before the customer pays: the payment still goes through, once
     kill(stack, "web")
     wait_restarted(stack, "web", 1)
-    paid = requests.post(f"http://127.0.0.1:{stack.ports.web}/sandbox/vnpay/api/pay",
-                         json={"pay_url": link, "outcome": "00"}, timeout=30)
+    paid = requests.post(
+        f"http://127.0.0.1:{stack.ports.web}/sandbox/vnpay/api/pay", json={"pay_url": link, "outcome": "00"}, timeout=30
+    )
     assert paid.status_code == 200, paid.text
     assert paid.json()["ipn_answer"]["RspCode"] == "00"
     assert [(ref, status) for ref, status in orders(url) if ref == new[0][0]] == [(new[0][0], "paid")]

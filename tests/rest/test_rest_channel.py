@@ -3,6 +3,7 @@
 Hostile input must get a polite reply and never write billing data; identity comes only from a
 verified token, never from what a customer types.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,7 @@ def say(stack, message, token=None, sender=None):
     payload = {"sender": sender or f"rest-{uuid.uuid4().hex[:10]}", "message": message}
     if token is not None:
         payload["metadata"] = {"token": token}
-    response = requests.post(
-        f"http://127.0.0.1:{stack.ports.rasa}/webhooks/rest/webhook", json=payload, timeout=60
-    )
+    response = requests.post(f"http://127.0.0.1:{stack.ports.rasa}/webhooks/rest/webhook", json=payload, timeout=60)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -39,8 +38,13 @@ def billing_snapshot(url):
         assert tables, f"no tables in {url}: the snapshot would compare nothing"
         snapshot = {}
         for table in tables:
-            if table in {"feedback", "handoff_requests", "conversation_feedback", "chat_messages",
-                         "helpdesk_alembic_version"}:
+            if table in {
+                "feedback",
+                "handoff_requests",
+                "conversation_feedback",
+                "chat_messages",
+                "helpdesk_alembic_version",
+            }:
                 continue  # assistant data, not billing data
             rows = connection.execute(text(f'SELECT * FROM "{table}"')).fetchall()
             snapshot[table] = sorted(map(repr, rows))
@@ -109,8 +113,11 @@ def test_forged_token_is_treated_as_anonymous(live_stack, token_for):
 
 def test_customer_cannot_read_another_workspace_by_typing_its_id(live_stack, token_for):
     body = texts(
-        say(live_stack, "kiểm tra workspace demo-trial giúp tôi, còn bao nhiêu ngày dùng thử?",
-            token=token_for("demo-yearly"))
+        say(
+            live_stack,
+            "kiểm tra workspace demo-trial giúp tôi, còn bao nhiêu ngày dùng thử?",
+            token=token_for("demo-yearly"),
+        )
     )
     assert not re.search(r"\b18\b", body), "a customer saw another workspace's trial days"
 
@@ -145,8 +152,12 @@ def test_downgrade_in_the_chat_follows_the_articles_steps_and_shows_as_next_rene
     changes = texts(replies)
     assert "Kết nối API" in changes and "7 ngày" in changes  # locked features, capacity rule
     assert _subscription(url, "demo-yearly", "app_builder")["downgrade_scheduled"] is False
-    replies = say(live_stack, "Tôi xác nhận hạ gói và không thể truy cập các tính năng nâng cao sau khi kết thúc "
-                              "chu kỳ thanh toán", token, sender)
+    replies = say(
+        live_stack,
+        "Tôi xác nhận hạ gói và không thể truy cập các tính năng nâng cao sau khi kết thúc chu kỳ thanh toán",
+        token,
+        sender,
+    )
     assert "Xem lại gói mới" in texts(replies)
     replies = say(live_stack, "Hạ gói", token, sender)
     assert "Gói gia hạn tiếp theo" in texts(replies)

@@ -6,6 +6,7 @@
   on free ports, against a fresh database with the demo workspaces;
 * the demo-mode stack is tests/conftest.py's ``live_stack``.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.web.conftest import Server, base_env, PYTHON
+from tests.web.conftest import PYTHON, Server, base_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE_SECRET = "security-suite-private-secret-0123456789abcdef"
@@ -77,8 +78,14 @@ def private_stack(tmp_path_factory):
 def private_token(workspace_id: str, role: str = "customer", minutes: int = 30, **kwargs) -> str:
     from helpdesk.identity import issue_token
 
-    return issue_token(kwargs.pop("sub", f"user-of-{workspace_id}"), workspace_id, role=role, minutes=minutes,
-                       secret=kwargs.pop("secret", PRIVATE_SECRET), **kwargs)
+    return issue_token(
+        kwargs.pop("sub", f"user-of-{workspace_id}"),
+        workspace_id,
+        role=role,
+        minutes=minutes,
+        secret=kwargs.pop("secret", PRIVATE_SECRET),
+        **kwargs,
+    )
 
 
 def say(base: str, message, token=None, sender=None, channel="rest", timeout=60, **extra):

@@ -5,6 +5,7 @@ logs and the action server. No trained model needed.
 
 Run: python tests/security/probe_server.py PORT
 """
+
 from __future__ import annotations
 
 import json
@@ -22,12 +23,23 @@ def build() -> Sanic:
 
     async def probe(message) -> None:
         HEARD.append(len(message.text or ""))
-        await message.output_channel.send_text_message(message.sender_id, json.dumps(
-            {"sender_id": message.sender_id, "text_length": len(message.text or ""), "metadata": message.metadata,
-             "input_channel": message.input_channel}))
+        await message.output_channel.send_text_message(
+            message.sender_id,
+            json.dumps(
+                {
+                    "sender_id": message.sender_id,
+                    "text_length": len(message.text or ""),
+                    "metadata": message.metadata,
+                    "input_channel": message.input_channel,
+                }
+            ),
+        )
 
-    channels = (VerifiedSocketIOInput.from_credentials({"socketio_path": "/socket.io"}), VerifiedRestInput(),
-                BoundRestInput())
+    channels = (
+        VerifiedSocketIOInput.from_credentials({"socketio_path": "/socket.io"}),
+        VerifiedRestInput(),
+        BoundRestInput(),
+    )
     for channel in channels:
         app.blueprint(channel.blueprint(probe), url_prefix=f"/webhooks/{channel.name()}")
 

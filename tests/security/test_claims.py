@@ -1,4 +1,5 @@
 """The action server trusts only a claim the channel made for this conversation (actions/context.py)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -11,9 +12,16 @@ from helpdesk.identity import DEMO_SECRET, Identity, identity_claim, issue_token
 
 def tracker(metadata, sender_id="conversation-a"):
     latest = {"text": "gói của tôi", "intent": {"name": "ask_my_plan"}, "entities": [], "metadata": metadata}
-    return Tracker(sender_id=sender_id, slots={}, latest_message=latest,
-                   events=[{"event": "user", "text": "gói của tôi", "parse_data": latest, "metadata": metadata}],
-                   paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen")
+    return Tracker(
+        sender_id=sender_id,
+        slots={},
+        latest_message=latest,
+        events=[{"event": "user", "text": "gói của tôi", "parse_data": latest, "metadata": metadata}],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
 
 
 ALICE = Identity("alice", "demo-trial", "customer", datetime.now(timezone.utc) + timedelta(minutes=30))

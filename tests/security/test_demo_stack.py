@@ -1,4 +1,5 @@
 """`make run` without a secret: still the one-command demo, and still closed where it must be."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,12 @@ def test_the_demo_has_its_login_and_vnpay_stand_in_and_says_so(live_stack):
     web = f"http://127.0.0.1:{live_stack.ports.web}"
     assert requests.get(f"{web}/healthz", timeout=10).json()["mode"] == "demo"
     session = requests.Session()
-    assert session.post(f"{web}/helpcenter/demo-login", json={"role": "customer", "workspace_id": "demo-trial"},
-                        timeout=10).status_code == 200
+    assert (
+        session.post(
+            f"{web}/helpcenter/demo-login", json={"role": "customer", "workspace_id": "demo-trial"}, timeout=10
+        ).status_code
+        == 200
+    )
     assert session.get(f"{web}/helpcenter/token", timeout=10).json()["token"]
     assert requests.get(f"{web}/sandbox/vnpay/paymentv2/vpcpay.html", timeout=10).status_code != 404
     logs = "\n".join(p.read_text(errors="replace") for p in Path(live_stack.log_dir).glob("*.log"))

@@ -2,6 +2,7 @@
 the token never goes on, the identity claim that replaces it cannot be reused elsewhere, oversized
 input is answered at the edge in the user's language, malformed bodies get 4xx, and only the
 help-center origins may open the chat socket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -60,11 +61,16 @@ def test_the_token_never_goes_past_the_edge_only_a_claim_bound_to_the_conversati
 
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_a_client_cannot_send_its_own_identity_claim(probe, channel):
-    forged = identity.identity_claim(identity.Identity("eve", "demo-yearly", "agent",
-                                                       datetime.now(timezone.utc) + timedelta(minutes=5)),
-                                     "anything", secret="a-key-the-client-chose-0123456789")
-    answer = requests.post(f"{probe.url}/webhooks/{channel}/webhook", timeout=10,
-                           json={"sender": "eve", "message": "hi", "metadata": {"identity": forged}})
+    forged = identity.identity_claim(
+        identity.Identity("eve", "demo-yearly", "agent", datetime.now(timezone.utc) + timedelta(minutes=5)),
+        "anything",
+        secret="a-key-the-client-chose-0123456789",
+    )
+    answer = requests.post(
+        f"{probe.url}/webhooks/{channel}/webhook",
+        timeout=10,
+        json={"sender": "eve", "message": "hi", "metadata": {"identity": forged}},
+    )
     assert "identity" not in received(answer)["metadata"]
 
 
@@ -81,21 +87,36 @@ async def test_the_socket_passes_no_token_either(probe):
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize("body", ["[1, 2, 3]", '"a string"', "42", "null", "{not json", "",
-                                  '{"message": 5}', '{"message": "hi", "sender": {"a": 1}}',
-                                  '{"message": "hi", "metadata": [1]}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[1, 2, 3]",
+        '"a string"',
+        "42",
+        "null",
+        "{not json",
+        "",
+        '{"message": 5}',
+        '{"message": "hi", "sender": {"a": 1}}',
+        '{"message": "hi", "metadata": [1]}',
+    ],
+)
 def test_a_malformed_body_gets_400_not_500(probe, channel, body):
-    answer = requests.post(f"{probe.url}/webhooks/{channel}/webhook", data=body, timeout=10,
-                           headers={"Content-Type": "application/json"})
+    answer = requests.post(
+        f"{probe.url}/webhooks/{channel}/webhook", data=body, timeout=10, headers={"Content-Type": "application/json"}
+    )
     assert answer.status_code == 400, (answer.status_code, answer.text[:200])
 
 
 @pytest.mark.parametrize("channel", CHANNELS)
-@pytest.mark.parametrize("text,lang", [
-    ("Làm sao để nâng cấp gói? " + "x" * 100_000, "vi"),
-    ("lam sao de nang cap goi " * 5000, "vi"),
-    ("How do I upgrade my plan? " * 4000, "en"),
-])
+@pytest.mark.parametrize(
+    "text,lang",
+    [
+        ("Làm sao để nâng cấp gói? " + "x" * 100_000, "vi"),
+        ("lam sao de nang cap goi " * 5000, "vi"),
+        ("How do I upgrade my plan? " * 4000, "en"),
+    ],
+)
 def test_a_message_over_the_limit_is_answered_at_the_edge_in_the_users_language(probe, channel, text, lang):
     before = len(heard(probe))
     started = time.monotonic()
@@ -114,8 +135,11 @@ def test_a_message_over_the_limit_is_answered_at_the_edge_in_the_users_language(
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_oversized_metadata_is_answered_at_the_edge(probe, channel):
     before = len(heard(probe))
-    answer = requests.post(f"{probe.url}/webhooks/{channel}/webhook", timeout=10,
-                           json={"sender": "s", "message": "xin chào", "metadata": {"junk": "x" * 20_000}})
+    answer = requests.post(
+        f"{probe.url}/webhooks/{channel}/webhook",
+        timeout=10,
+        json={"sender": "s", "message": "xin chào", "metadata": {"junk": "x" * 20_000}},
+    )
     assert answer.status_code == 200 and "dài quá" in answer.json()[0]["text"]
     assert len(heard(probe)) == before
 
@@ -126,8 +150,12 @@ def test_a_message_at_the_limit_goes_through(probe):
 
 
 def test_a_body_over_a_megabyte_is_refused_before_it_is_read(probe):
-    answer = requests.post(f"{probe.url}/webhooks/rest/webhook", timeout=20,
-                           data=json.dumps({"message": "x" * 2_000_000}), headers={"Content-Type": "application/json"})
+    answer = requests.post(
+        f"{probe.url}/webhooks/rest/webhook",
+        timeout=20,
+        data=json.dumps({"message": "x" * 2_000_000}),
+        headers={"Content-Type": "application/json"},
+    )
     assert answer.status_code == 413
 
 
@@ -156,8 +184,9 @@ async def test_the_socket_refuses_origins_other_than_the_help_center(probe, orig
 @pytest.mark.asyncio
 async def test_the_socket_accepts_the_help_center_origin(probe):
     sio = socketio.AsyncClient(reconnection=False)
-    await sio.connect(probe.url, socketio_path="/socket.io", transports=["polling"],
-                      headers={"Origin": "http://localhost:8000"})
+    await sio.connect(
+        probe.url, socketio_path="/socket.io", transports=["polling"], headers={"Origin": "http://localhost:8000"}
+    )
     assert sio.connected
     try:
         await asyncio.wait_for(sio.disconnect(), 1)

@@ -3,6 +3,7 @@
 Each attack of the issue, and each that held before and must keep holding, is tried against the
 real stack (helpdesk.stack: action server, Rasa with the trained model, web app) and must fail.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,6 +60,7 @@ LOOPBACK_V6 = "00000000000000000000000001000000"  # ::1 in /proc/net/tcp6
 
 # -- 1. Rasa's HTTP API and the listening addresses --------------------------------------------------
 
+
 def test_every_server_listens_on_loopback_only(private_stack):
     ports = private_stack.ports
     for port in (ports.rasa, ports.actions, ports.web):
@@ -66,17 +68,20 @@ def test_every_server_listens_on_loopback_only(private_stack):
         assert addresses == {LOOPBACK_V4}, f"port {port} listens on {addresses}"
 
 
-@pytest.mark.parametrize("method,path", [
-    ("GET", "/conversations/{sender}/tracker"),
-    ("POST", "/conversations/{sender}/execute"),
-    ("POST", "/conversations/{sender}/tracker/events"),
-    ("POST", "/conversations/{sender}/trigger_intent"),
-    ("GET", "/domain"),
-    ("POST", "/model/parse"),
-    ("GET", "/status"),
-    ("PUT", "/model"),
-    ("DELETE", "/model"),
-])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", "/conversations/{sender}/tracker"),
+        ("POST", "/conversations/{sender}/execute"),
+        ("POST", "/conversations/{sender}/tracker/events"),
+        ("POST", "/conversations/{sender}/trigger_intent"),
+        ("GET", "/domain"),
+        ("POST", "/model/parse"),
+        ("GET", "/status"),
+        ("PUT", "/model"),
+        ("DELETE", "/model"),
+    ],
+)
 def test_rasas_http_api_is_not_served(private_stack, method, path):
     # a customer has talked: their conversation exists and its id is known to the attacker
     personal_trial_answer(private_stack, private_token("demo-trial"))
@@ -87,8 +92,11 @@ def test_rasas_http_api_is_not_served(private_stack, method, path):
 
 
 def test_no_preflight_from_another_origin_is_allowed(private_stack):
-    answer = requests.options(f"{private_stack.rasa}/model", timeout=10, headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "DELETE"})
+    answer = requests.options(
+        f"{private_stack.rasa}/model",
+        timeout=10,
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "DELETE"},
+    )
     assert answer.headers.get("Access-Control-Allow-Origin") not in ("*", "http://evil.example")
 
 
@@ -101,6 +109,7 @@ def test_two_customers_reusing_one_sender_id_get_separate_conversations(private_
 
 # -- 2. no demo with a private secret -------------------------------------------------------------
 
+
 def test_the_stack_says_it_is_in_production_mode(private_stack):
     assert requests.get(f"{private_stack.web}/healthz", timeout=10).json()["mode"] == "production"
     logs = "\n".join(p.read_text(errors="replace") for p in Path(private_stack.log_dir).glob("*.log"))
@@ -110,22 +119,27 @@ def test_the_stack_says_it_is_in_production_mode(private_stack):
 def test_there_is_no_demo_login_and_no_token_to_mint(private_stack):
     session = requests.Session()
     for role in ("agent", "customer"):
-        answer = session.post(f"{private_stack.web}/helpcenter/demo-login", timeout=10,
-                              json={"role": role, "workspace_id": "demo-monthly"})
+        answer = session.post(
+            f"{private_stack.web}/helpcenter/demo-login",
+            timeout=10,
+            json={"role": role, "workspace_id": "demo-monthly"},
+        )
         assert answer.status_code == 404
     assert session.get(f"{private_stack.web}/helpcenter/token", timeout=10).status_code == 401
     page = requests.get(f"{private_stack.web}/", timeout=10).text
     assert '"demo": false' in page
 
 
-@pytest.mark.parametrize("path", ["/sandbox/vnpay/paymentv2/vpcpay.html",
-                                  "/sandbox/vnpay/merchant_webapi/api/transaction"])
+@pytest.mark.parametrize(
+    "path", ["/sandbox/vnpay/paymentv2/vpcpay.html", "/sandbox/vnpay/merchant_webapi/api/transaction"]
+)
 def test_there_is_no_vnpay_stand_in(private_stack, path):
     assert requests.get(private_stack.web + path, timeout=10).status_code == 404
     assert requests.post(private_stack.web + path, json={}, timeout=10).status_code in (404, 405)
 
 
 # -- 3. limits -------------------------------------------------------------------------------------
+
 
 def test_a_100_kb_message_is_answered_at_once_and_an_ordinary_one_meanwhile_in_its_usual_time(private_stack):
     usual = []
@@ -170,18 +184,23 @@ def test_rasa_memory_stays_bounded_after_hostile_messages(private_stack):
     rasa = next(p for p in private_stack.processes if p.name == "rasa")
     for n in range(20):
         say(private_stack.rasa, "x" * 100_000, sender=f"flood-{n}")
-    assert rss_bytes(rasa.pid) < 1.5 * 1024 ** 3
+    assert rss_bytes(rasa.pid) < 1.5 * 1024**3
 
 
 @pytest.mark.parametrize("channel", ["rest", "verified"])
 @pytest.mark.parametrize("body", ["[1, 2]", '"text"', "{broken"])
 def test_a_malformed_body_gets_400(private_stack, channel, body):
-    answer = requests.post(f"{private_stack.rasa}/webhooks/{channel}/webhook", data=body, timeout=10,
-                           headers={"Content-Type": "application/json"})
+    answer = requests.post(
+        f"{private_stack.rasa}/webhooks/{channel}/webhook",
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
     assert answer.status_code == 400
 
 
 # -- 4. tokens -------------------------------------------------------------------------------------
+
 
 def raw(claims, key=PRIVATE_SECRET, algorithm="HS256", **header):
     return jwt.encode(claims, key, algorithm=algorithm, headers=header or None)
@@ -189,8 +208,7 @@ def raw(claims, key=PRIVATE_SECRET, algorithm="HS256", **header):
 
 def claims(**changes):
     now = int(time.time())
-    base = {"sub": "user-of-demo-trial", "workspace_id": "demo-trial", "role": "customer", "iat": now,
-            "exp": now + 600}
+    base = {"sub": "user-of-demo-trial", "workspace_id": "demo-trial", "role": "customer", "iat": now, "exp": now + 600}
     base.update(changes)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -224,17 +242,23 @@ def test_bad_tokens_read_as_anonymous(private_stack, name):
 
 
 def test_a_customer_naming_another_workspace_reads_only_their_own(private_stack):
-    body = personal_trial_answer(private_stack, private_token("demo-yearly"),
-                                 "kiểm tra workspace demo-trial giúp tôi, còn bao nhiêu ngày dùng thử?")
+    body = personal_trial_answer(
+        private_stack,
+        private_token("demo-yearly"),
+        "kiểm tra workspace demo-trial giúp tôi, còn bao nhiêu ngày dùng thử?",
+    )
     assert not TRIAL_DAYS.search(body), body
 
 
-@pytest.mark.parametrize("text", [
-    '/ask_trial{"agent_workspace": "demo-trial"}',
-    '/ask_my_plan{"agent_workspace": "demo-trial", "language": "vi"}',
-    '/ask_trial{"workspace_id": "demo-trial"}',
-    '/buy_upgrade{"checkout_confirmed": true, "product": "digital_workspace", "tier": "premium"}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '/ask_trial{"agent_workspace": "demo-trial"}',
+        '/ask_my_plan{"agent_workspace": "demo-trial", "language": "vi"}',
+        '/ask_trial{"workspace_id": "demo-trial"}',
+        '/buy_upgrade{"checkout_confirmed": true, "product": "digital_workspace", "tier": "premium"}',
+    ],
+)
 def test_slash_intents_with_entities_grant_nothing(private_stack, text):
     body = personal_trial_answer(private_stack, private_token("demo-yearly"), text, sender="slash")
     assert not TRIAL_DAYS.search(body), body
@@ -272,11 +296,16 @@ async def test_the_socket_checks_the_token_on_every_message(private_stack):
 async def test_the_socket_refuses_another_origin(private_stack):
     sio = socketio.AsyncClient(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        await sio.connect(private_stack.rasa, socketio_path="/socket.io", transports=["polling"],
-                          headers={"Origin": "http://evil.example"})
+        await sio.connect(
+            private_stack.rasa,
+            socketio_path="/socket.io",
+            transports=["polling"],
+            headers={"Origin": "http://evil.example"},
+        )
 
 
 # -- the web app ------------------------------------------------------------------------------------
+
 
 def test_the_csp_is_never_built_from_the_host_header(private_stack):
     answer = requests.get(f"{private_stack.web}/", timeout=10, headers={"Host": "evil.example:5005"})
@@ -295,14 +324,17 @@ def test_logout_only_by_a_same_origin_json_post(private_stack):
     assert requests.post(url, json={}, timeout=10, headers={"Origin": private_stack.web}).status_code == 200
 
 
-@pytest.mark.parametrize("token,status", [
-    (None, 401),
-    ("garbage", 401),
-    (lambda: private_token("support", role="agent", secret="cleeksy-demo-secret-change-me-0123456789"), 401),
-    (lambda: BAD_TOKENS["valid-until-2999"](), 401),
-    (lambda: private_token("demo-monthly"), 403),
-    (lambda: private_token("support", role="agent"), 200),
-])
+@pytest.mark.parametrize(
+    "token,status",
+    [
+        (None, 401),
+        ("garbage", 401),
+        (lambda: private_token("support", role="agent", secret="cleeksy-demo-secret-change-me-0123456789"), 401),
+        (lambda: BAD_TOKENS["valid-until-2999"](), 401),
+        (lambda: private_token("demo-monthly"), 403),
+        (lambda: private_token("support", role="agent"), 200),
+    ],
+)
 def test_the_console_answers_401_403_and_opens_only_for_an_agent(private_stack, token, status):
     token = token() if callable(token) else token
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -311,23 +343,33 @@ def test_the_console_answers_401_403_and_opens_only_for_an_agent(private_stack, 
 
 
 def test_tampered_and_replayed_ipns_are_refused(private_stack):
-    config = vnpay.VnpayConfig(tmn_code=VNPAY_TMN, hash_secret=VNPAY_SECRET,
-                               payment_url="https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
-                               return_url=f"{private_stack.web}/vnpay/return",
-                               api_url="https://sandbox.vnpayment.vn/merchant_webapi/api/transaction",
-                               mode="production")
+    config = vnpay.VnpayConfig(
+        tmn_code=VNPAY_TMN,
+        hash_secret=VNPAY_SECRET,
+        payment_url="https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
+        return_url=f"{private_stack.web}/vnpay/return",
+        api_url="https://sandbox.vnpayment.vn/merchant_webapi/api/transaction",
+        mode="production",
+    )
     uow = SqlAlchemyUnitOfWork(private_stack.database_url)
     seed(uow, paying_workspace("ws-security-ipn", datetime.now(timezone.utc)))
-    order = payments.start_checkout(uow, "ws-security-ipn", ChangeRequest("app_builder", "standard", "yearly", 10, {}),
-                                    "manual", config).order
+    order = payments.start_checkout(
+        uow, "ws-security-ipn", ChangeRequest("app_builder", "standard", "yearly", 10, {}), "manual", config
+    ).order
 
     def ipn(params):
         return requests.get(f"{private_stack.web}/vnpay/ipn?" + urlencode(params), timeout=10).json()["RspCode"]
 
     good = signed_ipn(config, order)
     assert ipn({**good, "vnp_Amount": "100"}) == "97"  # changed after signing
-    assert ipn(signed_ipn(vnpay.VnpayConfig(tmn_code=VNPAY_TMN, hash_secret="cleeksy-demo-secret-NOT-FOR-PRODUCTION"),
-                          order)) == "97"  # signed with the public demo secret
+    assert (
+        ipn(
+            signed_ipn(
+                vnpay.VnpayConfig(tmn_code=VNPAY_TMN, hash_secret="cleeksy-demo-secret-NOT-FOR-PRODUCTION"), order
+            )
+        )
+        == "97"
+    )  # signed with the public demo secret
     assert ipn(good) == "00"
     assert ipn(good) == "02"  # replayed
     with uow:

@@ -1,5 +1,6 @@
 """One rule for the mode, settings read once, and what each mode allows (helpdesk/settings.py,
 billing_core/settings.py)."""
+
 from __future__ import annotations
 
 import os
@@ -16,30 +17,36 @@ from tests.security.conftest import ROOT
 PRIVATE = "a-private-secret-of-the-operator-0123456789"
 
 
-@pytest.mark.parametrize("env,mode", [
-    ({}, "demo"),                                                   # make run on a fresh machine
-    ({"HELPDESK_JWT_SECRET": DEMO_SECRET}, "demo"),
-    ({"HELPDESK_JWT_SECRET": PRIVATE}, "production"),               # a private secret: never the demo
-    ({"HELPDESK_MODE": "demo"}, "demo"),
-    ({"HELPDESK_MODE": "production", "HELPDESK_JWT_SECRET": PRIVATE}, "production"),
-    ({"HELPDESK_MODE": " Production ", "HELPDESK_JWT_SECRET": PRIVATE}, "production"),
-])
+@pytest.mark.parametrize(
+    "env,mode",
+    [
+        ({}, "demo"),  # make run on a fresh machine
+        ({"HELPDESK_JWT_SECRET": DEMO_SECRET}, "demo"),
+        ({"HELPDESK_JWT_SECRET": PRIVATE}, "production"),  # a private secret: never the demo
+        ({"HELPDESK_MODE": "demo"}, "demo"),
+        ({"HELPDESK_MODE": "production", "HELPDESK_JWT_SECRET": PRIVATE}, "production"),
+        ({"HELPDESK_MODE": " Production ", "HELPDESK_JWT_SECRET": PRIVATE}, "production"),
+    ],
+)
 def test_one_rule_decides_the_mode_for_every_part(env, mode):
     assert settings.HelpdeskSettings.from_env(env).mode == mode
     assert billing_settings.BillingSettings.from_env(env).mode == mode
 
 
-@pytest.mark.parametrize("env,words", [
-    ({"HELPDESK_MODE": "demo", "HELPDESK_JWT_SECRET": PRIVATE}, "demo secret only"),
-    ({"HELPDESK_MODE": "production"}, "HELPDESK_JWT_SECRET"),
-    ({"HELPDESK_MODE": "production", "HELPDESK_JWT_SECRET": DEMO_SECRET}, "demo secret is refused"),
-    ({"HELPDESK_MODE": "production", "HELPDESK_JWT_SECRET": "short"}, "32 characters"),
-    ({"HELPDESK_MODE": "staging"}, "HELPDESK_MODE"),
-    ({"HELPDESK_BIND_HOST": "0.0.0.0"}, "loopback only"),
-    ({"HELPDESK_BIND_HOST": "192.168.1.10"}, "loopback only"),
-    ({"HELPDESK_MAX_MESSAGE_CHARS": "lots"}, "HELPDESK_MAX_MESSAGE_CHARS"),
-    ({"HELPDESK_RASA_PUBLIC_URL": "javascript:alert(1)"}, "HELPDESK_RASA_PUBLIC_URL"),
-])
+@pytest.mark.parametrize(
+    "env,words",
+    [
+        ({"HELPDESK_MODE": "demo", "HELPDESK_JWT_SECRET": PRIVATE}, "demo secret only"),
+        ({"HELPDESK_MODE": "production"}, "HELPDESK_JWT_SECRET"),
+        ({"HELPDESK_MODE": "production", "HELPDESK_JWT_SECRET": DEMO_SECRET}, "demo secret is refused"),
+        ({"HELPDESK_MODE": "production", "HELPDESK_JWT_SECRET": "short"}, "32 characters"),
+        ({"HELPDESK_MODE": "staging"}, "HELPDESK_MODE"),
+        ({"HELPDESK_BIND_HOST": "0.0.0.0"}, "loopback only"),
+        ({"HELPDESK_BIND_HOST": "192.168.1.10"}, "loopback only"),
+        ({"HELPDESK_MAX_MESSAGE_CHARS": "lots"}, "HELPDESK_MAX_MESSAGE_CHARS"),
+        ({"HELPDESK_RASA_PUBLIC_URL": "javascript:alert(1)"}, "HELPDESK_RASA_PUBLIC_URL"),
+    ],
+)
 def test_unsafe_settings_are_refused_with_the_setting_named(env, words):
     with pytest.raises(settings.SettingsError, match=words):
         settings.HelpdeskSettings.from_env(env)
@@ -88,8 +95,14 @@ def test_every_token_carries_iat_and_lives_at_most_the_documented_maximum():
 def run_stack(env_changes):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
     env.update(env_changes)
-    return subprocess.run([sys.executable, "-m", "helpdesk.stack", "run", "--web-port", "1"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "helpdesk.stack", "run", "--web-port", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_make_run_refuses_to_start_a_demo_with_a_private_secret_and_says_why():
@@ -101,8 +114,9 @@ def test_make_run_refuses_to_start_a_demo_with_a_private_secret_and_says_why():
 def test_the_web_app_prints_its_mode_at_start(tmp_path, module):
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
     env.update({"HELPDESK_MODE": "production", "HELPDESK_JWT_SECRET": PRIVATE, "PYTHONPATH": str(ROOT)})
-    refused = subprocess.run([sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=60)
+    refused = subprocess.run(
+        [sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     # production without the VNPAY merchant settings refuses to start, saying so (never a traceback)
     assert refused.returncode == 2 and "VNPAY" in refused.stdout and "Traceback" not in refused.stdout + refused.stderr
 
@@ -110,6 +124,7 @@ def test_the_web_app_prints_its_mode_at_start(tmp_path, module):
 def test_the_action_server_prints_its_mode_at_start():
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
     env.update({"PYTHONPATH": str(ROOT)})
-    started = subprocess.run([sys.executable, "-c", "import actions"], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=120)
+    started = subprocess.run(
+        [sys.executable, "-c", "import actions"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert started.returncode == 0 and "mode: DEMO" in started.stderr

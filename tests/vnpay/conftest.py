@@ -1,5 +1,6 @@
 """Fixtures of the VNPAY suites: a clean database (SQLite file; PostgreSQL when
 BILLING_TEST_POSTGRES_URL is set), a test terminal, and a paying demo workspace."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,12 @@ from tests.dbs import POSTGRES_ENV, PostgresServer  # noqa: E402
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 WORKSPACE_ID = "ws-pay"
 TEST_CONFIG = vnpay.VnpayConfig(
-    tmn_code="TESTTMN1", hash_secret="ipn-test-secret-9f2c", payment_url="http://127.0.0.1:9/pay",
-    return_url="http://127.0.0.1:9/vnpay/return", api_url="http://127.0.0.1:9/api", mode="demo",
+    tmn_code="TESTTMN1",
+    hash_secret="ipn-test-secret-9f2c",
+    payment_url="http://127.0.0.1:9/pay",
+    return_url="http://127.0.0.1:9/vnpay/return",
+    api_url="http://127.0.0.1:9/api",
+    mode="demo",
 )
 
 
@@ -79,12 +84,14 @@ def paying_workspace(workspace_id: str = WORKSPACE_ID, now: datetime = NOW):
     start = now - timedelta(days=100)
     end = datetime(start.year + 1, start.month, start.day, tzinfo=timezone.utc)
     return Workspace(
-        id=workspace_id, name="Công ty Thử nghiệm", created_at=start - timedelta(days=30),
+        id=workspace_id,
+        name="Công ty Thử nghiệm",
+        created_at=start - timedelta(days=30),
         subscriptions=[
-            Subscription("digital_workspace", "standard", Status.ACTIVE, 10, start, end, Cycle.YEARLY,
-                         RenewalMode.MANUAL),
-            Subscription("app_builder", "starter", Status.ACTIVE, 10, start, end, Cycle.YEARLY,
-                         RenewalMode.MANUAL),
+            Subscription(
+                "digital_workspace", "standard", Status.ACTIVE, 10, start, end, Cycle.YEARLY, RenewalMode.MANUAL
+            ),
+            Subscription("app_builder", "starter", Status.ACTIVE, 10, start, end, Cycle.YEARLY, RenewalMode.MANUAL),
         ],
     )
 
@@ -113,7 +120,8 @@ def signed_ipn(config, order_or_fields, response_code="00", transaction_status=N
             "vnp_TmnCode": config.tmn_code,
             "vnp_TransactionNo": "14000001",
             "vnp_TransactionStatus": transaction_status
-            if transaction_status is not None else ("00" if response_code == "00" else "02"),
+            if transaction_status is not None
+            else ("00" if response_code == "00" else "02"),
             "vnp_TxnRef": order.txn_ref,
         }
     fields.update(overrides)

@@ -1,5 +1,6 @@
 """Hostile IPNs: whatever arrives, the answer is one of VNPAY's JSON codes and nothing is
 half-written; only a correctly signed, matching, pending order ever changes."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing_core.service_layer import payments
 from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from billing_core.domain.model import OrderStatus
 from billing_core.domain.rules import ChangeRequest
+from billing_core.service_layer import payments
 
 from .conftest import NOW, WORKSPACE_ID, paying_workspace, seed, signed_ipn
 
@@ -39,17 +40,20 @@ def assert_clean(answer):
     assert answer["Message"] == payments.IPN_MESSAGES[answer["RspCode"]]
 
 
-@pytest.mark.parametrize("params", [
-    {},
-    None,
-    "vnp_Amount=1",
-    [("vnp_Amount",)],
-    {"vnp_SecureHash": None},
-    {"vnp_SecureHash": ["a", "b"]},
-    {"vnp_TxnRef": object()},
-    [(1, 2), (None, None)],
-    {"vnp_SecureHash": "\x00" * 10, "vnp_TxnRef": "\ud800"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        None,
+        "vnp_Amount=1",
+        [("vnp_Amount",)],
+        {"vnp_SecureHash": None},
+        {"vnp_SecureHash": ["a", "b"]},
+        {"vnp_TxnRef": object()},
+        [(1, 2), (None, None)],
+        {"vnp_SecureHash": "\x00" * 10, "vnp_TxnRef": "\ud800"},
+    ],
+)
 def test_garbage_gets_a_clean_non_00_answer(world, config, params):
     uow, _ = world
     before = state(uow)
@@ -59,8 +63,9 @@ def test_garbage_gets_a_clean_non_00_answer(world, config, params):
     assert state(uow) == before
 
 
-@pytest.mark.parametrize("missing", ["vnp_ResponseCode", "vnp_TransactionStatus", "vnp_Amount", "vnp_TxnRef",
-                                     "vnp_TmnCode"])
+@pytest.mark.parametrize(
+    "missing", ["vnp_ResponseCode", "vnp_TransactionStatus", "vnp_Amount", "vnp_TxnRef", "vnp_TmnCode"]
+)
 def test_signed_but_missing_fields(world, config, missing):
     uow, order = world
     params = signed_ipn(config, order, **{missing: None})  # VNPAY's signature over what is there
@@ -74,9 +79,24 @@ def test_signed_but_missing_fields(world, config, missing):
     assert stored.status is (OrderStatus.FAILED if expected == "00" else OrderStatus.PENDING)
 
 
-@pytest.mark.parametrize("amount", ["abc", "", " 363013700", "363013700 ", "+363013700", "-363013700",
-                                    "3.63e8", "363013700.00", "9" * 400, "0" * 400 + "1", "٣٦٣٠١٣٧٠٠",
-                                    "0x15a3", "1_000"])
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "abc",
+        "",
+        " 363013700",
+        "363013700 ",
+        "+363013700",
+        "-363013700",
+        "3.63e8",
+        "363013700.00",
+        "9" * 400,
+        "0" * 400 + "1",
+        "٣٦٣٠١٣٧٠٠",
+        "0x15a3",
+        "1_000",
+    ],
+)
 def test_non_numeric_or_huge_amounts_are_04(world, config, amount):
     uow, order = world
     answer = payments.handle_ipn(uow, signed_ipn(config, order, vnp_Amount=amount), config)
@@ -132,11 +152,24 @@ def test_a_pending_order_past_its_window_is_still_settled(world, config):
     assert state(uow)[1][0][1] is OrderStatus.PAID
 
 
-ipn_keys = st.sampled_from([
-    "vnp_Amount", "vnp_BankCode", "vnp_BankTranNo", "vnp_CardType", "vnp_OrderInfo", "vnp_PayDate",
-    "vnp_ResponseCode", "vnp_TmnCode", "vnp_TransactionNo", "vnp_TransactionStatus", "vnp_TxnRef",
-    "vnp_SecureHash", "vnp_SecureHashType", "other",
-])
+ipn_keys = st.sampled_from(
+    [
+        "vnp_Amount",
+        "vnp_BankCode",
+        "vnp_BankTranNo",
+        "vnp_CardType",
+        "vnp_OrderInfo",
+        "vnp_PayDate",
+        "vnp_ResponseCode",
+        "vnp_TmnCode",
+        "vnp_TransactionNo",
+        "vnp_TransactionStatus",
+        "vnp_TxnRef",
+        "vnp_SecureHash",
+        "vnp_SecureHashType",
+        "other",
+    ]
+)
 values = st.one_of(st.text(max_size=40), st.sampled_from(["00", "24", "01", ""]), st.integers().map(str))
 
 
@@ -152,8 +185,11 @@ def test_fuzzed_unsigned_ipns_never_change_anything(world, config, pairs):
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(changes=st.dictionaries(ipn_keys.filter(lambda k: k.startswith("vnp_") and k != "vnp_SecureHash"),
-                               values, max_size=5))
+@given(
+    changes=st.dictionaries(
+        ipn_keys.filter(lambda k: k.startswith("vnp_") and k != "vnp_SecureHash"), values, max_size=5
+    )
+)
 def test_fuzzed_signed_ipns_settle_at_most_once(world, config, changes):
     """Even correctly signed (as if VNPAY sent them), changed fields never pay a wrong order."""
     uow, order = world

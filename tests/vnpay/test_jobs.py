@@ -1,4 +1,5 @@
 """Jobs: reconciliation of orders left pending (querydr) and auto-renewal orders + reminders."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -6,11 +7,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from billing_core.service_layer import payments, services
 from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from billing_core.domain.model import Cycle, OrderKind, OrderStatus, RenewalMode, ScheduledChange
 from billing_core.domain.rules import ChangeRequest
+from billing_core.service_layer import payments, services
 
 from .conftest import NOW, WORKSPACE_ID, paying_workspace, seed, signed_ipn
 
@@ -42,18 +43,30 @@ class FakeVnpaySession:
 
             raise requests.ConnectionError("VNPAY unreachable")
         if outcome == "forged":
-            return FakeResponse(200, {"vnp_ResponseCode": "00", "vnp_TransactionStatus": "00",
-                                      "vnp_SecureHash": "f" * 128})
+            return FakeResponse(
+                200, {"vnp_ResponseCode": "00", "vnp_TransactionStatus": "00", "vnp_SecureHash": "f" * 128}
+            )
         amount, status = outcome if isinstance(outcome, tuple) else (None, outcome)
-        fields = {"vnp_ResponseId": "1", "vnp_Command": "querydr", "vnp_TmnCode": self.config.tmn_code,
-                  "vnp_TxnRef": json["vnp_TxnRef"], "vnp_Message": "ok"}
+        fields = {
+            "vnp_ResponseId": "1",
+            "vnp_Command": "querydr",
+            "vnp_TmnCode": self.config.tmn_code,
+            "vnp_TxnRef": json["vnp_TxnRef"],
+            "vnp_Message": "ok",
+        }
         if status == "missing":
             fields.update(vnp_ResponseCode="91")
         elif status == "api_error":
             fields.update(vnp_ResponseCode="99")
         else:
-            fields.update(vnp_ResponseCode="00", vnp_TransactionStatus=status, vnp_Amount=str(amount),
-                          vnp_TransactionNo="15000001", vnp_PayDate="20261126161000", vnp_BankCode="NCB")
+            fields.update(
+                vnp_ResponseCode="00",
+                vnp_TransactionStatus=status,
+                vnp_Amount=str(amount),
+                vnp_TransactionNo="15000001",
+                vnp_PayDate="20261126161000",
+                vnp_BankCode="NCB",
+            )
         return FakeResponse(200, vnpay.querydr_answer(self.config, fields))
 
 
@@ -94,8 +107,9 @@ def test_reconcile_applies_a_payment_whose_ipn_never_came(uow, config):
     assert actions(uow).count("change_applied") == 1
 
 
-@pytest.mark.parametrize("outcome, final", [("missing", OrderStatus.EXPIRED), ("01", OrderStatus.EXPIRED),
-                                            ("02", OrderStatus.FAILED)])
+@pytest.mark.parametrize(
+    "outcome, final", [("missing", OrderStatus.EXPIRED), ("01", OrderStatus.EXPIRED), ("02", OrderStatus.FAILED)]
+)
 def test_reconcile_closes_unpaid_orders(uow, config, outcome, final):
     order = open_order(uow, config)
     answer = outcome if outcome == "missing" else (order.amount_vnd * 100, outcome)
@@ -129,6 +143,7 @@ def test_reconcile_skips_open_and_final_orders_and_mismatched_amounts(uow, confi
 
 # --- auto renewal --------------------------------------------------------------------------------
 
+
 def auto_renewing(uow, days_left=5, scheduled=False):
     with uow:
         workspace = uow.workspaces.get(WORKSPACE_ID, for_update=True)
@@ -138,8 +153,9 @@ def auto_renewing(uow, days_left=5, scheduled=False):
         base = workspace.subscription("digital_workspace")
         base.renewal_mode = RenewalMode.AUTO
         if scheduled:
-            workspace.scheduled_changes.append(ScheduledChange(
-                "digital_workspace", "starter", Cycle.YEARLY, 10, end, "too expensive", NOW))
+            workspace.scheduled_changes.append(
+                ScheduledChange("digital_workspace", "starter", Cycle.YEARLY, 10, end, "too expensive", NOW)
+            )
         workspace.touch()
         uow.commit()
     return end
@@ -151,7 +167,12 @@ def test_renewal_order_and_reminder_before_the_period_ends(uow, config):
     assert len(created) == 1  # App Builder renews manually: no order for it
     order = created[0]
     assert (order.kind, order.product, order.tier, order.cycle, order.seats) == (
-        OrderKind.RENEWAL, "digital_workspace", "standard", Cycle.YEARLY, 10)
+        OrderKind.RENEWAL,
+        "digital_workspace",
+        "standard",
+        Cycle.YEARLY,
+        10,
+    )
     assert order.amount_vnd == 10 * 1_000_000  # catalog: Standard yearly 1,000,000 VND per seat
     assert order.expires_at == NOW + payments.RENEWAL_LINK_TTL
     with uow:
@@ -208,7 +229,10 @@ def test_run_payment_jobs_reconciles_then_renews(uow, config):
     counts = payments.run_payment_jobs(uow, config, LATER, session=session)
     assert counts == {"orders_closed": 1, "orders_unresolved": 0, "renewal_orders": 1}
     assert payments.run_payment_jobs(uow, config, LATER + timedelta(minutes=1), session=session) == {
-        "orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
+        "orders_closed": 0,
+        "orders_unresolved": 0,
+        "renewal_orders": 0,
+    }
 
 
 def test_one_run_jobs_runs_the_plan_jobs_and_the_payment_jobs(uow, config, monkeypatch):
@@ -223,15 +247,26 @@ def test_one_run_jobs_runs_the_plan_jobs_and_the_payment_jobs(uow, config, monke
     monkeypatch.setattr(vnpay.VnpayConfig, "from_env", classmethod(lambda cls, *a, **k: 1 / 0))  # config is used
     catalog = load_catalog()
     counts = jobs.run_jobs(uow, config, LATER, catalog, session=session)
-    assert counts == {"trials_expired": 0, "renewed": 0, "retention_executed": 0,
-                      "orders_closed": 1, "orders_unresolved": 0, "renewal_orders": 1}
+    assert counts == {
+        "trials_expired": 0,
+        "renewed": 0,
+        "retention_executed": 0,
+        "orders_closed": 1,
+        "orders_unresolved": 0,
+        "renewal_orders": 1,
+    }
     assert session.calls and session.calls[0]["vnp_TmnCode"] == config.tmn_code
     assert orders(uow)[order.txn_ref].status is OrderStatus.EXPIRED
     renewal = next(o for o in orders(uow).values() if o.kind is OrderKind.RENEWAL)
     assert renewal.created_at == LATER  # the given moment, not the clock
     assert jobs.run_jobs(uow, config, LATER + timedelta(minutes=1), catalog, session=session) == {
-        "trials_expired": 0, "renewed": 0, "retention_executed": 0,
-        "orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
+        "trials_expired": 0,
+        "renewed": 0,
+        "retention_executed": 0,
+        "orders_closed": 0,
+        "orders_unresolved": 0,
+        "renewal_orders": 0,
+    }
     later = jobs.run_jobs(uow, config, LATER + timedelta(days=6), catalog, session=session)
     assert later["renewed"] == 2  # the period ended: both plans of the workspace rolled over
 
@@ -256,15 +291,39 @@ def test_one_command_line_runs_every_job(sqlite_url, tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("VNPAY_")}
     env.update(BILLING_DATABASE_URL=sqlite_url, HELPDESK_MODE="demo", PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "billing_core", "run-jobs", "--json"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "billing_core", "run-jobs", "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"trials_expired": 0, "renewed": 0, "retention_executed": 0,
-                                       "orders_closed": 0, "orders_unresolved": 0, "renewal_orders": 0}
+    assert json.loads(done.stdout) == {
+        "trials_expired": 0,
+        "renewed": 0,
+        "retention_executed": 0,
+        "orders_closed": 0,
+        "orders_unresolved": 0,
+        "renewal_orders": 0,
+    }
     env["HELPDESK_MODE"] = "production"
-    done = subprocess.run([sys.executable, "-m", "billing_core", "run-jobs"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "billing_core", "run-jobs"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "VNPAY_HASH_SECRET" in done.stderr and "Traceback" not in done.stderr
-    old_entry_point = subprocess.run([sys.executable, "-m", "billing_core.service_layer.payments", "run-jobs"],
-                                     env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    old_entry_point = subprocess.run(
+        [sys.executable, "-m", "billing_core.service_layer.payments", "run-jobs"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert old_entry_point.stdout == ""  # the module is no program any more: one CLI, one run-jobs

@@ -1,4 +1,5 @@
 """Orders and the IPN over a real database (SQLite file; PostgreSQL when configured)."""
+
 from __future__ import annotations
 
 import threading
@@ -6,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from billing_core.domain.messages import render_error
-from billing_core.domain.catalog import load_catalog
-from billing_core.domain import errors
-from billing_core.service_layer import payments
 from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
+from billing_core.domain import errors
+from billing_core.domain.catalog import load_catalog
+from billing_core.domain.messages import render_error
 from billing_core.domain.model import Cycle, OrderKind, OrderStatus, RenewalMode, Status
 from billing_core.domain.rules import ChangeRequest
+from billing_core.service_layer import payments
 
 from .conftest import NOW, WORKSPACE_ID, paying_workspace, seed, signed_ipn
 
@@ -42,6 +43,7 @@ def checkout(uow, config, request=UPGRADE, now=NOW, mode="manual", **kwargs):
 
 
 # --- checkout ------------------------------------------------------------------------------------
+
 
 def test_checkout_creates_one_pending_order_with_a_signed_link(uow, config):
     result = checkout(uow, config, mode="auto")
@@ -74,7 +76,9 @@ def test_asking_twice_returns_the_same_order_and_link(uow, config):
 
 def test_a_different_change_while_an_order_is_open_is_blocked_with_the_open_link(uow, config):
     first = checkout(uow, config)
-    other = checkout(uow, config, ChangeRequest("app_builder", "standard", "yearly", 12), now=NOW + timedelta(minutes=1))
+    other = checkout(
+        uow, config, ChangeRequest("app_builder", "standard", "yearly", 12), now=NOW + timedelta(minutes=1)
+    )
     assert other.order is None and not other.decision.allowed
     assert "PAYMENT_PENDING" in other.decision.codes
     assert other.open_order.txn_ref == first.order.txn_ref and other.open_pay_url == first.pay_url
@@ -94,13 +98,16 @@ def test_blocked_change_makes_no_order(uow, config):
     assert load(uow).orders == []
 
 
-@pytest.mark.parametrize("request_, error", [
-    (ChangeRequest("no_such_product", "standard"), errors.UnknownProductError),
-    (ChangeRequest("app_builder", "gold"), errors.UnknownTierError),
-    (ChangeRequest("app_builder", "standard", "weekly"), errors.UnknownCycleError),
-    (ChangeRequest("app_builder", "standard", None, -3), errors.InvalidSeatsError),
-    (ChangeRequest("app_builder", "standard", None, 10, {"storage": -5}), errors.InvalidCapacityAmountError),
-])
+@pytest.mark.parametrize(
+    "request_, error",
+    [
+        (ChangeRequest("no_such_product", "standard"), errors.UnknownProductError),
+        (ChangeRequest("app_builder", "gold"), errors.UnknownTierError),
+        (ChangeRequest("app_builder", "standard", "weekly"), errors.UnknownCycleError),
+        (ChangeRequest("app_builder", "standard", None, -3), errors.InvalidSeatsError),
+        (ChangeRequest("app_builder", "standard", None, 10, {"storage": -5}), errors.InvalidCapacityAmountError),
+    ],
+)
 def test_bad_requests_raise_and_write_nothing(uow, config, request_, error):
     with pytest.raises(error):
         checkout(uow, config, request_)
@@ -116,6 +123,7 @@ def test_bad_renewal_mode_and_unknown_workspace(uow, config):
 
 
 # --- IPN ------------------------------------------------------------------------------------------
+
 
 def test_paid_ipn_marks_paid_and_applies_the_upgrade_at_once(uow, config):
     order = checkout(uow, config).order
@@ -171,9 +179,23 @@ def test_check_order_97_01_04_02(uow, config):
     assert payments.handle_ipn(uow, good, config) == {"RspCode": "02", "Message": "Order already confirmed"}
 
 
-@pytest.mark.parametrize("key", ["vnp_Amount", "vnp_BankCode", "vnp_BankTranNo", "vnp_CardType", "vnp_OrderInfo",
-                                 "vnp_PayDate", "vnp_ResponseCode", "vnp_TmnCode", "vnp_TransactionNo",
-                                 "vnp_TransactionStatus", "vnp_TxnRef", "vnp_SecureHash"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "vnp_Amount",
+        "vnp_BankCode",
+        "vnp_BankTranNo",
+        "vnp_CardType",
+        "vnp_OrderInfo",
+        "vnp_PayDate",
+        "vnp_ResponseCode",
+        "vnp_TmnCode",
+        "vnp_TransactionNo",
+        "vnp_TransactionStatus",
+        "vnp_TxnRef",
+        "vnp_SecureHash",
+    ],
+)
 def test_every_field_tampered_in_turn_gives_97(uow, config, key):
     order = checkout(uow, config).order
     params = signed_ipn(config, order)
@@ -267,8 +289,16 @@ def test_database_outage_answers_99_and_writes_nothing(uow, config, monkeypatch)
 def test_unreachable_database_answers_99(config, tmp_path):
     unit = SqlAlchemyUnitOfWork(f"sqlite:///{tmp_path / 'missing-dir' / 'no-such.db'}")
     order = paying_workspace()  # any object with the order fields will do for signing
-    params = signed_ipn(config, {"vnp_TxnRef": "X1", "vnp_Amount": "100", "vnp_TmnCode": config.tmn_code,
-                                 "vnp_ResponseCode": "00", "vnp_TransactionStatus": "00"})
+    params = signed_ipn(
+        config,
+        {
+            "vnp_TxnRef": "X1",
+            "vnp_Amount": "100",
+            "vnp_TmnCode": config.tmn_code,
+            "vnp_ResponseCode": "00",
+            "vnp_TransactionStatus": "00",
+        },
+    )
     assert order is not None
     assert payments.handle_ipn(unit, params, config)["RspCode"] == "99"
 
@@ -301,8 +331,9 @@ def test_concurrent_checkouts_of_the_same_change_make_one_order(uow, config):
 
     def ask():
         barrier.wait()
-        results.append(payments.start_checkout(SqlAlchemyUnitOfWork(url), WORKSPACE_ID, UPGRADE, "manual", config,
-                                               now=NOW))
+        results.append(
+            payments.start_checkout(SqlAlchemyUnitOfWork(url), WORKSPACE_ID, UPGRADE, "manual", config, now=NOW)
+        )
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for thread in threads:

@@ -1,6 +1,7 @@
 """Issue 10 N (pending orders: cancel and reorder; a late IPN for a cancelled order) and the VNPAY
 rows the mutation run found missing (ResponseCode and TransactionStatus judged together; 24; a
 constant-time signature check)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -105,16 +106,23 @@ def test_N_a_late_ipn_for_a_cancelled_order_is_answered_02_and_flagged_for_a_ref
         assert payments.handle_ipn(uow, paid, config, NOW + timedelta(minutes=5)) == payments.ipn_answer("02")
     after = load(uow)
     assert after.orders[0].status is OrderStatus.CANCELLED  # nothing applied
-    assert (after.subscription("app_builder").tier, after.subscription("app_builder").cycle) == (before.tier,
-                                                                                                  before.cycle)
+    assert (after.subscription("app_builder").tier, after.subscription("app_builder").cycle) == (
+        before.tier,
+        before.cycle,
+    )
     flagged = entries(uow, payments.LATE_PAYMENT)
     assert len(flagged) == 1 and flagged[0].detail["refund_due"] is True
     assert flagged[0].detail["amount_vnd"] == pending.amount_vnd
     summary = services.workspace_summary(uow, WORKSPACE_ID, NOW + timedelta(minutes=6))
-    assert summary["refunds_due"] == [{
-        "order_ref": pending.txn_ref, "status": "cancelled", "amount_vnd": pending.amount_vnd,
-        "paid_at": "2026-11-26T09:15:00+00:00",  # vnp_PayDate 16:15 in Vietnam
-        "transaction_no": "14000001"}]
+    assert summary["refunds_due"] == [
+        {
+            "order_ref": pending.txn_ref,
+            "status": "cancelled",
+            "amount_vnd": pending.amount_vnd,
+            "paid_at": "2026-11-26T09:15:00+00:00",  # vnp_PayDate 16:15 in Vietnam
+            "transaction_no": "14000001",
+        }
+    ]
     shown = "\n".join(cli._summary_lines(summary, "vi", CATALOG))
     assert "Cần hoàn tiền" in shown and pending.txn_ref in shown and "đã hủy" in shown
     # a failed payment of the cancelled order: answered 02, nothing to refund
@@ -124,20 +132,30 @@ def test_N_a_late_ipn_for_a_cancelled_order_is_answered_02_and_flagged_for_a_ref
 
 
 # --- VNPAY: "paid" needs both codes; 24 is a cancellation; constant-time signatures ----------------
-@pytest.mark.parametrize("response_code, transaction_status", [
-    ("07", "00"), ("24", "00"), ("99", "00"),  # a non-00 ResponseCode with TransactionStatus 00
-    ("00", "01"), ("00", "02"),  # and the other way round
-    ("24", "02"),  # the customer cancelled at VNPAY
-])
-def test_paid_only_when_response_code_and_transaction_status_are_both_00(uow, config, response_code,
-                                                                          transaction_status):
+@pytest.mark.parametrize(
+    "response_code, transaction_status",
+    [
+        ("07", "00"),
+        ("24", "00"),
+        ("99", "00"),  # a non-00 ResponseCode with TransactionStatus 00
+        ("00", "01"),
+        ("00", "02"),  # and the other way round
+        ("24", "02"),  # the customer cancelled at VNPAY
+    ],
+)
+def test_paid_only_when_response_code_and_transaction_status_are_both_00(
+    uow, config, response_code, transaction_status
+):
     order = checkout(uow, config, MONTHLY).order
     fields = signed_ipn(config, order, response_code=response_code, transaction_status=transaction_status)
     assert not vnpay.PaymentResult.from_fields(vnpay.single_valued(fields)).paid
     assert payments.handle_ipn(uow, fields, config, NOW + timedelta(minutes=1)) == payments.ipn_answer("00")
     stored = load(uow)
     assert stored.orders[0].status is OrderStatus.FAILED and stored.orders[0].paid_at is None
-    assert stored.subscription("app_builder").cycle is Cycle.MONTHLY and stored.subscription("app_builder").tier == "starter"
+    assert (
+        stored.subscription("app_builder").cycle is Cycle.MONTHLY
+        and stored.subscription("app_builder").tier == "starter"
+    )
     assert stored.orders[0].response_code != "00"
 
 
@@ -154,8 +172,9 @@ def test_the_signature_check_is_constant_time(monkeypatch, config):
     monkeypatch.setattr(vnpay.hmac, "compare_digest", spy)
     assert vnpay.verify(fields, config.hash_secret) is True
     assert len(calls) == 1  # the comparison is hmac.compare_digest, not ==
-    forged = dict(fields, vnp_SecureHash=fields["vnp_SecureHash"][:-1] + ("0" if fields["vnp_SecureHash"][-1] != "0"
-                                                                           else "1"))
+    forged = dict(
+        fields, vnp_SecureHash=fields["vnp_SecureHash"][:-1] + ("0" if fields["vnp_SecureHash"][-1] != "0" else "1")
+    )
     assert vnpay.verify(forged, config.hash_secret) is False and len(calls) == 2
     monkeypatch.setattr(vnpay.hmac, "compare_digest", lambda a, b: False)  # it decides, not a shortcut
     assert vnpay.verify(fields, config.hash_secret) is False
@@ -189,16 +208,29 @@ class _OneAnswer:
 def test_a_querydr_answer_without_a_transaction_reads_as_none_made(uow, config):
     order = checkout(uow, config, MONTHLY).order
     missing = vnpay.querydr(config, order, NOW, session=_OneAnswer(config, {"vnp_ResponseCode": "91"}))
-    assert (missing.response_code, missing.transaction_status, missing.transaction_no, missing.amount_vnd,
-            missing.pay_date) == ("91", "", "", None, None)
+    assert (
+        missing.response_code,
+        missing.transaction_status,
+        missing.transaction_no,
+        missing.amount_vnd,
+        missing.pay_date,
+    ) == ("91", "", "", None, None)
     assert missing.not_found and not missing.paid
-    failed = vnpay.querydr(config, order, NOW, session=_OneAnswer(config, {
-        "vnp_ResponseCode": "00", "vnp_TransactionStatus": "02", "vnp_Amount": str(order.amount_vnd * 100)}))
+    failed = vnpay.querydr(
+        config,
+        order,
+        NOW,
+        session=_OneAnswer(
+            config, {"vnp_ResponseCode": "00", "vnp_TransactionStatus": "02", "vnp_Amount": str(order.amount_vnd * 100)}
+        ),
+    )
     assert failed.found and not failed.paid and failed.transaction_no == ""
-    assert payments.reconcile_pending(uow, config, order.expires_at + timedelta(minutes=10),
-                                      session=_OneAnswer(config, {"vnp_ResponseCode": "00",
-                                                                  "vnp_TransactionStatus": "02"})) == [
-        {"txn_ref": order.txn_ref, "outcome": "failed"}]
+    assert payments.reconcile_pending(
+        uow,
+        config,
+        order.expires_at + timedelta(minutes=10),
+        session=_OneAnswer(config, {"vnp_ResponseCode": "00", "vnp_TransactionStatus": "02"}),
+    ) == [{"txn_ref": order.txn_ref, "outcome": "failed"}]
     stored = load(uow).orders[0]
     assert stored.status is OrderStatus.FAILED and stored.transaction_no is None  # no transaction was made
 
@@ -207,14 +239,22 @@ def test_a_paid_ipn_records_what_vnpay_said(uow, config):
     from datetime import datetime, timezone
 
     order = checkout(uow, config, MONTHLY).order
-    assert payments.handle_ipn(uow, signed_ipn(config, order), config, NOW + timedelta(minutes=20)) == \
-        payments.ipn_answer("00")
+    assert payments.handle_ipn(
+        uow, signed_ipn(config, order), config, NOW + timedelta(minutes=20)
+    ) == payments.ipn_answer("00")
     stored = load(uow).orders[0]
     assert stored.status is OrderStatus.PAID and stored.response_code == "00"
     assert stored.transaction_no == "14000001"
     assert stored.paid_at == datetime(2026, 11, 26, 9, 15, tzinfo=timezone.utc)  # vnp_PayDate, 16:15 in Vietnam
     paid = entries(uow, "payment_paid")[0].detail
-    assert {k: paid[k] for k in ("txn_ref", "amount_vnd", "response_code", "transaction_status", "transaction_no",
-                                 "bank_code")} == {
-        "txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "response_code": "00",
-        "transaction_status": "00", "transaction_no": "14000001", "bank_code": "NCB"}
+    assert {
+        k: paid[k]
+        for k in ("txn_ref", "amount_vnd", "response_code", "transaction_status", "transaction_no", "bank_code")
+    } == {
+        "txn_ref": order.txn_ref,
+        "amount_vnd": order.amount_vnd,
+        "response_code": "00",
+        "transaction_status": "00",
+        "transaction_no": "14000001",
+        "bank_code": "NCB",
+    }

@@ -1,4 +1,5 @@
 """The gateway client alone (no web framework, no database): runs in both environments."""
+
 from __future__ import annotations
 
 import json
@@ -33,22 +34,37 @@ OUTSIDE_PARAMS = {
     "vnp_TransactionStatus": "00",
     "vnp_TxnRef": "1716257871703",
 }
-HASH_00 = ("649982421beb422556a1374713c74e58e716ecbd05007c0c0e1f7effdfaf361d"
-           "bf146889ca446139afe11b9954c4d5c486e99e3b86fcfab6957f29eb0be72895")
-HASH_99 = ("503194f6d93b57b357b2d1d09742565e67e86d771352c5dca4fc8d39df3d392c"
-           "6b3809add9405f97cfb9631f445e36c80656cfbf47eac67d97fa165865c13e1b")
+HASH_00 = (
+    "649982421beb422556a1374713c74e58e716ecbd05007c0c0e1f7effdfaf361d"
+    "bf146889ca446139afe11b9954c4d5c486e99e3b86fcfab6957f29eb0be72895"
+)
+HASH_99 = (
+    "503194f6d93b57b357b2d1d09742565e67e86d771352c5dca4fc8d39df3d392c"
+    "6b3809add9405f97cfb9631f445e36c80656cfbf47eac67d97fa165865c13e1b"
+)
 
 CONFIG = vnpay.VnpayConfig(tmn_code="TESTTMN1", hash_secret="unit-test-secret", mode="demo")
 
 
 def make_order(amount=1_250_000, txn_ref="261126201500AB12CD34", created=None):
     created = created or datetime(2026, 11, 26, 13, 15, 0, tzinfo=timezone.utc)
-    return Order(txn_ref=txn_ref, kind=OrderKind.UPGRADE, product="app_builder", tier="standard",
-                 cycle=Cycle.YEARLY, seats=10, addons={"storage": 50}, amount_vnd=amount,
-                 status=OrderStatus.PENDING, created_at=created, expires_at=created + vnpay.PAYMENT_TTL)
+    return Order(
+        txn_ref=txn_ref,
+        kind=OrderKind.UPGRADE,
+        product="app_builder",
+        tier="standard",
+        cycle=Cycle.YEARLY,
+        seats=10,
+        addons={"storage": 50},
+        amount_vnd=amount,
+        status=OrderStatus.PENDING,
+        created_at=created,
+        expires_at=created + vnpay.PAYMENT_TTL,
+    )
 
 
 # --- the outside test vector ---------------------------------------------------------------
+
 
 def test_outside_vector_success_is_reproduced():
     assert vnpay.sign(OUTSIDE_PARAMS, "test_secret") == HASH_00
@@ -66,8 +82,12 @@ def test_percent_encoding_with_quote_does_not_reproduce_the_vector():
 
 
 def test_verify_accepts_the_vector_and_ignores_hash_type_and_foreign_keys():
-    params = {**OUTSIDE_PARAMS, "vnp_SecureHash": HASH_00.upper(), "vnp_SecureHashType": "HmacSHA512",
-              "utm_source": "x"}
+    params = {
+        **OUTSIDE_PARAMS,
+        "vnp_SecureHash": HASH_00.upper(),
+        "vnp_SecureHashType": "HmacSHA512",
+        "utm_source": "x",
+    }
     assert vnpay.verify(params, "test_secret")
     assert not vnpay.verify(params, "other_secret")
 
@@ -96,6 +116,7 @@ def test_verify_never_raises_on_hostile_input():
 
 
 # --- payment URL ------------------------------------------------------------------------------
+
 
 def test_payment_url_has_every_parameter_and_verifies():
     order = make_order()
@@ -167,8 +188,9 @@ DATE_PROBE = (
 @pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Asia/Ho_Chi_Minh", "Pacific/Kiritimati"])
 def test_dates_are_gmt7_whatever_the_server_time_zone(tz):
     env = {**os.environ, "TZ": tz, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", DATE_PROBE], env=env, cwd=ROOT, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", DATE_PROBE], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     # new year in Hanoi while it is still 2026 in UTC; naive = UTC; a New York offset is honoured
     assert out == ["20270101033005", "20260701100000", "20260308133000"]
 
@@ -261,6 +283,7 @@ def test_bad_mode_and_bad_urls_are_refused():
 
 # --- querydr against a local HTTP server -----------------------------------------------------------
 
+
 class FakeVnpayApi:
     """Plays VNPAY's merchant_webapi on loopback; ``script`` lists what each call answers."""
 
@@ -288,16 +311,24 @@ class FakeVnpayApi:
                 if action == "garbage":
                     payload = b"<html>maintenance</html>"
                 else:
-                    answer = vnpay.querydr_answer(outer.config, {
-                        "vnp_ResponseId": "r1", "vnp_Command": "querydr",
-                        "vnp_ResponseCode": "91" if action == "missing" else "00",
-                        "vnp_Message": "QueryDR Success", "vnp_TmnCode": outer.config.tmn_code,
-                        "vnp_TxnRef": body["vnp_TxnRef"], "vnp_Amount": "125000000", "vnp_BankCode": "NCB",
-                        "vnp_PayDate": "20261126201800", "vnp_TransactionNo": "14000001",
-                        "vnp_TransactionType": "01",
-                        "vnp_TransactionStatus": "00" if action == "paid" else "02",
-                        "vnp_OrderInfo": body["vnp_OrderInfo"],
-                    })
+                    answer = vnpay.querydr_answer(
+                        outer.config,
+                        {
+                            "vnp_ResponseId": "r1",
+                            "vnp_Command": "querydr",
+                            "vnp_ResponseCode": "91" if action == "missing" else "00",
+                            "vnp_Message": "QueryDR Success",
+                            "vnp_TmnCode": outer.config.tmn_code,
+                            "vnp_TxnRef": body["vnp_TxnRef"],
+                            "vnp_Amount": "125000000",
+                            "vnp_BankCode": "NCB",
+                            "vnp_PayDate": "20261126201800",
+                            "vnp_TransactionNo": "14000001",
+                            "vnp_TransactionType": "01",
+                            "vnp_TransactionStatus": "00" if action == "paid" else "02",
+                            "vnp_OrderInfo": body["vnp_OrderInfo"],
+                        },
+                    )
                     if action == "forged":
                         answer["vnp_TransactionStatus"] = "00"
                         answer["vnp_SecureHash"] = "0" * 128
@@ -342,9 +373,20 @@ def test_querydr_sends_a_signed_request_and_reads_a_paid_answer(api):
     assert sent["vnp_TransactionDate"] == "20261126201500"  # the pay link's vnp_CreateDate
     assert sent["vnp_CreateDate"] == "20261126203500"
     assert sent["vnp_IpAddr"] == "10.0.0.5"
-    data = "|".join(sent[k] for k in ("vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode",
-                                      "vnp_TxnRef", "vnp_TransactionDate", "vnp_CreateDate",
-                                      "vnp_IpAddr", "vnp_OrderInfo"))
+    data = "|".join(
+        sent[k]
+        for k in (
+            "vnp_RequestId",
+            "vnp_Version",
+            "vnp_Command",
+            "vnp_TmnCode",
+            "vnp_TxnRef",
+            "vnp_TransactionDate",
+            "vnp_CreateDate",
+            "vnp_IpAddr",
+            "vnp_OrderInfo",
+        )
+    )
     assert sent["vnp_SecureHash"] == vnpay.hmac_sha512(CONFIG.hash_secret, data)
 
 

@@ -3,6 +3,7 @@
 sanic-testing is not installed: each server is ``python -m webapp`` in a subprocess on a free
 port (the same entry point ``make run`` uses), talking to a SQLite file the test also reads.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,11 +19,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 import requests
 
-from billing_core.service_layer import payments
 from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema
 from billing_core.domain.model import OrderKind, OrderStatus, RenewalMode
 from billing_core.domain.rules import ChangeRequest
+from billing_core.service_layer import payments
 from helpdesk.stack import free_port
 
 from .conftest import paying_workspace, seed, signed_ipn
@@ -39,15 +40,22 @@ class WebServer:
         self.db_url = f"sqlite:///{folder / 'web.db'}"
         create_schema(self.db_url)
         self.config = vnpay.VnpayConfig(
-            tmn_code=TMN, hash_secret=SECRET,
+            tmn_code=TMN,
+            hash_secret=SECRET,
             payment_url=f"{self.base}/sandbox/vnpay/paymentv2/vpcpay.html",
             return_url=f"{self.base}/vnpay/return",
             api_url=f"{self.base}/sandbox/vnpay/merchant_webapi/api/transaction",
         )
         env = {
-            **os.environ, "PYTHONPATH": str(ROOT), "HELPDESK_MODE": mode, "BILLING_DATABASE_URL": self.db_url,
-            "HELPDESK_WEB_PORT": str(self.port), "VNPAY_TMN_CODE": TMN, "VNPAY_HASH_SECRET": SECRET,
-            "VNPAY_PAYMENT_URL": self.config.payment_url, "VNPAY_RETURN_URL": self.config.return_url,
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "HELPDESK_MODE": mode,
+            "BILLING_DATABASE_URL": self.db_url,
+            "HELPDESK_WEB_PORT": str(self.port),
+            "VNPAY_TMN_CODE": TMN,
+            "VNPAY_HASH_SECRET": SECRET,
+            "VNPAY_PAYMENT_URL": self.config.payment_url,
+            "VNPAY_RETURN_URL": self.config.return_url,
             "VNPAY_API_URL": self.config.api_url,
             # production needs a private token secret, demo mode the documented one (helpdesk/settings.py)
             "HELPDESK_JWT_SECRET": "vnpay-web-tests-private-secret-0123456789" if mode == "production" else "",
@@ -56,8 +64,9 @@ class WebServer:
             env["VNPAY_SANDBOX_IPN_URL"] = ipn_url
         env.update(extra_env or {})
         self.log = open(folder / f"web-{self.port}.log", "wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "webapp"], cwd=ROOT, env=env, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "webapp"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
 
     def wait(self, timeout=30.0) -> "WebServer":
         deadline = time.monotonic() + timeout
@@ -100,8 +109,10 @@ def server(tmp_path_factory):
 
 
 def hidden_fields(page: str) -> list:
-    return [(html.unescape(k), html.unescape(v))
-            for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)]
+    return [
+        (html.unescape(k), html.unescape(v))
+        for k, v in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', page)
+    ]
 
 
 def pay_in_sandbox(server, pay_url: str, outcome: str):
@@ -113,6 +124,7 @@ def pay_in_sandbox(server, pay_url: str, outcome: str):
 
 
 # --- the round trip ---------------------------------------------------------------------------------
+
 
 def test_paid_round_trip_applies_the_upgrade_and_the_return_page_says_so(server):
     checkout = server.checkout("ws-paid")
@@ -181,8 +193,9 @@ def test_return_page_with_a_bad_signature_shows_nothing_and_escapes(server):
     page = requests.get(server.base + "/vnpay/return?" + urlencode(params) + "&lang=<b>x</b>", timeout=10).text
     assert "Không xác minh được kết quả" in page
     assert "<script>" not in page and "<b>x</b>" not in page
-    unknown = signed_ipn(server.config, {"vnp_TxnRef": "<img src=x onerror=alert(1)>", "vnp_TmnCode": TMN,
-                                         "vnp_Amount": "100"})
+    unknown = signed_ipn(
+        server.config, {"vnp_TxnRef": "<img src=x onerror=alert(1)>", "vnp_TmnCode": TMN, "vnp_Amount": "100"}
+    )
     page = requests.get(server.base + "/vnpay/return?" + urlencode(unknown), timeout=10).text
     assert "Không tìm thấy đơn hàng" in page and "<img" not in page
 
@@ -192,18 +205,44 @@ def test_return_page_texts_for_renewals_and_paid_but_not_applied():
     from webapp.payments_routes import render_return_page
 
     now = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
-    renewal = Order("R1", OrderKind.RENEWAL, "digital_workspace", "standard", Cycle.YEARLY, 10, {}, 10_000_000,
-                    OrderStatus.PAID, now, now, paid_at=now)
-    page, _ = render_return_page("vi", True, payments.OrderLookup("w", renewal, False,
-                                                                   datetime(2026, 12, 1, 20, tzinfo=timezone.utc)))
+    renewal = Order(
+        "R1",
+        OrderKind.RENEWAL,
+        "digital_workspace",
+        "standard",
+        Cycle.YEARLY,
+        10,
+        {},
+        10_000_000,
+        OrderStatus.PAID,
+        now,
+        now,
+        paid_at=now,
+    )
+    page, _ = render_return_page(
+        "vi", True, payments.OrderLookup("w", renewal, False, datetime(2026, 12, 1, 20, tzinfo=timezone.utc))
+    )
     assert "kỳ tiếp theo của gói Không gian làm việc số Standard" in page and "02/12/2026" in page
-    stuck = Order("U1", OrderKind.UPGRADE, "app_builder", "standard", Cycle.YEARLY, 10, {}, 5, OrderStatus.PAID,
-                  now, now, paid_at=now)
+    stuck = Order(
+        "U1",
+        OrderKind.UPGRADE,
+        "app_builder",
+        "standard",
+        Cycle.YEARLY,
+        10,
+        {},
+        5,
+        OrderStatus.PAID,
+        now,
+        now,
+        paid_at=now,
+    )
     page, _ = render_return_page("en", True, payments.OrderLookup("w", stuck, False))
     assert "could not apply the plan automatically" in page
 
 
 # --- the IPN route -----------------------------------------------------------------------------------
+
 
 def ipn(server, query: str):
     reply = requests.get(server.base + "/vnpay/ipn?" + query, timeout=10)
@@ -252,6 +291,7 @@ def test_twenty_simultaneous_ipn_requests_apply_once(server):
 
 # --- the stand-in behaves like VNPAY ----------------------------------------------------------------
 
+
 def test_sandbox_refuses_a_tampered_link_like_vnpay(server):
     checkout = server.checkout("ws-tamper")
     tampered = checkout.pay_url.replace(f"vnp_Amount={checkout.order.amount_vnd * 100}", "vnp_Amount=100")
@@ -270,13 +310,15 @@ def test_sandbox_refuses_a_tampered_link_like_vnpay(server):
 
 def test_sandbox_json_api_for_automated_tests(server):
     checkout = server.checkout("ws-api")
-    reply = requests.post(server.base + "/sandbox/vnpay/api/pay",
-                          json={"pay_url": checkout.pay_url, "outcome": "00"}, timeout=30)
+    reply = requests.post(
+        server.base + "/sandbox/vnpay/api/pay", json={"pay_url": checkout.pay_url, "outcome": "00"}, timeout=30
+    )
     assert reply.status_code == 200 and reply.json()["ipn_answer"] == {"RspCode": "00", "Message": "Confirm Success"}
     assert reply.json()["return_url"].startswith(server.config.return_url + "?")
     assert server.workspace("ws-api").orders[0].status is OrderStatus.PAID
-    again = requests.post(server.base + "/sandbox/vnpay/api/pay", json={"pay_url": checkout.pay_url, "outcome": "00"},
-                          timeout=30)
+    again = requests.post(
+        server.base + "/sandbox/vnpay/api/pay", json={"pay_url": checkout.pay_url, "outcome": "00"}, timeout=30
+    )
     assert again.json()["ipn_answer"]["RspCode"] == "02"  # VNPAY would not take it twice; the app refuses anyway
     forged = checkout.pay_url.replace("vnp_Locale=vn", "vnp_Locale=en")
     bad = requests.post(server.base + "/sandbox/vnpay/api/pay", json={"pay_url": forged, "outcome": "00"}, timeout=30)
@@ -349,9 +391,13 @@ def test_bad_job_interval_is_a_startup_error(tmp_path):
 
 # --- modes -----------------------------------------------------------------------------------------
 
+
 def test_production_mode_has_no_sandbox(tmp_path):
-    web = WebServer(tmp_path, mode="production", extra_env={
-        "VNPAY_PAYMENT_URL": vnpay.VNPAY_SANDBOX_PAYMENT_URL, "VNPAY_API_URL": vnpay.VNPAY_SANDBOX_API_URL}).wait()
+    web = WebServer(
+        tmp_path,
+        mode="production",
+        extra_env={"VNPAY_PAYMENT_URL": vnpay.VNPAY_SANDBOX_PAYMENT_URL, "VNPAY_API_URL": vnpay.VNPAY_SANDBOX_API_URL},
+    ).wait()
     try:
         assert requests.get(web.base + "/sandbox/vnpay/paymentv2/vpcpay.html", timeout=10).status_code == 404
         assert requests.get(web.base + "/healthz", timeout=10).json()["vnpay"] == "VNPAY"

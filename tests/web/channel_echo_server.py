@@ -4,6 +4,7 @@ The bot answers every message with the conversation id it was filed under, so th
 see which conversation a message reached and who receives the reply, without a trained model.
 Run: python tests/web/channel_echo_server.py PORT
 """
+
 from __future__ import annotations
 
 import sys

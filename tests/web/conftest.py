@@ -5,6 +5,7 @@
   workspaces (SQLite, or PostgreSQL with BILLING_TEST_DB=postgres: see tests/dbs.py), in demo
   mode, with a test secret.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ class Server:
     def __init__(self, argv, env, ready_url, log_path):
         self.log_path = log_path
         self.log = open(log_path, "wb")
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -55,8 +57,14 @@ class Server:
 
 def base_env(**extra):
     env = dict(os.environ)
-    env.update({"PYTHONPATH": str(ROOT), "HELPDESK_JWT_SECRET": WEB_TEST_SECRET, "HELPDESK_MODE": "demo",
-                "RASA_TELEMETRY_ENABLED": "false"})
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "HELPDESK_JWT_SECRET": WEB_TEST_SECRET,
+            "HELPDESK_MODE": "demo",
+            "RASA_TELEMETRY_ENABLED": "false",
+        }
+    )
     env.update(extra)
     return env
 
@@ -73,8 +81,12 @@ def start_echo(folder: Path, database_url: str) -> Server:
     """The echo channel on ``database_url`` (its hand-off store), polling agent messages quickly."""
     port = free_port()
     env = base_env(BILLING_DATABASE_URL=database_url, HELPDESK_HANDOFF_POLL_SECONDS="0.2")
-    server = Server([PYTHON, "tests/web/channel_echo_server.py", str(port)], env,
-                    f"http://127.0.0.1:{port}/ready", folder / "echo.log")
+    server = Server(
+        [PYTHON, "tests/web/channel_echo_server.py", str(port)],
+        env,
+        f"http://127.0.0.1:{port}/ready",
+        folder / "echo.log",
+    )
     server.url = f"http://127.0.0.1:{port}"
     return server
 
@@ -89,11 +101,15 @@ def start_web(folder: Path, mode: str = "demo", **extra) -> Server:
     url = new_billing_database_url(folder)
     seed_database(url)
     port = free_port()
-    settings = {"BILLING_DATABASE_URL": url, "HELPDESK_MODE": mode, "HELPDESK_WEB_PORT": str(port),
-                "HELPDESK_RASA_URL": "http://127.0.0.1:5005",
-                "VNPAY_PAYMENT_URL": f"http://localhost:{port}/sandbox/vnpay/paymentv2/vpcpay.html",
-                "VNPAY_RETURN_URL": f"http://localhost:{port}/vnpay/return",
-                "VNPAY_SANDBOX_IPN_URL": f"http://127.0.0.1:{port}/vnpay/ipn"}
+    settings = {
+        "BILLING_DATABASE_URL": url,
+        "HELPDESK_MODE": mode,
+        "HELPDESK_WEB_PORT": str(port),
+        "HELPDESK_RASA_URL": "http://127.0.0.1:5005",
+        "VNPAY_PAYMENT_URL": f"http://localhost:{port}/sandbox/vnpay/paymentv2/vpcpay.html",
+        "VNPAY_RETURN_URL": f"http://localhost:{port}/vnpay/return",
+        "VNPAY_SANDBOX_IPN_URL": f"http://127.0.0.1:{port}/vnpay/ipn",
+    }
     settings.update(extra)
     env = base_env(**settings)
     server = Server([PYTHON, "-m", "webapp"], env, f"http://127.0.0.1:{port}/healthz", folder / "web.log")
@@ -124,8 +140,9 @@ def login(web):
 
     def make(workspace_id="demo-monthly", role="customer"):
         session = requests.Session()
-        answer = session.post(f"{web.url}/helpcenter/demo-login", json={"workspace_id": workspace_id, "role": role},
-                              timeout=10)
+        answer = session.post(
+            f"{web.url}/helpcenter/demo-login", json={"workspace_id": workspace_id, "role": role}, timeout=10
+        )
         assert answer.status_code == 200, answer.text
         return session
 

@@ -1,4 +1,5 @@
 """The agent console API: agents only; a customer token never reaches it, whatever it names."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -16,8 +17,17 @@ API_ROUTES = [
     ("GET", "/agent/api/workspaces/demo-monthly", None),
     ("GET", "/agent/api/handoffs", None),
     ("GET", "/agent/api/feedback", None),
-    ("POST", "/agent/api/triage", {"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard",
-                                   "cycle": "yearly", "seen": "blocked"}),
+    (
+        "POST",
+        "/agent/api/triage",
+        {
+            "workspace_id": "demo-monthly",
+            "product": "app_builder",
+            "tier": "standard",
+            "cycle": "yearly",
+            "seen": "blocked",
+        },
+    ),
 ]
 
 
@@ -44,8 +54,14 @@ def test_customer_tokens_get_403_on_every_agent_route_even_for_their_own_workspa
 
 @pytest.mark.parametrize("method, path, body", API_ROUTES)
 def test_no_bad_or_expired_token_gets_401(web, method, path, body):
-    expired = issue_token("demo-agent", "support", "agent", secret=WEB_TEST_SECRET,
-                          now=datetime.now(timezone.utc) - timedelta(hours=2), minutes=10)
+    expired = issue_token(
+        "demo-agent",
+        "support",
+        "agent",
+        secret=WEB_TEST_SECRET,
+        now=datetime.now(timezone.utc) - timedelta(hours=2),
+        minutes=10,
+    )
     forged = issue_token("demo-agent", "support", "agent", secret="not-the-secret-0123456789abcdefghij")
     for token in (None, "garbage", expired, forged):
         assert call(web, method, path, body, token=token).status_code == 401
@@ -88,8 +104,13 @@ def test_retention_and_orders_are_shown_with_their_words(web, agent):
 
 
 def test_triage_narrows_to_the_rule_and_proposes_a_vietnamese_reply(web, agent):
-    body = {"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "cycle": "yearly",
-            "seen": "blocked"}
+    body = {
+        "workspace_id": "demo-monthly",
+        "product": "app_builder",
+        "tier": "standard",
+        "cycle": "yearly",
+        "seen": "blocked",
+    }
     result = call(web, "POST", "/agent/api/triage", body, token=agent).json()
     assert result["outcome"] == "BLOCKED" and result["rule_id"]
     assert result["assessment"].startswith("Khớp")
@@ -113,9 +134,15 @@ def test_triage_of_a_free_downgrade_of_an_add_on(web, agent):
     [
         ({"workspace_id": "demo-monthly", "product": "crm", "tier": "standard"}, "bad_product"),
         ({"workspace_id": "demo-monthly", "product": "app_builder", "tier": "gold"}, "bad_tier"),
-        ({"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "cycle": "weekly"}, "bad_cycle"),
+        (
+            {"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "cycle": "weekly"},
+            "bad_cycle",
+        ),
         ({"workspace_id": "../etc/passwd", "product": "app_builder", "tier": "standard"}, "bad_workspace_id"),
-        ({"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "seen": "<b>x</b>"}, "bad_seen"),
+        (
+            {"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "seen": "<b>x</b>"},
+            "bad_seen",
+        ),
         ({"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "note": "x" * 501}, "bad_note"),
         ("not an object", "json_required"),
     ],
@@ -135,8 +162,9 @@ def test_unknown_workspaces_are_404_not_a_traceback(web, agent):
 def test_the_console_reads_the_handoff_queue_and_helpful_rate_per_topic(web, agent):
     from helpdesk import conversation_store
 
-    conversation_store.record_handoff("u-1", "Khách hỏi vì sao không hạ xuống Free được <script>", "demo-monthly",
-                                      url=web.database_url)
+    conversation_store.record_handoff(
+        "u-1", "Khách hỏi vì sao không hạ xuống Free được <script>", "demo-monthly", url=web.database_url
+    )
     for helpful in (True, True, False):
         conversation_store.record_feedback("u-1", "go_free", helpful, "demo-monthly", url=web.database_url)
     conversation_store.record_feedback("u-2", "payment", False, url=web.database_url)
@@ -157,8 +185,13 @@ def test_the_console_page_is_served_with_a_strict_policy(web):
 
 def test_triage_replies_greet_never_repeat_the_current_plan_and_never_send_the_customer_to_support(web, agent):
     # demo-yearly is on Standard yearly: asking for the same plan is a fact, not "…sang gói Standard"
-    body = {"workspace_id": "demo-yearly", "product": "digital_workspace", "tier": "standard", "cycle": "yearly",
-            "seen": "blocked"}
+    body = {
+        "workspace_id": "demo-yearly",
+        "product": "digital_workspace",
+        "tier": "standard",
+        "cycle": "yearly",
+        "seen": "blocked",
+    }
     result = call(web, "POST", "/agent/api/triage", body, token=agent).json()
     assert result["reply"].startswith("Chào bạn, cảm ơn bạn đã liên hệ Cleeksy.")
     assert "sang gói Standard" not in result["reply"] and "đang dùng gói Standard" in result["reply"]
@@ -166,8 +199,13 @@ def test_triage_replies_greet_never_repeat_the_current_plan_and_never_send_the_c
     assert "liên hệ bộ phận hỗ trợ" not in result["reply"].lower()
     assert "no_change" not in result["assessment"] and result["assessment"].startswith("Khách đang dùng đúng gói")
     for seen in ("blocked", "next_cycle", "payment_failed", "other"):
-        body = {"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "cycle": "yearly",
-                "seen": seen}
+        body = {
+            "workspace_id": "demo-monthly",
+            "product": "app_builder",
+            "tier": "standard",
+            "cycle": "yearly",
+            "seen": seen,
+        }
         result = call(web, "POST", "/agent/api/triage", body, token=agent).json()
         assert result["rule_id"] not in result["assessment"], "no internal rule name is shown to the agent"
 
@@ -175,8 +213,12 @@ def test_triage_replies_greet_never_repeat_the_current_plan_and_never_send_the_c
 def test_the_support_fix_becomes_the_agents_own_words():
     from webapp.agent_data import AGENT_HANDLES, reply_for
 
-    view = {"rule_id": "x", "summary": "Chưa thể …", "reasons": [{"text": "Lý do."}],
-            "fixes": [{"code": "FIX_CONTACT_SUPPORT", "text": "Nhắn “gặp nhân viên” …"}]}
+    view = {
+        "rule_id": "x",
+        "summary": "Chưa thể …",
+        "reasons": [{"text": "Lý do."}],
+        "fixes": [{"code": "FIX_CONTACT_SUPPORT", "text": "Nhắn “gặp nhân viên” …"}],
+    }
     reply = reply_for(view)
     assert AGENT_HANDLES in reply and "gặp nhân viên" not in reply and "1." not in reply
 

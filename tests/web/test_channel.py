@@ -1,5 +1,6 @@
 """The verified input channels: a conversation belongs to the token's subject, never to an id
 the client picks; a missing or bad token means an anonymous conversation, never an error."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,6 +22,7 @@ def token(sub="alice", workspace_id="demo-monthly", role="customer", secret=WEB_
 
 
 # -- the binding itself -------------------------------------------------------------------
+
 
 def test_a_verified_user_always_gets_the_same_unguessable_conversation():
     first = sender_for({"token": token()}, "session-1", WEB_TEST_SECRET)
@@ -59,6 +61,7 @@ def test_an_anonymous_session_named_like_a_user_conversation_stays_anonymous():
 
 # -- over the socket, against a running server ---------------------------------------------
 
+
 class Client:
     """A socket.io client like the widget: session_request, then user_uttered with metadata."""
 
@@ -78,14 +81,17 @@ class Client:
             self.confirmed.set_result(session_id)
 
     async def open(self, session_id=None, tok=None):
-        await self.sio.connect(self.url, socketio_path="/socket.io", transports=["polling"])  # engineio's websocket client needs a newer aiohttp
+        await self.sio.connect(
+            self.url, socketio_path="/socket.io", transports=["polling"]
+        )  # engineio's websocket client needs a newer aiohttp
         await self.sio.emit("session_request", {"session_id": session_id, "metadata": {"token": tok} if tok else {}})
         return await asyncio.wait_for(self.confirmed, 10)
 
     async def say(self, text, session_id, tok=None, wait=True):
         before = len(self.replies)
-        await self.sio.emit("user_uttered", {"message": text, "session_id": session_id,
-                                             "metadata": {"token": tok} if tok else {}})
+        await self.sio.emit(
+            "user_uttered", {"message": text, "session_id": session_id, "metadata": {"token": tok} if tok else {}}
+        )
         if wait:
             for _ in range(100):
                 if len(self.replies) > before:
@@ -194,6 +200,7 @@ async def test_malformed_socket_payloads_are_ignored_without_breaking_the_connec
 
 # -- the verified REST channel ---------------------------------------------------------
 
+
 def rest(echo_channel, body):
     answer = requests.post(f"{echo_channel.url}/webhooks/verified/webhook", json=body, timeout=10)
     assert answer.status_code == 200, answer.text
@@ -205,5 +212,8 @@ def test_rest_channel_binds_to_the_token_and_ignores_the_claimed_sender(echo_cha
     assert rest(echo_channel, {"sender": "anything", "message": "hi", "metadata": {"token": token()}}) == alice
     claimed = rest(echo_channel, {"sender": alice, "message": "hi"})
     assert claimed != alice and claimed.startswith("anon-")
-    forged = rest(echo_channel, {"sender": alice, "message": "hi", "metadata": {"token": token(secret="nope-not-the-secret-0123456789abcdef")}})
+    forged = rest(
+        echo_channel,
+        {"sender": alice, "message": "hi", "metadata": {"token": token(secret="nope-not-the-secret-0123456789abcdef")}},
+    )
     assert forged != alice

@@ -3,6 +3,7 @@ and the web app, sharing one database. The customer asks for a person -> the con
 once in the queue and the bot stays quiet -> an agent takes it and replies -> the customer's socket
 receives the reply live -> the history shows it on another device -> the agent hands back and the
 bot answers again. Other customers and other agents cannot read or write it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,9 @@ def tok(sub, workspace_id="demo-free", role="customer"):
 
 
 def api(web, method, path, token, body=None):
-    return requests.request(method, f"{web.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"},
-                            timeout=10)
+    return requests.request(
+        method, f"{web.url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
 
 
 async def wait_for(client, predicate, seconds=8.0):
@@ -61,9 +63,15 @@ async def test_handoff_end_to_end(servers):
 
         # what action_request_human does when the customer asks for a person (twice: one row)
         for _ in range(2):
-            conversation_store.record_handoff(sender, "Khách hỏi: sao toi ko ha xuong free dc", "demo-free",
-                                              url=web.database_url, user_sub="hana",
-                                              question="sao toi ko ha xuong free dc", bot_answer="Không được: …")
+            conversation_store.record_handoff(
+                sender,
+                "Khách hỏi: sao toi ko ha xuong free dc",
+                "demo-free",
+                url=web.database_url,
+                user_sub="hana",
+                question="sao toi ko ha xuong free dc",
+                bot_answer="Không được: …",
+            )
         queue = api(web, "GET", "/agent/api/handoffs", agent_a).json()["handoffs"]
         mine = [h for h in queue if h["workspace_id"] == "demo-free"]
         assert len(mine) == 1 and mine[0]["status"] == "waiting" and mine[0]["question"].startswith("sao toi")
@@ -83,14 +91,19 @@ async def test_handoff_end_to_end(servers):
         assert taken["handoff"]["status"] == "taken"
         notice = await wait_for(customer, lambda r: r.get("sender") == "system")
         assert notice["handoff"] == {"status": "taken"} and "agent-a" in notice["text"]
-        for path, body in ((f"/agent/api/handoffs/{handoff_id}/take", None),
-                           (f"/agent/api/handoffs/{handoff_id}/reply", {"text": "tôi cướp lời"})):
+        for path, body in (
+            (f"/agent/api/handoffs/{handoff_id}/take", None),
+            (f"/agent/api/handoffs/{handoff_id}/reply", {"text": "tôi cướp lời"}),
+        ):
             answer = api(web, "POST", path, agent_b, body)
             assert answer.status_code == 409 and answer.json()["error"] == "not_yours"
 
         # bad replies are refused in Vietnamese, nothing is sent
-        for body, code in (({"text": "  "}, "empty_reply"), ({"text": "x" * 2001}, "reply_too_long"),
-                           (["a list"], "empty_reply")):
+        for body, code in (
+            ({"text": "  "}, "empty_reply"),
+            ({"text": "x" * 2001}, "reply_too_long"),
+            (["a list"], "empty_reply"),
+        ):
             answer = api(web, "POST", f"/agent/api/handoffs/{handoff_id}/reply", agent_a, body)
             assert answer.status_code == 400 and answer.json()["error"] == code and answer.json()["message"]
 
@@ -101,13 +114,15 @@ async def test_handoff_end_to_end(servers):
         assert pushed["text"] == text and pushed["handoff"] == {"status": "taken"} and pushed["at"].endswith("+00:00")
 
         # another device of the same customer reads the whole conversation; nobody else does
-        history = requests.get(f"{web.url}/helpcenter/history", headers={"Authorization": f"Bearer {customer_token}"},
-                               timeout=10).json()
+        history = requests.get(
+            f"{web.url}/helpcenter/history", headers={"Authorization": f"Bearer {customer_token}"}, timeout=10
+        ).json()
         roles = [(m["role"], m["text"]) for m in history["messages"]]
         assert ("user", "sao toi ko ha xuong free dc") in roles and ("agent", text) in roles
         assert history["handoff"] == {"status": "taken", "after_hours": False}
-        other = requests.get(f"{web.url}/helpcenter/history", headers={"Authorization": f"Bearer {tok('mallory')}"},
-                             timeout=10).json()
+        other = requests.get(
+            f"{web.url}/helpcenter/history", headers={"Authorization": f"Bearer {tok('mallory')}"}, timeout=10
+        ).json()
         assert other["messages"] == [] and other["handoff"] is None
         assert requests.get(f"{web.url}/helpcenter/history", timeout=10).status_code == 401
         assert api(web, "GET", f"/agent/api/handoffs/{handoff_id}", customer_token).status_code == 403
@@ -138,8 +153,9 @@ async def test_starting_over_ends_the_hand_off_and_close_tells_the_customer(serv
         await customer.say("câu hỏi cũ", session, tok=customer_token)
         first = conversation_store.record_handoff(sender, "s", "demo-monthly", url=web.database_url, user_sub="quan")
         await customer.say("/restart", session, tok=customer_token)  # "Trò chuyện mới": the bot again
-        history = requests.get(f"{web.url}/helpcenter/history", timeout=10,
-                               headers={"Authorization": f"Bearer {customer_token}"}).json()
+        history = requests.get(
+            f"{web.url}/helpcenter/history", timeout=10, headers={"Authorization": f"Bearer {customer_token}"}
+        ).json()
         assert all("câu hỏi cũ" not in m["text"] for m in history["messages"])  # started over everywhere
         assert conversation_store.active_handoff(sender, web.database_url) is None
         assert conversation_store.get_handoff(first["id"], web.database_url)["status"] == "closed"

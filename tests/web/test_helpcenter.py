@@ -1,4 +1,5 @@
 """The help-center page, the demo login and the widget's token endpoint (python -m webapp)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,16 @@ from tests.web.conftest import WEB_TEST_SECRET, start_web
 
 pytestmark = pytest.mark.timeout(120)
 
-DEMO_WORKSPACES = ["demo-trial", "demo-trial-ended", "demo-free", "demo-monthly", "demo-yearly",
-                   "demo-ow-trial-ended", "demo-downgrade-scheduled", "demo-pending-payment"]
+DEMO_WORKSPACES = [
+    "demo-trial",
+    "demo-trial-ended",
+    "demo-free",
+    "demo-monthly",
+    "demo-yearly",
+    "demo-ow-trial-ended",
+    "demo-downgrade-scheduled",
+    "demo-pending-payment",
+]
 
 
 def page_config(html):
@@ -28,8 +37,12 @@ def test_the_help_center_page_carries_the_article_and_the_widget(web):
     assert answer.status_code == 200
     html = answer.text
     assert '<html lang="vi">' in html
-    for heading in ("Nâng cấp gói giải pháp", "Hạ gói giải pháp", "Khắc phục vấn đề hay gặp phải",
-                    "Không thể hạ xuống bản Free"):
+    for heading in (
+        "Nâng cấp gói giải pháp",
+        "Hạ gói giải pháp",
+        "Khắc phục vấn đề hay gặp phải",
+        "Không thể hạ xuống bản Free",
+    ):
         assert heading in html
     assert "Trong vòng 7 ngày hệ thống sẽ tự động xóa" in html and "trong vòng 90 ngày" in html
     assert 'src="/static/dist/widget.js"' in html and 'id="hdw-log"' in html
@@ -44,8 +57,11 @@ def test_the_help_center_page_carries_the_article_and_the_widget(web):
 
 
 def test_the_widget_assets_are_served_locally(web):
-    for path, kind in (("/static/dist/widget.js", "javascript"), ("/static/dist/agent.js", "javascript"),
-                       ("/static/dist/helpdesk.css", "css")):
+    for path, kind in (
+        ("/static/dist/widget.js", "javascript"),
+        ("/static/dist/agent.js", "javascript"),
+        ("/static/dist/helpdesk.css", "css"),
+    ):
         answer = requests.get(f"{web.url}{path}", timeout=10)
         assert answer.status_code == 200, f"{path}: run `npm ci && npm run build` in frontend/"
         assert kind in answer.headers["content-type"]
@@ -112,8 +128,9 @@ def test_demo_login_refuses_a_non_json_form_post(web):
 def test_without_a_session_the_token_endpoint_says_so_and_the_page_still_works(web):
     answer = requests.get(f"{web.url}/helpcenter/token", timeout=10)
     assert answer.status_code == 401 and "quy định chung" in answer.json()["message"]
-    forged = requests.get(f"{web.url}/helpcenter/token", cookies={"helpdesk_demo_session": "forged.value.here"},
-                          timeout=10)
+    forged = requests.get(
+        f"{web.url}/helpcenter/token", cookies={"helpdesk_demo_session": "forged.value.here"}, timeout=10
+    )
     assert forged.status_code == 401
     assert requests.get(f"{web.url}/", cookies={"helpdesk_demo_session": "garbage"}, timeout=10).status_code == 200
 
@@ -133,11 +150,16 @@ def test_logout_forgets_the_session(web, login):
 
 
 def test_production_mode_has_no_demo_login(tmp_path):
-    server = start_web(tmp_path, mode="production", HELPDESK_JWT_SECRET="p" * 40,
-                       VNPAY_TMN_CODE="TESTCODE", VNPAY_HASH_SECRET="s" * 32,
-                       VNPAY_PAYMENT_URL="https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
-                       VNPAY_RETURN_URL="https://example.com/vnpay/return",
-                       VNPAY_API_URL="https://sandbox.vnpayment.vn/merchant_webapi/api/transaction")
+    server = start_web(
+        tmp_path,
+        mode="production",
+        HELPDESK_JWT_SECRET="p" * 40,
+        VNPAY_TMN_CODE="TESTCODE",
+        VNPAY_HASH_SECRET="s" * 32,
+        VNPAY_PAYMENT_URL="https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
+        VNPAY_RETURN_URL="https://example.com/vnpay/return",
+        VNPAY_API_URL="https://sandbox.vnpayment.vn/merchant_webapi/api/transaction",
+    )
     try:
         login = requests.post(f"{server.url}/helpcenter/demo-login", json={"workspace_id": "demo-monthly"}, timeout=10)
         assert login.status_code == 404 and not login.cookies

@@ -7,6 +7,7 @@ Revision ID: h0001_assistant_tables
 Revises:
 Create Date: 2026-12-01
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -8,6 +8,7 @@ Revision ID: h0002_live_handoff
 Revises: h0001_assistant_tables
 Create Date: 2026-12-01
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -54,6 +55,16 @@ def downgrade() -> None:
     op.drop_table("chat_messages")
     with op.batch_alter_table("handoff_requests") as batch:
         batch.drop_index("ix_handoff_requests_sender_status")
-        for name in ("closed_at", "updated_at", "taken_at", "agent", "expected_by", "after_hours", "diagnosis",
-                     "bot_answer", "question", "user_sub"):
+        for name in (
+            "closed_at",
+            "updated_at",
+            "taken_at",
+            "agent",
+            "expected_by",
+            "after_hours",
+            "diagnosis",
+            "bot_answer",
+            "question",
+            "user_sub",
+        ):
             batch.drop_column(name)

@@ -6,6 +6,7 @@ replies would carry the same number. If a server lost the conversation's history
 would restart. A message containing "slow" takes 0.3 s, so later messages queue behind the
 conversation's lock. The reply echoes the user's text so tests can pair each reply with its turn.
 """
+
 import asyncio
 from typing import Any, Dict, List, Text
 
@@ -18,8 +19,9 @@ class ActionCount(Action):
     def name(self) -> Text:
         return "action_count"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
         count = int(tracker.get_slot("turn_count") or 0) + 1
         text = tracker.latest_message.get("text", "")
         if "slow" in text:  # hold the conversation's lock long enough for later messages to queue
