@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple, Union
 
 import yaml
 
@@ -106,13 +106,13 @@ class Feature:
 @dataclass(frozen=True)
 class RuleCase:
     id: str
-    when: Mapping[str, frozenset]  # fact -> allowed values
+    when: Mapping[str, FrozenSet[object]]  # fact -> allowed values
     outcome: str
     reason: str
     notes: Tuple[str, ...]
-    conditions: Tuple[Tuple[str, frozenset], ...] = field(default=(), compare=False, repr=False)
+    conditions: Tuple[Tuple[str, FrozenSet[object]], ...] = field(default=(), compare=False, repr=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # A plain tuple walks faster than the mapping: this runs for every rule of every decision.
         object.__setattr__(self, "conditions", tuple(self.when.items()))
 
@@ -182,13 +182,13 @@ _cache: Dict[str, Catalog] = {}
 _cache_lock = threading.Lock()
 
 
-def _resolve(path) -> Path:
+def _resolve(path: Optional[Union[str, os.PathLike[str]]]) -> Path:
     if path is None:
         path = os.environ.get(CATALOG_PATH_ENV) or DEFAULT_CATALOG_PATH
     return Path(path).resolve()
 
 
-def load_catalog(path=None, *, use_cache: bool = True) -> Catalog:
+def load_catalog(path: Optional[Union[str, os.PathLike[str]]] = None, *, use_cache: bool = True) -> Catalog:
     """Load and validate the catalog (the packaged file, or ``BILLING_CATALOG_PATH``); cached per path."""
     resolved = _resolve(path)
     key = str(resolved)
@@ -221,24 +221,24 @@ class _Loader:
         return CatalogError(self.file, entry, problem)
 
     # -- small typed readers -------------------------------------------------------------
-    def mapping(self, value, entry: str) -> dict:
+    def mapping(self, value: Any, entry: str) -> Dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(entry, f"expected a mapping, got {type(value).__name__}")
         return value
 
-    def require(self, data: dict, key: str, entry: str):
+    def require(self, data: Dict[str, Any], key: str, entry: str) -> Any:
         if key not in data:
             raise self.fail(f"{entry}.{key}" if entry else key, "missing")
         return data[key]
 
-    def positive_int(self, value, entry: str, allow_zero: bool = False) -> int:
+    def positive_int(self, value: Any, entry: str, allow_zero: bool = False) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(entry, f"expected a whole number, got {value!r}")
         if value < 0 or (value == 0 and not allow_zero):
             raise self.fail(entry, f"must be {'zero or more' if allow_zero else 'positive'}, got {value}")
         return value
 
-    def text(self, value, entry: str) -> LocalizedText:
+    def text(self, value: Any, entry: str) -> LocalizedText:
         data = self.mapping(value, entry)
         for lang in LANGS:
             if not isinstance(data.get(lang), str) or not data[lang].strip():
@@ -309,7 +309,7 @@ class _Loader:
         object.__setattr__(catalog, "change_rules", rules)
         return catalog
 
-    def load_tiers(self, raw) -> Dict[str, Tier]:
+    def load_tiers(self, raw: Any) -> Dict[str, Tier]:
         raw = self.mapping(raw, "tiers")
         tiers: Dict[str, Tier] = {}
         ranks: Dict[int, str] = {}
@@ -328,11 +328,11 @@ class _Loader:
             raise self.fail("tiers", "no tiers")
         return dict(sorted(tiers.items(), key=lambda item: item[1].rank))
 
-    def load_features(self, raw) -> Dict[str, Feature]:
+    def load_features(self, raw: Any) -> Dict[str, Feature]:
         raw = self.mapping(raw, "features")
         return {key: Feature(key=key, name=self.text(value, f"features.{key}")) for key, value in raw.items()}
 
-    def cycle_prices(self, raw, entry: str, cycles) -> Dict[str, int]:
+    def cycle_prices(self, raw: Any, entry: str, cycles: Tuple[str, ...]) -> Dict[str, int]:
         raw = self.mapping(raw, entry)
         for cycle in raw:
             if cycle not in cycles:
@@ -344,7 +344,7 @@ class _Loader:
             prices[cycle] = self.positive_int(raw[cycle], f"{entry}.{cycle}")
         return prices
 
-    def load_capacity(self, raw: dict, product_keys: set, cycles) -> Dict[str, CapacityKind]:
+    def load_capacity(self, raw: Dict[str, Any], product_keys: Set[str], cycles: Tuple[str, ...]) -> Dict[str, CapacityKind]:
         kinds: Dict[str, CapacityKind] = {}
         for key, value in raw.items():
             entry = f"capacity.{key}"
@@ -367,7 +367,8 @@ class _Loader:
             )
         return kinds
 
-    def load_products(self, raw: dict, tiers, capacity, features, cycles) -> Dict[str, Product]:
+    def load_products(self, raw: Dict[str, Any], tiers: Dict[str, Tier], capacity: Dict[str, CapacityKind],
+                      features: Dict[str, Feature], cycles: Tuple[str, ...]) -> Dict[str, Product]:
         products: Dict[str, Product] = {}
         for key, value in raw.items():
             entry = f"products.{key}"
@@ -411,7 +412,8 @@ class _Loader:
                 raise self.fail(f"products.{product.key}.requires", f"an add-on must require {bases[0]!r}")
         return products
 
-    def load_offer(self, entry, tier_key, raw, product, tiers, capacity, features, cycles) -> TierOffer:
+    def load_offer(self, entry: str, tier_key: str, raw: Any, product: str, tiers: Dict[str, Tier],
+                   capacity: Dict[str, CapacityKind], features: Dict[str, Feature], cycles: Tuple[str, ...]) -> TierOffer:
         if tier_key not in tiers:
             raise self.fail(entry, f"unknown tier {tier_key!r} (known: {', '.join(tiers)})")
         raw = self.mapping(raw if raw is not None else {}, entry)
@@ -450,7 +452,7 @@ class _Loader:
             features=tuple(feature_list),
         )
 
-    def load_decisions(self, raw) -> Tuple[Mapping[str, str], ...]:
+    def load_decisions(self, raw: Any) -> Tuple[Mapping[str, str], ...]:
         if not isinstance(raw, list):
             raise self.fail("decisions", "must be a list of {id, text}")
         decisions = []
@@ -462,11 +464,11 @@ class _Loader:
         return tuple(decisions)
 
     # -- rules ------------------------------------------------------------------------------
-    def load_rules(self, raw, catalog: Catalog) -> Tuple[RuleCase, ...]:
+    def load_rules(self, raw: Any, catalog: Catalog) -> Tuple[RuleCase, ...]:
         domains = fact_domains(catalog)
         if not isinstance(raw, list) or not raw:
             raise self.fail("change_rules", "must be a non-empty list of rule cases")
-        rules: list = []
+        rules: List[RuleCase] = []
         seen_ids: Dict[str, int] = {}
         for index, case in enumerate(raw):
             label = f"change_rules[{index}]"
@@ -485,7 +487,7 @@ class _Loader:
             if when_raw is None:
                 when_raw = {}
             when_raw = self.mapping(when_raw, f"{entry}.when")
-            when: Dict[str, frozenset] = {}
+            when: Dict[str, FrozenSet[object]] = {}
             for fact, value in when_raw.items():
                 if fact not in domains:
                     raise self.fail(entry, f"unknown fact {fact!r} (known: {', '.join(sorted(domains))})")

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, List, Optional, cast
 
 from billing_core.domain.model import (
     CapacityPurchase,
+    Cycle,
     Outcome,
     RenewalMode,
     RetentionTask,
@@ -120,7 +121,8 @@ def schedule_change(
         workspace.scheduled_changes.remove(previous)
     change = ScheduledChange(
         product=target.product, tier=target.tier, cycle=target.cycle, seats=target.seats,
-        effective_at=decision.effective_at, survey_answer=survey_answer.strip(), created_at=now,
+        # cast: decide() always sets effective_at for a NEXT_CYCLE decision
+        effective_at=cast(datetime, decision.effective_at), survey_answer=survey_answer.strip(), created_at=now,
     )
     workspace.scheduled_changes.append(change)
     workspace.touch()
@@ -171,7 +173,8 @@ def renew(catalog: "Catalog", workspace: Workspace, product: str, now: datetime)
     sub.period_start = boundary
     if sub.status is Status.ACTIVE:
         # Keep the anchor's day of the month: 31/01 -> 28/02 -> 31/03, not 28/03.
-        sub.period_end = next_period_end(boundary, sub.cycle.months, anchor)
+        # cast: an active plan has a cycle (kept, or the paid scheduled change's)
+        sub.period_end = next_period_end(boundary, cast(Cycle, sub.cycle).months, anchor)
         sub.billing_anchor = anchor
     else:
         sub.period_end = sub.billing_anchor = None

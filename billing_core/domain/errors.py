@@ -7,7 +7,7 @@ cycle; ``str(error)`` is the code and its parameters, for logs and tracebacks.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 
 class BillingError(Exception):
@@ -118,7 +118,7 @@ class PaymentConfigError(BillingError):
     code = "PAYMENT_CONFIG_MISSING"
 
 
-def error_codes() -> tuple:
+def error_codes() -> Tuple[str, ...]:
     """Every error code of every BillingError subclass imported so far (the messages test uses it)."""
     seen, stack = set(), [BillingError]
     while stack:

@@ -27,10 +27,15 @@ import enum
 import logging
 import string
 from datetime import date, datetime
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Set
 
 from billing_core.domain.clock import VIETNAM, as_utc, business_day
 from billing_core.domain.model import Outcome
+
+if TYPE_CHECKING:  # the catalog module imports this one (has_message)
+    from billing_core.domain.catalog import Catalog
+    from billing_core.domain.errors import BillingError
+    from billing_core.domain.rules import Decision
 
 log = logging.getLogger(__name__)
 
@@ -557,7 +562,7 @@ def has_message(code: str) -> bool:
     return bool(entry and entry.get("vi", "").strip() and entry.get("en", "").strip())
 
 
-def placeholders(code: str, lang: str) -> set:
+def placeholders(code: str, lang: str) -> Set[str]:
     """The parameter names the template of ``code`` needs (``{n|one|many}`` needs ``n``)."""
     derived = {"trial_end_text": "trial_end_date"}
     names = {name.split("|")[0] for _, name, _, _ in string.Formatter().parse(MESSAGES[code][lang]) if name}
@@ -565,7 +570,7 @@ def placeholders(code: str, lang: str) -> set:
     return {derived.get(name, name) for name in names}
 
 
-def label(group: str, key, lang: str = "vi") -> str:
+def label(group: str, key: Any, lang: str = "vi") -> str:
     if isinstance(key, enum.Enum):  # Cycle, Status, RenewalMode
         key = key.value
     entry = LABELS.get(group, {}).get(key)
@@ -583,7 +588,7 @@ def format_number(value: int, lang: str = "vi") -> str:
     return text if normalize_lang(lang) == "en" else text.replace(",", ".")
 
 
-def _as_datetime(value) -> Optional[datetime]:
+def _as_datetime(value: object) -> Optional[datetime]:
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):
@@ -596,7 +601,7 @@ def _as_datetime(value) -> Optional[datetime]:
     return None
 
 
-def format_date(value, lang: str = "vi") -> str:
+def format_date(value: object, lang: str = "vi") -> str:
     moment = _as_datetime(value)
     if moment is None:
         return str(value)
@@ -612,7 +617,7 @@ def format_date(value, lang: str = "vi") -> str:
     return moment.strftime("%d/%m/%Y")
 
 
-def format_datetime(value, lang: str = "vi") -> str:
+def format_datetime(value: object, lang: str = "vi") -> str:
     moment = _as_datetime(value)
     if moment is None:
         return str(value)
@@ -659,7 +664,7 @@ def _trial_end_text(raw: Mapping[str, Any], lang: str) -> str:
     return texts["ended"].format(date=end_date)
 
 
-def _list_items(name: str, value: Any, lang: str, catalog) -> Optional[list]:
+def _list_items(name: str, value: Any, lang: str, catalog: Optional["Catalog"]) -> Optional[List[str]]:
     """The shown names of a list parameter (``addons``, ``tiers``, ...), or None for a single value."""
     if name in ("addons", "products"):
         return [catalog.product_name(v, lang) if catalog else str(v) for v in value]
@@ -675,7 +680,7 @@ def _list_items(name: str, value: Any, lang: str, catalog) -> Optional[list]:
     return None
 
 
-def _format_param(name: str, value: Any, lang: str, catalog) -> str:
+def _format_param(name: str, value: Any, lang: str, catalog: Optional["Catalog"]) -> str:
     if value is None:
         return MISSING
     items = _list_items(name, value, lang, catalog)
@@ -709,10 +714,10 @@ def _format_param(name: str, value: Any, lang: str, catalog) -> str:
     return str(value)
 
 
-class _Params(dict):
+class _Params(Dict[str, str]):
     """Formats each value on demand; a missing one shows as "…" (logged) rather than crashing."""
 
-    def __init__(self, raw: Mapping[str, Any], lang: str, catalog, code: str):
+    def __init__(self, raw: Mapping[str, Any], lang: str, catalog: Optional["Catalog"], code: str) -> None:
         super().__init__()
         self.raw, self.lang, self.catalog, self.code = raw, lang, catalog, code
 
@@ -740,7 +745,8 @@ class _Params(dict):
         return MISSING
 
 
-def render(code: str, params: Optional[Mapping[str, Any]] = None, lang: Optional[str] = "vi", catalog=None) -> str:
+def render(code: str, params: Optional[Mapping[str, Any]] = None, lang: Optional[str] = "vi",
+           catalog: Optional["Catalog"] = None) -> str:
     """The text of ``code`` in ``lang`` (unknown language -> Vietnamese)."""
     lang = normalize_lang(lang)
     entry = MESSAGES.get(code)
@@ -758,7 +764,7 @@ def vnpay_response_text(response_code: str, lang: str = "vi") -> str:
     return render("VNPAY_RC_UNKNOWN", {"response_code": str(response_code)}, lang)
 
 
-def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
+def render_decision(decision: "Decision", lang: str = "vi", catalog: Optional["Catalog"] = None) -> Dict[str, Any]:
     """A decision as the adapters show it: {summary, reasons: [{code, message}], fixes: [str]}."""
     lang = normalize_lang(lang)
     target = decision.target
@@ -792,11 +798,11 @@ def render_decision(decision, lang: str = "vi", catalog=None) -> Dict[str, Any]:
     }
 
 
-def render_both(code: str, params: Optional[Mapping[str, Any]] = None, catalog=None) -> Dict[str, str]:
+def render_both(code: str, params: Optional[Mapping[str, Any]] = None, catalog: Optional["Catalog"] = None) -> Dict[str, str]:
     """{"message_vi": ..., "message_en": ...} (the CLI's --json shape)."""
     return {"message_vi": render(code, params, "vi", catalog), "message_en": render(code, params, "en", catalog)}
 
 
-def render_error(error, lang: str = "vi", catalog=None) -> str:
+def render_error(error: "BillingError", lang: str = "vi", catalog: Optional["Catalog"] = None) -> str:
     """The text of a ``BillingError`` (its ``code`` and ``params``) in ``lang``."""
     return render(error.code, error.params, lang, catalog)

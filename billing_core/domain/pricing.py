@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, cast
 
 from billing_core.domain import reasons as R
 from billing_core.domain.clock import add_months, anchor_day_of, business_day
-from billing_core.domain.model import Status, Subscription, Workspace
+from billing_core.domain.model import Cycle, Status, Subscription, Workspace
 
 if TYPE_CHECKING:
     from billing_core.domain.catalog import Catalog
@@ -48,10 +48,11 @@ def paid_period(current: Optional[Subscription], now: datetime) -> Optional[Tupl
 
 def remaining_and_period_days(current: Subscription, now: datetime) -> Tuple[int, int]:
     """(days left, days of the period), both in Vietnamese calendar days."""
-    period_days = (business_day(current.period_end) - business_day(current.period_start)).days
+    period_end = cast(datetime, current.period_end)  # callers pass a plan in its paid period (paid_period())
+    period_days = (business_day(period_end) - business_day(current.period_start)).days
     if period_days <= 0:
         return 0, 1
-    remaining = (business_day(current.period_end) - business_day(now)).days
+    remaining = (business_day(period_end) - business_day(now)).days
     return max(0, min(remaining, period_days)), period_days
 
 
@@ -64,9 +65,10 @@ def charged_period(current: Optional[Subscription], target: "PlanTarget", now: d
     """(start, end, same_period) of what an IMMEDIATE change charges; changes.apply uses it too."""
     if not target.paid:
         return now, None, False
-    if paid_period(current, now) is not None and current.cycle == target.cycle:
+    if current is not None and paid_period(current, now) is not None and current.cycle == target.cycle:
         return now, current.period_end, True
-    return now, next_period_end(now, target.cycle.months), False
+    # cast: a paid target always has a cycle (resolve_target)
+    return now, next_period_end(now, cast(Cycle, target.cycle).months), False
 
 
 def pack_total(catalog: "Catalog", kind: str, amount: int, cycle: str) -> int:
@@ -97,9 +99,9 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
     new_price = unit_price * target.seats
     lines: List[QuoteLine] = []
     remaining = period_days = 0
-    if paid is not None:
+    if paid is not None and current is not None:  # paid_period() is None without a plan
         remaining, period_days = remaining_and_period_days(current, now)
-    plan_unchanged = same_period and (current.tier, current.seats) == (target.tier, target.seats)
+    plan_unchanged = same_period and current is not None and (current.tier, current.seats) == (target.tier, target.seats)
 
     if not plan_unchanged:  # capacity bought on its own shows no plan line and no equal credit
         plan_params = {
@@ -116,7 +118,7 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
             ))
         else:
             lines.append(QuoteLine(R.QUOTE_PLAN, plan_params, new_price))
-        if paid is not None:
+        if paid is not None and current is not None and current.cycle is not None:  # as paid_period() checked
             old_price = catalog.seat_price(current.product, current.tier, current.cycle.value) * current.seats
             credit = old_price * remaining // period_days
             if credit:
@@ -129,7 +131,7 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
     # Capacity already held, when its owner (this product) starts a new paid period now: the new
     # period is charged in full, the unused part of the old one is credited. Only what the plan
     # keeps is charged (an excess waiting for the retention job is not paid for).
-    if target.paid and not same_period:
+    if target.paid and not same_period and cycle is not None:  # a paid target has a cycle (resolve_target)
         for kind in catalog.capacity.values():
             if kind.product != target.product:
                 continue
@@ -139,7 +141,9 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
                     R.QUOTE_ADDON_NEW_PERIOD, {**addon_params(catalog, kind.key, held, cycle), "until_date": _iso(end)},
                     pack_total(catalog, kind.key, held, cycle),
                 ))
-            paid_for = kept_amount(catalog, workspace, kind.key, current.tier) if paid is not None else 0
+            if paid is None or current is None or current.cycle is None:  # as paid_period() checked
+                continue
+            paid_for = kept_amount(catalog, workspace, kind.key, current.tier)
             old = pack_total(catalog, kind.key, paid_for, current.cycle.value) * remaining // period_days if paid_for else 0
             if old:
                 lines.append(QuoteLine(
@@ -150,13 +154,13 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
                 ))
 
     # Capacity bought now, on its owner's cycle and up to its owner's period end.
-    for kind, amount in target.addons.items():
-        owner = catalog.capacity[kind].product
+    for kind_key, amount in target.addons.items():
+        owner = catalog.capacity[kind_key].product
         if owner == target.product:
             if cycle is None:
                 continue  # Free carries no extended capacity (the rules refuse it)
-            params = addon_params(catalog, kind, amount, cycle)
-            full = pack_total(catalog, kind, amount, cycle)
+            params = addon_params(catalog, kind_key, amount, cycle)
+            full = pack_total(catalog, kind_key, amount, cycle)
             if same_period:
                 lines.append(QuoteLine(
                     R.QUOTE_ADDON_PRORATED,
@@ -167,14 +171,14 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
                 lines.append(QuoteLine(R.QUOTE_ADDON, {**params, "until_date": _iso(end)}, full))
             continue
         owner_sub = workspace.subscription(owner)
-        if paid_period(owner_sub, now) is None:
+        if owner_sub is None or owner_sub.cycle is None or paid_period(owner_sub, now) is None:
             continue  # no paid owner: the rules refuse the purchase, there is nothing to price
         owner_cycle = owner_sub.cycle.value
         owner_left, owner_days = remaining_and_period_days(owner_sub, now)
-        full = pack_total(catalog, kind, amount, owner_cycle)
+        full = pack_total(catalog, kind_key, amount, owner_cycle)
         lines.append(QuoteLine(
             R.QUOTE_ADDON_PRORATED,
-            {**addon_params(catalog, kind, amount, owner_cycle), "days": owner_left, "period_days": owner_days,
+            {**addon_params(catalog, kind_key, amount, owner_cycle), "days": owner_left, "period_days": owner_days,
              "until_date": _iso(owner_sub.period_end)},
             full * owner_left // owner_days,
         ))
@@ -217,7 +221,8 @@ def renewal_lines(catalog: "Catalog", workspace: Workspace, product: str, tier: 
 
 def renewal_amount(catalog: "Catalog", workspace: Workspace, subscription: Subscription) -> Dict[str, Any]:
     """Price of the next period of ``subscription`` (the shape payments' renewal orders use)."""
+    # cast: only a paid plan is renewed, and a paid plan has a cycle
     lines = renewal_lines(catalog, workspace, subscription.product, subscription.tier,
-                          subscription.cycle.value, subscription.seats, keep_within_limit=True)
+                          cast(Cycle, subscription.cycle).value, subscription.seats, keep_within_limit=True)
     addons = {line.params["kind"]: line.params["amount"] for line in lines if line.code == R.QUOTE_ADDON}
     return {"amount_vnd": sum(line.amount_vnd for line in lines), "addons": addons}

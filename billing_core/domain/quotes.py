@@ -32,11 +32,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
 from billing_core.domain.clock import add_months, business_day
 from billing_core.domain import reasons as R
-from billing_core.domain.model import Outcome, Workspace
+from billing_core.domain.model import Cycle, Outcome, Workspace
 from billing_core.domain.pricing import (
     QuoteLine,
     charged_period,
@@ -107,8 +107,8 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
         start = current.period_end
         anchor = (current.billing_anchor or current.period_start) if target.cycle == current.cycle else None
         end = next_period_end(start, target.cycle.months, anchor) if target.cycle else None  # as renew() will
-        if target.paid and priced:
-            lines = renewal_lines(catalog, workspace, target.product, target.tier, target.cycle.value,
+        if target.paid and priced:  # cast: a paid target has a cycle (resolve_target)
+            lines = renewal_lines(catalog, workspace, target.product, target.tier, cast(Cycle, target.cycle).value,
                                   target.seats, keep_within_limit=True)
         else:
             lines = [QuoteLine(R.QUOTE_PLAN_FREE, {"product": target.product, "tier": target.tier}, 0)]

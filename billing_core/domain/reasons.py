@@ -8,7 +8,7 @@ plain JSON-able params (str, int, bool, lists of str, dates as ISO strings); the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ RETENTION_CAPACITY = "RETENTION_CAPACITY"
 RETENTION_FEATURE_DATA = "RETENTION_FEATURE_DATA"
 
 
-def all_codes() -> tuple:
+def all_codes() -> Tuple[str, ...]:
     """Every code constant defined in this module."""
     return tuple(
         sorted(value for name, value in globals().items() if name.isupper() and isinstance(value, str))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, List, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional
 
 from billing_core.domain.model import (
     RetentionKind,
@@ -45,7 +45,7 @@ class RetentionItem:
     source: str  # "scheduled" (a downgrade not applied yet) or "pending" (a task waiting for its date)
     product: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Dict[str, Any]:
         return {
             "kind": self.kind.value, "target": self.target, "amount": self.amount, "unit": self.unit,
             "due_at": self.due_at.isoformat(), "source": self.source, "product": self.product,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union, cast
 
 from billing_core.domain import reasons as R
 from billing_core.domain.clock import business_day, days_left
@@ -42,7 +42,7 @@ CYCLE_CHANGES = ("longer", "shorter", "same", "none")
 BOOL = (True, False)
 
 
-def fact_domains(catalog: "Catalog") -> Dict[str, tuple]:
+def fact_domains(catalog: "Catalog") -> Dict[str, Tuple[Union[str, bool], ...]]:
     """Every fact a rule may test, with the values it can take (the catalog validates against it)."""
     cycles = tuple(catalog.cycles) + ("none",)
     return {
@@ -137,11 +137,11 @@ class Decision:
 # ---------------------------------------------------------------------------------------------
 # Step 1: validate and resolve
 # ---------------------------------------------------------------------------------------------
-def _is_whole_number(value) -> bool:
+def _is_whole_number(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _key(value) -> Optional[str]:
+def _key(value: object) -> Optional[str]:
     """A catalog key as callers may spell it (" Standard ", Cycle.YEARLY); None when not text."""
     value = getattr(value, "value", value)
     return value.strip().lower() if isinstance(value, str) else None
@@ -153,10 +153,12 @@ def resolve_target(catalog: "Catalog", workspace: Workspace, request: ChangeRequ
     Raises UnknownProductError, UnknownTierError, UnknownCycleError, InvalidSeatsError,
     UnknownCapacityKindError or InvalidCapacityAmountError; never returns a half-valid target.
     """
-    product = catalog.products.get(_key(request.product))
+    product_key = _key(request.product)
+    product = catalog.products.get(product_key) if product_key is not None else None
     if product is None:
         raise UnknownProductError({"product": str(request.product), "products": list(catalog.products)})
-    tier = catalog.tiers.get(_key(request.tier))
+    tier_key = _key(request.tier)
+    tier = catalog.tiers.get(tier_key) if tier_key is not None else None
     if tier is None:
         raise UnknownTierError({"tier": str(request.tier), "tiers": list(catalog.tiers)})
 
@@ -175,7 +177,8 @@ def resolve_target(catalog: "Catalog", workspace: Workspace, request: ChangeRequ
     addons: Dict[str, int] = {}
     requested: Dict[str, int] = {}
     for kind_key, amount in dict(request.addons or {}).items():
-        kind = catalog.capacity.get(_key(kind_key))
+        kind_name = _key(kind_key)
+        kind = catalog.capacity.get(kind_name) if kind_name is not None else None
         if kind is None:
             raise UnknownCapacityKindError({"kind": str(kind_key), "kinds": list(catalog.capacity)})
         if not _is_whole_number(amount) or not 1 <= amount <= kind.max_order_amount:
@@ -242,12 +245,17 @@ class _Context:
     facts: Dict[str, Any]
     states: Tuple[Dict[str, _Plan], ...] = ()
     cycle_conflicts: List[Tuple[str, _Plan, _Plan]] = field(default_factory=list)  # (addon, addon plan, base plan)
-    unpaid_base_addons: List[Tuple[str, _Plan]] = field(default_factory=list)  # (addon, base plan)
+    unpaid_base_addons: List[Tuple[str, Optional[_Plan]]] = field(default_factory=list)  # (addon, base plan)
     capacity_overflow: List[Tuple[str, int, int, str, Optional[str]]] = field(default_factory=list)
 
 
 def _months(cycle: Optional[Cycle]) -> int:
     return cycle.months if cycle is not None else 0
+
+
+def _paid_cycle(plan: _Plan) -> Cycle:
+    """The cycle of a plan of ``cycle_conflicts``: both plans of a conflict are paid."""
+    return cast(Cycle, plan.cycle)  # a paid plan always has a cycle (see _plan_of, resolve_target)
 
 
 def _resulting_states(catalog: "Catalog", workspace: Workspace, target: PlanTarget,
@@ -290,7 +298,7 @@ def derive_facts(catalog: "Catalog", workspace: Workspace, target: PlanTarget, n
         )
 
     from_paid = current is not None and current.status is Status.ACTIVE
-    from_cycle = current.cycle if from_paid else None
+    from_cycle = current.cycle if from_paid and current is not None else None
     cycle_change = "none"
     if from_cycle is not None and target.cycle is not None:
         difference = target.cycle.months - from_cycle.months
@@ -326,7 +334,7 @@ def derive_facts(catalog: "Catalog", workspace: Workspace, target: PlanTarget, n
         and net_credit(catalog, workspace, target, now) > 0
     )
     applies_at = None
-    if from_paid and current.period_end is not None and (direction == "downgrade" or facts["credit_exceeds_charge"]):
+    if from_paid and current is not None and current.period_end is not None and (direction == "downgrade" or facts["credit_exceeds_charge"]):
         applies_at = current.period_end  # such a change waits for the renewal
     context = _Context(catalog, workspace, target, now, current, facts)
     context.states = _resulting_states(catalog, workspace, target, applies_at)
@@ -383,7 +391,7 @@ def _check_cross_product(context: _Context) -> None:
             if not base_paid:
                 if all(existing[0] != key for existing in context.unpaid_base_addons):
                     context.unpaid_base_addons.append((key, base))
-            elif _months(plan.cycle) > _months(base.cycle):
+            elif base is not None and _months(plan.cycle) > _months(base.cycle):  # base_paid: base is set
                 if all(existing[0] != key for existing in context.cycle_conflicts):
                     context.cycle_conflicts.append((key, plan, base))
 
@@ -537,7 +545,8 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
     if code == R.ADDON_CYCLE_LONGER_THAN_BASE:
         addon, addon_plan, base_plan = context.cycle_conflicts[0]
         return {
-            "addon": addon, "addon_cycle": addon_plan.cycle.value, "base": base, "base_cycle": base_plan.cycle.value,
+            "addon": addon, "addon_cycle": _paid_cycle(addon_plan).value, "base": base,
+            "base_cycle": _paid_cycle(base_plan).value,
         }
     if code == R.MIN_SEATS:
         return {"minimum": catalog.min_paid_seats, "seats": target.seats}
@@ -559,9 +568,9 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
             "cycle": target.cycle.value if target.cycle else catalog.default_cycle, "seats": target.seats,
         }
     if code in (R.DOWNGRADE_NEXT_CYCLE, R.PLAN_CHANGE_NEXT_CYCLE, R.CHANGE_AT_RENEWAL_KEEPS_CREDIT):
-        end = current.period_end if current is not None else None
+        period_end = current.period_end if current is not None else None
         return {
-            "product": product, "tier": target.tier, "effective_date": _date(end or context.now),
+            "product": product, "tier": target.tier, "effective_date": _date(period_end or context.now),
             "cycle": target.cycle.value if target.cycle else "none", "seats": target.seats,
             "current_tier": current.tier if current is not None else target.tier,
             "credit_vnd": net_credit(catalog, workspace, target, context.now) if current is not None else 0,
@@ -584,8 +593,8 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
             "effective_date": _date(scheduled.effective_at) if scheduled else "",
         }
     if code == R.PAID_PERIOD_USED_IN_FULL:
-        end = current.period_end if current is not None else None
-        return {"product": product, "period_end_date": _date(end or context.now)}
+        period_end = current.period_end if current is not None else None
+        return {"product": product, "period_end_date": _date(period_end or context.now)}
     return {}
 
 
@@ -643,11 +652,11 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
                         "effective_date": _date(pending.effective_at),
                     }))
                 else:
-                    fixes.append(Fix(R.FIX_MOVE_ADDON_CYCLE_FIRST, {"addon": addon, "cycle": base_plan.cycle.value}))
+                    fixes.append(Fix(R.FIX_MOVE_ADDON_CYCLE_FIRST, {"addon": addon, "cycle": _paid_cycle(base_plan).value}))
             elif base_plan.from_schedule:
                 fixes.append(Fix(R.FIX_CANCEL_SCHEDULED_CHANGE, {"product": base}))
             else:
-                fixes.append(Fix(R.FIX_SWITCH_BASE_CYCLE_FIRST, {"base": base, "cycle": addon_plan.cycle.value}))
+                fixes.append(Fix(R.FIX_SWITCH_BASE_CYCLE_FIRST, {"base": base, "cycle": _paid_cycle(addon_plan).value}))
         return fixes
     if code == R.MIN_SEATS:
         return [Fix(R.FIX_SET_MIN_SEATS, {"minimum": catalog.min_paid_seats})]
