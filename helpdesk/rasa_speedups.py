@@ -124,5 +124,5 @@ def past_states(
 def install() -> None:
     """Idempotent: the compiled-once reply validation, the event-type table, the states cache."""
     RemoteAction._validate_action_result = _validate_action_result
-    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
-    DialogueStateTracker.past_states = past_states  # type: ignore[method-assign]
+    Event.resolve_by_type = staticmethod(resolve_by_type)
+    DialogueStateTracker.past_states = past_states

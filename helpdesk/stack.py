@@ -83,6 +83,13 @@ def _get(url: str, timeout: float = 2.0) -> Optional[bytes]:
         return None
 
 
+class Component(subprocess.Popen):
+    """A started server: its process, with the name the supervisor knows it by and its log file."""
+
+    name: str = ""
+    log_path: str = ""
+
+
 @dataclass
 class Stack:
     ports: Ports = field(default_factory=Ports)
@@ -93,7 +100,7 @@ class Stack:
     # Rasa's SQL tracker store (SQLite); default: beside the log folder (var/rasa-tracker.db)
     tracker_db: Optional[Path] = None
     stock_tracker_store: bool = False  # Rasa's own SQL store instead (benchmarks: before/after)
-    processes: List[subprocess.Popen] = field(default_factory=list)
+    processes: List["Component"] = field(default_factory=list)
     specs: Dict[str, List[str]] = field(default_factory=dict)
     supervisor: Optional["Supervisor"] = None
 
@@ -126,10 +133,10 @@ class Stack:
         env.update(self.env)
         return HelpdeskSettings.from_env(env)
 
-    def _spawn(self, name: str, argv: List[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: List[str]) -> "Component":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}-{os.getpid()}.log", "ab")
-        process = subprocess.Popen(
+        process = Component(
             argv,
             cwd=ROOT,
             env=self._environment(),
@@ -137,17 +144,17 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so stop() can end the whole process group
         )
-        process.name = name  # type: ignore[attr-defined]
-        process.log_path = log.name  # type: ignore[attr-defined]
+        process.name = name
+        process.log_path = log.name
         self.specs[name] = argv
-        self.processes[:] = [p for p in self.processes if p.name != name]  # type: ignore[attr-defined]
+        self.processes[:] = [p for p in self.processes if p.name != name]
         self.processes.append(process)
         return process
 
-    def process(self, name: str) -> subprocess.Popen:
-        return next(p for p in self.processes if p.name == name)  # type: ignore[attr-defined]
+    def process(self, name: str) -> "Component":
+        return next(p for p in self.processes if p.name == name)
 
-    def respawn(self, name: str) -> subprocess.Popen:
+    def respawn(self, name: str) -> "Component":
         """Starts ``name`` again as it was started (what is left of its process group goes first)."""
         old = self.process(name)
         try:
@@ -290,7 +297,7 @@ class Supervisor:
                 "state": "running",
                 "pid": p.pid,
                 "restarts": 0,
-                "last_exit": None,  # type: ignore[attr-defined]
+                "last_exit": None,
                 "started": time.monotonic(),
                 "delay": backoff,
             }
@@ -387,7 +394,7 @@ class Supervisor:
             self.log(
                 f"{name} exited with {code}; restarting in {delay:.1f} s "
                 f"(restart {s['restarts']}; log {process.log_path})"
-            )  # type: ignore[attr-defined]
+            )
         elif s["state"] == "starting" and self.stack.ready(name):
             with self.lock:
                 s["state"] = "running"

@@ -79,6 +79,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class WindowedSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` whose ``retrieve`` loads the last ``window_turns`` turns plus the state."""
 
+    engine: sa.engine.Engine  # set by SQLTrackerStore.__init__ (Rasa leaves it unannotated)
+
     def __init__(self, *args: Any, window_turns: int = DEFAULT_WINDOW_TURNS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         window_turns = int(window_turns)
