@@ -34,6 +34,7 @@ from actions.forms import (
     reset_form_slots,
 )
 from actions.labels import as_datetime, datetime_text
+from actions.personal import named_products
 from actions.texts import say
 
 logger = logging.getLogger(__name__)
@@ -242,6 +243,19 @@ class ValidateCheckoutForm(PlanFormValidation):
         billing.utter_decision(dispatcher, checkout.decision or decision, lang)
         if checkout.open_order is not None and checkout.open_pay_url:
             utter_pay_link(dispatcher, lang, checkout.open_order, checkout.open_pay_url)
+        if checkout.pending_offer and checkout.open_order is not None:
+            # What the open order buys, against what was asked: cancel it and order this instead.
+            offer = checkout.pending_offer
+            title = (texts.render("utter_button_cancel_pending_order", lang) or {}).get("text") or ""
+            say(
+                dispatcher,
+                lang,
+                "utter_pending_order_offer",
+                offer=billing.render(offer["code"], dict(offer["params"]), lang),
+                buttons=[
+                    {"title": title, "payload": f'/cancel_pending_order{{"product":"{checkout.open_order.product}"}}'}
+                ],
+            )
 
 
 def utter_pay_link(dispatcher: CollectingDispatcher, lang: str, order, pay_url: str) -> None:
@@ -351,3 +365,59 @@ def client_ip(tracker: Tracker) -> str:
     if isinstance(value, str) and 0 < len(value) <= 45 and all(c in "0123456789abcdefABCDEF.:" for c in value):
         return value
     return "127.0.0.1"
+
+
+class ActionCancelPendingOrder(Action):
+    """Cancels the customer's order waiting for payment (issue 10 N), then offers to order what they
+    asked for instead. Nothing was paid on it: its link stops working at once, and a payment made on
+    it anyway is answered per VNPAY's contract and flagged for a refund by staff (billing_core)."""
+
+    def name(self) -> Text:
+        return "action_cancel_pending_order"
+
+    async def run(self, dispatcher, tracker, domain):
+        lang = language_of(tracker)
+        asker = identity_of(tracker)
+        if asker is None:
+            say(dispatcher, lang, "utter_checkout_login")
+            return []
+        if not asker.is_customer:
+            say(dispatcher, lang, "utter_checkout_agent")
+            return []
+        wanted = set(named_products(tracker))
+        try:
+            orders = billing.call(dispatcher, lang, bc.latest_orders, billing.unit_of_work(), asker.workspace_id)
+            now = billing.utcnow()
+            pending = next(
+                (
+                    o
+                    for o in orders
+                    if o.status == bc.OrderStatus.PENDING
+                    and as_datetime(o.expires_at) > now
+                    and (not wanted or o.product in wanted)
+                ),
+                None,
+            )
+            if pending is None:
+                say(dispatcher, lang, "utter_no_pending_order")
+                return []
+            billing.call(
+                dispatcher, lang, bc.cancel_pending_order, billing.unit_of_work(), asker.workspace_id, pending.txn_ref
+            )
+        except Unavailable:
+            return []
+        buttons = []
+        state = {slot: tracker.get_slot(slot) for slot in ("product", "tier", "cycle", "seats")}
+        if state["product"] == pending.product and state["tier"] and state["tier"] != KEEP:
+            entities = {k: v for k, v in state.items() if v is not None}
+            title = (texts.render("utter_button_order_requested", lang) or {}).get("text") or ""
+            buttons.append({"title": title, "payload": "/buy_upgrade" + json.dumps(entities, ensure_ascii=False)})
+        say(
+            dispatcher,
+            lang,
+            "utter_pending_order_cancelled",
+            txn_ref=pending.txn_ref,
+            plan=f"{billing.product_name(pending.product, lang)} {billing.tier_name(pending.tier, lang)}",
+            buttons=buttons,
+        )
+        return []

@@ -299,3 +299,67 @@ def test_the_quote_offers_extended_capacity_and_the_confirmation_repeats_the_tot
     assert total and total in rendered(dispatcher)
     asked, _ = run(AskCheckoutConfirmed(), make_tracker("", slots={"checkout_total": total}))
     assert total in rendered(asked)
+
+
+# --- issue 10 N: a pending order that differs from the request can be cancelled from the chat ---
+def _buttons(dispatcher):
+    return [b for m in dispatcher.messages for b in m.get("buttons") or []]
+
+
+def test_N_a_request_that_differs_from_the_pending_order_offers_to_cancel_it(billing_db):
+    """demo-pending-payment waits to pay Standard monthly; asking for Standard yearly used to answer
+    with that order's link and "applied as soon as paid", and paying it gave monthly."""
+    dispatcher, events = step(
+        "nâng cấp Không gian làm việc số lên Standard theo năm cho 4 người",
+        intent="buy_upgrade",
+        token_value=token("demo-pending-payment"),
+    )
+    assert "utter_pending_order_offer" in responses(dispatcher), responses(dispatcher)
+    text = rendered(dispatcher)
+    assert "khác với gói bạn vừa hỏi" in text and "năm" in text.split("khác với gói bạn vừa hỏi")[1], text
+    assert any(b["payload"].startswith("/cancel_pending_order") for b in _buttons(dispatcher))
+    assert slot_events(events)["checkout_status"] == "blocked"
+    assert [o.status.value for o in orders(billing_db, "demo-pending-payment")] == ["pending"]  # nothing written
+
+
+def test_N_cancelling_the_pending_order_then_ordering_what_was_asked(billing_db):
+    from actions.checkout import ActionCancelPendingOrder
+
+    customer = token("demo-pending-payment")
+    slots = {"product": "digital_workspace", "tier": "standard", "cycle": "yearly", "seats": 4}
+    tracker = make_tracker(
+        "/cancel_pending_order",
+        "cancel_pending_order",
+        token_value=customer,
+        slots=slots,
+        entities=[{"entity": "product", "value": "digital_workspace"}],
+    )
+    dispatcher, _ = run(ActionCancelPendingOrder(), tracker)
+    assert responses(dispatcher) == ["utter_pending_order_cancelled"]
+    assert [o.status.value for o in orders(billing_db, "demo-pending-payment")] == ["cancelled"]
+    again = [b for b in _buttons(dispatcher) if b["payload"].startswith("/buy_upgrade")]
+    assert again and '"cycle": "yearly"' in again[0]["payload"] and '"tier": "standard"' in again[0]["payload"]
+    # the customer follows the button: the yearly plan is quoted now, not the old monthly link
+    dispatcher, events = step("/buy_upgrade", intent="buy_upgrade", token_value=customer, new_slots=slots)
+    assert "utter_pending_order_offer" not in responses(dispatcher)
+    assert slot_events(events).get("checkout_status") == "quoted", responses(dispatcher)
+
+
+def test_N_nothing_to_cancel_and_nobody_else_can_cancel(billing_db):
+    from actions.checkout import ActionCancelPendingOrder
+
+    dispatcher, _ = run(
+        ActionCancelPendingOrder(),
+        make_tracker("hủy đơn chờ thanh toán", "cancel_pending_order", token_value=token("demo-monthly")),
+    )
+    assert responses(dispatcher) == ["utter_no_pending_order"]
+    dispatcher, _ = run(
+        ActionCancelPendingOrder(), make_tracker("cancel my pending order", "cancel_pending_order", language="en")
+    )
+    assert responses(dispatcher) == ["utter_checkout_login"]
+    dispatcher, _ = run(
+        ActionCancelPendingOrder(),
+        make_tracker("hủy đơn", "cancel_pending_order", token_value=token("*", role="agent")),
+    )
+    assert responses(dispatcher) == ["utter_checkout_agent"]
+    assert [o.status.value for o in orders(billing_db, "demo-pending-payment")] == ["pending"]

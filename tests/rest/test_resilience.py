@@ -25,7 +25,6 @@ from helpdesk.stack import Stack
 
 pytestmark = pytest.mark.timeout(600)
 
-WORKSPACE = "demo-monthly"
 CHECKOUT = "toi muon nang cap khong gian lam viec so len goi standard theo thang cho 5 nguoi"
 # buttons to press, in this order of preference, until the pay link comes (as the browser test)
 CHOICES = ["Gia hạn thủ công", "Xác nhận", "Standard", "Không gian làm việc số", "Hàng tháng", "Giữ nguyên"]
@@ -36,6 +35,7 @@ class Conversation:
         self.sender = f"resilience-{uuid.uuid4().hex[:10]}"
         self.token = token
         self.sent: list = []
+        self.conversation_id = ""
         self.stack: Stack
 
     def say(self, message: str) -> list:
@@ -46,6 +46,8 @@ class Conversation:
         assert response.status_code == 200, response.text
         replies = response.json()
         assert replies, f"no answer to {message!r}"
+        # the channel names the conversation after the verified user, whatever sender we sent
+        self.conversation_id = replies[0]["recipient_id"]
         self.sent.append(message)
         return replies
 
@@ -103,11 +105,26 @@ def stored_user_texts(tracker_db, sender: str) -> list:
     return [json.loads(row[0]).get("text") for row in rows]
 
 
-def orders(url: str) -> list:
+def own_copy_of_demo_monthly(url: str) -> str:
+    """A workspace like demo-monthly that no other test touches: the session's live stack is
+    shared, and the browser scenarios pay for demo-monthly's upgrade before this test runs."""
+    from billing_core import SqlAlchemyUnitOfWork, load_catalog, utcnow
+    from billing_core.service_layer.demo import demo_monthly
+
+    workspace = demo_monthly(utcnow(), load_catalog())
+    workspace.id = f"resilience-{uuid.uuid4().hex[:8]}"
+    uow = SqlAlchemyUnitOfWork(url)
+    with uow:
+        uow.workspaces.add(workspace)
+        uow.commit()
+    return workspace.id
+
+
+def orders(url: str, workspace_id: str) -> list:
     engine = create_engine(url)
     with engine.connect() as connection:
         rows = connection.execute(
-            text("SELECT txn_ref, status FROM orders WHERE workspace_id = :ws"), {"ws": WORKSPACE}
+            text("SELECT txn_ref, status FROM orders WHERE workspace_id = :ws"), {"ws": workspace_id}
         ).fetchall()
     engine.dispose()
     return [tuple(row) for row in rows]
@@ -117,8 +134,9 @@ def test_conversation_survives_each_component_dying_and_a_restart(live_stack, to
     """On the session's live stack (the other suites find it healthy afterwards)."""
     stack = live_stack
     url = stack.database_url
-    before = orders(url)
-    chat = Conversation(token_for(WORKSPACE))
+    workspace_id = own_copy_of_demo_monthly(url)
+    before = orders(url, workspace_id)
+    chat = Conversation(token_for(workspace_id))
     chat.stack = stack
     supervisor = stack.supervisor or stack.supervise(backoff=0.5)
     assert health(stack)["status"] == "ok"
@@ -150,7 +168,7 @@ def test_conversation_survives_each_component_dying_and_a_restart(live_stack, to
         replies = chat.next_step(replies)
     link = pay_link(replies)
     assert link, f"no pay link: {texts(replies)}"
-    new = [order for order in orders(url) if order not in before]
+    new = [order for order in orders(url, workspace_id) if order not in before]
     assert [status for _, status in new] == ["pending"]
 
     # 4. the web app dies before the customer pays: the payment still goes through, once
@@ -161,12 +179,13 @@ def test_conversation_survives_each_component_dying_and_a_restart(live_stack, to
     )
     assert paid.status_code == 200, paid.text
     assert paid.json()["ipn_answer"]["RspCode"] == "00"
-    assert [(ref, status) for ref, status in orders(url) if ref == new[0][0]] == [(new[0][0], "paid")]
+    assert [(ref, status) for ref, status in orders(url, workspace_id) if ref == new[0][0]] == [(new[0][0], "paid")]
     status = texts(chat.say("thanh toan cua toi thanh cong chua")).lower()
     assert "thành công" in status or "đã thanh toán" in status, status
 
     # every turn stored once, in order; the supervisors logged each restart
-    assert stored_user_texts(stack.tracker_db, chat.sender) == chat.sent
+    assert chat.conversation_id.startswith("u-")
+    assert stored_user_texts(stack.tracker_db, chat.conversation_id) == chat.sent
     log = (stack.log_dir / "supervisor.log").read_text()
     for name in ("actions", "rasa", "web"):
         assert f"{name} exited with -9; restarting" in log
