@@ -326,6 +326,21 @@ class AskDowngradeReason(AskFormQuestion):
     action_name, question = "action_ask_downgrade_reason", "utter_ask_downgrade_reason"
 
 
+def decision_or_stop(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> Any:
+    """billing_core's decision for the downgrade the form holds, decided again at every step (the
+    workspace may have changed); or the events that stop the form: no verified customer, or
+    billing_core could not answer (the customer has been told either way)."""
+    identity = identity_of(tracker)
+    product, tier = tracker.get_slot("product"), tracker.get_slot("tier")
+    if identity is None or not product or not tier:
+        say(dispatcher, lang, "utter_downgrade_login")
+        return [SlotSet(REQUESTED_SLOT, None), SlotSet("downgrade_status", "needs_login")]
+    try:
+        return decision_for(dispatcher, lang, identity.workspace_id, product, tier)
+    except Unavailable:
+        return [SlotSet(REQUESTED_SLOT, None), SlotSet("downgrade_status", "error")]
+
+
 class AskDowngradeAck(AskFormQuestion):
     """What will change, from billing_core's decision, then the article's explicit confirmation."""
 
@@ -333,15 +348,11 @@ class AskDowngradeAck(AskFormQuestion):
 
     async def run(self, dispatcher, tracker, domain):
         lang = language_of(tracker)
-        identity = identity_of(tracker)
-        product, tier = tracker.get_slot("product"), tracker.get_slot("tier")
-        if identity is None or not product or not tier:
-            say(dispatcher, lang, "utter_downgrade_login")
-            return [SlotSet(REQUESTED_SLOT, None), SlotSet("downgrade_status", "needs_login")]
-        try:
-            decision = decision_for(dispatcher, lang, identity.workspace_id, product, tier)
-        except Unavailable:
-            return [SlotSet(REQUESTED_SLOT, None), SlotSet("downgrade_status", "error")]
+        decided = decision_or_stop(dispatcher, tracker, lang)
+        if isinstance(decided, list):
+            return decided
+        decision = decided
+        product = tracker.get_slot("product")
         catalog = billing.catalog()
         kinds = [k for k in catalog.capacity.values() if k.product == product]
         say(
@@ -367,15 +378,11 @@ class AskDowngradeConfirmed(AskFormQuestion):
 
     async def run(self, dispatcher, tracker, domain):
         lang = language_of(tracker)
-        identity = identity_of(tracker)
+        decided = decision_or_stop(dispatcher, tracker, lang)
+        if isinstance(decided, list):
+            return decided
+        decision = decided
         product, tier = tracker.get_slot("product"), tracker.get_slot("tier")
-        if identity is None or not product or not tier:
-            say(dispatcher, lang, "utter_downgrade_login")
-            return [SlotSet(REQUESTED_SLOT, None), SlotSet("downgrade_status", "needs_login")]
-        try:
-            decision = decision_for(dispatcher, lang, identity.workspace_id, product, tier)
-        except Unavailable:
-            return [SlotSet(REQUESTED_SLOT, None), SlotSet("downgrade_status", "error")]
         target = decision.target
         when = (
             billing.render("SUMMARY_IMMEDIATE_FREE", {"product": product, "tier": tier}, lang)

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 import prodstack  # noqa: E402
+from profiles import children, cpu_seconds, tree_of  # noqa: E402  (bench/: the process-tree readers)
 
 from helpdesk.stack import free_ports  # noqa: E402
 
@@ -171,37 +172,6 @@ async def run_phase(
 # resources used by the profile's processes
 
 
-def _children() -> Dict[int, List[int]]:
-    tree: Dict[int, List[int]] = defaultdict(list)
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-                tree[int(fields[1])].append(int(entry))
-            except (FileNotFoundError, IndexError, ProcessLookupError):
-                pass
-    return tree
-
-
-def _tree(pid: int, tree: Dict[int, List[int]]) -> List[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(tree.get(current, []))
-    return found
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (FileNotFoundError, IndexError, ProcessLookupError):
-        return 0.0
-
-
 def _rss(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -236,17 +206,17 @@ class ResourceSampler:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _cpu(self) -> Dict[str, float]:
-        tree = _children()
+        tree = children()
         return {
-            name: sum(_cpu_seconds(p) for p in _tree(pid, tree)) for name, pid in component_pids(self.stack).items()
+            name: sum(cpu_seconds(p) for p in tree_of(pid, tree)) for name, pid in component_pids(self.stack).items()
         }
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            tree = _children()
+            tree = children()
             for name, pid in component_pids(self.stack).items():
                 # PostgreSQL: one backend per connection, so its sum is the fair figure
-                value = sum(_rss(p) for p in _tree(pid, tree)) if name == "postgres" else _rss(pid)
+                value = sum(_rss(p) for p in tree_of(pid, tree)) if name == "postgres" else _rss(pid)
                 self.peak[name] = max(self.peak[name], value)
             self._stop.wait(1.0)
 
