@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from types import TracebackType
-from typing import Any, Callable, Dict, List, Optional, Protocol, Type, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Protocol, Type, TypeVar, overload
 
 from billing_core.domain import errors
 from billing_core.domain.catalog import Catalog, load_catalog
@@ -68,6 +68,14 @@ class UnitOfWork(Protocol):
 
 def catalog_or_default(catalog: Optional[Catalog]) -> Catalog:
     return catalog if catalog is not None else load_catalog()
+
+
+@overload
+def jsonable(value: Dict[str, Any]) -> Dict[str, Any]: ...
+
+
+@overload
+def jsonable(value: Any) -> Any: ...
 
 
 def jsonable(value: Any) -> Any:
