@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import threading
 from datetime import datetime
-from typing import Optional, Type
+from typing import Any, Optional, Type
 
 from sqlalchemy import (
     JSON,
@@ -52,7 +52,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 mapper_registry = registry(metadata=metadata)
 
 
-class UtcDateTime(TypeDecorator):
+class UtcDateTime(TypeDecorator):  # type: ignore[misc]  # SQLAlchemy 1.4 has no types: TypeDecorator is Any
     """A timezone-aware UTC datetime in Python, a naive UTC timestamp in the database.
 
     A naive value handed to the database is taken to be UTC already.
@@ -61,16 +61,16 @@ class UtcDateTime(TypeDecorator):
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
         if value is None:
             return None
         return as_utc(value).replace(tzinfo=None)
 
-    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
         return None if value is None else as_utc(value)
 
 
-class EnumString(TypeDecorator):
+class EnumString(TypeDecorator):  # type: ignore[misc]  # SQLAlchemy 1.4 has no types: TypeDecorator is Any
     """A ``str`` enum stored as its value in a VARCHAR (portable, easy to read in SQL)."""
 
     impl = String
@@ -80,12 +80,12 @@ class EnumString(TypeDecorator):
         super().__init__(length)
         self.enum_class = enum_class
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:  # the enum's value (Enum.value is Any)
         if value is None:
             return None
         return self.enum_class(value).value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: Any, dialect: Any) -> Optional[enum.Enum]:
         if value is None:
             return None
         return self.enum_class(value)
@@ -208,7 +208,7 @@ _mapping_lock = threading.Lock()
 _mapped = False
 
 
-def _children(cls, table: Table, lazy: str = "selectin") -> relationship:
+def _children(cls: type, table: Table, lazy: str = "selectin") -> relationship:
     # Eager loading: the aggregate is read whole, so no lazy load can run after the session is
     # gone. The few, bounded parts (a plan and a scheduled change per product) are joined to the
     # workspace row; the parts that grow with time (orders, purchases, tasks) come by "selectin"

@@ -11,7 +11,8 @@ import copy
 import json
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from types import TracebackType
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -46,7 +47,7 @@ def database_url() -> str:
     return f"sqlite:///{folder / 'billing.db'}"
 
 
-def _json_dumps(value) -> str:
+def _json_dumps(value: Any) -> str:
     # Audit details may carry datetimes or enums: store them readably instead of failing.
     return json.dumps(value, ensure_ascii=False, default=str)
 
@@ -70,8 +71,7 @@ def _new_engine(url: str) -> Engine:
         poolclass=StaticPool if in_memory else QueuePool,
     )
 
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(dbapi_connection, _record):
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         if not in_memory:
             # WAL: readers never block the writer and vice versa.
@@ -80,6 +80,9 @@ def _new_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    # event.listen, not the @event.listens_for decorator: the same registration, and SQLAlchemy 1.4
+    # has no types, so the decorator would leave the function untyped for mypy.
+    event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
@@ -164,7 +167,8 @@ class SqlAlchemyUnitOfWork:
         self._open().append((session, WorkspaceRepository(session)))
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
         session, _ = self._open().pop()
         # close() ends the transaction (rolling back anything uncommitted) and detaches the objects
         # without expiring them, so what a read-only use case returns stays readable.
@@ -241,7 +245,8 @@ class FakeUnitOfWork:
         self.workspaces = FakeRepository(self)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
         self.rollback()
 
     def commit(self) -> None:

@@ -23,7 +23,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 from urllib.parse import quote_plus, urlparse
 
 from billing_core import settings
@@ -194,7 +194,7 @@ def single_valued(params: ParamsInput) -> Dict[str, str]:
     broken request, never verified. Non-``vnp_`` duplicates keep their first value.
     """
     if isinstance(params, Mapping):
-        pairs = []
+        pairs: List[Tuple[str, Any]] = []
         for key, value in params.items():
             if isinstance(value, (list, tuple)):
                 pairs.extend((key, item) for item in value)
@@ -467,7 +467,8 @@ def querydr(config: VnpayConfig, order: Any, now: datetime, session: Any = None,
             http.close()
 
 
-def _querydr_attempts(config, order, now, http, server_ip, attempts, timeout, backoff) -> QueryResult:
+def _querydr_attempts(config: VnpayConfig, order: Any, now: datetime, http: Any, server_ip: str, attempts: int,
+                      timeout: Tuple[float, float], backoff: float) -> QueryResult:
     import requests
 
     last_problem = "no attempt made"

@@ -19,16 +19,17 @@ import json
 import re
 import sys
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple, Union
 
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
-from billing_core.domain import errors, messages
+from billing_core.domain import errors, messages, retention
 from billing_core.domain.catalog import Catalog, load_catalog
 from billing_core.domain.clock import VIETNAM
-from billing_core.domain.rules import ChangeRequest
+from billing_core.domain.quotes import Quote
+from billing_core.domain.rules import ChangeRequest, Decision
 from billing_core.migrations import current_revision, upgrade_head
 from billing_core.service_layer import jobs, services, views
 from billing_core.service_layer.demo import seed_demo
@@ -113,7 +114,7 @@ def _help(text: str) -> str:
     return text.replace("%", "%%")  # argparse formats help with %
 
 
-def _names(keys_and_names) -> str:
+def _names(keys_and_names: Iterable[Tuple[str, Tuple[str, ...]]]) -> str:
     return ", ".join(f"{key} ({' / '.join(dict.fromkeys(names))})" if names else key for key, names in keys_and_names)
 
 
@@ -233,7 +234,7 @@ def _parse_now(value: Optional[str]) -> Tuple[Optional[datetime], bool]:
     return moment, False
 
 
-def _request(args) -> ChangeRequest:
+def _request(args: argparse.Namespace) -> ChangeRequest:
     return ChangeRequest(
         product=args.product.strip(), tier=args.tier.strip(),
         cycle=args.cycle.strip() if args.cycle else None, seats=_parse_int(args.seats),
@@ -242,7 +243,7 @@ def _request(args) -> ChangeRequest:
 
 
 # --- rendering ------------------------------------------------------------------------------
-def _decision_lines(decision, lang: str, catalog) -> List[str]:
+def _decision_lines(decision: Decision, lang: str, catalog: Catalog) -> List[str]:
     text = TEXT[lang]
     shown = messages.render_decision(decision, lang, catalog)
     lines = [f"[{text['allowed'] if decision.allowed else text['blocked']}] {shown['summary']}"]
@@ -255,7 +256,7 @@ def _decision_lines(decision, lang: str, catalog) -> List[str]:
     return lines
 
 
-def _quote_json(quote, catalog, lang: str) -> Dict[str, Any]:
+def _quote_json(quote: Quote, catalog: Catalog, lang: str) -> Dict[str, Any]:
     data = quote.to_dict()
     data["lines"] = [{**views.message_json(line.code, line.params, catalog, lang), **line.to_dict()}
                      for line in quote.lines]
@@ -263,7 +264,7 @@ def _quote_json(quote, catalog, lang: str) -> Dict[str, Any]:
     return data
 
 
-def _quote_lines(quote, lang: str, catalog) -> List[str]:
+def _quote_lines(quote: Quote, lang: str, catalog: Catalog) -> List[str]:
     lines = []
     for line in quote.lines:
         lines.append(f"  {messages.render(line.code, line.params, lang, catalog)}: "
@@ -273,7 +274,7 @@ def _quote_lines(quote, lang: str, catalog) -> List[str]:
     return lines
 
 
-def _retention_item_text(item, lang: str, catalog) -> str:
+def _retention_item_text(item: Union[retention.RetentionItem, Dict[str, Any]], lang: str, catalog: Catalog) -> str:
     """A RetentionItem, or its dict form from the workspace summary, in words."""
     data = item if isinstance(item, dict) else item.to_dict()
     due_date = data["due_at"]  # the full instant: messages shows its date in Vietnam
@@ -283,12 +284,12 @@ def _retention_item_text(item, lang: str, catalog) -> str:
     return messages.render("RETENTION_FEATURE_DATA", {"feature": data["target"], "due_date": due_date}, lang, catalog)
 
 
-def _retention_json(items, catalog) -> List[Dict[str, Any]]:
+def _retention_json(items: List[retention.RetentionItem], catalog: Catalog) -> List[Dict[str, Any]]:
     return [{**item.to_dict(), "message_vi": _retention_item_text(item, "vi", catalog),
              "message_en": _retention_item_text(item, "en", catalog)} for item in items]
 
 
-def _summary_lines(summary: Dict[str, Any], lang: str, catalog) -> List[str]:
+def _summary_lines(summary: Dict[str, Any], lang: str, catalog: Catalog) -> List[str]:
     text = TEXT[lang]
     lines = [f"{summary['name']} ({summary['workspace_id']})", f"{text['plans']}:"]
     for sub in summary["subscriptions"]:
@@ -335,10 +336,11 @@ def _summary_lines(summary: Dict[str, Any], lang: str, catalog) -> List[str]:
 
 
 # --- commands -------------------------------------------------------------------------------
-def run(args, lang: str, out: TextIO) -> int:
+def run(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     now, assumed_zone = _parse_now(getattr(args, "now", None))
     text = TEXT[lang]
-    note = (text["now_assumed"].format(value=args.now, moment=now.isoformat()) if assumed_zone else None)
+    note = (text["now_assumed"].format(value=args.now, moment=now.isoformat())
+            if assumed_zone and now is not None else None)
 
     def emit(data: Dict[str, Any], lines: List[str]) -> None:
         if getattr(args, "json", False):

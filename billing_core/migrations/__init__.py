@@ -32,5 +32,5 @@ def current_revision(url: Optional[str] = None) -> Optional[str]:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def head_revision() -> str:
+def head_revision() -> Optional[str]:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

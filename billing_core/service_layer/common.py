@@ -10,7 +10,8 @@ import enum
 import time
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Dict, List, Optional, TypeVar
+from types import TracebackType
+from typing import Any, Callable, Dict, List, Optional, Protocol, Type, TypeVar, overload
 
 from billing_core.domain import errors
 from billing_core.domain.catalog import Catalog, load_catalog
@@ -31,8 +32,50 @@ CHANGE_ATTEMPTS = 2
 PAYMENT_ATTEMPTS = 5
 
 
+class Repository(Protocol):
+    """What the use cases need of ``uow.workspaces`` (``WorkspaceRepository``, ``FakeRepository``)."""
+
+    def get(self, workspace_id: str, for_update: bool = False) -> Optional[Workspace]: ...
+
+    def get_by_txn_ref(self, txn_ref: str, for_update: bool = False) -> Optional[Workspace]: ...
+
+    def add(self, workspace: Workspace) -> None: ...
+
+    def delete(self, workspace: Workspace) -> None: ...
+
+    def list_ids(self) -> List[str]: ...
+
+    def audit(self, entry: AuditEntry) -> None: ...
+
+    def audit_entries(self, workspace_id: str) -> List[AuditEntry]: ...
+
+
+class UnitOfWork(Protocol):
+    """What the use cases need of a unit of work (``SqlAlchemyUnitOfWork``, ``FakeUnitOfWork``)."""
+
+    @property
+    def workspaces(self) -> Repository: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
 def catalog_or_default(catalog: Optional[Catalog]) -> Catalog:
     return catalog if catalog is not None else load_catalog()
+
+
+@overload
+def jsonable(value: Dict[str, Any]) -> Dict[str, Any]: ...
+
+
+@overload
+def jsonable(value: Any) -> Any: ...
 
 
 def jsonable(value: Any) -> Any:
@@ -61,7 +104,7 @@ def check_workspace_id(workspace_id: Any) -> str:
     return workspace_id
 
 
-def load(uow, workspace_id: Any, for_update: bool = False) -> Workspace:
+def load(uow: UnitOfWork, workspace_id: Any, for_update: bool = False) -> Workspace:
     """The workspace inside the open unit of work, else WorkspaceNotFoundError."""
     workspace = uow.workspaces.get(check_workspace_id(workspace_id), for_update=for_update)
     if workspace is None:
@@ -69,7 +112,7 @@ def load(uow, workspace_id: Any, for_update: bool = False) -> Workspace:
     return workspace
 
 
-def audit(uow, workspace: Workspace, now: datetime, actor: str, action: str, detail: Dict[str, Any]) -> None:
+def audit(uow: UnitOfWork, workspace: Workspace, now: datetime, actor: str, action: str, detail: Dict[str, Any]) -> None:
     """One audit entry, in the transaction of the change; ``version`` is the version it wrote."""
     record = {**jsonable(detail), "version": workspace.version}
     uow.workspaces.audit(
@@ -93,7 +136,7 @@ def retry_on_conflict(use_case: Callable[[], T], attempts: int = CHANGE_ATTEMPTS
     raise AssertionError("attempts must be at least 1")  # pragma: no cover
 
 
-def each_workspace(uow, job: Callable[[Workspace], List[Dict[str, Any]]],
+def each_workspace(uow: UnitOfWork, job: Callable[[Workspace], List[Dict[str, Any]]],
                    attempts: int = CHANGE_ATTEMPTS) -> List[Dict[str, Any]]:
     """Run ``job`` on every workspace, one transaction (and its retry) per workspace, so a busy
     workspace never holds up the others and a re-run finds nothing left to do. ``job`` returns
@@ -116,7 +159,7 @@ def each_workspace(uow, job: Callable[[Workspace], List[Dict[str, Any]]],
     return results
 
 
-def refunds_due(uow, workspace: Workspace) -> List[Dict[str, Any]]:
+def refunds_due(uow: UnitOfWork, workspace: Workspace) -> List[Dict[str, Any]]:
     """Payments VNPAY took for closed orders, for staff to refund (inside an open unit of work)."""
     return [jsonable({"order_ref": e.detail.get("txn_ref"), "status": e.detail.get("status"),
                       "amount_vnd": e.detail.get("amount_vnd"), "paid_at": e.detail.get("paid_at") or e.at,

@@ -36,6 +36,7 @@ from billing_core.domain.model import (
 )
 from billing_core.domain.quotes import add_months, quote
 from billing_core.domain.rules import ChangeRequest
+from billing_core.service_layer.common import UnitOfWork
 
 DW, OW, AB = "digital_workspace", "operations_workflow", "app_builder"
 DEMO_ACTOR = "demo"
@@ -181,7 +182,7 @@ def build_demo_workspaces(now: datetime, catalog: Optional[Catalog] = None) -> L
     return [build(now, catalog) for build in BUILDERS.values()]
 
 
-def seed_demo(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[str]:
+def seed_demo(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[str]:
     """(Re)create the demo workspaces in one transaction; returns their ids."""
     now = utc_or_now(now)
     workspaces = build_demo_workspaces(now, catalog)

@@ -21,10 +21,10 @@ from billing_core.adapters import vnpay
 from billing_core.domain.catalog import Catalog
 from billing_core.domain.clock import utc_or_now
 from billing_core.service_layer import payments, services
-from billing_core.service_layer.common import catalog_or_default
+from billing_core.service_layer.common import UnitOfWork, catalog_or_default
 
 
-def run_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
+def run_jobs(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
              catalog: Optional[Catalog] = None, session: Any = None) -> Dict[str, int]:
     """Run every job once; returns how much each did. ``config`` defaults to ``VNPAY_*`` from the
     environment (``vnpay.ConfigError`` before anything runs when it is unusable)."""

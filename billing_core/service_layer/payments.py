@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, TypeVar
 
 from billing_core.adapters import vnpay
 from billing_core.domain import errors, messages, pricing
@@ -41,13 +41,19 @@ from billing_core.service_layer.common import (
     LATE_PAYMENT,
     PAYMENT_ATTEMPTS,
     SYSTEM_ACTOR,
+    UnitOfWork,
     audit,
     catalog_or_default,
     load,
     retry_on_conflict,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
 
 IPN_MESSAGES = {
     "00": "Confirm Success",
@@ -65,12 +71,12 @@ def ipn_answer(code: str) -> Dict[str, str]:
     return {"RspCode": code, "Message": IPN_MESSAGES[code]}
 
 
-def _retry_on_conflict(use_case: Callable[[], Any]) -> Any:
+def _retry_on_conflict(use_case: Callable[[], T]) -> T:
     """A lost optimistic-lock race is retried (with a short pause); the retry sees the final state."""
     return retry_on_conflict(use_case, PAYMENT_ATTEMPTS, pause=0.01)
 
 
-def _audit(uow, workspace: Workspace, now: datetime, action: str, detail: Dict[str, Any], actor: str = ACTOR) -> None:
+def _audit(uow: UnitOfWork, workspace: Workspace, now: datetime, action: str, detail: Dict[str, Any], actor: str = ACTOR) -> None:
     audit(uow, workspace, now, actor, action, detail)
 
 
@@ -87,7 +93,7 @@ def response_code_text(code: Optional[str], lang: str = "vi") -> str:
 
 # --- IPN ------------------------------------------------------------------------------------
 
-def handle_ipn(uow, params: Any, config: vnpay.VnpayConfig, now: Optional[datetime] = None) -> Dict[str, str]:
+def handle_ipn(uow: UnitOfWork, params: Any, config: vnpay.VnpayConfig, now: Optional[datetime] = None) -> Dict[str, str]:
     """VNPAY's IPN: ``{"RspCode", "Message"}``, never an exception.
 
     Any unexpected failure (a database outage included) is logged, rolled back and answered 99,
@@ -102,7 +108,7 @@ def handle_ipn(uow, params: Any, config: vnpay.VnpayConfig, now: Optional[dateti
     return answer
 
 
-def _handle_ipn(uow, params: Any, config: vnpay.VnpayConfig, now: datetime) -> Dict[str, str]:
+def _handle_ipn(uow: UnitOfWork, params: Any, config: vnpay.VnpayConfig, now: datetime) -> Dict[str, str]:
     try:
         fields = vnpay.single_valued(params)
     except vnpay.AmbiguousParams:
@@ -115,11 +121,11 @@ def _handle_ipn(uow, params: Any, config: vnpay.VnpayConfig, now: datetime) -> D
     return _retry_on_conflict(lambda: _settle(uow, result, fields, now))
 
 
-def _settle(uow, result: vnpay.PaymentResult, fields: Dict[str, str], now: datetime) -> Dict[str, str]:
+def _settle(uow: UnitOfWork, result: vnpay.PaymentResult, fields: Dict[str, str], now: datetime) -> Dict[str, str]:
     with uow:
         workspace = uow.workspaces.get_by_txn_ref(result.txn_ref, for_update=True)
         order = _order_of(workspace, result.txn_ref) if workspace is not None else None
-        if order is None:
+        if workspace is None or order is None:
             return ipn_answer("01")
         if not vnpay.amount_matches(result.amount_field, order.amount_vnd):
             log.warning("IPN %s: amount %r does not match %s VND", order.txn_ref, result.amount_field,
@@ -140,7 +146,7 @@ def _settle(uow, result: vnpay.PaymentResult, fields: Dict[str, str], now: datet
         return ipn_answer("00")
 
 
-def _flag_refund(uow, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime) -> None:
+def _flag_refund(uow: UnitOfWork, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime) -> None:
     """VNPAY took money for an order we had closed (cancelled by the customer, expired or failed:
     the customer paid a link they had already given up, or reconciliation raced the IPN). VNPAY's
     contract answers such an IPN 02 (not pending any more), which ends its retries; nothing is
@@ -158,7 +164,7 @@ def _flag_refund(uow, workspace: Workspace, order: Order, result: vnpay.PaymentR
     uow.commit()
 
 
-def _mark_paid(uow, workspace: Workspace, order: Order, transaction_no: str, paid_at: datetime, now: datetime,
+def _mark_paid(uow: UnitOfWork, workspace: Workspace, order: Order, transaction_no: str, paid_at: datetime, now: datetime,
                detail: Dict[str, Any]) -> None:
     order.status = OrderStatus.PAID
     order.response_code = "00"
@@ -177,7 +183,7 @@ def _mark_paid(uow, workspace: Workspace, order: Order, transaction_no: str, pai
         _audit(uow, workspace, now, "renewal_paid", {**detail, **applied})
 
 
-def _mark_failed(uow, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime,
+def _mark_failed(uow: UnitOfWork, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime,
                  detail: Dict[str, Any]) -> None:
     order.status = OrderStatus.FAILED
     code = result.response_code if result.response_code and result.response_code != "00" else "99"
@@ -188,7 +194,7 @@ def _mark_failed(uow, workspace: Workspace, order: Order, result: vnpay.PaymentR
     _audit(uow, workspace, now, "payment_failed", {**detail, "recorded_code": code})
 
 
-def apply_paid_order(uow, workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
+def apply_paid_order(uow: UnitOfWork, workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
     """Apply what ``order`` bought to the (locked) ``workspace``, inside the caller's transaction.
 
     Raises a ``BillingError`` when the rules no longer allow it; returns audit details.
@@ -198,7 +204,7 @@ def apply_paid_order(uow, workspace: Workspace, order: Order, now: datetime) -> 
     return _apply_upgrade(uow, workspace, order, now)
 
 
-def _apply_upgrade(uow, workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
+def _apply_upgrade(uow: UnitOfWork, workspace: Workspace, order: Order, now: datetime) -> Dict[str, Any]:
     """Re-decide the order's change on the locked workspace (the order is already marked paid, so
     it no longer counts as pending) and apply it through the services' in-transaction path, which
     refuses it when the rules no longer say IMMEDIATE and writes the ``change_applied`` entry."""
@@ -245,7 +251,7 @@ def _renewal_mode(value: Any) -> RenewalMode:
         raise errors.InvalidRenewalModeError({"renewal_mode": str(value), "known": [m.value for m in RenewalMode]})
 
 
-def _plain_copy(obj: Any, **changes: Any) -> Any:
+def _plain_copy(obj: D, **changes: Any) -> D:
     """A transient copy of a dataclass entity (never attached to a session)."""
     values = {f.name: getattr(obj, f.name) for f in fields(obj) if f.init}
     values.update(changes)
@@ -285,7 +291,7 @@ def _pending_offer(order: Order, target: Any) -> Dict[str, Any]:
     }}
 
 
-def cancel_pending_order(uow, workspace_id: str, txn_ref: str, now: Optional[datetime] = None,
+def cancel_pending_order(uow: UnitOfWork, workspace_id: str, txn_ref: str, now: Optional[datetime] = None,
                          actor: str = CUSTOMER_ACTOR) -> Order:
     """Cancel the workspace's pending order ``txn_ref`` so that another change can be ordered.
 
@@ -320,7 +326,7 @@ def _expiry(catalog: Any) -> timedelta:
     return timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 else vnpay.PAYMENT_TTL
 
 
-def start_checkout(uow, workspace_id: str, request: Any, renewal_mode: Any = RenewalMode.MANUAL,
+def start_checkout(uow: UnitOfWork, workspace_id: str, request: Any, renewal_mode: Any = RenewalMode.MANUAL,
                    config: Optional[vnpay.VnpayConfig] = None, client_ip: str = "127.0.0.1", locale: str = "vn",
                    now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> Checkout:
     """Decide, quote and open a pending order with its VNPAY link, in one transaction.
@@ -342,7 +348,8 @@ def start_checkout(uow, workspace_id: str, request: Any, renewal_mode: Any = Ren
         lambda: _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now))
 
 
-def _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now) -> Checkout:
+def _checkout(uow: UnitOfWork, catalog: Catalog, workspace_id: str, request: ChangeRequest, mode: RenewalMode,
+              config: vnpay.VnpayConfig, client_ip: str, locale: str, now: datetime) -> Checkout:
     with uow:
         workspace = load(uow, workspace_id, for_update=True)
         target = resolve_target(catalog, workspace, request)  # raises on bad input
@@ -416,7 +423,7 @@ def renewal_amount(catalog: Any, workspace: Workspace, subscription: Any) -> Dic
     return pricing.renewal_amount(catalog, workspace, subscription)
 
 
-def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
+def create_renewal_orders(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
                           days_before: int = RENEWAL_DAYS_BEFORE, client_ip: str = "127.0.0.1",
                           catalog: Optional[Catalog] = None) -> List[Order]:
     """Auto renewal: for every auto-renewing paid subscription whose period ends within
@@ -438,7 +445,8 @@ def create_renewal_orders(uow, config: Optional[vnpay.VnpayConfig] = None, now: 
     return created
 
 
-def _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_ip) -> List[Order]:
+def _renewals_for(uow: UnitOfWork, catalog: Catalog, config: vnpay.VnpayConfig, workspace_id: str, now: datetime,
+                  days_before: int, client_ip: str) -> List[Order]:
     created: List[Order] = []
     horizon = now + timedelta(days=days_before)
     with uow:
@@ -504,7 +512,7 @@ def _apply_renewal(workspace: Workspace, order: Order, now: datetime) -> Dict[st
 RECONCILE_GRACE = timedelta(minutes=5)  # VNPAY's own IPN usually lands within seconds of the window
 
 
-def reconcile_pending(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
+def reconcile_pending(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
                       session: Any = None, grace: timedelta = RECONCILE_GRACE) -> List[Dict[str, Any]]:
     """Close the orders whose pay window ended more than ``grace`` ago without an IPN.
 
@@ -540,11 +548,11 @@ def reconcile_pending(uow, config: Optional[vnpay.VnpayConfig] = None, now: Opti
     return report
 
 
-def _close(uow, txn_ref: str, answer: vnpay.QueryResult, now: datetime) -> str:
+def _close(uow: UnitOfWork, txn_ref: str, answer: vnpay.QueryResult, now: datetime) -> str:
     with uow:
         workspace = uow.workspaces.get_by_txn_ref(txn_ref, for_update=True)
         order = _order_of(workspace, txn_ref) if workspace is not None else None
-        if order is None or order.status is not OrderStatus.PENDING:
+        if workspace is None or order is None or order.status is not OrderStatus.PENDING:
             return "already_final"
         detail = {"txn_ref": txn_ref, "query_code": answer.response_code,
                   "transaction_status": answer.transaction_status, "transaction_no": answer.transaction_no,
@@ -587,7 +595,7 @@ def payment_job_counts(reconciled: List[Dict[str, Any]], renewals: List[Order]) 
     }
 
 
-def run_payment_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
+def run_payment_jobs(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
                      session: Any = None) -> Dict[str, int]:
     """Only the payment jobs: reconcile orders left pending, then open the due auto-renewal orders.
     ``billing_core.service_layer.jobs.run_jobs`` runs them together with the plan jobs."""
@@ -599,7 +607,7 @@ def run_payment_jobs(uow, config: Optional[vnpay.VnpayConfig] = None, now: Optio
 
 # --- queries --------------------------------------------------------------------------------
 
-def latest_orders(uow, workspace_id: str, limit: int = 5) -> List[Order]:
+def latest_orders(uow: UnitOfWork, workspace_id: str, limit: int = 5) -> List[Order]:
     """The workspace's most recent orders, newest first (empty when the workspace is unknown)."""
     with uow:
         try:
@@ -618,14 +626,14 @@ class OrderLookup:
     renews_at: Optional[datetime] = None  # a renewal order: when the plan rolls into the paid period
 
 
-def find_order(uow, txn_ref: str) -> Optional[OrderLookup]:
+def find_order(uow: UnitOfWork, txn_ref: str) -> Optional[OrderLookup]:
     """The order with this TxnRef, its workspace id and whether what it bought is in force; read only."""
     if not txn_ref:
         return None
     with uow:
         workspace = uow.workspaces.get_by_txn_ref(txn_ref)
         order = _order_of(workspace, txn_ref) if workspace is not None else None
-        if order is None:
+        if workspace is None or order is None:
             return None
         sub = workspace.subscription(order.product)
         in_force = bool(

@@ -20,7 +20,7 @@ period (``renewal_paid``); collecting that payment (auto-renewal orders, reminde
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, cast, overload
 
 from billing_core.domain import changes, errors, retention
 from billing_core.domain.aliases import canonical_key, canonical_request
@@ -31,6 +31,7 @@ from billing_core.domain.model import (
     OrderKind,
     OrderStatus,
     RenewalMode,
+    RetentionTask,
     ScheduledChange,
     Status,
     Subscription,
@@ -40,6 +41,7 @@ from billing_core.domain.quotes import Quote, quote
 from billing_core.domain.rules import ChangeRequest, Decision, decide
 from billing_core.service_layer.common import (
     SYSTEM_ACTOR,
+    UnitOfWork,
     audit as _audit,
     catalog_or_default as _catalog,
     each_workspace as _each_workspace,
@@ -66,7 +68,7 @@ def _check_product(catalog: Catalog, product: Any) -> str:
     key = canonical_key(catalog, "product", product)
     if key not in catalog.products:
         raise errors.UnknownProductError({"product": str(product), "products": list(catalog.products)})
-    return key
+    return cast(str, key)  # a key of catalog.products (checked above)
 
 
 def _target_detail(decision: Decision) -> Dict[str, Any]:
@@ -81,7 +83,7 @@ def _refuse_unless_allowed(decision: Decision) -> None:
 
 
 # --- questions -------------------------------------------------------------------------------
-def check_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
+def check_change(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
                  catalog: Optional[Catalog] = None) -> Decision:
     """May the workspace make this change, when does it apply, and if not, why not (read only)?"""
     now, catalog = utc_or_now(now), _catalog(catalog)
@@ -90,7 +92,7 @@ def check_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[d
         return decide(catalog, _load(uow, workspace_id), request, now)
 
 
-def quote_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
+def quote_change(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
                  catalog: Optional[Catalog] = None) -> Tuple[Decision, Optional[Quote]]:
     """The decision, and the price when the change is allowed (None when it is blocked)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
@@ -102,7 +104,7 @@ def quote_change(uow, workspace_id: str, request: ChangeRequest, now: Optional[d
 
 
 # --- changes ---------------------------------------------------------------------------------
-def apply_upgrade_to_workspace(uow, workspace: Workspace, request: ChangeRequest, now: datetime,
+def apply_upgrade_to_workspace(uow: UnitOfWork, workspace: Workspace, request: ChangeRequest, now: datetime,
                                actor: str = SYSTEM_ACTOR, renewal_mode: Optional[RenewalMode] = None,
                                catalog: Optional[Catalog] = None, extra: Optional[Dict[str, Any]] = None,
                                ) -> Subscription:
@@ -130,7 +132,7 @@ def apply_upgrade_to_workspace(uow, workspace: Workspace, request: ChangeRequest
     return subscription
 
 
-def apply_upgrade(uow, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
+def apply_upgrade(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
                   actor: str = SYSTEM_ACTOR, renewal_mode: Optional[RenewalMode] = None,
                   catalog: Optional[Catalog] = None) -> Subscription:
     """Apply a paid upgrade (or a move to Free that costs nothing) now.
@@ -150,7 +152,7 @@ def apply_upgrade(uow, workspace_id: str, request: ChangeRequest, now: Optional[
     return _retry_once(attempt)
 
 
-def schedule_downgrade(uow, workspace_id: str, request: ChangeRequest, survey_answer: Optional[str],
+def schedule_downgrade(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, survey_answer: Optional[str],
                        confirmed: bool, now: Optional[datetime] = None, actor: str = SYSTEM_ACTOR,
                        catalog: Optional[Catalog] = None) -> ScheduledChange:
     """Schedule a downgrade for the next renewal ("Gói gia hạn tiếp theo").
@@ -185,7 +187,7 @@ def schedule_downgrade(uow, workspace_id: str, request: ChangeRequest, survey_an
     return _retry_once(attempt)
 
 
-def cancel_scheduled_change(uow, workspace_id: str, product: str, now: Optional[datetime] = None,
+def cancel_scheduled_change(uow: UnitOfWork, workspace_id: str, product: str, now: Optional[datetime] = None,
                             actor: str = SYSTEM_ACTOR, catalog: Optional[Catalog] = None) -> None:
     """Cancel the product's scheduled downgrade (NoScheduledChangeError when there is none)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
@@ -203,7 +205,7 @@ def cancel_scheduled_change(uow, workspace_id: str, product: str, now: Optional[
 
 
 # --- jobs ------------------------------------------------------------------------------------
-def expire_trials(uow, now: Optional[datetime] = None) -> List[Dict[str, Any]]:
+def expire_trials(uow: UnitOfWork, now: Optional[datetime] = None) -> List[Dict[str, Any]]:
     """Trials past their 30 days become expired (unpaid). Returns one record per expired trial."""
     now = utc_or_now(now)
 
@@ -231,7 +233,7 @@ def _renewal_order_paid(workspace: Workspace, product: str, period_start: dateti
     return None
 
 
-def renew_due(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[Dict[str, Any]]:
+def renew_due(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[Dict[str, Any]]:
     """Paid plans whose period has ended roll into the next period; a scheduled change takes effect
     at that boundary (with its retention tasks). One record per period rolled (see module doc for
     what happens when the new period is not paid)."""
@@ -243,7 +245,7 @@ def renew_due(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = 
             for _ in range(MAX_PERIODS_PER_RENEWAL):
                 ended_start, ended_end = sub.period_start, sub.period_end
                 renewal = changes.renew(catalog, workspace, sub.product, now)
-                if renewal is None:
+                if renewal is None or ended_end is None:  # renew() rolls only a plan with a period end
                     break
                 paid_by = _renewal_order_paid(workspace, sub.product, ended_start, ended_end)
                 record = {
@@ -260,7 +262,7 @@ def renew_due(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = 
     return _each_workspace(uow, job)
 
 
-def retention_preview(uow, workspace_id: str, now: Optional[datetime] = None,
+def retention_preview(uow: UnitOfWork, workspace_id: str, now: Optional[datetime] = None,
                       catalog: Optional[Catalog] = None) -> List[retention.RetentionItem]:
     """What will be deleted, how much and on which date (scheduled downgrades and pending tasks)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
@@ -268,7 +270,7 @@ def retention_preview(uow, workspace_id: str, now: Optional[datetime] = None,
         return retention.preview(catalog, _load(uow, workspace_id), now)
 
 
-def run_retention(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[Dict[str, Any]]:
+def run_retention(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[Dict[str, Any]]:
     """Carry out every retention task that is due (idempotent: a done task never runs again)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
 
@@ -283,7 +285,7 @@ def run_retention(uow, now: Optional[datetime] = None, catalog: Optional[Catalog
     return _each_workspace(uow, job)
 
 
-def run_plan_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> Dict[str, int]:
+def run_plan_jobs(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> Dict[str, int]:
     """The plan jobs in order: expire trials, renew, then delete what is due. Idempotent.
     (``billing_core.service_layer.jobs.run_jobs`` runs these with the payment jobs.)"""
     now, catalog = utc_or_now(now), _catalog(catalog)
@@ -298,7 +300,7 @@ def run_plan_jobs(uow, now: Optional[datetime] = None, catalog: Optional[Catalog
 _days_left = days_left  # the one "days left" of the business calendar (billing_core.domain.clock)
 
 
-def workspace_summary(uow, workspace_id: str, now: Optional[datetime] = None,
+def workspace_summary(uow: UnitOfWork, workspace_id: str, now: Optional[datetime] = None,
                       catalog: Optional[Catalog] = None) -> Dict[str, Any]:
     """Everything the assistant, the agent console and ``show`` display, JSON-ready."""
     now, catalog = utc_or_now(now), _catalog(catalog)
@@ -353,6 +355,14 @@ def workspace_summary(uow, workspace_id: str, now: Optional[datetime] = None,
 
 
 # --- audit detail shapes -----------------------------------------------------------------------
+@overload
+def _plan_detail(sub: Subscription) -> Dict[str, Any]: ...
+
+
+@overload
+def _plan_detail(sub: Optional[Subscription]) -> Optional[Dict[str, Any]]: ...
+
+
 def _plan_detail(sub: Optional[Subscription]) -> Optional[Dict[str, Any]]:
     if sub is None:
         return None
@@ -369,6 +379,6 @@ def _scheduled_detail(change: Optional[ScheduledChange]) -> Optional[Dict[str, A
                      "seats": change.seats, "effective_at": change.effective_at})
 
 
-def _task_detail(task) -> Dict[str, Any]:
+def _task_detail(task: RetentionTask) -> Dict[str, Any]:
     return jsonable({"kind": task.kind, "target": task.target, "amount": task.amount, "due_at": task.due_at,
                      "status": task.status, "reason": task.reason, "resolution": task.resolution})

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
-from billing_core.domain import messages
+from billing_core.domain import errors, messages
 from billing_core.domain.catalog import Catalog
+from billing_core.domain.rules import Decision
 from billing_core.service_layer.common import jsonable
 
 
@@ -22,7 +23,7 @@ def message_json(code: str, params: Optional[Mapping[str, Any]], catalog: Option
             **both}
 
 
-def decision_json(decision, catalog: Optional[Catalog], lang: str = "vi",
+def decision_json(decision: Decision, catalog: Optional[Catalog], lang: str = "vi",
                   workspace_id: Optional[str] = None) -> Dict[str, Any]:
     """The decision for programs: allowed, outcome, effective(_at), rule_id, target, summary and the
     reasons and fixes with their texts (see ``message_json``)."""
@@ -44,6 +45,6 @@ def decision_json(decision, catalog: Optional[Catalog], lang: str = "vi",
     return {"workspace_id": workspace_id, **view} if workspace_id is not None else view
 
 
-def error_json(error, catalog: Optional[Catalog], lang: str = "vi") -> Dict[str, Any]:
+def error_json(error: errors.BillingError, catalog: Optional[Catalog], lang: str = "vi") -> Dict[str, Any]:
     """A ``BillingError`` for programs: {code, params, text, message_vi, message_en}."""
     return message_json(error.code, error.params, catalog, lang)
