@@ -159,6 +159,7 @@ def __dir__() -> List[str]:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and readers
+    from billing_core import settings
     from billing_core.adapters import vnpay
     from billing_core.adapters.unit_of_work import (
         FakeUnitOfWork,
@@ -206,4 +207,3 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         workspace_summary,
     )
     from billing_core.service_layer.views import decision_json, error_json, message_json
-    from billing_core import settings

@@ -1,4 +1,5 @@
 """``python -m billing_core ...`` (see billing_core.entrypoints.cli)."""
+
 import sys
 
 from billing_core.entrypoints.cli import main

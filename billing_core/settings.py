@@ -12,6 +12,7 @@ The mode (``demo`` or ``production``) has one source, ``resolve_mode``:
 
 Tests that change the environment call ``reload()`` (tests/conftest.py does it before each test).
 """
+
 from __future__ import annotations
 
 import os
@@ -57,9 +58,13 @@ class BillingSettings:
         env = os.environ if environ is None else environ
         mode, reason = resolve_mode(env)
         vnpay: Dict[str, str] = {name: (env.get(name) or "").strip() for name in VNPAY_NAMES}
-        return cls(mode=mode, mode_reason=reason,
-                   database_url=(env.get("BILLING_DATABASE_URL") or "").strip(), vnpay=vnpay,
-                   vnpay_sandbox_ipn_url=(env.get("VNPAY_SANDBOX_IPN_URL") or "").strip())
+        return cls(
+            mode=mode,
+            mode_reason=reason,
+            database_url=(env.get("BILLING_DATABASE_URL") or "").strip(),
+            vnpay=vnpay,
+            vnpay_sandbox_ipn_url=(env.get("VNPAY_SANDBOX_IPN_URL") or "").strip(),
+        )
 
 
 _current: Optional[BillingSettings] = None

@@ -1,4 +1,5 @@
 """Persistence adapters: SQLAlchemy tables and mapping, the repository, units of work."""
+
 from billing_core.adapters.unit_of_work import (  # noqa: F401
     FakeUnitOfWork,
     SqlAlchemyUnitOfWork,

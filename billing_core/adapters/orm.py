@@ -12,6 +12,7 @@ Storage conventions, chosen so that SQLite and PostgreSQL behave the same:
 - ``workspaces.version`` is the optimistic-lock column: the domain bumps it (``Workspace.touch``)
   and an UPDATE whose ``WHERE version = <loaded>`` matches nothing raises ``StaleDataError``.
 """
+
 from __future__ import annotations
 
 import enum

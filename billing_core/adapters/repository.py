@@ -1,4 +1,5 @@
 """WorkspaceRepository: load and store whole Workspace aggregates, and append audit entries."""
+
 from __future__ import annotations
 
 from typing import List, Optional
@@ -42,9 +43,7 @@ class WorkspaceRepository:
 
     def get_by_txn_ref(self, txn_ref: str, for_update: bool = False) -> Optional[Workspace]:
         """The workspace that owns the order with this VNPAY ``vnp_TxnRef``, or None."""
-        owner = self.session.execute(
-            select(orders.c.workspace_id).where(orders.c.txn_ref == txn_ref)
-        ).scalar()
+        owner = self.session.execute(select(orders.c.workspace_id).where(orders.c.txn_ref == txn_ref)).scalar()
         if owner is None:
             return None
         return self.get(owner, for_update=for_update)
@@ -68,7 +67,5 @@ class WorkspaceRepository:
         self.session.add(entry)
 
     def audit_entries(self, workspace_id: str) -> List[AuditEntry]:
-        statement = (
-            select(AuditEntry).where(audit_log.c.workspace_id == workspace_id).order_by(audit_log.c.id)
-        )
+        statement = select(AuditEntry).where(audit_log.c.workspace_id == workspace_id).order_by(audit_log.c.id)
         return list(self.session.execute(statement).scalars())

@@ -5,6 +5,7 @@ session (per thread, so one instance may be shared); leaving the block without `
 half-way writes nothing. ``FakeUnitOfWork`` keeps committed workspaces in memory with the same
 all-or-nothing and version-check behaviour, for fast service tests.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,9 +24,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from billing_core import settings
-from billing_core.domain import errors
 from billing_core.adapters import orm
 from billing_core.adapters.repository import WorkspaceRepository
+from billing_core.domain import errors
 from billing_core.domain.model import AuditEntry, Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +101,8 @@ def get_engine(url: Optional[str] = None) -> Engine:
                 engine = _engines[url] = _new_engine(url)
             except ModuleNotFoundError as missing:  # the URL names a driver this environment lacks
                 raise NoSuchModuleError(
-                    f"{make_url(url).drivername}: database driver {missing.name!r} is not installed") from None
+                    f"{make_url(url).drivername}: database driver {missing.name!r} is not installed"
+                ) from None
         return engine
 
 
@@ -167,8 +169,9 @@ class SqlAlchemyUnitOfWork:
         self._open().append((session, WorkspaceRepository(session)))
         return self
 
-    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
         session, _ = self._open().pop()
         # close() ends the transaction (rolling back anything uncommitted) and detaches the objects
         # without expiring them, so what a read-only use case returns stays readable.
@@ -245,8 +248,9 @@ class FakeUnitOfWork:
         self.workspaces = FakeRepository(self)
         return self
 
-    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
         self.rollback()
 
     def commit(self) -> None:
@@ -280,8 +284,11 @@ class FakeUnitOfWork:
     def _number(self, workspace: Workspace) -> None:
         """Give new child rows an id, as the database would."""
         for part in (
-            workspace.subscriptions, workspace.capacity, workspace.scheduled_changes,
-            workspace.orders, workspace.retention_tasks,
+            workspace.subscriptions,
+            workspace.capacity,
+            workspace.scheduled_changes,
+            workspace.orders,
+            workspace.retention_tasks,
         ):
             for item in part:
                 if item.id is None:

@@ -10,6 +10,7 @@ Signing decisions worth knowing:
 - A parameter given more than once is ambiguous (which value did VNPAY sign?): it never
   verifies (``AmbiguousParams``), rather than silently taking one of the values.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -132,8 +133,11 @@ class VnpayConfig:
             api_url=given["VNPAY_API_URL"] or DEMO_API_URL,
             mode=mode,
         )
-        for name, url in (("VNPAY_PAYMENT_URL", config.payment_url), ("VNPAY_RETURN_URL", config.return_url),
-                          ("VNPAY_API_URL", config.api_url)):
+        for name, url in (
+            ("VNPAY_PAYMENT_URL", config.payment_url),
+            ("VNPAY_RETURN_URL", config.return_url),
+            ("VNPAY_API_URL", config.api_url),
+        ):
             parsed = urlparse(url)
             if parsed.scheme not in ("http", "https") or not parsed.netloc:
                 raise ConfigError(f"{name} must be an http(s) URL, not {url!r}")
@@ -257,6 +261,7 @@ def signed_query(params: Mapping[str, Any], secret: str) -> str:
 
 # --- payment URL ------------------------------------------------------------------------
 
+
 def _locale(locale: Optional[str]) -> str:
     return "en" if (locale or "").strip().lower() in ("en", "en-us", "en-gb", "english") else "vn"
 
@@ -275,8 +280,9 @@ def order_info_for(order: Any, product_name: str = "", tier_name: str = "") -> s
     return ascii_order_info(f"{verb} Cleeksy {product} {tier} {cycle_text} don hang {order.txn_ref}")
 
 
-def payment_params(config: VnpayConfig, order: Any, client_ip: str, locale: str = "vn",
-                   order_info: str = "") -> Dict[str, str]:
+def payment_params(
+    config: VnpayConfig, order: Any, client_ip: str, locale: str = "vn", order_info: str = ""
+) -> Dict[str, str]:
     """Every parameter of the pay request (without the hash).
 
     ``vnp_CreateDate`` is the order's creation time, so the link of a pending order can be
@@ -295,7 +301,8 @@ def payment_params(config: VnpayConfig, order: Any, client_ip: str, locale: str 
         "vnp_CurrCode": "VND",
         "vnp_IpAddr": (client_ip or "").strip() or "127.0.0.1",
         "vnp_Locale": _locale(locale),
-        "vnp_OrderInfo": ascii_order_info(order_info) or order_info_for(order)
+        "vnp_OrderInfo": ascii_order_info(order_info)
+        or order_info_for(order)
         or f"Thanh toan don hang {order.txn_ref}",
         "vnp_OrderType": config.order_type,
         "vnp_ReturnUrl": config.return_url,
@@ -307,8 +314,14 @@ def payment_params(config: VnpayConfig, order: Any, client_ip: str, locale: str 
     return params
 
 
-def build_payment_url(config: VnpayConfig, order: Any, client_ip: str = "127.0.0.1", locale: str = "vn",
-                      now: Optional[datetime] = None, order_info: str = "") -> str:
+def build_payment_url(
+    config: VnpayConfig,
+    order: Any,
+    client_ip: str = "127.0.0.1",
+    locale: str = "vn",
+    now: Optional[datetime] = None,
+    order_info: str = "",
+) -> str:
     """The signed pay link of ``order`` (API 2.1.0). Refuses an order whose window has closed.
 
     ``order_info`` (folded to ASCII) replaces the default description built from the order.
@@ -321,6 +334,7 @@ def build_payment_url(config: VnpayConfig, order: Any, client_ip: str = "127.0.0
 
 
 # --- IPN / return parameters --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PaymentResult:
@@ -366,13 +380,32 @@ def amount_matches(amount_field: str, amount_vnd: int) -> bool:
 # --- querydr ------------------------------------------------------------------------------
 
 QUERY_RESPONSE_FIELDS = (
-    "vnp_ResponseId", "vnp_Command", "vnp_ResponseCode", "vnp_Message", "vnp_TmnCode", "vnp_TxnRef",
-    "vnp_Amount", "vnp_BankCode", "vnp_PayDate", "vnp_TransactionNo", "vnp_TransactionType",
-    "vnp_TransactionStatus", "vnp_OrderInfo", "vnp_PromotionCode", "vnp_PromotionAmount",
+    "vnp_ResponseId",
+    "vnp_Command",
+    "vnp_ResponseCode",
+    "vnp_Message",
+    "vnp_TmnCode",
+    "vnp_TxnRef",
+    "vnp_Amount",
+    "vnp_BankCode",
+    "vnp_PayDate",
+    "vnp_TransactionNo",
+    "vnp_TransactionType",
+    "vnp_TransactionStatus",
+    "vnp_OrderInfo",
+    "vnp_PromotionCode",
+    "vnp_PromotionAmount",
 )
 QUERY_REQUEST_FIELDS = (
-    "vnp_RequestId", "vnp_Version", "vnp_Command", "vnp_TmnCode", "vnp_TxnRef", "vnp_TransactionDate",
-    "vnp_CreateDate", "vnp_IpAddr", "vnp_OrderInfo",
+    "vnp_RequestId",
+    "vnp_Version",
+    "vnp_Command",
+    "vnp_TmnCode",
+    "vnp_TxnRef",
+    "vnp_TransactionDate",
+    "vnp_CreateDate",
+    "vnp_IpAddr",
+    "vnp_OrderInfo",
 )
 
 
@@ -409,8 +442,9 @@ class QueryResult:
         return self.response_code == "91"
 
 
-def querydr_body(config: VnpayConfig, order: Any, now: datetime, server_ip: str = "127.0.0.1",
-                 request_id: Optional[str] = None) -> Dict[str, str]:
+def querydr_body(
+    config: VnpayConfig, order: Any, now: datetime, server_ip: str = "127.0.0.1", request_id: Optional[str] = None
+) -> Dict[str, str]:
     body = {
         "vnp_RequestId": request_id or uuid.uuid4().hex,
         "vnp_Version": API_VERSION,
@@ -447,8 +481,17 @@ def _parse_query_response(config: VnpayConfig, data: Any) -> QueryResult:
     )
 
 
-def querydr(config: VnpayConfig, order: Any, now: datetime, session: Any = None, *, server_ip: str = "127.0.0.1",
-            attempts: int = 3, timeout: Tuple[float, float] = (3.05, 10.0), backoff: float = 0.5) -> QueryResult:
+def querydr(
+    config: VnpayConfig,
+    order: Any,
+    now: datetime,
+    session: Any = None,
+    *,
+    server_ip: str = "127.0.0.1",
+    attempts: int = 3,
+    timeout: Tuple[float, float] = (3.05, 10.0),
+    backoff: float = 0.5,
+) -> QueryResult:
     """Ask VNPAY for the state of ``order``'s payment (querydr), verifying the answer's hash.
 
     Retries (bounded: ``attempts`` in all) on network errors, timeouts and 5xx answers, each
@@ -467,8 +510,16 @@ def querydr(config: VnpayConfig, order: Any, now: datetime, session: Any = None,
             http.close()
 
 
-def _querydr_attempts(config: VnpayConfig, order: Any, now: datetime, http: Any, server_ip: str, attempts: int,
-                      timeout: Tuple[float, float], backoff: float) -> QueryResult:
+def _querydr_attempts(
+    config: VnpayConfig,
+    order: Any,
+    now: datetime,
+    http: Any,
+    server_ip: str,
+    attempts: int,
+    timeout: Tuple[float, float],
+    backoff: float,
+) -> QueryResult:
     import requests
 
     last_problem = "no attempt made"
@@ -504,9 +555,30 @@ def querydr_answer(config: VnpayConfig, fields: Mapping[str, Any]) -> Dict[str, 
 
 
 __all__ = [
-    "API_VERSION", "PAYMENT_TTL", "VnpayConfig", "ConfigError", "VnpayError", "AmbiguousParams",
-    "GatewayUnavailable", "BadGatewayResponse", "PaymentResult", "QueryResult", "build_payment_url",
-    "payment_params", "sign", "signing_data", "signed_query", "verify", "single_valued", "querydr",
-    "querydr_body", "querydr_answer", "vnpay_date", "parse_vnpay_date", "ascii_order_info", "new_txn_ref",
-    "amount_matches", "as_utc",
+    "API_VERSION",
+    "PAYMENT_TTL",
+    "VnpayConfig",
+    "ConfigError",
+    "VnpayError",
+    "AmbiguousParams",
+    "GatewayUnavailable",
+    "BadGatewayResponse",
+    "PaymentResult",
+    "QueryResult",
+    "build_payment_url",
+    "payment_params",
+    "sign",
+    "signing_data",
+    "signed_query",
+    "verify",
+    "single_valued",
+    "querydr",
+    "querydr_body",
+    "querydr_answer",
+    "vnpay_date",
+    "parse_vnpay_date",
+    "ascii_order_info",
+    "new_txn_ref",
+    "amount_matches",
+    "as_utc",
 ]

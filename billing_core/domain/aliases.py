@@ -6,6 +6,7 @@ or, for billing cycles, from the cycle labels of ``messages`` (the catalog lists
 nothing is spelled here. Matching ignores case, diacritics (đ = d), and the difference between
 spaces, hyphens and underscores. A name two keys share is no alias (the key must be used).
 """
+
 from __future__ import annotations
 
 import enum

@@ -6,6 +6,7 @@ frozen dataclasses and refuses a malformed file with a ``CatalogError`` that nam
 the entry and the problem. The default catalog is loaded once and cached: deciding a change
 never touches the disk.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,19 @@ from billing_core.domain.messages import has_message
 from billing_core.domain.rules import fact_domains
 
 __all__ = [
-    "Catalog", "CatalogError", "CapacityKind", "CapacityQuota", "Feature", "LocalizedText", "Product",
-    "RuleCase", "Tier", "TierOffer", "load_catalog", "clear_catalog_cache", "DEFAULT_CATALOG_PATH",
+    "Catalog",
+    "CatalogError",
+    "CapacityKind",
+    "CapacityQuota",
+    "Feature",
+    "LocalizedText",
+    "Product",
+    "RuleCase",
+    "Tier",
+    "TierOffer",
+    "load_catalog",
+    "clear_catalog_cache",
+    "DEFAULT_CATALOG_PATH",
 ]
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same rules, faster
@@ -32,9 +44,22 @@ DEFAULT_CATALOG_PATH = Path(__file__).resolve().parents[1] / "catalog.yaml"
 CATALOG_PATH_ENV = "BILLING_CATALOG_PATH"
 OUTCOMES = ("IMMEDIATE", "NEXT_CYCLE", "BLOCKED")
 TOP_LEVEL_KEYS = (
-    "catalog_version", "prices_are_samples", "currency", "trial_days", "min_paid_seats", "max_seats",
-    "order_expiry_minutes", "default_cycle", "retention", "cycles", "tiers", "features", "capacity", "products",
-    "change_rules", "decisions",
+    "catalog_version",
+    "prices_are_samples",
+    "currency",
+    "trial_days",
+    "min_paid_seats",
+    "max_seats",
+    "order_expiry_minutes",
+    "default_cycle",
+    "retention",
+    "cycles",
+    "tiers",
+    "features",
+    "capacity",
+    "products",
+    "change_rules",
+    "decisions",
 )
 ROLES = ("base", "addon")
 LANGS = ("vi", "en")
@@ -250,11 +275,11 @@ class _Loader:
         try:
             raw_text = self.path.read_text(encoding="utf-8")
         except OSError as error:
-            raise self.fail("(file)", f"cannot read the catalog: {error.strerror or error}")
+            raise self.fail("(file)", f"cannot read the catalog: {error.strerror or error}") from error
         try:
             data = yaml.load(raw_text, Loader=_SafeLoader)
         except yaml.YAMLError as error:
-            raise self.fail("(file)", f"not valid YAML: {error}")
+            raise self.fail("(file)", f"not valid YAML: {error}") from error
         data = self.mapping(data, "(top level)")
         for key in data:
             if key not in TOP_LEVEL_KEYS:
@@ -344,7 +369,9 @@ class _Loader:
             prices[cycle] = self.positive_int(raw[cycle], f"{entry}.{cycle}")
         return prices
 
-    def load_capacity(self, raw: Dict[str, Any], product_keys: Set[str], cycles: Tuple[str, ...]) -> Dict[str, CapacityKind]:
+    def load_capacity(
+        self, raw: Dict[str, Any], product_keys: Set[str], cycles: Tuple[str, ...]
+    ) -> Dict[str, CapacityKind]:
         kinds: Dict[str, CapacityKind] = {}
         for key, value in raw.items():
             entry = f"capacity.{key}"
@@ -367,8 +394,14 @@ class _Loader:
             )
         return kinds
 
-    def load_products(self, raw: Dict[str, Any], tiers: Dict[str, Tier], capacity: Dict[str, CapacityKind],
-                      features: Dict[str, Feature], cycles: Tuple[str, ...]) -> Dict[str, Product]:
+    def load_products(
+        self,
+        raw: Dict[str, Any],
+        tiers: Dict[str, Tier],
+        capacity: Dict[str, CapacityKind],
+        features: Dict[str, Feature],
+        cycles: Tuple[str, ...],
+    ) -> Dict[str, Product]:
         products: Dict[str, Product] = {}
         for key, value in raw.items():
             entry = f"products.{key}"
@@ -401,8 +434,11 @@ class _Loader:
                     )
                 previous = offer
             products[key] = Product(
-                key=key, role=role, name=self.text(value.get("name"), f"{entry}.name"),
-                requires=tuple(requires), tiers=MappingProxyType(ordered),
+                key=key,
+                role=role,
+                name=self.text(value.get("name"), f"{entry}.name"),
+                requires=tuple(requires),
+                tiers=MappingProxyType(ordered),
             )
         bases = [p.key for p in products.values() if p.role == "base"]
         if len(bases) != 1:
@@ -412,8 +448,17 @@ class _Loader:
                 raise self.fail(f"products.{product.key}.requires", f"an add-on must require {bases[0]!r}")
         return products
 
-    def load_offer(self, entry: str, tier_key: str, raw: Any, product: str, tiers: Dict[str, Tier],
-                   capacity: Dict[str, CapacityKind], features: Dict[str, Feature], cycles: Tuple[str, ...]) -> TierOffer:
+    def load_offer(
+        self,
+        entry: str,
+        tier_key: str,
+        raw: Any,
+        product: str,
+        tiers: Dict[str, Tier],
+        capacity: Dict[str, CapacityKind],
+        features: Dict[str, Feature],
+        cycles: Tuple[str, ...],
+    ) -> TierOffer:
         if tier_key not in tiers:
             raise self.fail(entry, f"unknown tier {tier_key!r} (known: {', '.join(tiers)})")
         raw = self.mapping(raw if raw is not None else {}, entry)
@@ -448,7 +493,9 @@ class _Loader:
             if feature not in features:
                 raise self.fail(f"{entry}.features", f"unknown feature {feature!r}")
         return TierOffer(
-            tier=tier_key, prices=MappingProxyType(prices), capacity=MappingProxyType(quotas),
+            tier=tier_key,
+            prices=MappingProxyType(prices),
+            capacity=MappingProxyType(quotas),
             features=tuple(feature_list),
         )
 
@@ -508,7 +555,9 @@ class _Loader:
                 raise self.fail(entry, f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
             reason = then.get("reason")
             if not reason:
-                raise self.fail(entry, "missing reason code" + (" for a BLOCKED outcome" if outcome == "BLOCKED" else ""))
+                raise self.fail(
+                    entry, "missing reason code" + (" for a BLOCKED outcome" if outcome == "BLOCKED" else "")
+                )
             if not has_message(reason):
                 raise self.fail(entry, f"reason code {reason!r} has no message in billing_core/domain/messages.py")
             notes = then.get("notes", []) or []
@@ -523,7 +572,8 @@ class _Loader:
                     where = f"change_rules[{earlier_index}] (id: {earlier.id})"
                     raise self.fail(
                         entry,
-                        f"can never match: it comes after the catch-all {where}" if not earlier.when
+                        f"can never match: it comes after the catch-all {where}"
+                        if not earlier.when
                         else f"can never match: {where} matches whenever it does",
                     )
             rules.append(rule)

@@ -13,12 +13,19 @@
 
 Each mutation calls ``workspace.touch()`` so the adapter can refuse a concurrent write.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, List, Optional, cast
 
+from billing_core.domain.errors import (
+    ChangeNotAllowedError,
+    ConfirmationRequiredError,
+    NoScheduledChangeError,
+    SurveyAnswerRequiredError,
+)
 from billing_core.domain.model import (
     CapacityPurchase,
     Cycle,
@@ -33,12 +40,6 @@ from billing_core.domain.model import (
 from billing_core.domain.pricing import charged_period, next_period_end
 from billing_core.domain.retention import tasks_for_change
 from billing_core.domain.rules import Decision, PlanTarget
-from billing_core.domain.errors import (
-    ChangeNotAllowedError,
-    ConfirmationRequiredError,
-    NoScheduledChangeError,
-    SurveyAnswerRequiredError,
-)
 
 if TYPE_CHECKING:
     from billing_core.domain.catalog import Catalog
@@ -66,9 +67,15 @@ def apply_immediate(
     anchor = start if target.paid else None  # a new paid period anchors the cycle at its start
     if sub is None:
         sub = Subscription(
-            product=target.product, tier=target.tier, status=target.status, seats=target.seats,
-            period_start=start, period_end=end, cycle=target.cycle,
-            renewal_mode=renewal_mode or RenewalMode.MANUAL, billing_anchor=anchor,
+            product=target.product,
+            tier=target.tier,
+            status=target.status,
+            seats=target.seats,
+            period_start=start,
+            period_end=end,
+            cycle=target.cycle,
+            renewal_mode=renewal_mode or RenewalMode.MANUAL,
+            billing_anchor=anchor,
         )
         workspace.subscriptions.append(sub)
     else:
@@ -88,7 +95,10 @@ def apply_immediate(
 
 
 def apply_decision(
-    catalog: "Catalog", workspace: Workspace, decision: Decision, now: datetime,
+    catalog: "Catalog",
+    workspace: Workspace,
+    decision: Decision,
+    now: datetime,
     renewal_mode: Optional[RenewalMode] = None,
 ) -> Subscription:
     if decision.outcome is not Outcome.IMMEDIATE:
@@ -120,9 +130,14 @@ def schedule_change(
     if previous is not None:
         workspace.scheduled_changes.remove(previous)
     change = ScheduledChange(
-        product=target.product, tier=target.tier, cycle=target.cycle, seats=target.seats,
+        product=target.product,
+        tier=target.tier,
+        cycle=target.cycle,
+        seats=target.seats,
         # cast: decide() always sets effective_at for a NEXT_CYCLE decision
-        effective_at=cast(datetime, decision.effective_at), survey_answer=survey_answer.strip(), created_at=now,
+        effective_at=cast(datetime, decision.effective_at),
+        survey_answer=survey_answer.strip(),
+        created_at=now,
     )
     workspace.scheduled_changes.append(change)
     workspace.touch()
@@ -185,7 +200,8 @@ def renew(catalog: "Catalog", workspace: Workspace, product: str, now: datetime)
 def expire_trials(workspace: Workspace, now: datetime) -> List[Subscription]:
     """Trials whose 30 days are over become expired (unpaid); returns the ones that changed."""
     expired = [
-        sub for sub in workspace.subscriptions
+        sub
+        for sub in workspace.subscriptions
         if sub.status is Status.TRIAL and sub.period_end is not None and sub.period_end <= now
     ]
     for sub in expired:

@@ -6,6 +6,7 @@ month later" is ``add_months`` (calendar months counted on the Vietnamese calend
 billing anchor's day: 31/01 -> 28/02 -> 31/03). A purchase made at 23:00 in Hanoi belongs to
 that day, not to the next UTC day, whatever the server's time zone.
 """
+
 from __future__ import annotations
 
 import calendar

@@ -5,6 +5,7 @@ English): ``messages.render_error(error, lang, catalog)``. This module imports n
 project, so the catalog, the rules and the messages may all raise these errors without an import
 cycle; ``str(error)`` is the code and its parameters, for logs and tracebacks.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple

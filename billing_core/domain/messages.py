@@ -21,6 +21,7 @@ The caller passes the catalog (this module never loads it: the catalog validates
 against these texts, so loading it from here would make an import cycle). Without one, names
 show as their keys.
 """
+
 from __future__ import annotations
 
 import enum
@@ -67,8 +68,7 @@ MESSAGES: Dict[str, Dict[str, str]] = {
     "TRIAL_NOT_OVER": {
         "vi": "{product} chỉ hạ xuống bản Free được sau khi hết {trial_days} ngày dùng thử. "
         "Thời gian dùng thử của bạn kết thúc {trial_end_text}.",
-        "en": "{product} can move to Free only after the {trial_days}-day trial. "
-        "Your trial ends {trial_end_text}.",
+        "en": "{product} can move to Free only after the {trial_days}-day trial. Your trial ends {trial_end_text}.",
     },
     "ADDON_REQUIRES_PAID_BASE": {
         "vi": "{addons} chỉ dùng được khi {base} là gói trả phí (bản dùng thử và bản Free không có chu kỳ thanh toán).",
@@ -630,7 +630,7 @@ def format_datetime(value: object, lang: str = "vi") -> str:
 
 
 def _join(items: Iterable[str], lang: str, choice: bool = False) -> str:
-    """"A", "A và B", "A, B và C" (en: "A, B and C"); a choice: "A, B hoặc C" (en: "or")."""
+    """ "A", "A và B", "A, B và C" (en: "A, B and C"); a choice: "A, B hoặc C" (en: "or")."""
     items = list(items)
     if len(items) <= 1:
         return "".join(items)
@@ -745,8 +745,12 @@ class _Params(Dict[str, str]):
         return MISSING
 
 
-def render(code: str, params: Optional[Mapping[str, Any]] = None, lang: Optional[str] = "vi",
-           catalog: Optional["Catalog"] = None) -> str:
+def render(
+    code: str,
+    params: Optional[Mapping[str, Any]] = None,
+    lang: Optional[str] = "vi",
+    catalog: Optional["Catalog"] = None,
+) -> str:
     """The text of ``code`` in ``lang`` (unknown language -> Vietnamese)."""
     lang = normalize_lang(lang)
     entry = MESSAGES.get(code)
@@ -768,15 +772,23 @@ def render_decision(decision: "Decision", lang: str = "vi", catalog: Optional["C
     """A decision as the adapters show it: {summary, reasons: [{code, message}], fixes: [str]}."""
     lang = normalize_lang(lang)
     target = decision.target
-    summary_params = {"product": target.product, "tier": target.tier, "seats": target.seats,
-                      "cycle": target.cycle.value if target.cycle else "none"}
+    summary_params = {
+        "product": target.product,
+        "tier": target.tier,
+        "seats": target.seats,
+        "cycle": target.cycle.value if target.cycle else "none",
+    }
     first = decision.reasons[0].code if decision.reasons else ""
     if decision.outcome is Outcome.BLOCKED:
-        summary_code = "SUMMARY_NOTHING_TO_CHANGE" if first in ("NO_CHANGE", "KEEP_PLAN_WHILE_SCHEDULED") else "SUMMARY_BLOCKED"
+        summary_code = (
+            "SUMMARY_NOTHING_TO_CHANGE" if first in ("NO_CHANGE", "KEEP_PLAN_WHILE_SCHEDULED") else "SUMMARY_BLOCKED"
+        )
     elif decision.outcome is Outcome.NEXT_CYCLE:
-        summary_code = {"ALREADY_SCHEDULED": "SUMMARY_ALREADY_SCHEDULED",
-                        "CHANGE_AT_RENEWAL_KEEPS_CREDIT": "SUMMARY_KEEPS_CREDIT",
-                        "PLAN_CHANGE_NEXT_CYCLE": "SUMMARY_PLAN_CHANGE_NEXT_CYCLE"}.get(first, "SUMMARY_NEXT_CYCLE")
+        summary_code = {
+            "ALREADY_SCHEDULED": "SUMMARY_ALREADY_SCHEDULED",
+            "CHANGE_AT_RENEWAL_KEEPS_CREDIT": "SUMMARY_KEEPS_CREDIT",
+            "PLAN_CHANGE_NEXT_CYCLE": "SUMMARY_PLAN_CHANGE_NEXT_CYCLE",
+        }.get(first, "SUMMARY_NEXT_CYCLE")
         summary_params["effective_date"] = (
             business_day(decision.effective_at).isoformat() if decision.effective_at else None
         )
@@ -798,7 +810,9 @@ def render_decision(decision: "Decision", lang: str = "vi", catalog: Optional["C
     }
 
 
-def render_both(code: str, params: Optional[Mapping[str, Any]] = None, catalog: Optional["Catalog"] = None) -> Dict[str, str]:
+def render_both(
+    code: str, params: Optional[Mapping[str, Any]] = None, catalog: Optional["Catalog"] = None
+) -> Dict[str, str]:
     """{"message_vi": ..., "message_en": ...} (the CLI's --json shape)."""
     return {"message_vi": render(code, params, "vi", catalog), "message_en": render(code, params, "en", catalog)}
 

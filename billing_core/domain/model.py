@@ -4,6 +4,7 @@ A ``Workspace`` is the aggregate: every plan change, order and retention task of
 workspace goes through it, and its ``version`` is bumped on every change so that the
 persistence adapter can refuse a concurrent write (optimistic locking).
 """
+
 from __future__ import annotations
 
 import enum
@@ -183,11 +184,7 @@ class Workspace:
 
     def pending_order(self, product: str, now: datetime) -> Optional[Order]:
         return next(
-            (
-                o
-                for o in self.orders
-                if o.product == product and o.status is OrderStatus.PENDING and o.expires_at > now
-            ),
+            (o for o in self.orders if o.product == product and o.status is OrderStatus.PENDING and o.expires_at > now),
             None,
         )
 

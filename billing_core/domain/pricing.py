@@ -11,6 +11,7 @@ pack bought with Digital Workspace for Operations Workflow's automation runs is 
 end of Operations Workflow's period, at its price for Operations Workflow's cycle, and renewed
 with Operations Workflow. So every pack is paid exactly once for every day it is held.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,8 +40,12 @@ class QuoteLine:
 def paid_period(current: Optional[Subscription], now: datetime) -> Optional[Tuple[datetime, datetime]]:
     """The running paid period, if any (a period that already ended leaves nothing to credit)."""
     if (
-        current is None or current.status is not Status.ACTIVE or current.cycle is None
-        or current.period_end is None or current.period_start is None or current.period_end <= now
+        current is None
+        or current.status is not Status.ACTIVE
+        or current.cycle is None
+        or current.period_end is None
+        or current.period_start is None
+        or current.period_end <= now
     ):
         return None
     return current.period_start, current.period_end
@@ -61,7 +66,9 @@ def next_period_end(start: datetime, months: int, anchor: Optional[datetime] = N
     return add_months(start, months, anchor_day_of(anchor) if anchor is not None else None)
 
 
-def charged_period(current: Optional[Subscription], target: "PlanTarget", now: datetime) -> Tuple[datetime, Optional[datetime], bool]:
+def charged_period(
+    current: Optional[Subscription], target: "PlanTarget", now: datetime
+) -> Tuple[datetime, Optional[datetime], bool]:
     """(start, end, same_period) of what an IMMEDIATE change charges; changes.apply uses it too."""
     if not target.paid:
         return now, None, False
@@ -79,8 +86,13 @@ def pack_total(catalog: "Catalog", kind: str, amount: int, cycle: str) -> int:
 def addon_params(catalog: "Catalog", kind: str, amount: int, cycle: str) -> Dict[str, Any]:
     capacity = catalog.capacity[kind]
     return {
-        "kind": kind, "amount": amount, "packs": amount // capacity.pack_size, "pack_size": capacity.pack_size,
-        "pack_price_vnd": capacity.pack_prices[cycle], "cycle": cycle, "product": capacity.product,
+        "kind": kind,
+        "amount": amount,
+        "packs": amount // capacity.pack_size,
+        "pack_size": capacity.pack_size,
+        "pack_price_vnd": capacity.pack_prices[cycle],
+        "cycle": cycle,
+        "product": capacity.product,
     }
 
 
@@ -88,7 +100,9 @@ def _iso(moment: Optional[datetime]) -> Optional[str]:
     return business_day(moment).isoformat() if moment is not None else None
 
 
-def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarget", now: datetime) -> Tuple[List[QuoteLine], datetime, Optional[datetime]]:
+def immediate_lines(
+    catalog: "Catalog", workspace: Workspace, target: "PlanTarget", now: datetime
+) -> Tuple[List[QuoteLine], datetime, Optional[datetime]]:
     """The lines of an IMMEDIATE change, and the period it starts (or keeps)."""
     current = workspace.subscription(target.product)
     start, end, same_period = charged_period(current, target, now)
@@ -101,32 +115,46 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
     remaining = period_days = 0
     if paid is not None and current is not None:  # paid_period() is None without a plan
         remaining, period_days = remaining_and_period_days(current, now)
-    plan_unchanged = same_period and current is not None and (current.tier, current.seats) == (target.tier, target.seats)
+    plan_unchanged = (
+        same_period and current is not None and (current.tier, current.seats) == (target.tier, target.seats)
+    )
 
     if not plan_unchanged:  # capacity bought on its own shows no plan line and no equal credit
         plan_params = {
-            "product": target.product, "tier": target.tier, "cycle": cycle or "none", "seats": target.seats,
+            "product": target.product,
+            "tier": target.tier,
+            "cycle": cycle or "none",
+            "seats": target.seats,
             "unit_price_vnd": unit_price,
         }
         if not target.paid:
             lines.append(QuoteLine(R.QUOTE_PLAN_FREE, {"product": target.product, "tier": target.tier}, 0))
         elif same_period:
-            lines.append(QuoteLine(
-                R.QUOTE_PLAN_PRORATED,
-                {**plan_params, "days": remaining, "period_days": period_days, "full_price_vnd": new_price},
-                new_price * remaining // period_days,
-            ))
+            lines.append(
+                QuoteLine(
+                    R.QUOTE_PLAN_PRORATED,
+                    {**plan_params, "days": remaining, "period_days": period_days, "full_price_vnd": new_price},
+                    new_price * remaining // period_days,
+                )
+            )
         else:
             lines.append(QuoteLine(R.QUOTE_PLAN, plan_params, new_price))
         if paid is not None and current is not None and current.cycle is not None:  # as paid_period() checked
             old_price = catalog.seat_price(current.product, current.tier, current.cycle.value) * current.seats
             credit = old_price * remaining // period_days
             if credit:
-                lines.append(QuoteLine(
-                    R.QUOTE_PRORATION_CREDIT,
-                    {"product": current.product, "tier": current.tier, "days": remaining, "period_days": period_days},
-                    -credit,
-                ))
+                lines.append(
+                    QuoteLine(
+                        R.QUOTE_PRORATION_CREDIT,
+                        {
+                            "product": current.product,
+                            "tier": current.tier,
+                            "days": remaining,
+                            "period_days": period_days,
+                        },
+                        -credit,
+                    )
+                )
 
     # Capacity already held, when its owner (this product) starts a new paid period now: the new
     # period is charged in full, the unused part of the old one is credited. Only what the plan
@@ -137,21 +165,35 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
                 continue
             held = kept_amount(catalog, workspace, kind.key, target.tier)
             if held > 0:
-                lines.append(QuoteLine(
-                    R.QUOTE_ADDON_NEW_PERIOD, {**addon_params(catalog, kind.key, held, cycle), "until_date": _iso(end)},
-                    pack_total(catalog, kind.key, held, cycle),
-                ))
+                lines.append(
+                    QuoteLine(
+                        R.QUOTE_ADDON_NEW_PERIOD,
+                        {**addon_params(catalog, kind.key, held, cycle), "until_date": _iso(end)},
+                        pack_total(catalog, kind.key, held, cycle),
+                    )
+                )
             if paid is None or current is None or current.cycle is None:  # as paid_period() checked
                 continue
             paid_for = kept_amount(catalog, workspace, kind.key, current.tier)
-            old = pack_total(catalog, kind.key, paid_for, current.cycle.value) * remaining // period_days if paid_for else 0
+            old = (
+                pack_total(catalog, kind.key, paid_for, current.cycle.value) * remaining // period_days
+                if paid_for
+                else 0
+            )
             if old:
-                lines.append(QuoteLine(
-                    R.QUOTE_ADDON_CREDIT,
-                    {"kind": kind.key, "amount": paid_for, "days": remaining, "period_days": period_days,
-                     "until_date": _iso(current.period_end)},
-                    -old,
-                ))
+                lines.append(
+                    QuoteLine(
+                        R.QUOTE_ADDON_CREDIT,
+                        {
+                            "kind": kind.key,
+                            "amount": paid_for,
+                            "days": remaining,
+                            "period_days": period_days,
+                            "until_date": _iso(current.period_end),
+                        },
+                        -old,
+                    )
+                )
 
     # Capacity bought now, on its owner's cycle and up to its owner's period end.
     for kind_key, amount in target.addons.items():
@@ -162,11 +204,13 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
             params = addon_params(catalog, kind_key, amount, cycle)
             full = pack_total(catalog, kind_key, amount, cycle)
             if same_period:
-                lines.append(QuoteLine(
-                    R.QUOTE_ADDON_PRORATED,
-                    {**params, "days": remaining, "period_days": period_days, "until_date": _iso(end)},
-                    full * remaining // period_days,
-                ))
+                lines.append(
+                    QuoteLine(
+                        R.QUOTE_ADDON_PRORATED,
+                        {**params, "days": remaining, "period_days": period_days, "until_date": _iso(end)},
+                        full * remaining // period_days,
+                    )
+                )
             else:
                 lines.append(QuoteLine(R.QUOTE_ADDON, {**params, "until_date": _iso(end)}, full))
             continue
@@ -176,12 +220,18 @@ def immediate_lines(catalog: "Catalog", workspace: Workspace, target: "PlanTarge
         owner_cycle = owner_sub.cycle.value
         owner_left, owner_days = remaining_and_period_days(owner_sub, now)
         full = pack_total(catalog, kind_key, amount, owner_cycle)
-        lines.append(QuoteLine(
-            R.QUOTE_ADDON_PRORATED,
-            {**addon_params(catalog, kind_key, amount, owner_cycle), "days": owner_left, "period_days": owner_days,
-             "until_date": _iso(owner_sub.period_end)},
-            full * owner_left // owner_days,
-        ))
+        lines.append(
+            QuoteLine(
+                R.QUOTE_ADDON_PRORATED,
+                {
+                    **addon_params(catalog, kind_key, amount, owner_cycle),
+                    "days": owner_left,
+                    "period_days": owner_days,
+                    "until_date": _iso(owner_sub.period_end),
+                },
+                full * owner_left // owner_days,
+            )
+        )
     return lines, start, end
 
 
@@ -198,14 +248,26 @@ def net_credit(catalog: "Catalog", workspace: Workspace, target: "PlanTarget", n
     return max(0, -sum(line.amount_vnd for line in lines))
 
 
-def renewal_lines(catalog: "Catalog", workspace: Workspace, product: str, tier: str, cycle: str, seats: int,
-                  keep_within_limit: bool = True) -> List[QuoteLine]:
+def renewal_lines(
+    catalog: "Catalog",
+    workspace: Workspace,
+    product: str,
+    tier: str,
+    cycle: str,
+    seats: int,
+    keep_within_limit: bool = True,
+) -> List[QuoteLine]:
     """The next period of a plan: its seats plus the extended capacity its product owns, in whole
     packs at the plan's cycle (``keep_within_limit``: only what the tier allows, the excess being
     removed by the retention job)."""
     unit_price = catalog.seat_price(product, tier, cycle)
-    lines = [QuoteLine(R.QUOTE_PLAN, {"product": product, "tier": tier, "cycle": cycle, "seats": seats,
-                                      "unit_price_vnd": unit_price}, unit_price * seats)]
+    lines = [
+        QuoteLine(
+            R.QUOTE_PLAN,
+            {"product": product, "tier": tier, "cycle": cycle, "seats": seats, "unit_price_vnd": unit_price},
+            unit_price * seats,
+        )
+    ]
     for kind in catalog.capacity.values():
         if kind.product != product:
             continue
@@ -214,15 +276,27 @@ def renewal_lines(catalog: "Catalog", workspace: Workspace, product: str, tier: 
         else:
             held = workspace.capacity_total(kind.key) // kind.pack_size * kind.pack_size
         if held > 0:
-            lines.append(QuoteLine(R.QUOTE_ADDON, addon_params(catalog, kind.key, held, cycle),
-                                   pack_total(catalog, kind.key, held, cycle)))
+            lines.append(
+                QuoteLine(
+                    R.QUOTE_ADDON,
+                    addon_params(catalog, kind.key, held, cycle),
+                    pack_total(catalog, kind.key, held, cycle),
+                )
+            )
     return lines
 
 
 def renewal_amount(catalog: "Catalog", workspace: Workspace, subscription: Subscription) -> Dict[str, Any]:
     """Price of the next period of ``subscription`` (the shape payments' renewal orders use)."""
     # cast: only a paid plan is renewed, and a paid plan has a cycle
-    lines = renewal_lines(catalog, workspace, subscription.product, subscription.tier,
-                          cast(Cycle, subscription.cycle).value, subscription.seats, keep_within_limit=True)
+    lines = renewal_lines(
+        catalog,
+        workspace,
+        subscription.product,
+        subscription.tier,
+        cast(Cycle, subscription.cycle).value,
+        subscription.seats,
+        keep_within_limit=True,
+    )
     addons = {line.params["kind"]: line.params["amount"] for line in lines if line.code == R.QUOTE_ADDON}
     return {"amount_vnd": sum(line.amount_vnd for line in lines), "addons": addons}

@@ -28,14 +28,15 @@ Example (Stripe's, in VND): 100.000 -> 200.000 per month on day 15 of a 30-day p
 A change at the next renewal (NEXT_CYCLE) is quoted as the full price of its first period (the
 plan and the extended capacity it keeps), charged at the renewal.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
-from billing_core.domain.clock import add_months, business_day
 from billing_core.domain import reasons as R
+from billing_core.domain.clock import add_months, business_day
 from billing_core.domain.model import Cycle, Outcome, Workspace
 from billing_core.domain.pricing import (
     QuoteLine,
@@ -49,7 +50,13 @@ from billing_core.domain.reasons import Reason
 from billing_core.domain.rules import ChangeRequest, PlanTarget, decide
 
 __all__ = [  # charged_period, remaining_and_period_days and add_months are re-exported for callers
-    "Quote", "QuoteLine", "add_months", "charged_period", "quote", "remaining_and_period_days", "yearly_savings",
+    "Quote",
+    "QuoteLine",
+    "add_months",
+    "charged_period",
+    "quote",
+    "remaining_and_period_days",
+    "yearly_savings",
 ]
 
 if TYPE_CHECKING:
@@ -108,15 +115,28 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
         anchor = (current.billing_anchor or current.period_start) if target.cycle == current.cycle else None
         end = next_period_end(start, target.cycle.months, anchor) if target.cycle else None  # as renew() will
         if target.paid and priced:  # cast: a paid target has a cycle (resolve_target)
-            lines = renewal_lines(catalog, workspace, target.product, target.tier, cast(Cycle, target.cycle).value,
-                                  target.seats, keep_within_limit=True)
+            lines = renewal_lines(
+                catalog,
+                workspace,
+                target.product,
+                target.tier,
+                cast(Cycle, target.cycle).value,
+                target.seats,
+                keep_within_limit=True,
+            )
         else:
             lines = [QuoteLine(R.QUOTE_PLAN_FREE, {"product": target.product, "tier": target.tier}, 0)]
         notes.append(Reason(R.QUOTE_CHARGED_AT_RENEWAL, {"renewal_date": business_day(start).isoformat()}))
         if facts.get("credit_exceeds_charge"):
-            notes.append(Reason(R.QUOTE_CREDIT_KEPT_UNTIL_RENEWAL, {
-                "product": target.product, "period_end_date": business_day(start).isoformat(),
-            }))
+            notes.append(
+                Reason(
+                    R.QUOTE_CREDIT_KEPT_UNTIL_RENEWAL,
+                    {
+                        "product": target.product,
+                        "period_end_date": business_day(start).isoformat(),
+                    },
+                )
+            )
     else:
         timing = "immediate"
         lines, start, end = immediate_lines(catalog, workspace, target, now)
@@ -127,7 +147,12 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
             notes.append(
                 Reason(
                     R.QUOTE_PACKS_ROUNDED_UP,
-                    {"kind": kind, "requested": requested, "amount": amount, "pack_size": catalog.capacity[kind].pack_size},
+                    {
+                        "kind": kind,
+                        "requested": requested,
+                        "amount": amount,
+                        "pack_size": catalog.capacity[kind].pack_size,
+                    },
                 )
             )
     line_sum = sum(line.amount_vnd for line in lines)
@@ -139,7 +164,14 @@ def quote(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now:
     if catalog.prices_are_samples:
         notes.append(Reason(R.QUOTE_SAMPLE_PRICES, {}))
     return Quote(
-        target=target, timing=timing, lines=lines, total_vnd=max(0, line_sum), period_start=start,
-        period_end=end, yearly_savings_vnd=savings, notes=notes, prices_are_samples=catalog.prices_are_samples,
+        target=target,
+        timing=timing,
+        lines=lines,
+        total_vnd=max(0, line_sum),
+        period_start=start,
+        period_end=end,
+        yearly_savings_vnd=savings,
+        notes=notes,
+        prices_are_samples=catalog.prices_are_samples,
         currency=catalog.currency,
     )

@@ -5,6 +5,7 @@ at the next renewal"); a ``Fix`` is one step the customer takes first. Both carr
 plain JSON-able params (str, int, bool, lists of str, dates as ISO strings); the text lives in
 ``billing_core.domain.messages``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -121,6 +122,4 @@ RETENTION_FEATURE_DATA = "RETENTION_FEATURE_DATA"
 
 def all_codes() -> Tuple[str, ...]:
     """Every code constant defined in this module."""
-    return tuple(
-        sorted(value for name, value in globals().items() if name.isupper() and isinstance(value, str))
-    )
+    return tuple(sorted(value for name, value in globals().items() if name.isupper() and isinstance(value, str)))

@@ -15,6 +15,7 @@ downgrade is deleted within 90 days". Decisions (docs/decisions.md):
 * a deletion is due at the END of its window, counted from the moment the downgrade takes
   effect (``effective_at + 7 days`` / ``+ 90 days``); the assistant says "no later than <date>".
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,13 @@ class RetentionItem:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "kind": self.kind.value, "target": self.target, "amount": self.amount, "unit": self.unit,
-            "due_at": self.due_at.isoformat(), "source": self.source, "product": self.product,
+            "kind": self.kind.value,
+            "target": self.target,
+            "amount": self.amount,
+            "unit": self.unit,
+            "due_at": self.due_at.isoformat(),
+            "source": self.source,
+            "product": self.product,
         }
 
 
@@ -70,7 +76,9 @@ NOTHING_ABOVE_LIMIT = "nothing_above_limit"  # the customer made room, or the pl
 def feature_in_force(catalog: "Catalog", workspace: Workspace, feature: str) -> bool:
     """Does a plan in force now (paid, Free, or a running trial) include ``feature``?"""
     for sub in workspace.subscriptions:
-        if sub.status in (Status.ACTIVE, Status.FREE, Status.TRIAL) and feature in catalog.features_of(sub.product, sub.tier):
+        if sub.status in (Status.ACTIVE, Status.FREE, Status.TRIAL) and feature in catalog.features_of(
+            sub.product, sub.tier
+        ):
             return True
     return False
 
@@ -144,8 +152,13 @@ def tasks_for_change(
     note = f"downgrade {product} {from_tier}->{to_tier}"
     return [
         RetentionTask(
-            kind=p.kind, target=p.target, amount=p.amount, due_at=p.due_at,
-            status=RetentionStatus.PENDING, created_at=now, reason=note,
+            kind=p.kind,
+            target=p.target,
+            amount=p.amount,
+            due_at=p.due_at,
+            status=RetentionStatus.PENDING,
+            created_at=now,
+            reason=note,
         )
         for p in planned_deletions(catalog, workspace, product, from_tier, to_tier, effective_at)
     ]

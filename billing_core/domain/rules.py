@@ -12,6 +12,7 @@
    matches gives the outcome. A BLOCKED decision also carries the reasons of every later
    BLOCKED case that matches (the catch-all excepted), each with its fixes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,10 +21,6 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional
 
 from billing_core.domain import reasons as R
 from billing_core.domain.clock import business_day, days_left
-from billing_core.domain.model import Cycle, Effective, Outcome, RetentionKind, Status, Subscription, Workspace
-from billing_core.domain.pricing import net_credit
-from billing_core.domain.retention import planned_deletions
-from billing_core.domain.reasons import Fix, Reason
 from billing_core.domain.errors import (
     InvalidCapacityAmountError,
     InvalidSeatsError,
@@ -32,6 +29,10 @@ from billing_core.domain.errors import (
     UnknownProductError,
     UnknownTierError,
 )
+from billing_core.domain.model import Cycle, Effective, Outcome, RetentionKind, Status, Subscription, Workspace
+from billing_core.domain.pricing import net_credit
+from billing_core.domain.reasons import Fix, Reason
+from billing_core.domain.retention import planned_deletions
 
 if TYPE_CHECKING:  # the catalog module imports this one to validate rule facts
     from billing_core.domain.catalog import Catalog
@@ -98,8 +99,12 @@ class PlanTarget:
 
     def to_dict(self) -> Dict[str, Any]:
         return {
-            "product": self.product, "tier": self.tier, "cycle": self.cycle.value if self.cycle else None,
-            "seats": self.seats, "addons": dict(self.addons), "requested_addons": dict(self.requested_addons),
+            "product": self.product,
+            "tier": self.tier,
+            "cycle": self.cycle.value if self.cycle else None,
+            "seats": self.seats,
+            "addons": dict(self.addons),
+            "requested_addons": dict(self.requested_addons),
         }
 
 
@@ -206,8 +211,13 @@ def resolve_target(catalog: "Catalog", workspace: Workspace, request: ChangeRequ
             seats = base.seats if base is not None else catalog.min_paid_seats
 
     return PlanTarget(
-        product=product.key, tier=tier.key, cycle=cycle, seats=seats, addons=addons,
-        requested_addons=requested, paid=tier.paid,
+        product=product.key,
+        tier=tier.key,
+        cycle=cycle,
+        seats=seats,
+        addons=addons,
+        requested_addons=requested,
+        paid=tier.paid,
     )
 
 
@@ -258,8 +268,9 @@ def _paid_cycle(plan: _Plan) -> Cycle:
     return cast(Cycle, plan.cycle)  # a paid plan always has a cycle (see _plan_of, resolve_target)
 
 
-def _resulting_states(catalog: "Catalog", workspace: Workspace, target: PlanTarget,
-                      applies_at: Optional[datetime] = None) -> Tuple[Dict[str, _Plan], ...]:
+def _resulting_states(
+    catalog: "Catalog", workspace: Workspace, target: PlanTarget, applies_at: Optional[datetime] = None
+) -> Tuple[Dict[str, _Plan], ...]:
     """The workspace's plans right when the change applies, and once every scheduled change has applied.
 
     ``applies_at`` is when the change would take effect: None for now; the period end for a change
@@ -272,8 +283,11 @@ def _resulting_states(catalog: "Catalog", workspace: Workspace, target: PlanTarg
     for change in workspace.scheduled_changes:
         if change.product != target.product:
             plan = _Plan(
-                change.tier, catalog.tiers[change.tier].paid if change.tier in catalog.tiers else False,
-                change.cycle, change.seats, from_schedule=True,
+                change.tier,
+                catalog.tiers[change.tier].paid if change.tier in catalog.tiers else False,
+                change.cycle,
+                change.seats,
+                from_schedule=True,
             )
             later_state[change.product] = plan
             if applies_at is not None and change.effective_at <= applies_at:
@@ -293,9 +307,7 @@ def derive_facts(catalog: "Catalog", workspace: Workspace, target: PlanTarget, n
         trial_over = True
     else:
         from_status = current.status.value
-        trial_over = not (
-            current.status is Status.TRIAL and (current.period_end is None or now < current.period_end)
-        )
+        trial_over = not (current.status is Status.TRIAL and (current.period_end is None or now < current.period_end))
 
     from_paid = current is not None and current.status is Status.ACTIVE
     from_cycle = current.cycle if from_paid and current is not None else None
@@ -330,11 +342,18 @@ def derive_facts(catalog: "Catalog", workspace: Workspace, target: PlanTarget, n
         "buys_capacity": bool(target.addons),
     }
     facts["credit_exceeds_charge"] = bool(
-        direction == "upgrade" and from_paid and target.tier in product.tiers
+        direction == "upgrade"
+        and from_paid
+        and target.tier in product.tiers
         and net_credit(catalog, workspace, target, now) > 0
     )
     applies_at = None
-    if from_paid and current is not None and current.period_end is not None and (direction == "downgrade" or facts["credit_exceeds_charge"]):
+    if (
+        from_paid
+        and current is not None
+        and current.period_end is not None
+        and (direction == "downgrade" or facts["credit_exceeds_charge"])
+    ):
         applies_at = current.period_end  # such a change waits for the renewal
     context = _Context(catalog, workspace, target, now, current, facts)
     context.states = _resulting_states(catalog, workspace, target, applies_at)
@@ -469,9 +488,16 @@ def decide(catalog: "Catalog", workspace: Workspace, request: ChangeRequest, now
         reasons += _retention_notes(context, effective_at)
 
     return Decision(
-        allowed=outcome is not Outcome.BLOCKED, outcome=outcome, effective=effective,
-        effective_at=effective_at, rule_id=first.id, reasons=reasons, fixes=fixes,
-        current=context.current, target=target, facts=facts,
+        allowed=outcome is not Outcome.BLOCKED,
+        outcome=outcome,
+        effective=effective,
+        effective_at=effective_at,
+        rule_id=first.id,
+        reasons=reasons,
+        fixes=fixes,
+        current=context.current,
+        target=target,
+        facts=facts,
     )
 
 
@@ -525,7 +551,11 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
             "amount_vnd": order.amount_vnd if order else 0,
         }
     if code == R.ALREADY_SCHEDULED:
-        return {"product": product, "tier": target.tier, "effective_date": _date(scheduled.effective_at) if scheduled else ""}
+        return {
+            "product": product,
+            "tier": target.tier,
+            "effective_date": _date(scheduled.effective_at) if scheduled else "",
+        }
     if code == R.NO_FREE_EDITION:
         return {"product": product}
     if code == R.TIER_NOT_OFFERED:
@@ -545,7 +575,9 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
     if code == R.ADDON_CYCLE_LONGER_THAN_BASE:
         addon, addon_plan, base_plan = context.cycle_conflicts[0]
         return {
-            "addon": addon, "addon_cycle": _paid_cycle(addon_plan).value, "base": base,
+            "addon": addon,
+            "addon_cycle": _paid_cycle(addon_plan).value,
+            "base": base,
             "base_cycle": _paid_cycle(base_plan).value,
         }
     if code == R.MIN_SEATS:
@@ -554,8 +586,13 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
         kind, total, limit, owner, tier = context.capacity_overflow[0]
         pack = catalog.capacity[kind].pack_size
         return {
-            "kind": kind, "total": total, "limit": limit, "product": owner, "tier": tier or "none",
-            "held": workspace.capacity_total(kind), "pack_size": pack,
+            "kind": kind,
+            "total": total,
+            "limit": limit,
+            "product": owner,
+            "tier": tier or "none",
+            "held": workspace.capacity_total(kind),
+            "pack_size": pack,
             "room": max(0, limit - workspace.capacity_total(kind)),
         }
     if code == R.CAPACITY_NEEDS_UPGRADE:
@@ -564,20 +601,26 @@ def _reason_params(code: str, context: _Context) -> Dict[str, Any]:
         return {"product": product, "tier": target.tier}
     if code == R.UPGRADE_IMMEDIATE:
         return {
-            "product": product, "tier": target.tier,
-            "cycle": target.cycle.value if target.cycle else catalog.default_cycle, "seats": target.seats,
+            "product": product,
+            "tier": target.tier,
+            "cycle": target.cycle.value if target.cycle else catalog.default_cycle,
+            "seats": target.seats,
         }
     if code in (R.DOWNGRADE_NEXT_CYCLE, R.PLAN_CHANGE_NEXT_CYCLE, R.CHANGE_AT_RENEWAL_KEEPS_CREDIT):
         period_end = current.period_end if current is not None else None
         return {
-            "product": product, "tier": target.tier, "effective_date": _date(period_end or context.now),
-            "cycle": target.cycle.value if target.cycle else "none", "seats": target.seats,
+            "product": product,
+            "tier": target.tier,
+            "effective_date": _date(period_end or context.now),
+            "cycle": target.cycle.value if target.cycle else "none",
+            "seats": target.seats,
             "current_tier": current.tier if current is not None else target.tier,
             "credit_vnd": net_credit(catalog, workspace, target, context.now) if current is not None else 0,
         }
     if code == R.KEEP_PLAN_WHILE_SCHEDULED:
         return {
-            "product": product, "tier": target.tier,
+            "product": product,
+            "tier": target.tier,
             "scheduled_tier": scheduled.tier if scheduled else "",
             "scheduled_cycle": (scheduled.cycle.value if scheduled.cycle else "none") if scheduled else "none",
             "scheduled_seats": scheduled.seats if scheduled else 0,
@@ -612,9 +655,16 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
         ]
     if code == R.KEEP_PLAN_WHILE_SCHEDULED:
         scheduled = workspace.scheduled_change(product)
-        return [Fix(R.FIX_CANCEL_SCHEDULED_TO_KEEP, {
-            "product": product, "tier": target.tier, "scheduled_tier": scheduled.tier if scheduled else "",
-        })]
+        return [
+            Fix(
+                R.FIX_CANCEL_SCHEDULED_TO_KEEP,
+                {
+                    "product": product,
+                    "tier": target.tier,
+                    "scheduled_tier": scheduled.tier if scheduled else "",
+                },
+            )
+        ]
     if code == R.NO_FREE_EDITION:
         return [Fix(R.FIX_UPGRADE_TO_PAID_TIER, {"product": product, "tiers": _offered_paid_tiers(catalog, product)})]
     if code == R.TIER_NOT_OFFERED:
@@ -631,7 +681,9 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
             for addon, _ in context.unpaid_base_addons:
                 sub = workspace.subscription(addon)
                 fixes.append(
-                    Fix(R.FIX_END_ADDON_FIRST, {"addon": addon, "period_end_date": _date(sub.period_end) if sub else ""})
+                    Fix(
+                        R.FIX_END_ADDON_FIRST, {"addon": addon, "period_end_date": _date(sub.period_end) if sub else ""}
+                    )
                 )
             return fixes
         base_plan = context.unpaid_base_addons[0][1]
@@ -647,12 +699,20 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
                 pending = workspace.scheduled_change(addon)
                 if pending is not None and _months(pending.cycle) <= _months(base_plan.cycle):
                     # The add-on is already on its way to a fitting cycle: the customer only waits.
-                    fixes.append(Fix(R.FIX_WAIT_FOR_ADDON_CHANGE, {
-                        "addon": addon, "cycle": pending.cycle.value if pending.cycle else "none",
-                        "effective_date": _date(pending.effective_at),
-                    }))
+                    fixes.append(
+                        Fix(
+                            R.FIX_WAIT_FOR_ADDON_CHANGE,
+                            {
+                                "addon": addon,
+                                "cycle": pending.cycle.value if pending.cycle else "none",
+                                "effective_date": _date(pending.effective_at),
+                            },
+                        )
+                    )
                 else:
-                    fixes.append(Fix(R.FIX_MOVE_ADDON_CYCLE_FIRST, {"addon": addon, "cycle": _paid_cycle(base_plan).value}))
+                    fixes.append(
+                        Fix(R.FIX_MOVE_ADDON_CYCLE_FIRST, {"addon": addon, "cycle": _paid_cycle(base_plan).value})
+                    )
             elif base_plan.from_schedule:
                 fixes.append(Fix(R.FIX_CANCEL_SCHEDULED_CHANGE, {"product": base}))
             else:
@@ -672,11 +732,19 @@ def _fixes(code: str, context: _Context) -> List[Fix]:
             if owner_sub is None:
                 fixes.append(Fix(R.FIX_BUY_PRODUCT_FOR_CAPACITY, {"product": owner, "kind": kind}))
             else:  # on trial, Free or lapsed: it has the product, it needs a paid plan of it
-                fixes.append(Fix(R.FIX_BUY_PAID_PLAN_FOR_CAPACITY, {
-                    "product": owner, "kind": kind, "status": owner_sub.status.value,
-                }))
+                fixes.append(
+                    Fix(
+                        R.FIX_BUY_PAID_PLAN_FOR_CAPACITY,
+                        {
+                            "product": owner,
+                            "kind": kind,
+                            "status": owner_sub.status.value,
+                        },
+                    )
+                )
         elif any(
-            catalog.tiers[key].rank > catalog.tiers[tier].rank and kind in offer.capacity
+            catalog.tiers[key].rank > catalog.tiers[tier].rank
+            and kind in offer.capacity
             and offer.capacity[kind].max_extra >= total
             for key, offer in catalog.products[owner].tiers.items()
         ):

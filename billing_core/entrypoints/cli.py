@@ -12,6 +12,7 @@ language; a database that cannot be reached or is not ready exits 1 the same way
 (ISO 8601) pretends it is another moment, for tests and what-ifs; without a zone it is Vietnam time
 (and the output says so).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,19 +40,33 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 # Layout words of the human output (the sentences themselves come from billing_core.domain.messages).
 TEXT = {
     "vi": {
-        "allowed": "ĐƯỢC PHÉP", "blocked": "CHƯA ĐƯỢC", "reasons": "Lý do", "fixes": "Cần làm trước",
-        "total": "Tổng cộng", "quote_none": "Không có báo giá vì thay đổi này chưa được phép.",
-        "retention_none": "Không có dữ liệu nào sắp bị xóa.", "retention": "Dữ liệu sẽ bị xóa",
-        "plans": "Gói đang dùng", "seats": "người dùng", "trial_left": "còn {days} ngày dùng thử",
-        "ends": "hết hạn {date}", "renews": "gia hạn {date}", "next_plan": "Gói gia hạn tiếp theo",
-        "capacity": "Dung lượng mở rộng", "pending": "Đơn hàng chờ thanh toán", "refunds": "Cần hoàn tiền", "limit": "tối đa",
-        "expires": "hết hạn lúc {at}", "init_db": "Cơ sở dữ liệu đã sẵn sàng (phiên bản {revision}).",
+        "allowed": "ĐƯỢC PHÉP",
+        "blocked": "CHƯA ĐƯỢC",
+        "reasons": "Lý do",
+        "fixes": "Cần làm trước",
+        "total": "Tổng cộng",
+        "quote_none": "Không có báo giá vì thay đổi này chưa được phép.",
+        "retention_none": "Không có dữ liệu nào sắp bị xóa.",
+        "retention": "Dữ liệu sẽ bị xóa",
+        "plans": "Gói đang dùng",
+        "seats": "người dùng",
+        "trial_left": "còn {days} ngày dùng thử",
+        "ends": "hết hạn {date}",
+        "renews": "gia hạn {date}",
+        "next_plan": "Gói gia hạn tiếp theo",
+        "capacity": "Dung lượng mở rộng",
+        "pending": "Đơn hàng chờ thanh toán",
+        "refunds": "Cần hoàn tiền",
+        "limit": "tối đa",
+        "expires": "hết hạn lúc {at}",
+        "init_db": "Cơ sở dữ liệu đã sẵn sàng (phiên bản {revision}).",
         "seeded": "Đã tạo lại {count} không gian làm việc mẫu: {ids}",
         "jobs": "Đã chạy: {trials_expired} bản dùng thử hết hạn, {renewed} kỳ được gia hạn, "
-                "{retention_executed} lần xóa dữ liệu.",
+        "{retention_executed} lần xóa dữ liệu.",
         "jobs_payments": "Thanh toán: {orders_closed} đơn được chốt, {orders_unresolved} đơn chưa rõ kết quả, "
-                         "{renewal_orders} đơn gia hạn mới.",
-        "error": "Lỗi", "db_not_ready": "Cơ sở dữ liệu chưa sẵn sàng ({detail}). Hãy chạy: python -m billing_core init-db",
+        "{renewal_orders} đơn gia hạn mới.",
+        "error": "Lỗi",
+        "db_not_ready": "Cơ sở dữ liệu chưa sẵn sàng ({detail}). Hãy chạy: python -m billing_core init-db",
         "db_bad_url": "BILLING_DATABASE_URL không phải địa chỉ cơ sở dữ liệu hợp lệ ({detail}).",
         "db_unreachable": "Không kết nối được cơ sở dữ liệu ở BILLING_DATABASE_URL ({detail}).",
         "bad_lang": "--lang chỉ nhận vi hoặc en (nhận được: {value})",
@@ -62,19 +77,33 @@ TEXT = {
         "usage": "Cách dùng sai: {detail}",
     },
     "en": {
-        "allowed": "ALLOWED", "blocked": "NOT ALLOWED", "reasons": "Reasons", "fixes": "Do this first",
-        "total": "Total", "quote_none": "No quote: this change is not allowed yet.",
-        "retention_none": "Nothing is scheduled for deletion.", "retention": "Data to be deleted",
-        "plans": "Plans", "seats": "users", "trial_left": "{days} trial days left",
-        "ends": "ends {date}", "renews": "renews {date}", "next_plan": "Next renewal plan",
-        "capacity": "Extended capacity", "pending": "Orders awaiting payment", "refunds": "Refunds due", "limit": "limit",
-        "expires": "expires at {at}", "init_db": "The database is ready (revision {revision}).",
+        "allowed": "ALLOWED",
+        "blocked": "NOT ALLOWED",
+        "reasons": "Reasons",
+        "fixes": "Do this first",
+        "total": "Total",
+        "quote_none": "No quote: this change is not allowed yet.",
+        "retention_none": "Nothing is scheduled for deletion.",
+        "retention": "Data to be deleted",
+        "plans": "Plans",
+        "seats": "users",
+        "trial_left": "{days} trial days left",
+        "ends": "ends {date}",
+        "renews": "renews {date}",
+        "next_plan": "Next renewal plan",
+        "capacity": "Extended capacity",
+        "pending": "Orders awaiting payment",
+        "refunds": "Refunds due",
+        "limit": "limit",
+        "expires": "expires at {at}",
+        "init_db": "The database is ready (revision {revision}).",
         "seeded": "Recreated {count} demo workspaces: {ids}",
         "jobs": "Ran: {trials_expired} trials expired, {renewed} periods renewed, "
-                "{retention_executed} deletions carried out.",
+        "{retention_executed} deletions carried out.",
         "jobs_payments": "Payments: {orders_closed} orders closed, {orders_unresolved} orders still unresolved, "
-                         "{renewal_orders} renewal orders opened.",
-        "error": "Error", "db_not_ready": "The database is not ready ({detail}). Run: python -m billing_core init-db",
+        "{renewal_orders} renewal orders opened.",
+        "error": "Error",
+        "db_not_ready": "The database is not ready ({detail}). Run: python -m billing_core init-db",
         "db_bad_url": "BILLING_DATABASE_URL is not a valid database URL ({detail}).",
         "db_unreachable": "Cannot connect to the database at BILLING_DATABASE_URL ({detail}).",
         "bad_lang": "--lang accepts vi or en only (got: {value})",
@@ -121,13 +150,23 @@ def _names(keys_and_names: Iterable[Tuple[str, Tuple[str, ...]]]) -> str:
 def _common(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: options may come before or after the command (a sub-parser default would
     # otherwise overwrite what the main parser read).
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print one JSON object (errors too, as {\"error\": {...}})")
-    parser.add_argument("--lang", default=argparse.SUPPRESS, metavar="{vi,en}",
-                        help="language of the human output: vi (default) or en")
-    parser.add_argument("--now", default=argparse.SUPPRESS, metavar="ISO8601",
-                        help=_help("pretend it is this moment, e.g. 2026-11-26T09:00:00+07:00; "
-                                   "without a zone it is Vietnam time (+07:00)"))
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help='print one JSON object (errors too, as {"error": {...}})',
+    )
+    parser.add_argument(
+        "--lang", default=argparse.SUPPRESS, metavar="{vi,en}", help="language of the human output: vi (default) or en"
+    )
+    parser.add_argument(
+        "--now",
+        default=argparse.SUPPRESS,
+        metavar="ISO8601",
+        help=_help(
+            "pretend it is this moment, e.g. 2026-11-26T09:00:00+07:00; without a zone it is Vietnam time (+07:00)"
+        ),
+    )
 
 
 def _change_options(parser: argparse.ArgumentParser, catalog: Optional[Catalog]) -> None:
@@ -146,34 +185,53 @@ def _change_options(parser: argparse.ArgumentParser, catalog: Optional[Catalog])
     parser.add_argument("--product", required=True, help=_help(f"product, its key or name: {products}"))
     parser.add_argument("--tier", required=True, help=_help(f"tier: {tiers} (each product offers its own)"))
     parser.add_argument("--cycle", help=_help(f"billing cycle: {cycles}; default: the current one"))
-    parser.add_argument("--seats", metavar="N", help=_help(f"number of users, digits only: {seats}; "
-                                                           "default: the current number"))
-    parser.add_argument("--addon", action="append", default=[], metavar="KIND=AMOUNT",
-                        help=_help(f"extended capacity bought with the change (repeatable, amounts add up); "
-                                   f"KIND: {kinds}; AMOUNT in digits ({units}; rounded up to whole packs)"))
+    parser.add_argument(
+        "--seats", metavar="N", help=_help(f"number of users, digits only: {seats}; default: the current number")
+    )
+    parser.add_argument(
+        "--addon",
+        action="append",
+        default=[],
+        metavar="KIND=AMOUNT",
+        help=_help(
+            f"extended capacity bought with the change (repeatable, amounts add up); "
+            f"KIND: {kinds}; AMOUNT in digits ({units}; rounded up to whole packs)"
+        ),
+    )
 
 
 COMMANDS = ("init-db", "seed-demo", "show", "check", "quote", "retention", "run-jobs")
 
 
 def build_parser(catalog: Optional[Catalog] = None) -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m billing_core", description="Cleeksy billing core. The database is "
-                     "BILLING_DATABASE_URL (default: SQLite under var/).")
+    parser = _Parser(
+        prog="python -m billing_core",
+        description="Cleeksy billing core. The database is BILLING_DATABASE_URL (default: SQLite under var/).",
+    )
     _common(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    for name, help_text in (("init-db", "create or upgrade the schema (Alembic upgrade head)"),
-                            ("seed-demo", "recreate the demo workspaces"),
-                            ("run-jobs", "run every periodic job once: reconcile pending payments, expire trials, "
-                                         "renew, run due retention, open auto-renewal orders")):
+    for name, help_text in (
+        ("init-db", "create or upgrade the schema (Alembic upgrade head)"),
+        ("seed-demo", "recreate the demo workspaces"),
+        (
+            "run-jobs",
+            "run every periodic job once: reconcile pending payments, expire trials, "
+            "renew, run due retention, open auto-renewal orders",
+        ),
+    ):
         _common(commands.add_parser(name, help=help_text, description=help_text))
-    for name, help_text in (("show", "a workspace's plans, capacity, orders and retention"),
-                            ("retention", "what will be deleted, how much, when")):
+    for name, help_text in (
+        ("show", "a workspace's plans, capacity, orders and retention"),
+        ("retention", "what will be deleted, how much, when"),
+    ):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("workspace", help="workspace id, e.g. demo-monthly")
         _common(sub)
-    for name, help_text in (("check", "may the workspace make this change, when does it apply, and if not, why?"),
-                            ("quote", "the decision and the price of a change")):
+    for name, help_text in (
+        ("check", "may the workspace make this change, when does it apply, and if not, why?"),
+        ("quote", "the decision and the price of a change"),
+    ):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         _change_options(sub, catalog)
         _common(sub)
@@ -236,8 +294,10 @@ def _parse_now(value: Optional[str]) -> Tuple[Optional[datetime], bool]:
 
 def _request(args: argparse.Namespace) -> ChangeRequest:
     return ChangeRequest(
-        product=args.product.strip(), tier=args.tier.strip(),
-        cycle=args.cycle.strip() if args.cycle else None, seats=_parse_int(args.seats),
+        product=args.product.strip(),
+        tier=args.tier.strip(),
+        cycle=args.cycle.strip() if args.cycle else None,
+        seats=_parse_int(args.seats),
         addons=_parse_addons(getattr(args, "addon", []) or []),
     )
 
@@ -258,8 +318,9 @@ def _decision_lines(decision: Decision, lang: str, catalog: Catalog) -> List[str
 
 def _quote_json(quote: Quote, catalog: Catalog, lang: str) -> Dict[str, Any]:
     data = quote.to_dict()
-    data["lines"] = [{**views.message_json(line.code, line.params, catalog, lang), **line.to_dict()}
-                     for line in quote.lines]
+    data["lines"] = [
+        {**views.message_json(line.code, line.params, catalog, lang), **line.to_dict()} for line in quote.lines
+    ]
     data["notes"] = [views.message_json(note.code, note.params, catalog, lang) for note in quote.notes]
     return data
 
@@ -267,8 +328,9 @@ def _quote_json(quote: Quote, catalog: Catalog, lang: str) -> Dict[str, Any]:
 def _quote_lines(quote: Quote, lang: str, catalog: Catalog) -> List[str]:
     lines = []
     for line in quote.lines:
-        lines.append(f"  {messages.render(line.code, line.params, lang, catalog)}: "
-                     f"{messages.format_vnd(line.amount_vnd, lang)}")
+        lines.append(
+            f"  {messages.render(line.code, line.params, lang, catalog)}: {messages.format_vnd(line.amount_vnd, lang)}"
+        )
     lines.append(f"{TEXT[lang]['total']}: {messages.format_vnd(quote.total_vnd, lang)}")
     lines += [f"  * {messages.render(note.code, note.params, lang, catalog)}" for note in quote.notes]
     return lines
@@ -279,14 +341,24 @@ def _retention_item_text(item: Union[retention.RetentionItem, Dict[str, Any]], l
     data = item if isinstance(item, dict) else item.to_dict()
     due_date = data["due_at"]  # the full instant: messages shows its date in Vietnam
     if data["kind"] == "capacity":
-        return messages.render("RETENTION_CAPACITY",
-                               {"kind": data["target"], "amount": data["amount"], "due_date": due_date}, lang, catalog)
+        return messages.render(
+            "RETENTION_CAPACITY",
+            {"kind": data["target"], "amount": data["amount"], "due_date": due_date},
+            lang,
+            catalog,
+        )
     return messages.render("RETENTION_FEATURE_DATA", {"feature": data["target"], "due_date": due_date}, lang, catalog)
 
 
 def _retention_json(items: List[retention.RetentionItem], catalog: Catalog) -> List[Dict[str, Any]]:
-    return [{**item.to_dict(), "message_vi": _retention_item_text(item, "vi", catalog),
-             "message_en": _retention_item_text(item, "en", catalog)} for item in items]
+    return [
+        {
+            **item.to_dict(),
+            "message_vi": _retention_item_text(item, "vi", catalog),
+            "message_en": _retention_item_text(item, "en", catalog),
+        }
+        for item in items
+    ]
 
 
 def _summary_lines(summary: Dict[str, Any], lang: str, catalog: Catalog) -> List[str]:
@@ -308,23 +380,29 @@ def _summary_lines(summary: Dict[str, Any], lang: str, catalog: Catalog) -> List
         lines.append(f"  - {name}: " + ", ".join(parts))
         if sub["downgrade_scheduled"]:
             plan = sub["next_renewal_plan"]
-            lines.append(f"    {text['next_plan']}: {catalog.tier_name(plan['tier'], lang)}, "
-                         f"{messages.label('cycle', plan['cycle'] or 'none', lang)}, {plan['seats']} {text['seats']}"
-                         f" ({messages.format_date(plan['effective_at'], lang)})")
+            lines.append(
+                f"    {text['next_plan']}: {catalog.tier_name(plan['tier'], lang)}, "
+                f"{messages.label('cycle', plan['cycle'] or 'none', lang)}, {plan['seats']} {text['seats']}"
+                f" ({messages.format_date(plan['effective_at'], lang)})"
+            )
     if summary["capacity"]:
         lines.append(f"{text['capacity']}:")
         for item in summary["capacity"]:
             kind = catalog.capacity[item["kind"]]
-            lines.append(f"  - {kind.name.get(lang)}: +{messages.format_number(item['extra_total'], lang)} "
-                         f"{kind.unit.get(lang)} ({text['limit']} {messages.format_number(item['limit'], lang)} "
-                         f"{kind.unit.get(lang)})")
+            lines.append(
+                f"  - {kind.name.get(lang)}: +{messages.format_number(item['extra_total'], lang)} "
+                f"{kind.unit.get(lang)} ({text['limit']} {messages.format_number(item['limit'], lang)} "
+                f"{kind.unit.get(lang)})"
+            )
     if summary["pending_orders"]:
         lines.append(f"{text['pending']}:")
         for order in summary["pending_orders"]:
-            lines.append(f"  - {order['txn_ref']}: {catalog.product_name(order['product'], lang)} "
-                         f"{catalog.tier_name(order['tier'], lang)}, "
-                         f"{messages.format_vnd(order['amount_vnd'], lang)}, "
-                         + text["expires"].format(at=messages.format_datetime(order["expires_at"], lang)))
+            lines.append(
+                f"  - {order['txn_ref']}: {catalog.product_name(order['product'], lang)} "
+                f"{catalog.tier_name(order['tier'], lang)}, "
+                f"{messages.format_vnd(order['amount_vnd'], lang)}, "
+                + text["expires"].format(at=messages.format_datetime(order["expires_at"], lang))
+            )
     if summary.get("refunds_due"):
         lines.append(f"{text['refunds']}:")
         for refund in summary["refunds_due"]:
@@ -339,8 +417,9 @@ def _summary_lines(summary: Dict[str, Any], lang: str, catalog: Catalog) -> List
 def run(args: argparse.Namespace, lang: str, out: TextIO) -> int:
     now, assumed_zone = _parse_now(getattr(args, "now", None))
     text = TEXT[lang]
-    note = (text["now_assumed"].format(value=args.now, moment=now.isoformat())
-            if assumed_zone and now is not None else None)
+    note = (
+        text["now_assumed"].format(value=args.now, moment=now.isoformat()) if assumed_zone and now is not None else None
+    )
 
     def emit(data: Dict[str, Any], lines: List[str]) -> None:
         if getattr(args, "json", False):
@@ -376,8 +455,11 @@ def run(args: argparse.Namespace, lang: str, out: TextIO) -> int:
 
     if args.command == "retention":
         items = services.retention_preview(SqlAlchemyUnitOfWork(), args.workspace, now, catalog)
-        lines = [f"{text['retention']}:"] + [f"  - {_retention_item_text(i, lang, catalog)}" for i in items] \
-            if items else [text["retention_none"]]
+        lines = (
+            [f"{text['retention']}:"] + [f"  - {_retention_item_text(i, lang, catalog)}" for i in items]
+            if items
+            else [text["retention_none"]]
+        )
         emit({"workspace_id": args.workspace, "items": _retention_json(items, catalog)}, lines)
         return EXIT_OK
 
@@ -399,8 +481,10 @@ def run(args: argparse.Namespace, lang: str, out: TextIO) -> int:
 # argparse speaks English; these are the messages a user can provoke, in Vietnamese.
 _ARGPARSE_VI = (
     (re.compile(r"the following arguments are required: (.*)"), "thiếu tham số bắt buộc: {0}"),
-    (re.compile(r"argument COMMAND: invalid choice: '([^']*)'.*"),
-     "không có lệnh '{0}' (các lệnh: " + ", ".join(COMMANDS) + ")"),
+    (
+        re.compile(r"argument COMMAND: invalid choice: '([^']*)'.*"),
+        "không có lệnh '{0}' (các lệnh: " + ", ".join(COMMANDS) + ")",
+    ),
     (re.compile(r"unrecognized arguments: (.*)"), "tham số không hợp lệ: {0}"),
     (re.compile(r"argument (\S+): expected one argument"), "tham số {0} cần một giá trị"),
 )
@@ -443,8 +527,13 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err
 
     def fail(code: str, texts: Dict[str, str], params: Dict[str, Any], exit_code: int) -> int:
         if json_mode:  # programs get the error as JSON too (stderr keeps the one line)
-            error = {"code": code, "params": params, "text": texts[lang],
-                     "message_vi": texts["vi"], "message_en": texts["en"]}
+            error = {
+                "code": code,
+                "params": params,
+                "text": texts[lang],
+                "message_vi": texts["vi"],
+                "message_en": texts["en"],
+            }
             out.write(json.dumps({"error": error}, ensure_ascii=False) + "\n")
         err.write(f"{TEXT[lang]['error']}: {texts[lang]}\n")
         return exit_code
@@ -455,14 +544,16 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None, err
         args = build_parser(catalog).parse_args(argv)
         return run(args, lang, out)
     except UsageError as problem:
-        return fail("USAGE_ERROR", {code: problem.text(code) for code in LANGS}, {"detail": str(problem)},
-                    EXIT_BAD_INPUT)
+        return fail(
+            "USAGE_ERROR", {code: problem.text(code) for code in LANGS}, {"detail": str(problem)}, EXIT_BAD_INPUT
+        )
     except errors.CatalogError as problem:
         return fail(problem.code, {code: str(problem) for code in LANGS}, problem.params, EXIT_FAILURE)
     except errors.BillingError as problem:
         shown = views.error_json(problem, catalog, lang)
-        return fail(problem.code, {"vi": shown["message_vi"], "en": shown["message_en"]}, shown["params"],
-                    EXIT_BAD_INPUT)
+        return fail(
+            problem.code, {"vi": shown["message_vi"], "en": shown["message_en"]}, shown["params"], EXIT_BAD_INPUT
+        )
     except SQLAlchemyError as problem:  # the database: one line, no traceback
         code, key = _database_problem(problem)
         detail = _first_line(problem)

@@ -1,4 +1,5 @@
 """Alembic migrations shipped inside the package, so ``init-db`` works from any directory."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Alembic environment: online migrations against BILLING_DATABASE_URL (or the given URL)."""
+
 from __future__ import annotations
 
 from alembic import context
@@ -15,8 +16,7 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -24,8 +24,9 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     with get_engine(_url()).connect() as connection:
         # Batch mode: SQLite cannot ALTER most things, so later migrations copy-and-move tables.
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True, compare_type=True)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         if hasattr(connection, "commit"):

@@ -4,6 +4,7 @@ optimistic-lock race, the catalog default and the JSON shape of values.
 Plan changes (``services``), payments (``payments``) and the jobs (``jobs``) all go through these,
 so a rule about ids, audit entries or retries is written once.
 """
+
 from __future__ import annotations
 
 import enum
@@ -58,8 +59,9 @@ class UnitOfWork(Protocol):
 
     def __enter__(self) -> UnitOfWork: ...
 
-    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None: ...
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None: ...
 
     def commit(self) -> None: ...
 
@@ -95,11 +97,7 @@ def jsonable(value: Any) -> Any:
 
 def check_workspace_id(workspace_id: Any) -> str:
     """A workspace id as stored (non-empty text of at most 64 characters), else WorkspaceNotFoundError."""
-    if (
-        not isinstance(workspace_id, str)
-        or not workspace_id.strip()
-        or len(workspace_id) > MAX_WORKSPACE_ID_LENGTH
-    ):
+    if not isinstance(workspace_id, str) or not workspace_id.strip() or len(workspace_id) > MAX_WORKSPACE_ID_LENGTH:
         raise errors.WorkspaceNotFoundError({"workspace_id": str(workspace_id)[:MAX_WORKSPACE_ID_LENGTH]})
     return workspace_id
 
@@ -112,12 +110,13 @@ def load(uow: UnitOfWork, workspace_id: Any, for_update: bool = False) -> Worksp
     return workspace
 
 
-def audit(uow: UnitOfWork, workspace: Workspace, now: datetime, actor: str, action: str, detail: Dict[str, Any]) -> None:
+def audit(
+    uow: UnitOfWork, workspace: Workspace, now: datetime, actor: str, action: str, detail: Dict[str, Any]
+) -> None:
     """One audit entry, in the transaction of the change; ``version`` is the version it wrote."""
     record = {**jsonable(detail), "version": workspace.version}
     uow.workspaces.audit(
-        AuditEntry(workspace_id=workspace.id, at=now, actor=str(actor)[:MAX_ACTOR_LENGTH], action=action,
-                   detail=record)
+        AuditEntry(workspace_id=workspace.id, at=now, actor=str(actor)[:MAX_ACTOR_LENGTH], action=action, detail=record)
     )
 
 
@@ -136,8 +135,9 @@ def retry_on_conflict(use_case: Callable[[], T], attempts: int = CHANGE_ATTEMPTS
     raise AssertionError("attempts must be at least 1")  # pragma: no cover
 
 
-def each_workspace(uow: UnitOfWork, job: Callable[[Workspace], List[Dict[str, Any]]],
-                   attempts: int = CHANGE_ATTEMPTS) -> List[Dict[str, Any]]:
+def each_workspace(
+    uow: UnitOfWork, job: Callable[[Workspace], List[Dict[str, Any]]], attempts: int = CHANGE_ATTEMPTS
+) -> List[Dict[str, Any]]:
     """Run ``job`` on every workspace, one transaction (and its retry) per workspace, so a busy
     workspace never holds up the others and a re-run finds nothing left to do. ``job`` returns
     what it did; the transaction is committed only when it did something."""
@@ -145,6 +145,7 @@ def each_workspace(uow: UnitOfWork, job: Callable[[Workspace], List[Dict[str, An
         workspace_ids = list(uow.workspaces.list_ids())
     results: List[Dict[str, Any]] = []
     for workspace_id in workspace_ids:
+
         def attempt(workspace_id: str = workspace_id) -> List[Any]:
             with uow:
                 workspace = uow.workspaces.get(workspace_id, for_update=True)
@@ -161,7 +162,16 @@ def each_workspace(uow: UnitOfWork, job: Callable[[Workspace], List[Dict[str, An
 
 def refunds_due(uow: UnitOfWork, workspace: Workspace) -> List[Dict[str, Any]]:
     """Payments VNPAY took for closed orders, for staff to refund (inside an open unit of work)."""
-    return [jsonable({"order_ref": e.detail.get("txn_ref"), "status": e.detail.get("status"),
-                      "amount_vnd": e.detail.get("amount_vnd"), "paid_at": e.detail.get("paid_at") or e.at,
-                      "transaction_no": e.detail.get("transaction_no")})
-            for e in uow.workspaces.audit_entries(workspace.id) if e.action == LATE_PAYMENT]
+    return [
+        jsonable(
+            {
+                "order_ref": e.detail.get("txn_ref"),
+                "status": e.detail.get("status"),
+                "amount_vnd": e.detail.get("amount_vnd"),
+                "paid_at": e.detail.get("paid_at") or e.at,
+                "transaction_no": e.detail.get("transaction_no"),
+            }
+        )
+        for e in uow.workspaces.audit_entries(workspace.id)
+        if e.action == LATE_PAYMENT
+    ]

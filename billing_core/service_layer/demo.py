@@ -13,6 +13,7 @@ Choices where the issue is silent (add-on seats follow Digital Workspace, as the
 - demo-downgrade-scheduled's downgrade was scheduled 2 days ago with a survey answer;
 - demo-pending-payment's order costs what ``quote`` says for that change at the time it was made.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -47,14 +48,29 @@ def _days(n: float) -> timedelta:
 
 
 def _trial(product: str, tier: str, seats: int, started: datetime, trial_days: int) -> Subscription:
-    return Subscription(product=product, tier=tier, status=Status.TRIAL, seats=seats,
-                        period_start=started, period_end=started + _days(trial_days))
+    return Subscription(
+        product=product,
+        tier=tier,
+        status=Status.TRIAL,
+        seats=seats,
+        period_start=started,
+        period_end=started + _days(trial_days),
+    )
 
 
-def _paid(product: str, tier: str, cycle: Cycle, seats: int, started: datetime,
-          renewal: RenewalMode = RenewalMode.MANUAL) -> Subscription:
-    return Subscription(product=product, tier=tier, status=Status.ACTIVE, seats=seats, period_start=started,
-                        period_end=add_months(started, cycle.months), cycle=cycle, renewal_mode=renewal)
+def _paid(
+    product: str, tier: str, cycle: Cycle, seats: int, started: datetime, renewal: RenewalMode = RenewalMode.MANUAL
+) -> Subscription:
+    return Subscription(
+        product=product,
+        tier=tier,
+        status=Status.ACTIVE,
+        seats=seats,
+        period_start=started,
+        period_end=add_months(started, cycle.months),
+        cycle=cycle,
+        renewal_mode=renewal,
+    )
 
 
 def _current_monthly_start(anchor: datetime, now: datetime) -> datetime:
@@ -85,8 +101,11 @@ def demo_trial_ended(now: datetime, catalog: Catalog) -> Workspace:
 
 def demo_free(now: datetime, catalog: Catalog) -> Workspace:
     ws = _workspace("demo-free", "Nhóm Tre Xanh (bản Free)", now - _days(60))
-    ws.subscriptions.append(Subscription(product=DW, tier="free", status=Status.FREE, seats=5,
-                                         period_start=now - _days(60), period_end=None))
+    ws.subscriptions.append(
+        Subscription(
+            product=DW, tier="free", status=Status.FREE, seats=5, period_start=now - _days(60), period_end=None
+        )
+    )
     return ws
 
 
@@ -105,11 +124,13 @@ def demo_yearly(now: datetime, catalog: Catalog) -> Workspace:
         _paid(OW, "starter", Cycle.MONTHLY, 10, _current_monthly_start(started, now), RenewalMode.AUTO)
     )
     ws.subscriptions.append(_paid(AB, "standard", Cycle.YEARLY, 10, started, RenewalMode.AUTO))
-    ws.capacity.extend([
-        CapacityPurchase(kind="storage", amount=50, purchased_at=now - _days(100)),
-        CapacityPurchase(kind="storage", amount=20, purchased_at=now - _days(10)),
-        CapacityPurchase(kind="automation_runs", amount=5000, purchased_at=now - _days(100)),
-    ])
+    ws.capacity.extend(
+        [
+            CapacityPurchase(kind="storage", amount=50, purchased_at=now - _days(100)),
+            CapacityPurchase(kind="storage", amount=20, purchased_at=now - _days(10)),
+            CapacityPurchase(kind="automation_runs", amount=5000, purchased_at=now - _days(100)),
+        ]
+    )
     return ws
 
 
@@ -126,10 +147,17 @@ def demo_downgrade_scheduled(now: datetime, catalog: Catalog) -> Workspace:
     period_end = now + _days(9)
     ws = _workspace("demo-downgrade-scheduled", "Công ty Thành Công (đã hẹn hạ gói)", now - _days(200))
     ws.subscriptions.append(_paid(DW, "premium", Cycle.MONTHLY, 12, add_months(period_end, -1)))
-    ws.scheduled_changes.append(ScheduledChange(
-        product=DW, tier="standard", cycle=Cycle.MONTHLY, seats=12, effective_at=period_end,
-        survey_answer="Chi phí cao so với nhu cầu hiện tại", created_at=now - _days(2),
-    ))
+    ws.scheduled_changes.append(
+        ScheduledChange(
+            product=DW,
+            tier="standard",
+            cycle=Cycle.MONTHLY,
+            seats=12,
+            effective_at=period_end,
+            survey_answer="Chi phí cao so với nhu cầu hiện tại",
+            created_at=now - _days(2),
+        )
+    )
     return ws
 
 
@@ -144,12 +172,22 @@ def demo_pending_payment(now: datetime, catalog: Catalog) -> Workspace:
     created = now - timedelta(minutes=5)
     request = ChangeRequest(product=DW, tier="standard", cycle=Cycle.MONTHLY, seats=4)
     price = quote(catalog, ws, request, created)
-    ws.orders.append(Order(
-        txn_ref=demo_txn_ref(created), kind=OrderKind.UPGRADE, product=DW, tier="standard",
-        cycle=Cycle.MONTHLY, seats=4, addons={}, amount_vnd=price.total_vnd, status=OrderStatus.PENDING,
-        created_at=created, expires_at=created + timedelta(minutes=catalog.order_expiry_minutes),
-        renewal_mode=RenewalMode.MANUAL,
-    ))
+    ws.orders.append(
+        Order(
+            txn_ref=demo_txn_ref(created),
+            kind=OrderKind.UPGRADE,
+            product=DW,
+            tier="standard",
+            cycle=Cycle.MONTHLY,
+            seats=4,
+            addons={},
+            amount_vnd=price.total_vnd,
+            status=OrderStatus.PENDING,
+            created_at=created,
+            expires_at=created + timedelta(minutes=catalog.order_expiry_minutes),
+            renewal_mode=RenewalMode.MANUAL,
+        )
+    )
     return ws
 
 
@@ -193,7 +231,14 @@ def seed_demo(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional
                 uow.workspaces.delete(existing)
         for workspace in workspaces:
             uow.workspaces.add(workspace)
-            uow.workspaces.audit(AuditEntry(workspace_id=workspace.id, at=now, actor=DEMO_ACTOR,
-                                            action="demo_seeded", detail={"version": workspace.version}))
+            uow.workspaces.audit(
+                AuditEntry(
+                    workspace_id=workspace.id,
+                    at=now,
+                    actor=DEMO_ACTOR,
+                    action="demo_seeded",
+                    detail={"version": workspace.version},
+                )
+            )
         uow.commit()
     return [workspace.id for workspace in workspaces]

@@ -12,6 +12,7 @@
 Every step is idempotent and runs one transaction per workspace or order: running it twice, or
 in two processes at once, does each thing once.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,8 +25,13 @@ from billing_core.service_layer import payments, services
 from billing_core.service_layer.common import UnitOfWork, catalog_or_default
 
 
-def run_jobs(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
-             catalog: Optional[Catalog] = None, session: Any = None) -> Dict[str, int]:
+def run_jobs(
+    uow: UnitOfWork,
+    config: Optional[vnpay.VnpayConfig] = None,
+    now: Optional[datetime] = None,
+    catalog: Optional[Catalog] = None,
+    session: Any = None,
+) -> Dict[str, int]:
     """Run every job once; returns how much each did. ``config`` defaults to ``VNPAY_*`` from the
     environment (``vnpay.ConfigError`` before anything runs when it is unusable)."""
     now, catalog = utc_or_now(now), catalog_or_default(catalog)

@@ -22,8 +22,10 @@ Decisions (a careful support lead's, written down):
 - A different change for a product with an open (pending, unexpired) order is refused by the
   rules (PAYMENT_PENDING): two live pay links for one product could both be paid.
 """
+
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -76,7 +78,9 @@ def _retry_on_conflict(use_case: Callable[[], T]) -> T:
     return retry_on_conflict(use_case, PAYMENT_ATTEMPTS, pause=0.01)
 
 
-def _audit(uow: UnitOfWork, workspace: Workspace, now: datetime, action: str, detail: Dict[str, Any], actor: str = ACTOR) -> None:
+def _audit(
+    uow: UnitOfWork, workspace: Workspace, now: datetime, action: str, detail: Dict[str, Any], actor: str = ACTOR
+) -> None:
     audit(uow, workspace, now, actor, action, detail)
 
 
@@ -86,6 +90,7 @@ def _order_of(workspace: Workspace, txn_ref: str) -> Optional[Order]:
 
 # --- response codes in words ------------------------------------------------------------
 
+
 def response_code_text(code: Optional[str], lang: str = "vi") -> str:
     """VNPAY's ``vnp_ResponseCode`` in words, with what to do next (``messages.VNPAY_RC_<code>``)."""
     return messages.vnpay_response_text(code or "99", lang)
@@ -93,7 +98,10 @@ def response_code_text(code: Optional[str], lang: str = "vi") -> str:
 
 # --- IPN ------------------------------------------------------------------------------------
 
-def handle_ipn(uow: UnitOfWork, params: Any, config: vnpay.VnpayConfig, now: Optional[datetime] = None) -> Dict[str, str]:
+
+def handle_ipn(
+    uow: UnitOfWork, params: Any, config: vnpay.VnpayConfig, now: Optional[datetime] = None
+) -> Dict[str, str]:
     """VNPAY's IPN: ``{"RspCode", "Message"}``, never an exception.
 
     Any unexpected failure (a database outage included) is logged, rolled back and answered 99,
@@ -128,16 +136,20 @@ def _settle(uow: UnitOfWork, result: vnpay.PaymentResult, fields: Dict[str, str]
         if workspace is None or order is None:
             return ipn_answer("01")
         if not vnpay.amount_matches(result.amount_field, order.amount_vnd):
-            log.warning("IPN %s: amount %r does not match %s VND", order.txn_ref, result.amount_field,
-                        order.amount_vnd)
+            log.warning("IPN %s: amount %r does not match %s VND", order.txn_ref, result.amount_field, order.amount_vnd)
             return ipn_answer("04")
         if order.status is not OrderStatus.PENDING:
             if result.paid and order.status is not OrderStatus.PAID:
                 _flag_refund(uow, workspace, order, result, now)
             return ipn_answer("02")
-        detail = {"txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd,
-                  "response_code": result.response_code, "transaction_status": result.transaction_status,
-                  "transaction_no": result.transaction_no, "bank_code": result.bank_code}
+        detail = {
+            "txn_ref": order.txn_ref,
+            "amount_vnd": order.amount_vnd,
+            "response_code": result.response_code,
+            "transaction_status": result.transaction_status,
+            "transaction_no": result.transaction_no,
+            "bank_code": result.bank_code,
+        }
         if result.paid:
             _mark_paid(uow, workspace, order, result.transaction_no, result.pay_date or now, now, detail)
         else:
@@ -146,26 +158,49 @@ def _settle(uow: UnitOfWork, result: vnpay.PaymentResult, fields: Dict[str, str]
         return ipn_answer("00")
 
 
-def _flag_refund(uow: UnitOfWork, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime) -> None:
+def _flag_refund(
+    uow: UnitOfWork, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime
+) -> None:
     """VNPAY took money for an order we had closed (cancelled by the customer, expired or failed:
     the customer paid a link they had already given up, or reconciliation raced the IPN). VNPAY's
     contract answers such an IPN 02 (not pending any more), which ends its retries; nothing is
     applied, and staff are told to refund it (``refunds_due`` in the workspace summary, once per
     VNPAY transaction however often the IPN comes)."""
-    already = any(e.action == LATE_PAYMENT and e.detail.get("txn_ref") == order.txn_ref
-                  and e.detail.get("transaction_no") == result.transaction_no
-                  for e in uow.workspaces.audit_entries(workspace.id))
+    already = any(
+        e.action == LATE_PAYMENT
+        and e.detail.get("txn_ref") == order.txn_ref
+        and e.detail.get("transaction_no") == result.transaction_no
+        for e in uow.workspaces.audit_entries(workspace.id)
+    )
     if already:
         return
-    _audit(uow, workspace, now, LATE_PAYMENT,
-           {"txn_ref": order.txn_ref, "status": order.status.value, "transaction_no": result.transaction_no,
-            "amount_vnd": order.amount_vnd, "paid_at": result.pay_date or now, "refund_due": True})
+    _audit(
+        uow,
+        workspace,
+        now,
+        LATE_PAYMENT,
+        {
+            "txn_ref": order.txn_ref,
+            "status": order.status.value,
+            "transaction_no": result.transaction_no,
+            "amount_vnd": order.amount_vnd,
+            "paid_at": result.pay_date or now,
+            "refund_due": True,
+        },
+    )
     workspace.touch()
     uow.commit()
 
 
-def _mark_paid(uow: UnitOfWork, workspace: Workspace, order: Order, transaction_no: str, paid_at: datetime, now: datetime,
-               detail: Dict[str, Any]) -> None:
+def _mark_paid(
+    uow: UnitOfWork,
+    workspace: Workspace,
+    order: Order,
+    transaction_no: str,
+    paid_at: datetime,
+    now: datetime,
+    detail: Dict[str, Any],
+) -> None:
     order.status = OrderStatus.PAID
     order.response_code = "00"
     order.transaction_no = transaction_no or None
@@ -176,15 +211,20 @@ def _mark_paid(uow: UnitOfWork, workspace: Workspace, order: Order, transaction_
         applied = apply_paid_order(uow, workspace, order, now)
     except errors.BillingError as refused:
         log.error("order %s paid but not applied: %s", order.txn_ref, refused)
-        _audit(uow, workspace, now, "payment_not_applied",
-               {**detail, "error": refused.code, "params": refused.params})
+        _audit(uow, workspace, now, "payment_not_applied", {**detail, "error": refused.code, "params": refused.params})
         return
     if order.kind is OrderKind.RENEWAL:
         _audit(uow, workspace, now, "renewal_paid", {**detail, **applied})
 
 
-def _mark_failed(uow: UnitOfWork, workspace: Workspace, order: Order, result: vnpay.PaymentResult, now: datetime,
-                 detail: Dict[str, Any]) -> None:
+def _mark_failed(
+    uow: UnitOfWork,
+    workspace: Workspace,
+    order: Order,
+    result: vnpay.PaymentResult,
+    now: datetime,
+    detail: Dict[str, Any],
+) -> None:
     order.status = OrderStatus.FAILED
     code = result.response_code if result.response_code and result.response_code != "00" else "99"
     order.response_code = code
@@ -210,13 +250,24 @@ def _apply_upgrade(uow: UnitOfWork, workspace: Workspace, order: Order, now: dat
     refuses it when the rules no longer say IMMEDIATE and writes the ``change_applied`` entry."""
     request = ChangeRequest(order.product, order.tier, order.cycle, order.seats, dict(order.addons or {}))
     subscription = services.apply_upgrade_to_workspace(
-        uow, workspace, request, now, actor=ACTOR, renewal_mode=order.renewal_mode,
-        extra={"txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd})
-    return {"product": subscription.product, "tier": subscription.tier,
-            "cycle": subscription.cycle.value if subscription.cycle else None, "seats": subscription.seats}
+        uow,
+        workspace,
+        request,
+        now,
+        actor=ACTOR,
+        renewal_mode=order.renewal_mode,
+        extra={"txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd},
+    )
+    return {
+        "product": subscription.product,
+        "tier": subscription.tier,
+        "cycle": subscription.cycle.value if subscription.cycle else None,
+        "seats": subscription.seats,
+    }
 
 
 # --- checkout -------------------------------------------------------------------------------
+
 
 @dataclass
 class Checkout:
@@ -248,7 +299,9 @@ def _renewal_mode(value: Any) -> RenewalMode:
     try:
         return RenewalMode(str(value).strip().lower())
     except ValueError:
-        raise errors.InvalidRenewalModeError({"renewal_mode": str(value), "known": [m.value for m in RenewalMode]})
+        raise errors.InvalidRenewalModeError(
+            {"renewal_mode": str(value), "known": [m.value for m in RenewalMode]}
+        ) from None
 
 
 def _plain_copy(obj: D, **changes: Any) -> D:
@@ -276,23 +329,34 @@ def _workspace_without(workspace: Workspace, order: Order) -> Workspace:
 def _same_change(order: Order, target: Any) -> bool:
     return (
         order.kind is OrderKind.UPGRADE
-        and (order.product, order.tier, order.cycle, order.seats) == (target.product, target.tier, target.cycle,
-                                                                       target.seats)
+        and (order.product, order.tier, order.cycle, order.seats)
+        == (target.product, target.tier, target.cycle, target.seats)
         and dict(order.addons or {}) == dict(target.addons or {})
     )
 
 
 def _pending_offer(order: Order, target: Any) -> Dict[str, Any]:
     """What the open order buys and what was asked instead (the ``PENDING_ORDER_DIFFERS`` text)."""
-    return {"code": "PENDING_ORDER_DIFFERS", "params": {
-        "order_ref": order.txn_ref, "product": order.product, "tier": order.tier, "cycle": order.cycle,
-        "seats": order.seats, "amount_vnd": order.amount_vnd, "expires_at": order.expires_at,
-        "requested_tier": target.tier, "requested_cycle": target.cycle, "requested_seats": target.seats,
-    }}
+    return {
+        "code": "PENDING_ORDER_DIFFERS",
+        "params": {
+            "order_ref": order.txn_ref,
+            "product": order.product,
+            "tier": order.tier,
+            "cycle": order.cycle,
+            "seats": order.seats,
+            "amount_vnd": order.amount_vnd,
+            "expires_at": order.expires_at,
+            "requested_tier": target.tier,
+            "requested_cycle": target.cycle,
+            "requested_seats": target.seats,
+        },
+    }
 
 
-def cancel_pending_order(uow: UnitOfWork, workspace_id: str, txn_ref: str, now: Optional[datetime] = None,
-                         actor: str = CUSTOMER_ACTOR) -> Order:
+def cancel_pending_order(
+    uow: UnitOfWork, workspace_id: str, txn_ref: str, now: Optional[datetime] = None, actor: str = CUSTOMER_ACTOR
+) -> Order:
     """Cancel the workspace's pending order ``txn_ref`` so that another change can be ordered.
 
     Its pay link stops counting at once: the order is no longer open, so the rules stop answering
@@ -312,9 +376,21 @@ def cancel_pending_order(uow: UnitOfWork, workspace_id: str, txn_ref: str, now: 
                 raise errors.OrderNotPendingError({"order_ref": order.txn_ref, "status": order.status.value})
             order.status = OrderStatus.CANCELLED
             workspace.touch()
-            _audit(uow, workspace, now, "order_cancelled",
-                   {"txn_ref": order.txn_ref, "product": order.product, "tier": order.tier, "cycle": order.cycle,
-                    "seats": order.seats, "amount_vnd": order.amount_vnd}, actor=actor)
+            _audit(
+                uow,
+                workspace,
+                now,
+                "order_cancelled",
+                {
+                    "txn_ref": order.txn_ref,
+                    "product": order.product,
+                    "tier": order.tier,
+                    "cycle": order.cycle,
+                    "seats": order.seats,
+                    "amount_vnd": order.amount_vnd,
+                },
+                actor=actor,
+            )
             uow.commit()
             return order
 
@@ -326,9 +402,17 @@ def _expiry(catalog: Any) -> timedelta:
     return timedelta(minutes=minutes) if isinstance(minutes, int) and minutes > 0 else vnpay.PAYMENT_TTL
 
 
-def start_checkout(uow: UnitOfWork, workspace_id: str, request: Any, renewal_mode: Any = RenewalMode.MANUAL,
-                   config: Optional[vnpay.VnpayConfig] = None, client_ip: str = "127.0.0.1", locale: str = "vn",
-                   now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> Checkout:
+def start_checkout(
+    uow: UnitOfWork,
+    workspace_id: str,
+    request: Any,
+    renewal_mode: Any = RenewalMode.MANUAL,
+    config: Optional[vnpay.VnpayConfig] = None,
+    client_ip: str = "127.0.0.1",
+    locale: str = "vn",
+    now: Optional[datetime] = None,
+    catalog: Optional[Catalog] = None,
+) -> Checkout:
     """Decide, quote and open a pending order with its VNPAY link, in one transaction.
 
     Bad input raises a ``BillingError`` before anything is written. A second call for the same
@@ -345,11 +429,21 @@ def start_checkout(uow: UnitOfWork, workspace_id: str, request: Any, renewal_mod
     catalog = catalog_or_default(catalog)
     request = services.check_request(request, catalog)
     return _retry_on_conflict(
-        lambda: _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now))
+        lambda: _checkout(uow, catalog, workspace_id, request, mode, config, client_ip, locale, now)
+    )
 
 
-def _checkout(uow: UnitOfWork, catalog: Catalog, workspace_id: str, request: ChangeRequest, mode: RenewalMode,
-              config: vnpay.VnpayConfig, client_ip: str, locale: str, now: datetime) -> Checkout:
+def _checkout(
+    uow: UnitOfWork,
+    catalog: Catalog,
+    workspace_id: str,
+    request: ChangeRequest,
+    mode: RenewalMode,
+    config: vnpay.VnpayConfig,
+    client_ip: str,
+    locale: str,
+    now: datetime,
+) -> Checkout:
     with uow:
         workspace = load(uow, workspace_id, for_update=True)
         target = resolve_target(catalog, workspace, request)  # raises on bad input
@@ -361,50 +455,83 @@ def _checkout(uow: UnitOfWork, catalog: Catalog, workspace_id: str, request: Cha
             if open_order.renewal_mode is not mode:
                 open_order.renewal_mode = mode
                 workspace.touch()
-                _audit(uow, workspace, now, "checkout_renewal_mode_changed",
-                       {"txn_ref": open_order.txn_ref, "renewal_mode": mode.value}, actor=CUSTOMER_ACTOR)
+                _audit(
+                    uow,
+                    workspace,
+                    now,
+                    "checkout_renewal_mode_changed",
+                    {"txn_ref": open_order.txn_ref, "renewal_mode": mode.value},
+                    actor=CUSTOMER_ACTOR,
+                )
                 uow.commit()
             return Checkout(open_order, link, decision, priced, reused=True)
 
         decision = decide(catalog, workspace, request, now)
         if not decision.allowed:
-            open_link = (_link(config, open_order, client_ip, locale, now, catalog)
-                         if open_order is not None else None)
+            open_link = _link(config, open_order, client_ip, locale, now, catalog) if open_order is not None else None
             offer = None
-            if open_order is not None and decide(catalog, _workspace_without(workspace, open_order), request,
-                                                 now).allowed:
+            if (
+                open_order is not None
+                and decide(catalog, _workspace_without(workspace, open_order), request, now).allowed
+            ):
                 offer = _pending_offer(open_order, target)  # only when cancelling it would let this through
-            return Checkout(None, None, decision, None, open_order=open_order, open_pay_url=open_link,
-                            pending_offer=offer)
+            return Checkout(
+                None, None, decision, None, open_order=open_order, open_pay_url=open_link, pending_offer=offer
+            )
         priced = quote(catalog, workspace, request, now)
         if decision.effective is not Effective.IMMEDIATE or priced.total_vnd <= 0 or target.cycle is None:
             return Checkout(None, None, decision, priced)
 
         order = Order(
-            txn_ref=vnpay.new_txn_ref(now), kind=OrderKind.UPGRADE, product=target.product, tier=target.tier,
-            cycle=target.cycle, seats=target.seats, addons=dict(target.addons), amount_vnd=priced.total_vnd,
-            status=OrderStatus.PENDING, created_at=now, expires_at=now + _expiry(catalog), renewal_mode=mode,
+            txn_ref=vnpay.new_txn_ref(now),
+            kind=OrderKind.UPGRADE,
+            product=target.product,
+            tier=target.tier,
+            cycle=target.cycle,
+            seats=target.seats,
+            addons=dict(target.addons),
+            amount_vnd=priced.total_vnd,
+            status=OrderStatus.PENDING,
+            created_at=now,
+            expires_at=now + _expiry(catalog),
+            renewal_mode=mode,
         )
         link = _link(config, order, client_ip, locale, now, catalog)
         workspace.orders.append(order)
         workspace.touch()
-        _audit(uow, workspace, now, "checkout_started",
-               {"txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "target": target.to_dict(),
-                "renewal_mode": mode.value}, actor=CUSTOMER_ACTOR)
+        _audit(
+            uow,
+            workspace,
+            now,
+            "checkout_started",
+            {
+                "txn_ref": order.txn_ref,
+                "amount_vnd": order.amount_vnd,
+                "target": target.to_dict(),
+                "renewal_mode": mode.value,
+            },
+            actor=CUSTOMER_ACTOR,
+        )
         uow.commit()
         return Checkout(order, link, decision, priced)
 
 
-def _link(config: vnpay.VnpayConfig, order: Order, client_ip: str, locale: str, now: datetime,
-          catalog: Any = None) -> str:
+def _link(
+    config: vnpay.VnpayConfig, order: Order, client_ip: str, locale: str, now: datetime, catalog: Any = None
+) -> str:
     """The order's VNPAY link, described with the catalog's (folded) Vietnamese names."""
     catalog = catalog_or_default(catalog)
     info = vnpay.order_info_for(order, catalog.product_name(order.product, "vi"), catalog.tier_name(order.tier, "vi"))
     return vnpay.build_payment_url(config, order, client_ip, locale, now, order_info=info)
 
 
-def pay_url_for(config: vnpay.VnpayConfig, order: Order, client_ip: str = "127.0.0.1", locale: str = "vn",
-                now: Optional[datetime] = None) -> Optional[str]:
+def pay_url_for(
+    config: vnpay.VnpayConfig,
+    order: Order,
+    client_ip: str = "127.0.0.1",
+    locale: str = "vn",
+    now: Optional[datetime] = None,
+) -> Optional[str]:
     """The link of a still-open order (None once it is final or its window has closed)."""
     now = utc_or_now(now)
     if order.status is not OrderStatus.PENDING or as_utc(order.expires_at) <= now:
@@ -423,9 +550,14 @@ def renewal_amount(catalog: Any, workspace: Workspace, subscription: Any) -> Dic
     return pricing.renewal_amount(catalog, workspace, subscription)
 
 
-def create_renewal_orders(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
-                          days_before: int = RENEWAL_DAYS_BEFORE, client_ip: str = "127.0.0.1",
-                          catalog: Optional[Catalog] = None) -> List[Order]:
+def create_renewal_orders(
+    uow: UnitOfWork,
+    config: Optional[vnpay.VnpayConfig] = None,
+    now: Optional[datetime] = None,
+    days_before: int = RENEWAL_DAYS_BEFORE,
+    client_ip: str = "127.0.0.1",
+    catalog: Optional[Catalog] = None,
+) -> List[Order]:
     """Auto renewal: for every auto-renewing paid subscription whose period ends within
     ``days_before`` days, open a renewal order (link valid 24 h) and record a reminder.
 
@@ -441,12 +573,20 @@ def create_renewal_orders(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] =
     created: List[Order] = []
     for workspace_id in workspace_ids:
         created += _retry_on_conflict(
-            lambda: _renewals_for(uow, catalog, config, workspace_id, now, days_before, client_ip))
+            functools.partial(_renewals_for, uow, catalog, config, workspace_id, now, days_before, client_ip)
+        )
     return created
 
 
-def _renewals_for(uow: UnitOfWork, catalog: Catalog, config: vnpay.VnpayConfig, workspace_id: str, now: datetime,
-                  days_before: int, client_ip: str) -> List[Order]:
+def _renewals_for(
+    uow: UnitOfWork,
+    catalog: Catalog,
+    config: vnpay.VnpayConfig,
+    workspace_id: str,
+    now: datetime,
+    days_before: int,
+    client_ip: str,
+) -> List[Order]:
     created: List[Order] = []
     horizon = now + timedelta(days=days_before)
     with uow:
@@ -454,40 +594,81 @@ def _renewals_for(uow: UnitOfWork, catalog: Catalog, config: vnpay.VnpayConfig, 
         if workspace is None:
             return []
         for sub in workspace.subscriptions:
-            if (sub.renewal_mode is not RenewalMode.AUTO or sub.status is not Status.ACTIVE or sub.cycle is None
-                    or sub.period_end is None):
+            if (
+                sub.renewal_mode is not RenewalMode.AUTO
+                or sub.status is not Status.ACTIVE
+                or sub.cycle is None
+                or sub.period_end is None
+            ):
                 continue
             period_end = as_utc(sub.period_end)
             if not now < period_end <= horizon or workspace.pending_order(sub.product, now) is not None:
                 continue
-            if any(o.kind is OrderKind.RENEWAL and o.product == sub.product and o.status is OrderStatus.PAID
-                   and as_utc(sub.period_start) <= as_utc(o.created_at) <= period_end
-                   for o in workspace.orders):
+            if any(
+                o.kind is OrderKind.RENEWAL
+                and o.product == sub.product
+                and o.status is OrderStatus.PAID
+                and as_utc(sub.period_start) <= as_utc(o.created_at) <= period_end
+                for o in workspace.orders
+            ):
                 continue  # this period's renewal is already paid (services.renew_due looks the same way)
-            detail = {"product": sub.product, "tier": sub.tier, "cycle": sub.cycle.value, "seats": sub.seats,
-                      "period_end": period_end.isoformat()}
+            detail = {
+                "product": sub.product,
+                "tier": sub.tier,
+                "cycle": sub.cycle.value,
+                "seats": sub.seats,
+                "period_end": period_end.isoformat(),
+            }
             if workspace.scheduled_change(sub.product) is not None:
-                if not any(e.action == "renewal_reminder" and e.detail.get("period_end") == detail["period_end"]
-                           and e.detail.get("product") == sub.product
-                           for e in uow.workspaces.audit_entries(workspace.id)):
-                    _audit(uow, workspace, now, "renewal_reminder", {**detail, "scheduled_change": True},
-                           actor=SYSTEM_ACTOR)
+                if not any(
+                    e.action == "renewal_reminder"
+                    and e.detail.get("period_end") == detail["period_end"]
+                    and e.detail.get("product") == sub.product
+                    for e in uow.workspaces.audit_entries(workspace.id)
+                ):
+                    _audit(
+                        uow,
+                        workspace,
+                        now,
+                        "renewal_reminder",
+                        {**detail, "scheduled_change": True},
+                        actor=SYSTEM_ACTOR,
+                    )
                     workspace.touch()
                 continue
             price = renewal_amount(catalog, workspace, sub)
             if price["amount_vnd"] <= 0:
                 continue
             order = Order(
-                txn_ref=vnpay.new_txn_ref(now), kind=OrderKind.RENEWAL, product=sub.product, tier=sub.tier,
-                cycle=sub.cycle, seats=sub.seats, addons=price["addons"], amount_vnd=price["amount_vnd"],
-                status=OrderStatus.PENDING, created_at=now, expires_at=min(now + RENEWAL_LINK_TTL, period_end),
+                txn_ref=vnpay.new_txn_ref(now),
+                kind=OrderKind.RENEWAL,
+                product=sub.product,
+                tier=sub.tier,
+                cycle=sub.cycle,
+                seats=sub.seats,
+                addons=price["addons"],
+                amount_vnd=price["amount_vnd"],
+                status=OrderStatus.PENDING,
+                created_at=now,
+                expires_at=min(now + RENEWAL_LINK_TTL, period_end),
                 renewal_mode=RenewalMode.AUTO,
             )
             link = _link(config, order, client_ip, "vn", now, catalog)
             workspace.orders.append(order)
-            _audit(uow, workspace, now, "renewal_reminder",
-                   {**detail, "txn_ref": order.txn_ref, "amount_vnd": order.amount_vnd, "pay_url": link,
-                    "expires_at": order.expires_at.isoformat()}, actor=SYSTEM_ACTOR)
+            _audit(
+                uow,
+                workspace,
+                now,
+                "renewal_reminder",
+                {
+                    **detail,
+                    "txn_ref": order.txn_ref,
+                    "amount_vnd": order.amount_vnd,
+                    "pay_url": link,
+                    "expires_at": order.expires_at.isoformat(),
+                },
+                actor=SYSTEM_ACTOR,
+            )
             created.append(order)
         if created:
             workspace.touch()
@@ -512,8 +693,13 @@ def _apply_renewal(workspace: Workspace, order: Order, now: datetime) -> Dict[st
 RECONCILE_GRACE = timedelta(minutes=5)  # VNPAY's own IPN usually lands within seconds of the window
 
 
-def reconcile_pending(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
-                      session: Any = None, grace: timedelta = RECONCILE_GRACE) -> List[Dict[str, Any]]:
+def reconcile_pending(
+    uow: UnitOfWork,
+    config: Optional[vnpay.VnpayConfig] = None,
+    now: Optional[datetime] = None,
+    session: Any = None,
+    grace: timedelta = RECONCILE_GRACE,
+) -> List[Dict[str, Any]]:
     """Close the orders whose pay window ended more than ``grace`` ago without an IPN.
 
     Each is asked about with querydr (outside any transaction: no lock is held during the call),
@@ -540,7 +726,7 @@ def reconcile_pending(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = Non
             report.append({**entry, "outcome": "unchanged", "problem": str(problem)})
             continue
         try:
-            entry["outcome"] = _retry_on_conflict(lambda: _close(uow, order.txn_ref, answer, now))
+            entry["outcome"] = _retry_on_conflict(functools.partial(_close, uow, order.txn_ref, answer, now))
         except Exception as problem:
             log.exception("reconcile %s failed", order.txn_ref)
             entry.update(outcome="unchanged", problem=str(problem))
@@ -554,13 +740,22 @@ def _close(uow: UnitOfWork, txn_ref: str, answer: vnpay.QueryResult, now: dateti
         order = _order_of(workspace, txn_ref) if workspace is not None else None
         if workspace is None or order is None or order.status is not OrderStatus.PENDING:
             return "already_final"
-        detail = {"txn_ref": txn_ref, "query_code": answer.response_code,
-                  "transaction_status": answer.transaction_status, "transaction_no": answer.transaction_no,
-                  "source": "querydr"}
+        detail = {
+            "txn_ref": txn_ref,
+            "query_code": answer.response_code,
+            "transaction_status": answer.transaction_status,
+            "transaction_no": answer.transaction_no,
+            "source": "querydr",
+        }
         if answer.paid:
             if answer.amount_vnd != order.amount_vnd:
-                _audit(uow, workspace, now, "reconcile_amount_mismatch",
-                       {**detail, "amount_vnd": answer.amount_vnd, "order_amount_vnd": order.amount_vnd})
+                _audit(
+                    uow,
+                    workspace,
+                    now,
+                    "reconcile_amount_mismatch",
+                    {**detail, "amount_vnd": answer.amount_vnd, "order_amount_vnd": order.amount_vnd},
+                )
                 workspace.touch()
                 uow.commit()
                 return "amount_mismatch"
@@ -587,6 +782,7 @@ def _close(uow: UnitOfWork, txn_ref: str, answer: vnpay.QueryResult, now: dateti
 
 # --- the periodic payment jobs ------------------------------------------------------------------
 
+
 def payment_job_counts(reconciled: List[Dict[str, Any]], renewals: List[Order]) -> Dict[str, int]:
     return {
         "orders_closed": sum(1 for r in reconciled if r["outcome"] not in ("unchanged", "already_final")),
@@ -595,8 +791,9 @@ def payment_job_counts(reconciled: List[Dict[str, Any]], renewals: List[Order]) 
     }
 
 
-def run_payment_jobs(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None,
-                     session: Any = None) -> Dict[str, int]:
+def run_payment_jobs(
+    uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None, now: Optional[datetime] = None, session: Any = None
+) -> Dict[str, int]:
     """Only the payment jobs: reconcile orders left pending, then open the due auto-renewal orders.
     ``billing_core.service_layer.jobs.run_jobs`` runs them together with the plan jobs."""
     now = utc_or_now(now)
@@ -606,6 +803,7 @@ def run_payment_jobs(uow: UnitOfWork, config: Optional[vnpay.VnpayConfig] = None
 
 
 # --- queries --------------------------------------------------------------------------------
+
 
 def latest_orders(uow: UnitOfWork, workspace_id: str, limit: int = 5) -> List[Order]:
     """The workspace's most recent orders, newest first (empty when the workspace is unknown)."""
@@ -637,7 +835,9 @@ def find_order(uow: UnitOfWork, txn_ref: str) -> Optional[OrderLookup]:
             return None
         sub = workspace.subscription(order.product)
         in_force = bool(
-            order.status is OrderStatus.PAID and order.kind is OrderKind.UPGRADE and sub is not None
+            order.status is OrderStatus.PAID
+            and order.kind is OrderKind.UPGRADE
+            and sub is not None
             and (sub.tier, sub.cycle, sub.seats) == (order.tier, order.cycle, order.seats)
         )
         renews_at = sub.period_end if (order.kind is OrderKind.RENEWAL and sub is not None) else None

@@ -17,6 +17,7 @@ downgrade first) and records in the audit entry whether a paid renewal order cov
 period (``renewal_paid``); collecting that payment (auto-renewal orders, reminders) belongs to
 ``billing_core.service_layer.payments``, and suspending a customer who never pays is a staff decision.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -42,12 +43,22 @@ from billing_core.domain.rules import ChangeRequest, Decision, decide
 from billing_core.service_layer.common import (
     SYSTEM_ACTOR,
     UnitOfWork,
-    audit as _audit,
-    catalog_or_default as _catalog,
-    each_workspace as _each_workspace,
     jsonable,
-    load as _load,
     refunds_due,
+)
+from billing_core.service_layer.common import (
+    audit as _audit,
+)
+from billing_core.service_layer.common import (
+    catalog_or_default as _catalog,
+)
+from billing_core.service_layer.common import (
+    each_workspace as _each_workspace,
+)
+from billing_core.service_layer.common import (
+    load as _load,
+)
+from billing_core.service_layer.common import (
     retry_on_conflict as _retry_once,
 )
 
@@ -83,8 +94,13 @@ def _refuse_unless_allowed(decision: Decision) -> None:
 
 
 # --- questions -------------------------------------------------------------------------------
-def check_change(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
-                 catalog: Optional[Catalog] = None) -> Decision:
+def check_change(
+    uow: UnitOfWork,
+    workspace_id: str,
+    request: ChangeRequest,
+    now: Optional[datetime] = None,
+    catalog: Optional[Catalog] = None,
+) -> Decision:
     """May the workspace make this change, when does it apply, and if not, why not (read only)?"""
     now, catalog = utc_or_now(now), _catalog(catalog)
     request = check_request(request, catalog)
@@ -92,8 +108,13 @@ def check_change(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, now
         return decide(catalog, _load(uow, workspace_id), request, now)
 
 
-def quote_change(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
-                 catalog: Optional[Catalog] = None) -> Tuple[Decision, Optional[Quote]]:
+def quote_change(
+    uow: UnitOfWork,
+    workspace_id: str,
+    request: ChangeRequest,
+    now: Optional[datetime] = None,
+    catalog: Optional[Catalog] = None,
+) -> Tuple[Decision, Optional[Quote]]:
     """The decision, and the price when the change is allowed (None when it is blocked)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
     request = check_request(request, catalog)
@@ -104,10 +125,16 @@ def quote_change(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, now
 
 
 # --- changes ---------------------------------------------------------------------------------
-def apply_upgrade_to_workspace(uow: UnitOfWork, workspace: Workspace, request: ChangeRequest, now: datetime,
-                               actor: str = SYSTEM_ACTOR, renewal_mode: Optional[RenewalMode] = None,
-                               catalog: Optional[Catalog] = None, extra: Optional[Dict[str, Any]] = None,
-                               ) -> Subscription:
+def apply_upgrade_to_workspace(
+    uow: UnitOfWork,
+    workspace: Workspace,
+    request: ChangeRequest,
+    now: datetime,
+    actor: str = SYSTEM_ACTOR,
+    renewal_mode: Optional[RenewalMode] = None,
+    catalog: Optional[Catalog] = None,
+    extra: Optional[Dict[str, Any]] = None,
+) -> Subscription:
     """Apply an IMMEDIATE change to an already loaded (locked) workspace, inside the caller's
     transaction, with its audit entry. The caller commits. For payments: a paid order applies
     through here. Raises ChangeNotAllowedError when the rules refuse it or would schedule it."""
@@ -122,19 +149,32 @@ def apply_upgrade_to_workspace(uow: UnitOfWork, workspace: Workspace, request: C
     before = _plan_detail(previous)
     cancelled = workspace.scheduled_change(decision.target.product)
     subscription = changes.apply_decision(catalog, workspace, decision, now, renewal_mode)
-    _audit(uow, workspace, now, actor, "change_applied", {
-        **_target_detail(decision),
-        "before": before,
-        "after": _plan_detail(subscription),
-        "cancelled_scheduled_change": _scheduled_detail(cancelled),
-        **(extra or {}),
-    })
+    _audit(
+        uow,
+        workspace,
+        now,
+        actor,
+        "change_applied",
+        {
+            **_target_detail(decision),
+            "before": before,
+            "after": _plan_detail(subscription),
+            "cancelled_scheduled_change": _scheduled_detail(cancelled),
+            **(extra or {}),
+        },
+    )
     return subscription
 
 
-def apply_upgrade(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, now: Optional[datetime] = None,
-                  actor: str = SYSTEM_ACTOR, renewal_mode: Optional[RenewalMode] = None,
-                  catalog: Optional[Catalog] = None) -> Subscription:
+def apply_upgrade(
+    uow: UnitOfWork,
+    workspace_id: str,
+    request: ChangeRequest,
+    now: Optional[datetime] = None,
+    actor: str = SYSTEM_ACTOR,
+    renewal_mode: Optional[RenewalMode] = None,
+    catalog: Optional[Catalog] = None,
+) -> Subscription:
     """Apply a paid upgrade (or a move to Free that costs nothing) now.
 
     Refuses (ChangeNotAllowedError) a change that is blocked or that the rules time for the next
@@ -152,9 +192,16 @@ def apply_upgrade(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, no
     return _retry_once(attempt)
 
 
-def schedule_downgrade(uow: UnitOfWork, workspace_id: str, request: ChangeRequest, survey_answer: Optional[str],
-                       confirmed: bool, now: Optional[datetime] = None, actor: str = SYSTEM_ACTOR,
-                       catalog: Optional[Catalog] = None) -> ScheduledChange:
+def schedule_downgrade(
+    uow: UnitOfWork,
+    workspace_id: str,
+    request: ChangeRequest,
+    survey_answer: Optional[str],
+    confirmed: bool,
+    now: Optional[datetime] = None,
+    actor: str = SYSTEM_ACTOR,
+    catalog: Optional[Catalog] = None,
+) -> ScheduledChange:
     """Schedule a downgrade for the next renewal ("Gói gia hạn tiếp theo").
 
     Only with a non-empty survey answer (SurveyAnswerRequiredError) and ``confirmed is True``
@@ -175,20 +222,33 @@ def schedule_downgrade(uow: UnitOfWork, workspace_id: str, request: ChangeReques
             change = changes.schedule_change(workspace, decision, now, survey_answer, confirmed)
             if change is replaced:  # exactly what was already scheduled: nothing to write
                 return change
-            _audit(uow, workspace, now, actor, "downgrade_scheduled", {
-                **_target_detail(decision),
-                "effective_at": change.effective_at,
-                "survey_answer": change.survey_answer,
-                "replaced": _scheduled_detail(replaced),
-            })
+            _audit(
+                uow,
+                workspace,
+                now,
+                actor,
+                "downgrade_scheduled",
+                {
+                    **_target_detail(decision),
+                    "effective_at": change.effective_at,
+                    "survey_answer": change.survey_answer,
+                    "replaced": _scheduled_detail(replaced),
+                },
+            )
             uow.commit()
             return change
 
     return _retry_once(attempt)
 
 
-def cancel_scheduled_change(uow: UnitOfWork, workspace_id: str, product: str, now: Optional[datetime] = None,
-                            actor: str = SYSTEM_ACTOR, catalog: Optional[Catalog] = None) -> None:
+def cancel_scheduled_change(
+    uow: UnitOfWork,
+    workspace_id: str,
+    product: str,
+    now: Optional[datetime] = None,
+    actor: str = SYSTEM_ACTOR,
+    catalog: Optional[Catalog] = None,
+) -> None:
     """Cancel the product's scheduled downgrade (NoScheduledChangeError when there is none)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
     product = _check_product(catalog, product)
@@ -197,8 +257,14 @@ def cancel_scheduled_change(uow: UnitOfWork, workspace_id: str, product: str, no
         with uow:
             workspace = _load(uow, workspace_id, for_update=True)
             cancelled = changes.cancel_scheduled_change(workspace, product)
-            _audit(uow, workspace, now, actor, "scheduled_change_cancelled",
-                   {"product": product, "cancelled": _scheduled_detail(cancelled)})
+            _audit(
+                uow,
+                workspace,
+                now,
+                actor,
+                "scheduled_change_cancelled",
+                {"product": product, "cancelled": _scheduled_detail(cancelled)},
+            )
             uow.commit()
 
     _retry_once(attempt)
@@ -213,8 +279,12 @@ def expire_trials(uow: UnitOfWork, now: Optional[datetime] = None) -> List[Dict[
         expired = changes.expire_trials(workspace, now)
         records = []
         for sub in expired:
-            record = {"workspace_id": workspace.id, "product": sub.product, "tier": sub.tier,
-                      "trial_ended_at": sub.period_end}
+            record = {
+                "workspace_id": workspace.id,
+                "product": sub.product,
+                "tier": sub.tier,
+                "trial_ended_at": sub.period_end,
+            }
             _audit(uow, workspace, now, JOBS_ACTOR, "trial_expired", record)
             records.append(jsonable(record))
         return records
@@ -222,18 +292,24 @@ def expire_trials(uow: UnitOfWork, now: Optional[datetime] = None) -> List[Dict[
     return _each_workspace(uow, job)
 
 
-def _renewal_order_paid(workspace: Workspace, product: str, period_start: datetime, period_end: datetime) -> Optional[str]:
+def _renewal_order_paid(
+    workspace: Workspace, product: str, period_start: datetime, period_end: datetime
+) -> Optional[str]:
     """The txn_ref of a paid renewal order made for the period that just ended, if any."""
     for order in workspace.orders:
         if (
-            order.kind is OrderKind.RENEWAL and order.product == product and order.status is OrderStatus.PAID
+            order.kind is OrderKind.RENEWAL
+            and order.product == product
+            and order.status is OrderStatus.PAID
             and period_start <= order.created_at <= period_end
         ):
             return order.txn_ref
     return None
 
 
-def renew_due(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[Dict[str, Any]]:
+def renew_due(
+    uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional[Catalog] = None
+) -> List[Dict[str, Any]]:
     """Paid plans whose period has ended roll into the next period; a scheduled change takes effect
     at that boundary (with its retention tasks). One record per period rolled (see module doc for
     what happens when the new period is not paid)."""
@@ -249,11 +325,14 @@ def renew_due(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional
                     break
                 paid_by = _renewal_order_paid(workspace, sub.product, ended_start, ended_end)
                 record = {
-                    "workspace_id": workspace.id, "product": sub.product,
-                    "renewed_at": ended_end, "plan": _plan_detail(renewal.subscription),
+                    "workspace_id": workspace.id,
+                    "product": sub.product,
+                    "renewed_at": ended_end,
+                    "plan": _plan_detail(renewal.subscription),
                     "applied_scheduled_change": _scheduled_detail(renewal.applied),
                     "retention_tasks": [_task_detail(t) for t in renewal.retention_tasks],
-                    "renewal_paid": paid_by is not None, "renewal_order": paid_by,
+                    "renewal_paid": paid_by is not None,
+                    "renewal_order": paid_by,
                 }
                 _audit(uow, workspace, now, JOBS_ACTOR, "renewed", record)
                 records.append(jsonable(record))
@@ -262,15 +341,18 @@ def renew_due(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional
     return _each_workspace(uow, job)
 
 
-def retention_preview(uow: UnitOfWork, workspace_id: str, now: Optional[datetime] = None,
-                      catalog: Optional[Catalog] = None) -> List[retention.RetentionItem]:
+def retention_preview(
+    uow: UnitOfWork, workspace_id: str, now: Optional[datetime] = None, catalog: Optional[Catalog] = None
+) -> List[retention.RetentionItem]:
     """What will be deleted, how much and on which date (scheduled downgrades and pending tasks)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
     with uow:
         return retention.preview(catalog, _load(uow, workspace_id), now)
 
 
-def run_retention(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional[Catalog] = None) -> List[Dict[str, Any]]:
+def run_retention(
+    uow: UnitOfWork, now: Optional[datetime] = None, catalog: Optional[Catalog] = None
+) -> List[Dict[str, Any]]:
     """Carry out every retention task that is due (idempotent: a done task never runs again)."""
     now, catalog = utc_or_now(now), _catalog(catalog)
 
@@ -300,8 +382,9 @@ def run_plan_jobs(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Opti
 _days_left = days_left  # the one "days left" of the business calendar (billing_core.domain.clock)
 
 
-def workspace_summary(uow: UnitOfWork, workspace_id: str, now: Optional[datetime] = None,
-                      catalog: Optional[Catalog] = None) -> Dict[str, Any]:
+def workspace_summary(
+    uow: UnitOfWork, workspace_id: str, now: Optional[datetime] = None, catalog: Optional[Catalog] = None
+) -> Dict[str, Any]:
     """Everything the assistant, the agent console and ``show`` display, JSON-ready."""
     now, catalog = utc_or_now(now), _catalog(catalog)
     with uow:
@@ -312,46 +395,64 @@ def workspace_summary(uow: UnitOfWork, workspace_id: str, now: Optional[datetime
     for sub in workspace.subscriptions:
         scheduled = workspace.scheduled_change(sub.product)
         entry = _plan_detail(sub)
-        entry.update({
-            "trial_days_left": _days_left(sub.period_end, now) if sub.status is Status.TRIAL else None,
-            "next_renewal_at": sub.period_end if sub.status is Status.ACTIVE else None,
-            "next_renewal_plan": _scheduled_detail(scheduled) if scheduled else (
-                {"tier": sub.tier, "cycle": sub.cycle, "seats": sub.seats, "effective_at": sub.period_end}
-                if sub.status is Status.ACTIVE else None
-            ),
-            "downgrade_scheduled": scheduled is not None,
-        })
+        entry.update(
+            {
+                "trial_days_left": _days_left(sub.period_end, now) if sub.status is Status.TRIAL else None,
+                "next_renewal_at": sub.period_end if sub.status is Status.ACTIVE else None,
+                "next_renewal_plan": _scheduled_detail(scheduled)
+                if scheduled
+                else (
+                    {"tier": sub.tier, "cycle": sub.cycle, "seats": sub.seats, "effective_at": sub.period_end}
+                    if sub.status is Status.ACTIVE
+                    else None
+                ),
+                "downgrade_scheduled": scheduled is not None,
+            }
+        )
         subscriptions.append(entry)
     capacity = []
     for kind in catalog.capacity:
         purchases = [p for p in workspace.capacity if p.kind == kind]
         if not purchases:
             continue
-        capacity.append({
-            "kind": kind,
-            "unit": catalog.capacity[kind].unit.get("en"),
-            "extra_total": sum(p.amount for p in purchases),
-            "limit": retention.capacity_limit(catalog, workspace, kind),
-            "purchases": [{"amount": p.amount, "purchased_at": p.purchased_at} for p in purchases],
-        })
+        capacity.append(
+            {
+                "kind": kind,
+                "unit": catalog.capacity[kind].unit.get("en"),
+                "extra_total": sum(p.amount for p in purchases),
+                "limit": retention.capacity_limit(catalog, workspace, kind),
+                "purchases": [{"amount": p.amount, "purchased_at": p.purchased_at} for p in purchases],
+            }
+        )
     pending = [
-        {"txn_ref": o.txn_ref, "kind": o.kind, "product": o.product, "tier": o.tier, "cycle": o.cycle,
-         "seats": o.seats, "addons": dict(o.addons), "amount_vnd": o.amount_vnd, "created_at": o.created_at,
-         "expires_at": o.expires_at}
+        {
+            "txn_ref": o.txn_ref,
+            "kind": o.kind,
+            "product": o.product,
+            "tier": o.tier,
+            "cycle": o.cycle,
+            "seats": o.seats,
+            "addons": dict(o.addons),
+            "amount_vnd": o.amount_vnd,
+            "created_at": o.created_at,
+            "expires_at": o.expires_at,
+        }
         for o in workspace.orders
         if o.status is OrderStatus.PENDING and o.expires_at > now
     ]
-    return jsonable({
-        "workspace_id": workspace.id,
-        "name": workspace.name,
-        "version": workspace.version,
-        "as_of": now,
-        "subscriptions": subscriptions,
-        "capacity": capacity,
-        "pending_orders": pending,
-        "refunds_due": refunds,  # paid at VNPAY for an order closed here: staff refund it
-        "retention": [item.to_dict() for item in items],
-    })
+    return jsonable(
+        {
+            "workspace_id": workspace.id,
+            "name": workspace.name,
+            "version": workspace.version,
+            "as_of": now,
+            "subscriptions": subscriptions,
+            "capacity": capacity,
+            "pending_orders": pending,
+            "refunds_due": refunds,  # paid at VNPAY for an order closed here: staff refund it
+            "retention": [item.to_dict() for item in items],
+        }
+    )
 
 
 # --- audit detail shapes -----------------------------------------------------------------------
@@ -366,19 +467,43 @@ def _plan_detail(sub: Optional[Subscription]) -> Optional[Dict[str, Any]]: ...
 def _plan_detail(sub: Optional[Subscription]) -> Optional[Dict[str, Any]]:
     if sub is None:
         return None
-    return jsonable({
-        "product": sub.product, "tier": sub.tier, "status": sub.status, "cycle": sub.cycle, "seats": sub.seats,
-        "period_start": sub.period_start, "period_end": sub.period_end, "renewal_mode": sub.renewal_mode,
-    })
+    return jsonable(
+        {
+            "product": sub.product,
+            "tier": sub.tier,
+            "status": sub.status,
+            "cycle": sub.cycle,
+            "seats": sub.seats,
+            "period_start": sub.period_start,
+            "period_end": sub.period_end,
+            "renewal_mode": sub.renewal_mode,
+        }
+    )
 
 
 def _scheduled_detail(change: Optional[ScheduledChange]) -> Optional[Dict[str, Any]]:
     if change is None:
         return None
-    return jsonable({"product": change.product, "tier": change.tier, "cycle": change.cycle,
-                     "seats": change.seats, "effective_at": change.effective_at})
+    return jsonable(
+        {
+            "product": change.product,
+            "tier": change.tier,
+            "cycle": change.cycle,
+            "seats": change.seats,
+            "effective_at": change.effective_at,
+        }
+    )
 
 
 def _task_detail(task: RetentionTask) -> Dict[str, Any]:
-    return jsonable({"kind": task.kind, "target": task.target, "amount": task.amount, "due_at": task.due_at,
-                     "status": task.status, "reason": task.reason, "resolution": task.resolution})
+    return jsonable(
+        {
+            "kind": task.kind,
+            "target": task.target,
+            "amount": task.amount,
+            "due_at": task.due_at,
+            "status": task.status,
+            "reason": task.reason,
+            "resolution": task.resolution,
+        }
+    )

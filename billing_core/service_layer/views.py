@@ -4,6 +4,7 @@ The command line (``--json``), the agent console and the assistant use these, so
 the same everywhere: the domain's plain values (``Decision.to_dict``) plus every reason and fix
 with its text in Vietnamese and English and in the caller's language (``text``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
@@ -14,17 +15,18 @@ from billing_core.domain.rules import Decision
 from billing_core.service_layer.common import jsonable
 
 
-def message_json(code: str, params: Optional[Mapping[str, Any]], catalog: Optional[Catalog],
-                 lang: str = "vi") -> Dict[str, Any]:
+def message_json(
+    code: str, params: Optional[Mapping[str, Any]], catalog: Optional[Catalog], lang: str = "vi"
+) -> Dict[str, Any]:
     """{code, params, text, message_vi, message_en} for one reason, fix, note or error."""
     params = dict(params or {})
     both = messages.render_both(code, params, catalog)
-    return {"code": code, "params": jsonable(params), "text": both[f"message_{messages.normalize_lang(lang)}"],
-            **both}
+    return {"code": code, "params": jsonable(params), "text": both[f"message_{messages.normalize_lang(lang)}"], **both}
 
 
-def decision_json(decision: Decision, catalog: Optional[Catalog], lang: str = "vi",
-                  workspace_id: Optional[str] = None) -> Dict[str, Any]:
+def decision_json(
+    decision: Decision, catalog: Optional[Catalog], lang: str = "vi", workspace_id: Optional[str] = None
+) -> Dict[str, Any]:
     """The decision for programs: allowed, outcome, effective(_at), rule_id, target, summary and the
     reasons and fixes with their texts (see ``message_json``)."""
     data = decision.to_dict()

@@ -6,6 +6,7 @@ with ``scripts/postgres.sh`` and sets it); otherwise those cases are skipped, sa
 process gets its own PostgreSQL database (created from that URL and dropped at the end), so two
 suites running at once never share tables; each test starts from empty tables.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 All datetimes are timezone-aware UTC, like the rest of the system. ``NOW`` is a fixed moment
 so that tables of expected dates stay readable.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -32,29 +33,51 @@ def workspace(workspace_id: str = "ws-test", name: Optional[str] = None, created
 
 
 def paid(
-    ws: Workspace, product: str, tier: str, cycle: str = "monthly", seats: int = 5,
-    started_days_ago: int = 10, renewal_mode: RenewalMode = RenewalMode.MANUAL, now: datetime = NOW,
+    ws: Workspace,
+    product: str,
+    tier: str,
+    cycle: str = "monthly",
+    seats: int = 5,
+    started_days_ago: int = 10,
+    renewal_mode: RenewalMode = RenewalMode.MANUAL,
+    now: datetime = NOW,
 ) -> Subscription:
     """An active paid plan whose current period started ``started_days_ago`` days ago."""
     cycle_value = Cycle(cycle)
     start = now - timedelta(days=started_days_ago)
     sub = Subscription(
-        product=product, tier=tier, status=Status.ACTIVE, seats=seats, period_start=start,
-        period_end=add_months(start, cycle_value.months), cycle=cycle_value, renewal_mode=renewal_mode,
+        product=product,
+        tier=tier,
+        status=Status.ACTIVE,
+        seats=seats,
+        period_start=start,
+        period_end=add_months(start, cycle_value.months),
+        cycle=cycle_value,
+        renewal_mode=renewal_mode,
     )
     ws.subscriptions.append(sub)
     return sub
 
 
 def trial(
-    ws: Workspace, product: str, tier: str = "standard", seats: int = 3, started_days_ago: int = 12,
-    now: datetime = NOW, status: Optional[Status] = None,
+    ws: Workspace,
+    product: str,
+    tier: str = "standard",
+    seats: int = 3,
+    started_days_ago: int = 12,
+    now: datetime = NOW,
+    status: Optional[Status] = None,
 ) -> Subscription:
     """A 30-day trial (status TRIAL, or EXPIRED when asked and the 30 days are over)."""
     start = now - timedelta(days=started_days_ago)
     sub = Subscription(
-        product=product, tier=tier, status=status or Status.TRIAL, seats=seats, period_start=start,
-        period_end=start + timedelta(days=TRIAL_DAYS), cycle=None,
+        product=product,
+        tier=tier,
+        status=status or Status.TRIAL,
+        seats=seats,
+        period_start=start,
+        period_end=start + timedelta(days=TRIAL_DAYS),
+        cycle=None,
     )
     ws.subscriptions.append(sub)
     return sub
@@ -62,8 +85,13 @@ def trial(
 
 def free(ws: Workspace, seats: int = 3, now: datetime = NOW) -> Subscription:
     sub = Subscription(
-        product=DW, tier="free", status=Status.FREE, seats=seats, period_start=now - timedelta(days=60),
-        period_end=None, cycle=None,
+        product=DW,
+        tier="free",
+        status=Status.FREE,
+        seats=seats,
+        period_start=now - timedelta(days=60),
+        period_end=None,
+        cycle=None,
     )
     ws.subscriptions.append(sub)
     return sub
@@ -76,29 +104,53 @@ def capacity(ws: Workspace, kind: str, amount: int, days_ago: int, now: datetime
 
 
 def scheduled(
-    ws: Workspace, product: str, tier: str, cycle: Optional[str] = "monthly", seats: Optional[int] = None,
+    ws: Workspace,
+    product: str,
+    tier: str,
+    cycle: Optional[str] = "monthly",
+    seats: Optional[int] = None,
     now: datetime = NOW,
 ) -> ScheduledChange:
     """A downgrade scheduled for the end of the product's current period."""
     sub = ws.subscription(product)
     change = ScheduledChange(
-        product=product, tier=tier, cycle=Cycle(cycle) if cycle else None,
-        seats=seats if seats is not None else sub.seats, effective_at=sub.period_end,
-        survey_answer="too expensive", created_at=now - timedelta(days=1),
+        product=product,
+        tier=tier,
+        cycle=Cycle(cycle) if cycle else None,
+        seats=seats if seats is not None else sub.seats,
+        effective_at=sub.period_end,
+        survey_answer="too expensive",
+        created_at=now - timedelta(days=1),
     )
     ws.scheduled_changes.append(change)
     return change
 
 
 def pending_order(
-    ws: Workspace, product: str, tier: str, cycle: str = "monthly", seats: int = 4, minutes_ago: int = 5,
-    txn_ref: str = "ORD20261126-0001", addons: Optional[Dict[str, int]] = None, amount_vnd: int = 400000,
-    now: datetime = NOW, expiry_minutes: int = 15,
+    ws: Workspace,
+    product: str,
+    tier: str,
+    cycle: str = "monthly",
+    seats: int = 4,
+    minutes_ago: int = 5,
+    txn_ref: str = "ORD20261126-0001",
+    addons: Optional[Dict[str, int]] = None,
+    amount_vnd: int = 400000,
+    now: datetime = NOW,
+    expiry_minutes: int = 15,
 ) -> Order:
     created = now - timedelta(minutes=minutes_ago)
     order = Order(
-        txn_ref=txn_ref, kind=OrderKind.UPGRADE, product=product, tier=tier, cycle=Cycle(cycle), seats=seats,
-        addons=dict(addons or {}), amount_vnd=amount_vnd, status=OrderStatus.PENDING, created_at=created,
+        txn_ref=txn_ref,
+        kind=OrderKind.UPGRADE,
+        product=product,
+        tier=tier,
+        cycle=Cycle(cycle),
+        seats=seats,
+        addons=dict(addons or {}),
+        amount_vnd=amount_vnd,
+        status=OrderStatus.PENDING,
+        created_at=created,
         expires_at=created + timedelta(minutes=expiry_minutes),
     )
     ws.orders.append(order)

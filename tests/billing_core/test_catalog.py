@@ -1,5 +1,6 @@
 """The catalog file: its content matches the help article, and a malformed file is refused with an
 error naming the file, the entry and the problem."""
+
 from __future__ import annotations
 
 import copy
@@ -8,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from billing_core.domain.messages import render_error
 from billing_core.domain.catalog import DEFAULT_CATALOG_PATH, CatalogError, clear_catalog_cache, load_catalog
 from billing_core.domain.errors import BillingError
+from billing_core.domain.messages import render_error
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,10 @@ def test_products_tiers_and_names(catalog):
     assert catalog.products["operations_workflow"].name.vi == "Quy trình vận hành"
     assert catalog.products["app_builder"].name.vi == "Xây dựng ứng dụng"
     assert [t.key for t in sorted(catalog.tiers.values(), key=lambda t: t.rank)] == [
-        "free", "starter", "standard", "premium",
+        "free",
+        "starter",
+        "standard",
+        "premium",
     ]
 
 
@@ -77,7 +81,7 @@ def test_capacity_kinds_quotas_and_features(catalog):
     assert all(quota.max_extra == 0 for quota in free.capacity.values())
     for product in catalog.products.values():
         offers = list(product.tiers.values())
-        for lower, higher in zip(offers, offers[1:]):
+        for lower, higher in zip(offers, offers[1:], strict=False):
             assert set(lower.features) < set(higher.features), "a higher tier unlocks more"
             for kind, quota in higher.capacity.items():
                 assert quota.max_extra >= lower.capacity[kind].max_extra
@@ -109,6 +113,7 @@ def _set(path_keys, value):
         for key in path_keys[:-1]:
             node = node[key]
         node[path_keys[-1]] = value
+
     return mutate
 
 
@@ -118,6 +123,7 @@ def _delete(path_keys):
         for key in path_keys[:-1]:
             node = node[key]
         del node[path_keys[-1]]
+
     return mutate
 
 
@@ -129,12 +135,14 @@ def _rule(rule_id, **changes):
                 rule["when"] = value
             else:
                 rule["then"][key] = value
+
     return mutate
 
 
 def _set_rule_key(rule_id, key, value):
     def mutate(data):
         data["change_rules"][rule_index(data, rule_id)][key] = value
+
     return mutate
 
 
@@ -142,6 +150,7 @@ def _insert_rule(position, rule):
     def mutate(data):
         index = rule_index(data, position) + 1 if isinstance(position, str) else position
         data["change_rules"].insert(index, rule)
+
     return mutate
 
 
@@ -152,6 +161,7 @@ def _drop_last_rule(data):
 def _append_rule(rule):
     def mutate(data):
         data["change_rules"].append(rule)
+
     return mutate
 
 
@@ -161,66 +171,172 @@ def _lose_feature(data):
 
 DW_TIERS = ["products", "digital_workspace", "tiers"]
 MALFORMED = [
-    ("unknown tier", _set(["products", "app_builder", "tiers", "gold"], {"price": {"monthly": 1, "yearly": 2}}),
-     "products.app_builder.tiers.gold", "unknown tier 'gold'"),
-    ("missing price for a cycle", _delete(DW_TIERS + ["standard", "price", "yearly"]),
-     "products.digital_workspace.tiers.standard.price.yearly", "missing price"),
-    ("missing price for a paid tier", _delete(DW_TIERS + ["premium", "price"]),
-     "products.digital_workspace.tiers.premium.price", "missing price for a paid tier"),
-    ("zero price", _set(DW_TIERS + ["starter", "price", "monthly"], 0),
-     "products.digital_workspace.tiers.starter.price.monthly", "must be positive"),
-    ("negative pack size", _set(["capacity", "storage", "pack_size"], -10),
-     "capacity.storage.pack_size", "must be positive"),
-    ("price as text", _set(DW_TIERS + ["starter", "price", "yearly"], "600k"),
-     "products.digital_workspace.tiers.starter.price.yearly", "expected a whole number"),
-    ("pack price missing a cycle", _delete(["capacity", "docs", "pack_price", "monthly"]),
-     "capacity.docs.pack_price.monthly", "missing price"),
-    ("unknown capacity kind in a tier", _set(DW_TIERS + ["starter", "capacity", "bandwidth"],
-                                             {"included": 1, "max_extra": 1}),
-     "products.digital_workspace.tiers.starter.capacity.bandwidth", "unknown capacity kind"),
-    ("capacity owned by an unknown product", _set(["capacity", "docs", "product"], "crm"),
-     "capacity.docs.product", "unknown product 'crm'"),
-    ("unknown feature", _set(DW_TIERS + ["free", "features"], ["tasks", "teleport"]),
-     "products.digital_workspace.tiers.free.features", "unknown feature 'teleport'"),
-    ("higher tier loses a feature", _lose_feature,
-     "products.app_builder.tiers.standard.features", "must keep the features"),
-    ("unknown required product", _set(["products", "app_builder", "requires"], ["crm"]),
-     "products.app_builder.requires", "unknown product 'crm'"),
+    (
+        "unknown tier",
+        _set(["products", "app_builder", "tiers", "gold"], {"price": {"monthly": 1, "yearly": 2}}),
+        "products.app_builder.tiers.gold",
+        "unknown tier 'gold'",
+    ),
+    (
+        "missing price for a cycle",
+        _delete(DW_TIERS + ["standard", "price", "yearly"]),
+        "products.digital_workspace.tiers.standard.price.yearly",
+        "missing price",
+    ),
+    (
+        "missing price for a paid tier",
+        _delete(DW_TIERS + ["premium", "price"]),
+        "products.digital_workspace.tiers.premium.price",
+        "missing price for a paid tier",
+    ),
+    (
+        "zero price",
+        _set(DW_TIERS + ["starter", "price", "monthly"], 0),
+        "products.digital_workspace.tiers.starter.price.monthly",
+        "must be positive",
+    ),
+    (
+        "negative pack size",
+        _set(["capacity", "storage", "pack_size"], -10),
+        "capacity.storage.pack_size",
+        "must be positive",
+    ),
+    (
+        "price as text",
+        _set(DW_TIERS + ["starter", "price", "yearly"], "600k"),
+        "products.digital_workspace.tiers.starter.price.yearly",
+        "expected a whole number",
+    ),
+    (
+        "pack price missing a cycle",
+        _delete(["capacity", "docs", "pack_price", "monthly"]),
+        "capacity.docs.pack_price.monthly",
+        "missing price",
+    ),
+    (
+        "unknown capacity kind in a tier",
+        _set(DW_TIERS + ["starter", "capacity", "bandwidth"], {"included": 1, "max_extra": 1}),
+        "products.digital_workspace.tiers.starter.capacity.bandwidth",
+        "unknown capacity kind",
+    ),
+    (
+        "capacity owned by an unknown product",
+        _set(["capacity", "docs", "product"], "crm"),
+        "capacity.docs.product",
+        "unknown product 'crm'",
+    ),
+    (
+        "unknown feature",
+        _set(DW_TIERS + ["free", "features"], ["tasks", "teleport"]),
+        "products.digital_workspace.tiers.free.features",
+        "unknown feature 'teleport'",
+    ),
+    (
+        "higher tier loses a feature",
+        _lose_feature,
+        "products.app_builder.tiers.standard.features",
+        "must keep the features",
+    ),
+    (
+        "unknown required product",
+        _set(["products", "app_builder", "requires"], ["crm"]),
+        "products.app_builder.requires",
+        "unknown product 'crm'",
+    ),
     ("no sample-price label", _delete(["prices_are_samples"]), "prices_are_samples", "true or false"),
-    ("rule with an unknown fact", _rule("upgrade", when={"direction": "upgrade", "moon_phase": "full"}),
-     "change_rules[17] (id: upgrade)", "unknown fact 'moon_phase'"),
-    ("rule with an unknown value", _rule("upgrade", when={"direction": "sideways"}),
-     "change_rules[17] (id: upgrade)", "has no value 'sideways'"),
-    ("rule with an unknown product", _rule("free_after_trial", when={"product": "crm"}),
-     "(id: free_after_trial)", "has no value 'crm'"),
-    ("rule after the catch-all", _append_rule({"id": "too_late", "when": {"direction": "new"},
-                                               "then": {"outcome": "BLOCKED", "reason": "NO_CHANGE"}}),
-     "(id: too_late)", "can never match: it comes after the catch-all change_rules[22] (id: anything_else)"),
-    ("rule shadowed by an earlier, broader one",
-     _insert_rule("upgrade", {"id": "upgrade_to_yearly", "when": {"direction": "upgrade", "to_cycle": "yearly"},
-                              "then": {"outcome": "IMMEDIATE", "reason": "UPGRADE_IMMEDIATE"}}),
-     "change_rules[18] (id: upgrade_to_yearly)", "can never match: change_rules[17] (id: upgrade)"),
-    ("shadowed by a list of values",
-     _insert_rule("free_after_trial", {"id": "expired_to_free", "when": {"product": "digital_workspace",
-                                       "to_free": True, "from_status": "expired", "trial_over": True},
-                                       "then": {"outcome": "IMMEDIATE", "reason": "FREE_IMMEDIATE"}}),
-     "(id: expired_to_free)", "can never match: change_rules[21] (id: free_after_trial)"),
-    ("no catch-all at the end", _drop_last_rule,
-     "change_rules[21] (id: free_after_trial)", "last rule must be a catch-all"),
-    ("blocked without a reason", _rule("min_paid_seats", reason=None),
-     "(id: min_paid_seats)", "missing reason code for a BLOCKED outcome"),
-    ("reason without a message", _rule("min_paid_seats", reason="TOO_FEW_USERS"),
-     "(id: min_paid_seats)", "'TOO_FEW_USERS' has no message"),
-    ("note without a message", _rule("upgrade", notes=["CONFETTI"]),
-     "(id: upgrade)", "note code 'CONFETTI' has no message"),
+    (
+        "rule with an unknown fact",
+        _rule("upgrade", when={"direction": "upgrade", "moon_phase": "full"}),
+        "change_rules[17] (id: upgrade)",
+        "unknown fact 'moon_phase'",
+    ),
+    (
+        "rule with an unknown value",
+        _rule("upgrade", when={"direction": "sideways"}),
+        "change_rules[17] (id: upgrade)",
+        "has no value 'sideways'",
+    ),
+    (
+        "rule with an unknown product",
+        _rule("free_after_trial", when={"product": "crm"}),
+        "(id: free_after_trial)",
+        "has no value 'crm'",
+    ),
+    (
+        "rule after the catch-all",
+        _append_rule(
+            {"id": "too_late", "when": {"direction": "new"}, "then": {"outcome": "BLOCKED", "reason": "NO_CHANGE"}}
+        ),
+        "(id: too_late)",
+        "can never match: it comes after the catch-all change_rules[22] (id: anything_else)",
+    ),
+    (
+        "rule shadowed by an earlier, broader one",
+        _insert_rule(
+            "upgrade",
+            {
+                "id": "upgrade_to_yearly",
+                "when": {"direction": "upgrade", "to_cycle": "yearly"},
+                "then": {"outcome": "IMMEDIATE", "reason": "UPGRADE_IMMEDIATE"},
+            },
+        ),
+        "change_rules[18] (id: upgrade_to_yearly)",
+        "can never match: change_rules[17] (id: upgrade)",
+    ),
+    (
+        "shadowed by a list of values",
+        _insert_rule(
+            "free_after_trial",
+            {
+                "id": "expired_to_free",
+                "when": {"product": "digital_workspace", "to_free": True, "from_status": "expired", "trial_over": True},
+                "then": {"outcome": "IMMEDIATE", "reason": "FREE_IMMEDIATE"},
+            },
+        ),
+        "(id: expired_to_free)",
+        "can never match: change_rules[21] (id: free_after_trial)",
+    ),
+    (
+        "no catch-all at the end",
+        _drop_last_rule,
+        "change_rules[21] (id: free_after_trial)",
+        "last rule must be a catch-all",
+    ),
+    (
+        "blocked without a reason",
+        _rule("min_paid_seats", reason=None),
+        "(id: min_paid_seats)",
+        "missing reason code for a BLOCKED outcome",
+    ),
+    (
+        "reason without a message",
+        _rule("min_paid_seats", reason="TOO_FEW_USERS"),
+        "(id: min_paid_seats)",
+        "'TOO_FEW_USERS' has no message",
+    ),
+    (
+        "note without a message",
+        _rule("upgrade", notes=["CONFETTI"]),
+        "(id: upgrade)",
+        "note code 'CONFETTI' has no message",
+    ),
     ("unknown outcome", _rule("upgrade", outcome="LATER"), "(id: upgrade)", "outcome must be one of"),
     ("misspelt top-level key", _set(["trail_days"], 14), "trail_days", "unknown key"),
-    ("misspelt rule key", _set_rule_key("upgrade", "wehn", {}),
-     "(id: upgrade)", "unknown key 'wehn'"),
+    ("misspelt rule key", _set_rule_key("upgrade", "wehn", {}), "(id: upgrade)", "unknown key 'wehn'"),
     ("misspelt then key", _rule("upgrade", reasons="UPGRADE_IMMEDIATE"), "(id: upgrade)", "unknown key 'reasons'"),
-    ("duplicate rule id", _insert_rule(0, {"id": "upgrade", "when": {"direction": "new"},
-                                    "then": {"outcome": "BLOCKED", "reason": "UNSUPPORTED_CHANGE"}}),
-     "change_rules[18] (id: upgrade)", "duplicate id"),
+    (
+        "duplicate rule id",
+        _insert_rule(
+            0,
+            {
+                "id": "upgrade",
+                "when": {"direction": "new"},
+                "then": {"outcome": "BLOCKED", "reason": "UNSUPPORTED_CHANGE"},
+            },
+        ),
+        "change_rules[18] (id: upgrade)",
+        "duplicate id",
+    ),
 ]
 
 
@@ -236,7 +352,9 @@ def test_malformed_catalog_names_file_entry_and_problem(tmp_path, raw, mutate, e
     assert str(path) in text and entry in text and problem in text, text
     assert error.file == str(path) and entry in error.entry
     assert isinstance(error, BillingError) and error.code == "CATALOG_INVALID"
-    assert str(path) in render_error(error, "vi", load_catalog()) and str(path) in render_error(error, "en", load_catalog())
+    assert str(path) in render_error(error, "vi", load_catalog()) and str(path) in render_error(
+        error, "en", load_catalog()
+    )
 
 
 def test_invalid_yaml_and_missing_file(tmp_path):

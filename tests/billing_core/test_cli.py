@@ -1,5 +1,6 @@
 """``python -m billing_core``: readable answers, JSON for programs, exit 2 and one translated line
 for bad input. A few cases run as real subprocesses; the rest call ``cli.main`` in process."""
+
 from __future__ import annotations
 
 import io
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from billing_core.entrypoints import cli
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork, create_schema, dispose_engine, get_engine
+from billing_core.entrypoints import cli
 from billing_core.migrations import head_revision
 from billing_core.service_layer.demo import seed_demo
 from tests.billing_core.factories import NOW
@@ -26,8 +27,9 @@ NOW_ARG = ["--now", NOW.isoformat()]
 
 def run_cli(*args, url: str, cwd: Path):
     env = dict(os.environ, BILLING_DATABASE_URL=url, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "billing_core", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "billing_core", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +73,19 @@ def test_init_seed_and_check_as_a_program(tmp_path):
     done = run_cli("seed-demo", "--json", url=url, cwd=elsewhere)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["seeded"]) == 8
-    done = run_cli("check", "demo-monthly", "--product", "app_builder", "--tier", "standard", "--cycle", "yearly",
-                   "--json", url=url, cwd=elsewhere)
+    done = run_cli(
+        "check",
+        "demo-monthly",
+        "--product",
+        "app_builder",
+        "--tier",
+        "standard",
+        "--cycle",
+        "yearly",
+        "--json",
+        url=url,
+        cwd=elsewhere,
+    )
     assert done.returncode == 0, done.stderr  # a blocked change is an answer
     answer = json.loads(done.stdout)
     assert (answer["allowed"], answer["effective"]) == (False, None)
@@ -81,8 +94,18 @@ def test_init_seed_and_check_as_a_program(tmp_path):
 
 def test_bad_input_as_a_program_is_one_line_without_traceback(tmp_path, db):
     for lang, prefix in (("vi", "Lỗi: "), ("en", "Error: ")):
-        done = run_cli("check", "demo-monthly", "--product", "digital_workspace", "--tier", "gold", "--lang", lang,
-                       url=db, cwd=tmp_path)
+        done = run_cli(
+            "check",
+            "demo-monthly",
+            "--product",
+            "digital_workspace",
+            "--tier",
+            "gold",
+            "--lang",
+            lang,
+            url=db,
+            cwd=tmp_path,
+        )
         assert done.returncode == 2
         assert done.stdout == ""
         assert done.stderr.startswith(prefix) and done.stderr.count("\n") == 1
@@ -91,8 +114,9 @@ def test_bad_input_as_a_program_is_one_line_without_traceback(tmp_path, db):
 
 # --- in process ---------------------------------------------------------------------------------
 def test_check_json_has_the_documented_fields(db):
-    code, out, err = call("check", "demo-monthly", "--product", "digital_workspace", "--tier", "standard",
-                          "--json", *NOW_ARG)
+    code, out, err = call(
+        "check", "demo-monthly", "--product", "digital_workspace", "--tier", "standard", "--json", *NOW_ARG
+    )
     assert (code, err) == (0, "")
     answer = json.loads(out)
     assert answer["allowed"] is True and answer["effective"] == "immediate"
@@ -100,8 +124,9 @@ def test_check_json_has_the_documented_fields(db):
     for item in answer["reasons"] + answer["fixes"]:
         assert {"code", "message_vi", "message_en"} <= set(item)
     assert answer["reasons"][0]["code"] == "UPGRADE_IMMEDIATE"
-    code, out, _ = call("check", "demo-yearly", "--product", "digital_workspace", "--tier", "starter",
-                        "--json", *NOW_ARG)
+    code, out, _ = call(
+        "check", "demo-yearly", "--product", "digital_workspace", "--tier", "starter", "--json", *NOW_ARG
+    )
     answer = json.loads(out)
     assert (answer["allowed"], answer["effective"]) == (True, "next_cycle")
 
@@ -119,8 +144,22 @@ def test_blocked_check_in_words_vi_and_en(db):
 
 
 def test_quote_with_addons(db):
-    code, out, _ = call("quote", "demo-monthly", "--product", "digital_workspace", "--tier", "standard",
-                        "--addon", "storage=15", "--addon", "storage=10", "--addon", "docs=100", "--json", *NOW_ARG)
+    code, out, _ = call(
+        "quote",
+        "demo-monthly",
+        "--product",
+        "digital_workspace",
+        "--tier",
+        "standard",
+        "--addon",
+        "storage=15",
+        "--addon",
+        "storage=10",
+        "--addon",
+        "docs=100",
+        "--json",
+        *NOW_ARG,
+    )
     assert code == 0
     answer = json.loads(out)
     assert answer["quote"]["target"]["addons"] == {"storage": 30, "docs": 100}  # 25 GB -> 3 packs of 10
@@ -128,8 +167,18 @@ def test_quote_with_addons(db):
     assert all(line["message_vi"] and line["message_en"] for line in answer["quote"]["lines"])
     code, out, _ = call("quote", "demo-monthly", "--product", "digital_workspace", "--tier", "standard", *NOW_ARG)
     assert code == 0 and "Tổng cộng:" in out and "₫" in out
-    code, out, _ = call("quote", "demo-monthly", "--product", "app_builder", "--tier", "standard",
-                        "--cycle", "yearly", "--json", *NOW_ARG)
+    code, out, _ = call(
+        "quote",
+        "demo-monthly",
+        "--product",
+        "app_builder",
+        "--tier",
+        "standard",
+        "--cycle",
+        "yearly",
+        "--json",
+        *NOW_ARG,
+    )
     assert code == 0 and json.loads(out)["quote"] is None
 
 
@@ -156,8 +205,14 @@ def test_run_jobs_twice(db, monkeypatch):
     assert code == 0 and counts["trials_expired"] == 2 and counts["renewed"] > 0
     assert counts["orders_unresolved"] == 1  # the demo's pending order: VNPAY could not be asked
     code, out, _ = call("run-jobs", "--json", "--now", "2027-12-31T00:00:00+07:00")
-    assert json.loads(out) == {"trials_expired": 0, "renewed": 0, "retention_executed": 0,
-                               "orders_closed": 0, "orders_unresolved": 1, "renewal_orders": 0}
+    assert json.loads(out) == {
+        "trials_expired": 0,
+        "renewed": 0,
+        "retention_executed": 0,
+        "orders_closed": 0,
+        "orders_unresolved": 1,
+        "renewal_orders": 0,
+    }
     code, out, _ = call("run-jobs", "--now", "2027-12-31T00:00:00+07:00")
     assert out.startswith("Đã chạy: 0 bản dùng thử hết hạn") and "Thanh toán: 0 đơn được chốt" in out
 

@@ -5,17 +5,18 @@ other one is there too (or, on PostgreSQL, until it is clear the other one is wa
 lock). Each commit writes an audit entry carrying the version it wrote, so "exactly one commit
 per starting version" reads: the audit versions are distinct and consecutive.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from typing import Callable, List
 
-from billing_core.domain import errors
-from billing_core.service_layer import services
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
-from billing_core.service_layer.demo import seed_demo
+from billing_core.domain import errors
 from billing_core.domain.rules import ChangeRequest
+from billing_core.service_layer import services
+from billing_core.service_layer.demo import seed_demo
 from tests.billing_core.factories import DW, NOW
 
 BARRIER_TIMEOUT = 1.0  # seconds; only reached on PostgreSQL, where the row lock serialises
@@ -93,11 +94,14 @@ def test_two_downgrades_at_once_never_both_apply_from_one_version(database_url):
     assert len(final.scheduled_changes) == 1  # the later one replaced the earlier, never two
     uow = SqlAlchemyUnitOfWork(database_url)
     with uow:
-        scheduled = [e for e in uow.workspaces.audit_entries("demo-downgrade-scheduled")
-                     if e.action == "downgrade_scheduled"]
+        scheduled = [
+            e for e in uow.workspaces.audit_entries("demo-downgrade-scheduled") if e.action == "downgrade_scheduled"
+        ]
     last = max(scheduled, key=lambda e: e.detail["version"])
-    assert (last.detail["tier"], last.detail["seats"]) == (final.scheduled_changes[0].tier,
-                                                           final.scheduled_changes[0].seats)
+    assert (last.detail["tier"], last.detail["seats"]) == (
+        final.scheduled_changes[0].tier,
+        final.scheduled_changes[0].seats,
+    )
 
 
 def test_the_same_upgrade_twice_at_once_applies_once(database_url):
@@ -134,6 +138,7 @@ def test_without_a_retry_the_later_writer_gets_a_concurrent_update_error(databas
                 workspace.touch()
                 uow.commit()
                 return seats
+
         return job
 
     results = race(database_url, add_seats(11), add_seats(12))
@@ -194,8 +199,9 @@ def test_many_writers_keep_one_history(database_url):
                 if (number + step) % 3 == 2:
                     services.cancel_scheduled_change(uow, "demo-downgrade-scheduled", DW, NOW)
                 else:
-                    services.schedule_downgrade(uow, "demo-downgrade-scheduled", requests[(number + step) % 3],
-                                                f"writer {number}", True, NOW)
+                    services.schedule_downgrade(
+                        uow, "demo-downgrade-scheduled", requests[(number + step) % 3], f"writer {number}", True, NOW
+                    )
                 successes.append(number)
             except expected:
                 pass

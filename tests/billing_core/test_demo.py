@@ -1,5 +1,6 @@
 """The demo workspaces are exactly the ones of the billing_core issue, relative to now, and
 re-seeding replaces them without touching anything else."""
+
 from __future__ import annotations
 
 import re
@@ -7,14 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from billing_core.service_layer import services
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
-from billing_core.domain.catalog import load_catalog
-from billing_core.service_layer.demo import DEMO_WORKSPACE_IDS, seed_demo
 from billing_core.domain import reasons as R
+from billing_core.domain.catalog import load_catalog
 from billing_core.domain.model import Cycle, OrderStatus, RenewalMode, Status
 from billing_core.domain.quotes import quote
 from billing_core.domain.rules import ChangeRequest, decide
+from billing_core.service_layer import services
+from billing_core.service_layer.demo import DEMO_WORKSPACE_IDS, seed_demo
 from tests.billing_core import factories as f
 from tests.billing_core.factories import AB, DW, NOW, OW
 
@@ -40,10 +41,22 @@ def plan(ws, product):
 
 def test_exactly_the_demo_workspaces(uow):
     workspaces = seeded(uow)
-    assert sorted(workspaces) == sorted(DEMO_WORKSPACE_IDS) == sorted([
-        "demo-trial", "demo-trial-ended", "demo-free", "demo-monthly", "demo-yearly", "demo-ow-trial-ended",
-        "demo-downgrade-scheduled", "demo-pending-payment",
-    ])
+    assert (
+        sorted(workspaces)
+        == sorted(DEMO_WORKSPACE_IDS)
+        == sorted(
+            [
+                "demo-trial",
+                "demo-trial-ended",
+                "demo-free",
+                "demo-monthly",
+                "demo-yearly",
+                "demo-ow-trial-ended",
+                "demo-downgrade-scheduled",
+                "demo-pending-payment",
+            ]
+        )
+    )
     for ws in workspaces.values():
         assert ws.name and ws.created_at <= NOW
 
@@ -103,14 +116,23 @@ def test_pending_payment(uow):
     assert plan(ws, DW) == ("starter", Status.ACTIVE, Cycle.MONTHLY, 4)
     [order] = ws.orders
     assert (order.product, order.tier, order.cycle, order.seats, order.status) == (
-        DW, "standard", Cycle.MONTHLY, 4, OrderStatus.PENDING)
+        DW,
+        "standard",
+        Cycle.MONTHLY,
+        4,
+        OrderStatus.PENDING,
+    )
     assert order.created_at == NOW - timedelta(minutes=5)
     assert order.expires_at == order.created_at + timedelta(minutes=15)
     assert re.fullmatch(r"[A-Z0-9]{8,40}", order.txn_ref)
     before_order = ws
     before_order.orders = []
-    expected = quote(load_catalog(), before_order, ChangeRequest(DW, "standard", cycle="monthly", seats=4),
-                     NOW - timedelta(minutes=5))
+    expected = quote(
+        load_catalog(),
+        before_order,
+        ChangeRequest(DW, "standard", cycle="monthly", seats=4),
+        NOW - timedelta(minutes=5),
+    )
     assert order.amount_vnd == expected.total_vnd > 0
 
 
@@ -155,11 +177,27 @@ def test_reseeding_replaces_the_demo_and_touches_nothing_else(uow):
 
 def comparable(ws):
     """A workspace without its database ids and order references."""
+
     def strip(items):
-        return [{k: v for k, v in vars(item).items() if k not in ("id", "txn_ref", "workspace_id")
-                 and not k.startswith("_")} for item in items]
-    return (ws.id, ws.name, ws.created_at, strip(ws.subscriptions), strip(ws.capacity),
-            strip(ws.scheduled_changes), strip(ws.orders), strip(ws.retention_tasks))
+        return [
+            {
+                k: v
+                for k, v in vars(item).items()
+                if k not in ("id", "txn_ref", "workspace_id") and not k.startswith("_")
+            }
+            for item in items
+        ]
+
+    return (
+        ws.id,
+        ws.name,
+        ws.created_at,
+        strip(ws.subscriptions),
+        strip(ws.capacity),
+        strip(ws.scheduled_changes),
+        strip(ws.orders),
+        strip(ws.retention_tasks),
+    )
 
 
 def test_dates_are_relative_to_now(uow):

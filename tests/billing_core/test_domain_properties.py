@@ -5,6 +5,7 @@ NEXT_CYCLE ones are scheduled (with a survey answer and the confirmation), BLOCK
 nothing; time moves forward, trials expire, plans renew (applying scheduled changes) and the
 retention job runs. After every step the invariants hold.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -18,10 +19,6 @@ from hypothesis import strategies as st
 
 from billing_core.adapters.unit_of_work import FakeUnitOfWork
 from billing_core.domain.catalog import load_catalog
-from billing_core.domain.clock import business_day, days_left
-from billing_core.domain.messages import render, render_decision
-from billing_core.domain.pricing import QuoteLine, renewal_lines
-from billing_core.domain.quotes import quote
 from billing_core.domain.changes import (
     apply_decision,
     apply_immediate,
@@ -30,17 +27,20 @@ from billing_core.domain.changes import (
     renew,
     schedule_change,
 )
-from billing_core.domain.model import Cycle, Outcome, RenewalMode, RetentionKind, RetentionStatus, Status
-from billing_core.domain.quotes import add_months
-from billing_core.domain.retention import capacity_limit, execute_due, feature_in_force, preview
-from billing_core.service_layer import services
-from billing_core.domain.rules import ChangeRequest, decide
+from billing_core.domain.clock import business_day, days_left
 from billing_core.domain.errors import (
     ChangeNotAllowedError,
     ConfirmationRequiredError,
     NoScheduledChangeError,
     SurveyAnswerRequiredError,
 )
+from billing_core.domain.messages import render, render_decision
+from billing_core.domain.model import Cycle, Outcome, RenewalMode, RetentionKind, RetentionStatus, Status
+from billing_core.domain.pricing import QuoteLine, renewal_lines
+from billing_core.domain.quotes import add_months, quote
+from billing_core.domain.retention import capacity_limit, execute_due, feature_in_force, preview
+from billing_core.domain.rules import ChangeRequest, decide
+from billing_core.service_layer import services
 from tests.billing_core import factories as f
 from tests.billing_core.factories import AB, DW, NOW, OW
 
@@ -74,7 +74,10 @@ def test_expired_trial_to_free_applies_now_with_retention():
     sub = apply_decision(CATALOG, ws, decide(CATALOG, ws, ChangeRequest(DW, "free"), NOW), NOW)
     assert (sub.status, sub.tier, sub.cycle, sub.period_end) == (Status.FREE, "free", None, None)
     assert {t.target for t in ws.retention_tasks if t.kind is RetentionKind.FEATURE_DATA} == {
-        "projects", "calendar", "reports", "gantt",
+        "projects",
+        "calendar",
+        "reports",
+        "gantt",
     }
 
 
@@ -133,11 +136,13 @@ def test_renewal_applies_the_scheduled_change_with_retention():
     sub = result.subscription
     assert (sub.tier, sub.period_start, sub.period_end) == ("standard", end, add_months(end, 1))
     assert result.applied is not None and ws.scheduled_changes == []
-    assert sorted((t.target, t.amount, t.due_at) for t in result.retention_tasks) == sorted([
-        ("storage", 500, end + timedelta(days=7)),
-        ("okr", 0, end + timedelta(days=90)),
-        ("audit_log", 0, end + timedelta(days=90)),
-    ])
+    assert sorted((t.target, t.amount, t.due_at) for t in result.retention_tasks) == sorted(
+        [
+            ("storage", 500, end + timedelta(days=7)),
+            ("okr", 0, end + timedelta(days=90)),
+            ("audit_log", 0, end + timedelta(days=90)),
+        ]
+    )
     assert ws.retention_tasks == result.retention_tasks
 
 
@@ -170,8 +175,12 @@ change_step = st.tuples(
     st.one_of(st.none(), st.integers(1, 12)),
     st.one_of(
         st.just({}),
-        st.dictionaries(st.sampled_from(["storage", "docs", "automation_runs", "data_records"]),
-                        st.integers(1, 30000), min_size=1, max_size=2),
+        st.dictionaries(
+            st.sampled_from(["storage", "docs", "automation_runs", "data_records"]),
+            st.integers(1, 30000),
+            min_size=1,
+            max_size=2,
+        ),
     ),
 )
 time_step = st.tuples(st.just("advance"), st.integers(1, 400))
@@ -191,15 +200,18 @@ def check_invariants(ws):
             assert sub.product == DW and sub.cycle is None and sub.period_end is None
         if sub.product != DW and sub.status is Status.ACTIVE:
             assert base_paid, f"paid {sub.product} without a paid Digital Workspace"
-            assert sub.cycle.months <= base.cycle.months, f"{sub.product} billed {sub.cycle.value}, DW {base.cycle.value}"
+            assert sub.cycle.months <= base.cycle.months, (
+                f"{sub.product} billed {sub.cycle.value}, DW {base.cycle.value}"
+            )
     products = [change.product for change in ws.scheduled_changes]
     assert len(products) == len(set(products)), "at most one scheduled change per product"
     for change in ws.scheduled_changes:
         sub = ws.subscription(change.product)
         assert sub is not None and sub.status is Status.ACTIVE and change.effective_at == sub.period_end
     assert all(purchase.amount > 0 for purchase in ws.capacity)
-    waiting = {t.target for t in ws.retention_tasks
-               if t.kind is RetentionKind.CAPACITY and t.status is RetentionStatus.PENDING}
+    waiting = {
+        t.target for t in ws.retention_tasks if t.kind is RetentionKind.CAPACITY and t.status is RetentionStatus.PENDING
+    }
     for kind in CATALOG.capacity:
         if kind not in waiting:
             assert ws.capacity_total(kind) <= capacity_limit(CATALOG, ws, kind), f"{kind} above its limit"
@@ -213,7 +225,7 @@ def check_eventual_plans(ws):
         paid = CATALOG.tiers[change.tier].paid
         plans[change.product] = (change.tier, paid, change.cycle if paid else None, change.seats)
     base = plans.get(DW)
-    for product, (tier, paid, cycle, seats) in plans.items():
+    for product, (_tier, paid, cycle, seats) in plans.items():
         if paid:
             assert seats >= CATALOG.min_paid_seats
         if product != DW and paid:
@@ -282,29 +294,56 @@ def test_pure_modules_import_neither_sqlalchemy_nor_rasa():
 def workspaces(draw):
     """A random workspace as the system can hold it (plans, capacity, a scheduled change, an order)."""
     ws = f.workspace()
-    now = NOW
     base = draw(st.sampled_from(["none", "trial", "trial_over", "expired", "free", "paid"]))
     if base == "trial":
-        f.trial(ws, DW, draw(st.sampled_from(TIERS[1:])), seats=draw(st.integers(1, 20)),
-                started_days_ago=draw(st.integers(0, 29)))
+        f.trial(
+            ws,
+            DW,
+            draw(st.sampled_from(TIERS[1:])),
+            seats=draw(st.integers(1, 20)),
+            started_days_ago=draw(st.integers(0, 29)),
+        )
     elif base in ("trial_over", "expired"):
-        f.trial(ws, DW, "standard", seats=3, started_days_ago=draw(st.integers(30, 90)),
-                status=Status.EXPIRED if base == "expired" else None)
+        f.trial(
+            ws,
+            DW,
+            "standard",
+            seats=3,
+            started_days_ago=draw(st.integers(30, 90)),
+            status=Status.EXPIRED if base == "expired" else None,
+        )
     elif base == "free":
         f.free(ws)
     elif base == "paid":
         cycle = draw(st.sampled_from(["monthly", "yearly"]))
-        f.paid(ws, DW, draw(st.sampled_from(TIERS[1:])), cycle, seats=draw(st.integers(2, 50)),
-               started_days_ago=draw(st.integers(0, 27 if cycle == "monthly" else 360)))
+        f.paid(
+            ws,
+            DW,
+            draw(st.sampled_from(TIERS[1:])),
+            cycle,
+            seats=draw(st.integers(2, 50)),
+            started_days_ago=draw(st.integers(0, 27 if cycle == "monthly" else 360)),
+        )
         for addon in (OW, AB):
             kind = draw(st.sampled_from(["none", "trial", "paid"]))
             if kind == "trial":
-                f.trial(ws, addon, draw(st.sampled_from(["starter", "standard"])), seats=5,
-                        started_days_ago=draw(st.integers(0, 60)))
+                f.trial(
+                    ws,
+                    addon,
+                    draw(st.sampled_from(["starter", "standard"])),
+                    seats=5,
+                    started_days_ago=draw(st.integers(0, 60)),
+                )
             elif kind == "paid":
                 addon_cycle = "monthly" if cycle == "monthly" else draw(st.sampled_from(["monthly", "yearly"]))
-                f.paid(ws, addon, draw(st.sampled_from(["starter", "standard"])), addon_cycle,
-                       seats=draw(st.integers(2, 50)), started_days_ago=draw(st.integers(0, 27)))
+                f.paid(
+                    ws,
+                    addon,
+                    draw(st.sampled_from(["starter", "standard"])),
+                    addon_cycle,
+                    seats=draw(st.integers(2, 50)),
+                    started_days_ago=draw(st.integers(0, 27)),
+                )
         if draw(st.booleans()):  # whole packs, or what is left after the retention job took a part
             amount = draw(st.one_of(st.integers(1, 100).map(lambda n: n * 10), st.integers(1, 1000)))
             f.capacity(ws, "storage", amount, draw(st.integers(0, 400)))
@@ -323,8 +362,9 @@ requests = st.builds(
     tier=st.sampled_from(TIERS),
     cycle=st.sampled_from([None, "monthly", "yearly"]),
     seats=st.one_of(st.none(), st.integers(1, 60)),
-    addons=st.one_of(st.just({}), st.dictionaries(st.sampled_from(list(CATALOG.capacity)), st.integers(1, 5000),
-                                                  max_size=2)),
+    addons=st.one_of(
+        st.just({}), st.dictionaries(st.sampled_from(list(CATALOG.capacity)), st.integers(1, 5000), max_size=2)
+    ),
 )
 
 
@@ -333,8 +373,8 @@ requests = st.builds(
 def test_every_valid_request_gets_an_answer_that_can_be_shown(ws, change):
     import json
 
-    from billing_core.domain.quotes import quote
     from billing_core.domain.messages import MISSING, render_decision
+    from billing_core.domain.quotes import quote
 
     before = copy.deepcopy(ws)
     decision = decide(CATALOG, ws, change, NOW)
@@ -353,14 +393,16 @@ def test_every_valid_request_gets_an_answer_that_can_be_shown(ws, change):
 # =====================================================================================================
 # Issue 10: the classes of bugs made impossible. Bounded and derandomized, so `make test` is stable.
 # =====================================================================================================
-PROPERTY_SETTINGS = dict(max_examples=min(EXAMPLES, 120), deadline=None, derandomize=True,
-                         suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = dict(
+    max_examples=min(EXAMPLES, 120), deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 KINDS = sorted(CATALOG.capacity)
 
 # Instants around Vietnam midnight (17:00 UTC), on any day of a year.
 around_vietnam_midnight = st.builds(
     lambda day, minutes: datetime(2026, 1, 1, 17, 0, tzinfo=timezone.utc) + timedelta(days=day, minutes=minutes),
-    st.integers(0, 400), st.integers(-90, 90),
+    st.integers(0, 400),
+    st.integers(-90, 90),
 )
 
 
@@ -440,7 +482,10 @@ def check_paid_exactly_once(ws, ledger, now):
         owner = ws.subscription(CATALOG.capacity[kind].product)
         kept = 0
         if owner is not None and owner.status is Status.ACTIVE:
-            kept = min(ws.capacity_total(kind), CATALOG.quota(kind, owner.tier).max_extra) // CATALOG.capacity[kind].pack_size
+            kept = (
+                min(ws.capacity_total(kind), CATALOG.quota(kind, owner.tier).max_extra)
+                // CATALOG.capacity[kind].pack_size
+            )
             end = business_day(owner.period_end)
             for day in {today, end - timedelta(days=1)}:
                 if today <= day < end:
@@ -451,16 +496,24 @@ def check_paid_exactly_once(ws, ledger, now):
 
 
 money_step = st.one_of(
-    st.tuples(st.just("buy"), st.sampled_from(PRODUCTS), st.sampled_from(TIERS[1:]),
-              st.sampled_from([None, "monthly", "yearly"]), st.one_of(st.none(), st.integers(2, 12)),
-              st.dictionaries(st.sampled_from(KINDS), st.integers(1, 25000), max_size=2)),
+    st.tuples(
+        st.just("buy"),
+        st.sampled_from(PRODUCTS),
+        st.sampled_from(TIERS[1:]),
+        st.sampled_from([None, "monthly", "yearly"]),
+        st.one_of(st.none(), st.integers(2, 12)),
+        st.dictionaries(st.sampled_from(KINDS), st.integers(1, 25000), max_size=2),
+    ),
     st.tuples(st.just("advance"), st.integers(1, 200)),
 )
 
 
 @settings(**PROPERTY_SETTINGS)
-@given(plan=st.lists(money_step, min_size=1, max_size=12), dw_cycle=st.sampled_from(["monthly", "yearly"]),
-       ow_cycle=st.sampled_from(["monthly", "yearly"]))
+@given(
+    plan=st.lists(money_step, min_size=1, max_size=12),
+    dw_cycle=st.sampled_from(["monthly", "yearly"]),
+    ow_cycle=st.sampled_from(["monthly", "yearly"]),
+)
 def test_each_pack_period_is_paid_exactly_once(plan, dw_cycle, ow_cycle):
     ws = f.workspace()
     f.paid(ws, DW, "standard", dw_cycle, seats=4, started_days_ago=3)
@@ -480,10 +533,18 @@ def test_each_pack_period_is_paid_exactly_once(plan, dw_cycle, ow_cycle):
                     renew(CATALOG, ws, sub.product, now)
                     if sub.status is Status.ACTIVE:
                         lines = renewal_lines(CATALOG, ws, sub.product, sub.tier, sub.cycle.value, sub.seats)
-                        _record_lines(ledger, [QuoteLine(l.code, {**l.params, "until_date":
-                                                                  business_day(sub.period_end).isoformat()},
-                                                         l.amount_vnd) for l in lines],
-                                      business_day(sub.period_start))
+                        _record_lines(
+                            ledger,
+                            [
+                                QuoteLine(
+                                    line.code,
+                                    {**line.params, "until_date": business_day(sub.period_end).isoformat()},
+                                    line.amount_vnd,
+                                )
+                                for line in lines
+                            ],
+                            business_day(sub.period_start),
+                        )
             execute_due(CATALOG, ws, now)
         else:
             _, product, tier, cycle, seats, addons = step
@@ -513,8 +574,10 @@ def test_each_pack_period_is_paid_exactly_once(plan, dw_cycle, ow_cycle):
 # --- nothing deleted that is still included ------------------------------------------------------------
 @settings(**PROPERTY_SETTINGS)
 @given(start=st.sampled_from(sorted(f.demo_workspaces())), plan=steps)
-@example(start="demo-downgrade-scheduled",  # issue 10 C: Premium -> Standard at the renewal, then back
-         plan=[("advance", 10), ("change", DW, "premium", None, None, {}), ("advance", 100)])
+@example(
+    start="demo-downgrade-scheduled",  # issue 10 C: Premium -> Standard at the renewal, then back
+    plan=[("advance", 10), ("change", DW, "premium", None, None, {}), ("advance", 100)],
+)
 def test_the_retention_job_never_deletes_what_is_still_included(start, plan):
     ws = f.demo_workspaces()[start]
     ws.orders.clear()
@@ -534,8 +597,10 @@ def test_the_retention_job_never_deletes_what_is_still_included(start, plan):
                 if task.kind is RetentionKind.FEATURE_DATA and task.status is RetentionStatus.DONE:
                     assert not feature_in_force(CATALOG, ws, task.target), task
             for kind in KINDS:  # only the excess goes, never below the limit of the plans in force
-                assert ws.capacity_total(kind) == min(totals[kind], max(limits[kind], 0)) or \
-                    ws.capacity_total(kind) == totals[kind], (kind, totals[kind], limits[kind])
+                assert (
+                    ws.capacity_total(kind) == min(totals[kind], max(limits[kind], 0))
+                    or ws.capacity_total(kind) == totals[kind]
+                ), (kind, totals[kind], limits[kind])
                 assert ws.capacity_total(kind) >= min(totals[kind], limits[kind])
         elif step[0] == "cancel":
             if ws.scheduled_change(step[1]) is not None:

@@ -1,5 +1,6 @@
 """Issue 10, the domain half: one regression test per item (A-H, L, M), per text, and per
 mutation survivor of the domain. Each failed before the fix it is named for."""
+
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,7 @@ from billing_core.adapters.unit_of_work import FakeUnitOfWork
 from billing_core.domain import reasons as R
 from billing_core.domain.catalog import load_catalog
 from billing_core.domain.changes import apply_decision, renew, schedule_change
-from billing_core.domain.clock import VIETNAM, business_day, days_left
+from billing_core.domain.clock import business_day, days_left
 from billing_core.domain.messages import MESSAGES, render, render_decision
 from billing_core.domain.model import Cycle, Outcome, RetentionKind, RetentionStatus, Status, Subscription
 from billing_core.domain.pricing import renewal_amount
@@ -92,8 +93,9 @@ def test_B_runs_bought_with_dw_are_priced_on_ow_monthly_cycle():
     assert runs.params["until_date"] == business_day(ow.period_end).isoformat()
     assert priced.total_vnd == sum(line.amount_vnd for line in priced.lines)
     # The runs are renewed with Operations Workflow, once, at its monthly pack price.
-    apply_decision(CATALOG, ws, decide(CATALOG, ws, ChangeRequest(DW, "premium", addons={"automation_runs": 1000}),
-                                       NOW), NOW)
+    apply_decision(
+        CATALOG, ws, decide(CATALOG, ws, ChangeRequest(DW, "premium", addons={"automation_runs": 1000}), NOW), NOW
+    )
     assert renewal_amount(CATALOG, ws, ow)["addons"] == {"automation_runs": 1000}
     assert "automation_runs" not in renewal_amount(CATALOG, ws, ws.subscription(DW))["addons"]
 
@@ -135,7 +137,8 @@ def test_C_feature_data_is_kept_after_upgrading_back():
     assert [item for item in preview(CATALOG, ws, later) if item.kind is RetentionKind.FEATURE_DATA] == []
     resolved = execute_due(CATALOG, ws, boundary + timedelta(days=91))
     assert {(t.target, t.status, t.resolution) for t in resolved} == {
-        ("okr", RetentionStatus.CANCELLED, "still_included"), ("audit_log", RetentionStatus.CANCELLED, "still_included"),
+        ("okr", RetentionStatus.CANCELLED, "still_included"),
+        ("audit_log", RetentionStatus.CANCELLED, "still_included"),
     }
 
 
@@ -146,7 +149,8 @@ def test_C_feature_data_no_longer_included_is_deleted_and_recorded():
     renew(CATALOG, ws, DW, sub.period_end)
     resolved = execute_due(CATALOG, ws, sub.period_end + timedelta(days=91))
     assert {(t.target, t.status, t.resolution) for t in resolved} == {
-        ("okr", RetentionStatus.DONE, "deleted"), ("audit_log", RetentionStatus.DONE, "deleted"),
+        ("okr", RetentionStatus.DONE, "deleted"),
+        ("audit_log", RetentionStatus.DONE, "deleted"),
     }
 
 
@@ -162,7 +166,8 @@ def test_C_the_job_records_every_deletion_and_skip_with_its_reason():
         uow.commit()
     records = services.run_retention(uow, sub.period_end + timedelta(days=91), CATALOG)
     assert sorted((r["target"], r["status"], r["resolution"]) for r in records) == [
-        ("audit_log", "cancelled", "still_included"), ("okr", "cancelled", "still_included"),
+        ("audit_log", "cancelled", "still_included"),
+        ("okr", "cancelled", "still_included"),
     ]
 
 
@@ -260,8 +265,18 @@ def test_G_repeating_the_scheduled_downgrade_says_already_scheduled():
 def test_H_monthly_renewals_keep_the_31st():
     start = datetime(2027, 1, 31, 2, 0, tzinfo=UTC)  # 09:00 on 31 Jan in Hanoi
     ws = f.workspace()
-    ws.subscriptions.append(Subscription(DW, "standard", Status.ACTIVE, 5, start, datetime(2027, 2, 28, 2, 0, tzinfo=UTC),
-                                         Cycle.MONTHLY, billing_anchor=start))
+    ws.subscriptions.append(
+        Subscription(
+            DW,
+            "standard",
+            Status.ACTIVE,
+            5,
+            start,
+            datetime(2027, 2, 28, 2, 0, tzinfo=UTC),
+            Cycle.MONTHLY,
+            billing_anchor=start,
+        )
+    )
     ends = []
     for _ in range(4):
         renewal = renew(CATALOG, ws, DW, ws.subscription(DW).period_end)
@@ -281,8 +296,18 @@ def test_H_a_new_period_anchors_at_its_start_in_vietnam():
 def test_H_the_anchor_is_stored(uow):
     start = datetime(2027, 1, 31, 2, 0, tzinfo=UTC)
     ws = f.workspace("ws-anchor")
-    ws.subscriptions.append(Subscription(DW, "standard", Status.ACTIVE, 5, start, datetime(2027, 2, 28, 2, 0, tzinfo=UTC),
-                                         Cycle.MONTHLY, billing_anchor=start))
+    ws.subscriptions.append(
+        Subscription(
+            DW,
+            "standard",
+            Status.ACTIVE,
+            5,
+            start,
+            datetime(2027, 2, 28, 2, 0, tzinfo=UTC),
+            Cycle.MONTHLY,
+            billing_anchor=start,
+        )
+    )
     with uow:
         uow.workspaces.add(ws)
         uow.commit()
@@ -294,10 +319,13 @@ def test_H_the_anchor_is_stored(uow):
 
 
 # --- L, M. fix wording ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("builder, request_, product", [
-    (lambda: f.demo_workspaces()["demo-free"], ChangeRequest(DW, "free", addons={"storage": 10}), DW),
-    (lambda: f.demo_workspaces()["demo-monthly"], ChangeRequest(DW, "starter", addons={"data_records": 10000}), AB),
-])
+@pytest.mark.parametrize(
+    "builder, request_, product",
+    [
+        (lambda: f.demo_workspaces()["demo-free"], ChangeRequest(DW, "free", addons={"storage": 10}), DW),
+        (lambda: f.demo_workspaces()["demo-monthly"], ChangeRequest(DW, "starter", addons={"data_records": 10000}), AB),
+    ],
+)
 def test_L_capacity_on_free_or_trial_needs_a_paid_plan_not_the_product(builder, request_, product):
     decision = decide(CATALOG, builder(), request_, NOW)
     fixes = [render(fix.code, fix.params, "vi", CATALOG) for fix in decision.fixes]
@@ -345,21 +373,37 @@ def test_text_credit_capped_does_not_read_as_an_amount_due():
 
 
 def test_text_lists_say_va_before_the_last_item():
-    text = render(R.FEATURE_DATA_WILL_BE_DELETED, {"features": ["reports", "gantt", "okr"], "due_date": "2027-01-01"},
-                  "vi", CATALOG)
+    text = render(
+        R.FEATURE_DATA_WILL_BE_DELETED,
+        {"features": ["reports", "gantt", "okr"], "due_date": "2027-01-01"},
+        "vi",
+        CATALOG,
+    )
     assert "Báo cáo nâng cao, Biểu đồ Gantt và Mục tiêu OKR" in text
     en = render(R.ADDON_REQUIRES_PAID_BASE, {"addons": [OW, AB], "base": DW}, "en", CATALOG)
     assert en.startswith("Operations Workflow and App Builder")
 
 
 def test_text_english_plurals_and_agreement():
-    one_pack = render(R.QUOTE_ADDON, {"kind": "storage", "amount": 10, "packs": 1, "pack_size": 10,
-                                      "pack_price_vnd": 20000, "cycle": "monthly"}, "en", CATALOG)
+    one_pack = render(
+        R.QUOTE_ADDON,
+        {"kind": "storage", "amount": 10, "packs": 1, "pack_size": 10, "pack_price_vnd": 20000, "cycle": "monthly"},
+        "en",
+        CATALOG,
+    )
     assert "1 pack ×" in one_pack and "1 packs" not in one_pack
-    assert "2 packs ×" in render(R.QUOTE_ADDON, {"kind": "storage", "amount": 20, "packs": 2, "pack_size": 10,
-                                                 "pack_price_vnd": 20000, "cycle": "monthly"}, "en", CATALOG)
-    limit = render(R.CAPACITY_LIMIT_EXCEEDED, {"kind": "data_records", "total": 1, "limit": 0, "product": AB,
-                                               "tier": "none"}, "en", CATALOG)
+    assert "2 packs ×" in render(
+        R.QUOTE_ADDON,
+        {"kind": "storage", "amount": 20, "packs": 2, "pack_size": 10, "pack_price_vnd": 20000, "cycle": "monthly"},
+        "en",
+        CATALOG,
+    )
+    limit = render(
+        R.CAPACITY_LIMIT_EXCEEDED,
+        {"kind": "data_records", "total": 1, "limit": 0, "product": AB, "tier": "none"},
+        "en",
+        CATALOG,
+    )
     assert "Data records follows" not in limit
 
 
@@ -381,16 +425,21 @@ def test_text_no_contradictory_fixes_side_by_side():
 
 
 def test_text_capacity_only_quote_shows_no_cancelling_plan_and_credit_lines():
-    priced = quote(CATALOG, f.demo_workspaces()["demo-yearly"], ChangeRequest(DW, "standard", addons={"storage": 10}), NOW)
+    priced = quote(
+        CATALOG, f.demo_workspaces()["demo-yearly"], ChangeRequest(DW, "standard", addons={"storage": 10}), NOW
+    )
     assert [line.code for line in priced.lines] == [R.QUOTE_ADDON_PRORATED]
 
 
-@pytest.mark.parametrize("ws_name, request_", [
-    ("demo-monthly", ChangeRequest(DW, "standard")),
-    ("demo-monthly", ChangeRequest(DW, "starter", seats=2)),
-    ("demo-trial-ended", ChangeRequest(DW, "free")),
-    ("demo-yearly", ChangeRequest(AB, "starter")),
-])
+@pytest.mark.parametrize(
+    "ws_name, request_",
+    [
+        ("demo-monthly", ChangeRequest(DW, "standard")),
+        ("demo-monthly", ChangeRequest(DW, "starter", seats=2)),
+        ("demo-trial-ended", ChangeRequest(DW, "free")),
+        ("demo-yearly", ChangeRequest(AB, "starter")),
+    ],
+)
 def test_text_allowed_answer_does_not_repeat_its_summary_as_first_reason(ws_name, request_):
     decision = decide(CATALOG, f.demo_workspaces()[ws_name], request_, NOW)
     assert decision.allowed
@@ -400,7 +449,7 @@ def test_text_allowed_answer_does_not_repeat_its_summary_as_first_reason(ws_name
 
         def runs(text, n=4):
             words = re.findall(r"\w+", text.lower())
-            return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+            return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
         assert not runs(first) & runs(shown["summary"]), (shown["summary"], first)
 
@@ -422,7 +471,9 @@ def test_trial_is_over_at_the_exact_end_instant():
 
 def test_capacity_limit_at_exactly_max_extra_is_allowed():
     limit = CATALOG.quota("storage", "standard").max_extra
-    at_limit = decide(CATALOG, standard_with_storage(limit - 10), ChangeRequest(DW, "standard", addons={"storage": 10}), NOW)
+    at_limit = decide(
+        CATALOG, standard_with_storage(limit - 10), ChangeRequest(DW, "standard", addons={"storage": 10}), NOW
+    )
     assert at_limit.allowed
     above = decide(CATALOG, standard_with_storage(limit), ChangeRequest(DW, "standard", addons={"storage": 10}), NOW)
     assert above.codes == [R.CAPACITY_LIMIT_EXCEEDED]
@@ -431,12 +482,29 @@ def test_capacity_limit_at_exactly_max_extra_is_allowed():
 # The intended order of the rule cases. Every pair of cases whose `when` can both hold must keep
 # this relative order in catalog.yaml (swapping two of them changes what a customer is told).
 EXPECTED_ORDER = [
-    "keep_plan_while_scheduled", "no_change", "payment_pending", "already_scheduled", "addon_has_no_free_edition",
-    "tier_not_offered", "free_only_after_trial", "addon_needs_paid_base", "no_monthly_on_yearly_upgrade",
-    "addon_cycle_within_base", "min_paid_seats", "capacity_within_limit", "capacity_only_with_purchase",
-    "capacity_not_with_change_at_renewal", "credit_kept_replaces_scheduled", "credit_kept_change_at_renewal",
-    "upgrade_replaces_scheduled_downgrade", "upgrade", "downgrade_replaces_scheduled", "shorter_cycle_at_renewal",
-    "downgrade_at_renewal", "free_after_trial", "anything_else",
+    "keep_plan_while_scheduled",
+    "no_change",
+    "payment_pending",
+    "already_scheduled",
+    "addon_has_no_free_edition",
+    "tier_not_offered",
+    "free_only_after_trial",
+    "addon_needs_paid_base",
+    "no_monthly_on_yearly_upgrade",
+    "addon_cycle_within_base",
+    "min_paid_seats",
+    "capacity_within_limit",
+    "capacity_only_with_purchase",
+    "capacity_not_with_change_at_renewal",
+    "credit_kept_replaces_scheduled",
+    "credit_kept_change_at_renewal",
+    "upgrade_replaces_scheduled_downgrade",
+    "upgrade",
+    "downgrade_replaces_scheduled",
+    "shorter_cycle_at_renewal",
+    "downgrade_at_renewal",
+    "free_after_trial",
+    "anything_else",
 ]
 
 
@@ -446,12 +514,13 @@ def _can_both_match(a, b):
 
 def test_every_pair_of_rules_that_can_both_match_keeps_its_order():
     rules = list(CATALOG.change_rules)
-    assert [rule.id for rule in rules if rule.id in EXPECTED_ORDER] == [r for r in EXPECTED_ORDER if r in
-                                                                         {rule.id for rule in rules}]
+    assert [rule.id for rule in rules if rule.id in EXPECTED_ORDER] == [
+        r for r in EXPECTED_ORDER if r in {rule.id for rule in rules}
+    ]
     assert {rule.id for rule in rules} == set(EXPECTED_ORDER)
     position = {rule_id: index for index, rule_id in enumerate(EXPECTED_ORDER)}
     for i, earlier in enumerate(rules):
-        for later in rules[i + 1:]:
+        for later in rules[i + 1 :]:
             if _can_both_match(earlier, later):
                 assert position[earlier.id] < position[later.id], (earlier.id, later.id)
 
@@ -465,33 +534,97 @@ def dw_yearly_scheduled_starter():
 
 # Real workspaces where two rules both match: the earlier one must win, with its notes.
 PAIRS = [
-    ("downgrade_replaces_scheduled over shorter_cycle_at_renewal", dw_yearly_scheduled_starter,
-     ChangeRequest(DW, "standard", "monthly"), "downgrade_replaces_scheduled", R.REPLACES_SCHEDULED_CHANGE),
-    ("downgrade_replaces_scheduled over downgrade_at_renewal", lambda: f.demo_workspaces()["demo-downgrade-scheduled"],
-     ChangeRequest(DW, "starter"), "downgrade_replaces_scheduled", R.REPLACES_SCHEDULED_CHANGE),
-    ("upgrade_replaces_scheduled_downgrade over upgrade", lambda: f.demo_workspaces()["demo-downgrade-scheduled"],
-     ChangeRequest(DW, "premium", seats=15), "upgrade_replaces_scheduled_downgrade", R.CANCELS_SCHEDULED_CHANGE),
-    ("shorter_cycle_at_renewal over downgrade_at_renewal", lambda: f.demo_workspaces()["demo-yearly"],
-     ChangeRequest(AB, "starter", "monthly"), "shorter_cycle_at_renewal", R.PAID_PERIOD_USED_IN_FULL),
-    ("keep_plan_while_scheduled over no_change", lambda: f.demo_workspaces()["demo-downgrade-scheduled"],
-     ChangeRequest(DW, "premium"), "keep_plan_while_scheduled", R.KEEP_PLAN_WHILE_SCHEDULED),
-    ("payment_pending over upgrade", lambda: f.demo_workspaces()["demo-pending-payment"],
-     ChangeRequest(DW, "premium"), "payment_pending", R.PAYMENT_PENDING),
-    ("already_scheduled over downgrade_replaces_scheduled", lambda: f.demo_workspaces()["demo-downgrade-scheduled"],
-     ChangeRequest(DW, "standard"), "already_scheduled", R.ALREADY_SCHEDULED),
-    ("no_monthly_on_yearly_upgrade over upgrade", lambda: f.demo_workspaces()["demo-yearly"],
-     ChangeRequest(DW, "premium", "monthly"), "no_monthly_on_yearly_upgrade", R.YEARLY_TO_MONTHLY_ON_UPGRADE),
-    ("capacity_within_limit over upgrade", lambda: standard_with_storage(1000),
-     ChangeRequest(DW, "standard", seats=6, addons={"storage": 10}), "capacity_within_limit", R.CAPACITY_LIMIT_EXCEEDED),
-    ("min_paid_seats over upgrade", lambda: f.demo_workspaces()["demo-trial"],
-     ChangeRequest(DW, "standard", seats=1), "min_paid_seats", R.MIN_SEATS),
-    ("free_only_after_trial over free_after_trial", lambda: f.demo_workspaces()["demo-trial"],
-     ChangeRequest(DW, "free"), "free_only_after_trial", R.TRIAL_NOT_OVER),
-    ("credit_kept_replaces_scheduled over credit_kept_change_at_renewal",
-     lambda: _hundred_seats(scheduled=True), ChangeRequest(DW, "standard", "yearly", 2),
-     "credit_kept_replaces_scheduled", R.REPLACES_SCHEDULED_CHANGE),
-    ("credit_kept_change_at_renewal over upgrade", lambda: _hundred_seats(), ChangeRequest(DW, "standard", "yearly", 2),
-     "credit_kept_change_at_renewal", R.CHANGE_AT_RENEWAL_KEEPS_CREDIT),
+    (
+        "downgrade_replaces_scheduled over shorter_cycle_at_renewal",
+        dw_yearly_scheduled_starter,
+        ChangeRequest(DW, "standard", "monthly"),
+        "downgrade_replaces_scheduled",
+        R.REPLACES_SCHEDULED_CHANGE,
+    ),
+    (
+        "downgrade_replaces_scheduled over downgrade_at_renewal",
+        lambda: f.demo_workspaces()["demo-downgrade-scheduled"],
+        ChangeRequest(DW, "starter"),
+        "downgrade_replaces_scheduled",
+        R.REPLACES_SCHEDULED_CHANGE,
+    ),
+    (
+        "upgrade_replaces_scheduled_downgrade over upgrade",
+        lambda: f.demo_workspaces()["demo-downgrade-scheduled"],
+        ChangeRequest(DW, "premium", seats=15),
+        "upgrade_replaces_scheduled_downgrade",
+        R.CANCELS_SCHEDULED_CHANGE,
+    ),
+    (
+        "shorter_cycle_at_renewal over downgrade_at_renewal",
+        lambda: f.demo_workspaces()["demo-yearly"],
+        ChangeRequest(AB, "starter", "monthly"),
+        "shorter_cycle_at_renewal",
+        R.PAID_PERIOD_USED_IN_FULL,
+    ),
+    (
+        "keep_plan_while_scheduled over no_change",
+        lambda: f.demo_workspaces()["demo-downgrade-scheduled"],
+        ChangeRequest(DW, "premium"),
+        "keep_plan_while_scheduled",
+        R.KEEP_PLAN_WHILE_SCHEDULED,
+    ),
+    (
+        "payment_pending over upgrade",
+        lambda: f.demo_workspaces()["demo-pending-payment"],
+        ChangeRequest(DW, "premium"),
+        "payment_pending",
+        R.PAYMENT_PENDING,
+    ),
+    (
+        "already_scheduled over downgrade_replaces_scheduled",
+        lambda: f.demo_workspaces()["demo-downgrade-scheduled"],
+        ChangeRequest(DW, "standard"),
+        "already_scheduled",
+        R.ALREADY_SCHEDULED,
+    ),
+    (
+        "no_monthly_on_yearly_upgrade over upgrade",
+        lambda: f.demo_workspaces()["demo-yearly"],
+        ChangeRequest(DW, "premium", "monthly"),
+        "no_monthly_on_yearly_upgrade",
+        R.YEARLY_TO_MONTHLY_ON_UPGRADE,
+    ),
+    (
+        "capacity_within_limit over upgrade",
+        lambda: standard_with_storage(1000),
+        ChangeRequest(DW, "standard", seats=6, addons={"storage": 10}),
+        "capacity_within_limit",
+        R.CAPACITY_LIMIT_EXCEEDED,
+    ),
+    (
+        "min_paid_seats over upgrade",
+        lambda: f.demo_workspaces()["demo-trial"],
+        ChangeRequest(DW, "standard", seats=1),
+        "min_paid_seats",
+        R.MIN_SEATS,
+    ),
+    (
+        "free_only_after_trial over free_after_trial",
+        lambda: f.demo_workspaces()["demo-trial"],
+        ChangeRequest(DW, "free"),
+        "free_only_after_trial",
+        R.TRIAL_NOT_OVER,
+    ),
+    (
+        "credit_kept_replaces_scheduled over credit_kept_change_at_renewal",
+        lambda: _hundred_seats(scheduled=True),
+        ChangeRequest(DW, "standard", "yearly", 2),
+        "credit_kept_replaces_scheduled",
+        R.REPLACES_SCHEDULED_CHANGE,
+    ),
+    (
+        "credit_kept_change_at_renewal over upgrade",
+        lambda: _hundred_seats(),
+        ChangeRequest(DW, "standard", "yearly", 2),
+        "credit_kept_change_at_renewal",
+        R.CHANGE_AT_RENEWAL_KEEPS_CREDIT,
+    ),
 ]
 
 
@@ -518,8 +651,16 @@ def test_every_message_is_in_vietnamese_with_diacritics_and_no_chat_abbreviation
 def test_H_a_change_at_the_renewal_is_quoted_for_the_period_renew_will_make():
     start = datetime(2027, 1, 31, 2, 0, tzinfo=UTC)
     ws = f.workspace()
-    sub = Subscription(DW, "premium", Status.ACTIVE, 5, datetime(2027, 1, 31, 2, 0, tzinfo=UTC),
-                       datetime(2027, 2, 28, 2, 0, tzinfo=UTC), Cycle.MONTHLY, billing_anchor=start)
+    sub = Subscription(
+        DW,
+        "premium",
+        Status.ACTIVE,
+        5,
+        datetime(2027, 1, 31, 2, 0, tzinfo=UTC),
+        datetime(2027, 2, 28, 2, 0, tzinfo=UTC),
+        Cycle.MONTHLY,
+        billing_anchor=start,
+    )
     ws.subscriptions.append(sub)
     now = datetime(2027, 2, 10, tzinfo=UTC)
     priced = quote(CATALOG, ws, ChangeRequest(DW, "standard"), now)

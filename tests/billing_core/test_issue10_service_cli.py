@@ -1,5 +1,6 @@
 """Issue 10 I, J, K (service layer and command line) and issue 11's import cycle, each named for
 its item."""
+
 from __future__ import annotations
 
 import ast
@@ -16,8 +17,8 @@ from billing_core.domain.catalog import load_catalog
 from billing_core.domain.rules import ChangeRequest
 from billing_core.entrypoints import cli
 from billing_core.service_layer import services
-from tests.billing_core.factories import NOW
 from tests.billing_core import test_cli
+from tests.billing_core.factories import NOW
 from tests.billing_core.test_cli import CHANGE, NOW_ARG, call
 
 seeded_file, db = test_cli.seeded_file, test_cli.db  # the demo-database fixtures of the CLI tests
@@ -44,16 +45,28 @@ def _listed(text: str):
     return [v.strip() for v in re.split(r", | và | and ", tail) if v.strip()]
 
 
-@pytest.mark.parametrize("option, value, code", [
-    ("--product", "nope", "UNKNOWN_PRODUCT"),
-    ("--tier", "gold", "UNKNOWN_TIER"),
-    ("--cycle", "weekly", "UNKNOWN_CYCLE"),
-    ("--addon", "disk=10", "UNKNOWN_CAPACITY_KIND"),
-])
+@pytest.mark.parametrize(
+    "option, value, code",
+    [
+        ("--product", "nope", "UNKNOWN_PRODUCT"),
+        ("--tier", "gold", "UNKNOWN_TIER"),
+        ("--cycle", "weekly", "UNKNOWN_CYCLE"),
+        ("--addon", "disk=10", "UNKNOWN_CAPACITY_KIND"),
+    ],
+)
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_J_error_hints_list_only_values_the_cli_accepts(db, option, value, code, lang):
-    args = ["check", "demo-monthly", "--product", "digital_workspace", "--tier", "premium", "--cycle", "monthly",
-            *NOW_ARG]
+    args = [
+        "check",
+        "demo-monthly",
+        "--product",
+        "digital_workspace",
+        "--tier",
+        "premium",
+        "--cycle",
+        "monthly",
+        *NOW_ARG,
+    ]
     if option in args:
         args[args.index(option) + 1] = value
     else:
@@ -73,20 +86,40 @@ def test_J_error_hints_list_only_values_the_cli_accepts(db, option, value, code,
         assert status == 0, (choice, err)
 
 
-@pytest.mark.parametrize("product, tier, cycle, addon", [
-    ("Không gian làm việc số", "Premium", "hàng năm", "Dung lượng lưu trữ dữ liệu"),
-    ("khong gian lam viec so", "premium", "hang nam", "dung luong luu tru du lieu"),  # no diacritics
-    ("Digital Workspace", "PREMIUM", "Yearly", "Data storage"),
-    ("digital-workspace", " premium ", "yearly", "storage"),
-])
+@pytest.mark.parametrize(
+    "product, tier, cycle, addon",
+    [
+        ("Không gian làm việc số", "Premium", "hàng năm", "Dung lượng lưu trữ dữ liệu"),
+        ("khong gian lam viec so", "premium", "hang nam", "dung luong luu tru du lieu"),  # no diacritics
+        ("Digital Workspace", "PREMIUM", "Yearly", "Data storage"),
+        ("digital-workspace", " premium ", "yearly", "storage"),
+    ],
+)
 def test_J_vietnamese_and_english_catalog_names_are_aliases_of_keys(db, product, tier, cycle, addon):
-    by_key = services.check_change(SqlAlchemyUnitOfWork(db), "demo-monthly", ChangeRequest(
-        "digital_workspace", "premium", "yearly", None, {"storage": 10}), NOW)
-    by_name = services.check_change(SqlAlchemyUnitOfWork(db), "demo-monthly", ChangeRequest(
-        product, tier, cycle, None, {addon: 10}), NOW)
+    by_key = services.check_change(
+        SqlAlchemyUnitOfWork(db),
+        "demo-monthly",
+        ChangeRequest("digital_workspace", "premium", "yearly", None, {"storage": 10}),
+        NOW,
+    )
+    by_name = services.check_change(
+        SqlAlchemyUnitOfWork(db), "demo-monthly", ChangeRequest(product, tier, cycle, None, {addon: 10}), NOW
+    )
     assert by_name.to_dict() == by_key.to_dict()
-    status, out, err = call("quote", "demo-monthly", "--product", product, "--tier", tier, "--cycle", cycle,
-                            "--addon", f"{addon}=10", "--json", *NOW_ARG)
+    status, out, err = call(
+        "quote",
+        "demo-monthly",
+        "--product",
+        product,
+        "--tier",
+        tier,
+        "--cycle",
+        cycle,
+        "--addon",
+        f"{addon}=10",
+        "--json",
+        *NOW_ARG,
+    )
     assert status == 0, err
     assert json.loads(out)["quote"]["target"]["addons"] == {"storage": 10}
 
@@ -109,14 +142,17 @@ def test_K_help_lists_every_option_and_its_valid_values(capsys):
     assert all(command in text for command in cli.COMMANDS)
 
 
-@pytest.mark.parametrize("args, code", [
-    (["frobnicate"], "USAGE_ERROR"),
-    ([], "USAGE_ERROR"),
-    (["check", "demo-monthly", "--tier", "standard"], "USAGE_ERROR"),
-    (["quote", *CHANGE, "--addon", "storage"], "USAGE_ERROR"),
-    (["show", "demo-free", "--now", "soon"], "USAGE_ERROR"),
-    (["show", "demo-free", "--lang", "fr"], "USAGE_ERROR"),
-])
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["frobnicate"], "USAGE_ERROR"),
+        ([], "USAGE_ERROR"),
+        (["check", "demo-monthly", "--tier", "standard"], "USAGE_ERROR"),
+        (["quote", *CHANGE, "--addon", "storage"], "USAGE_ERROR"),
+        (["show", "demo-free", "--now", "soon"], "USAGE_ERROR"),
+        (["show", "demo-free", "--lang", "fr"], "USAGE_ERROR"),
+    ],
+)
 def test_K_json_usage_errors_are_json(db, args, code):
     status, out, err = call(*args, "--json")
     assert status == 2 and err.count("\n") == 1
@@ -139,10 +175,17 @@ def test_K_check_takes_addon(db):
     assert json.loads(out)["target"]["addons"] == {"storage": 20, "docs": 100}
 
 
-@pytest.mark.parametrize("option, value", [
-    ("--seats", "5_000"), ("--seats", "٣"), ("--seats", "+5"), ("--seats", "５"),
-    ("--addon", "storage=1_0"), ("--addon", "storage=١٠"),
-])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--seats", "5_000"),
+        ("--seats", "٣"),
+        ("--seats", "+5"),
+        ("--seats", "５"),
+        ("--addon", "storage=1_0"),
+        ("--addon", "storage=١٠"),
+    ],
+)
 def test_K_integers_are_plain_ascii_digits(db, option, value):
     status, out, err = call("check", *CHANGE, option, value, "--json")
     assert status == 2
@@ -168,11 +211,14 @@ def test_K_unknown_lang_is_refused(db):
     assert call("show", "demo-free", "--lang", "EN")[0] == 0
 
 
-@pytest.mark.parametrize("url, code", [
-    ("nonsense", "DATABASE_URL_INVALID"),
-    ("nosuchdialect://x/y", "DATABASE_URL_INVALID"),
-    ("postgresql+psycopg2://nobody@127.0.0.1:9/none", "DATABASE_UNREACHABLE"),
-])
+@pytest.mark.parametrize(
+    "url, code",
+    [
+        ("nonsense", "DATABASE_URL_INVALID"),
+        ("nosuchdialect://x/y", "DATABASE_URL_INVALID"),
+        ("postgresql+psycopg2://nobody@127.0.0.1:9/none", "DATABASE_UNREACHABLE"),
+    ],
+)
 def test_K_a_bad_database_url_is_told_so(monkeypatch, url, code):
     monkeypatch.setenv("BILLING_DATABASE_URL", url)
     status, out, err = call("show", "demo-free", "--json")
@@ -182,8 +228,10 @@ def test_K_a_bad_database_url_is_told_so(monkeypatch, url, code):
 
 # --- issue 11: no import cycle in billing_core -------------------------------------------------------
 def _imports():
-    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
-               for p in (ROOT / "billing_core").rglob("*.py")}
+    modules = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in (ROOT / "billing_core").rglob("*.py")
+    }
     graph = {}
     for name, path in modules.items():
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -207,7 +255,7 @@ def test_billing_core_has_no_import_cycle():
 
     def visit(node):
         if node in stack:
-            cycles.append(stack[stack.index(node):] + [node])
+            cycles.append(stack[stack.index(node) :] + [node])
             return
         if node in seen:
             return
@@ -236,11 +284,20 @@ def test_J_aliases_fold_merge_and_never_guess():
     from billing_core.domain import aliases
     from billing_core.domain.model import Cycle
 
-    merged = aliases.canonical_request(CATALOG, ChangeRequest("Digital Workspace", "premium", Cycle.YEARLY, 5, {
-        "storage": 10, "Data storage": 20, "DUNG LƯỢNG LƯU TRỮ DỮ LIỆU": 5}))
+    merged = aliases.canonical_request(
+        CATALOG,
+        ChangeRequest(
+            "Digital Workspace",
+            "premium",
+            Cycle.YEARLY,
+            5,
+            {"storage": 10, "Data storage": 20, "DUNG LƯỢNG LƯU TRỮ DỮ LIỆU": 5},
+        ),
+    )
     assert (merged.product, merged.cycle, merged.addons) == ("digital_workspace", "yearly", {"storage": 35})
-    kept = aliases.canonical_request(CATALOG, ChangeRequest("dw", "gold", "weekly", 5, {"storage": 10, "disk": 1,
-                                                                                        "Data storage": "5_0"}))
+    kept = aliases.canonical_request(
+        CATALOG, ChangeRequest("dw", "gold", "weekly", 5, {"storage": 10, "disk": 1, "Data storage": "5_0"})
+    )
     assert (kept.product, kept.tier, kept.cycle) == ("dw", "gold", "weekly")  # for the rules to refuse
     assert kept.addons == {"storage": "5_0", "disk": 1}  # the bad amount is kept, not added up
     # a name two products share is no alias: the key must be used
@@ -309,13 +366,18 @@ def test_workspace_ids_are_checked_at_the_boundary():
 def test_one_json_shape_of_a_decision_and_an_error(db):
     from billing_core.service_layer import views
 
-    decision = services.check_change(SqlAlchemyUnitOfWork(db), "demo-trial", ChangeRequest(
-        "digital_workspace", "free"), NOW)
+    decision = services.check_change(
+        SqlAlchemyUnitOfWork(db), "demo-trial", ChangeRequest("digital_workspace", "free"), NOW
+    )
     for lang in ("vi", "en"):
         view = views.decision_json(decision, CATALOG, lang, "demo-trial")
         assert json.loads(json.dumps(view)) == view  # JSON types only
         assert (view["workspace_id"], view["allowed"], view["outcome"], view["rule_id"]) == (
-            "demo-trial", False, "BLOCKED", decision.rule_id)
+            "demo-trial",
+            False,
+            "BLOCKED",
+            decision.rule_id,
+        )
         assert view["target"]["product"] == "digital_workspace" and view["effective"] is None
         shown = messages.render_decision(decision, lang, CATALOG)
         assert view["summary"] == shown["summary"] == view[f"summary_{lang}"]
@@ -325,7 +387,6 @@ def test_one_json_shape_of_a_decision_and_an_error(db):
             assert item["text"] == item[f"message_{lang}"] and item["message_vi"] != item["message_en"]
             assert "Không gian làm việc số" in item["message_vi"] or "{" not in item["message_vi"]
         assert "workspace_id" not in views.decision_json(decision, CATALOG, lang)
-        error = views.error_json(errors.UnknownTierError({"tier": "gold", "tiers": ["free", "premium"]}),
-                                 CATALOG, lang)
+        error = views.error_json(errors.UnknownTierError({"tier": "gold", "tiers": ["free", "premium"]}), CATALOG, lang)
         assert error["code"] == "UNKNOWN_TIER" and error["params"] == {"tier": "gold", "tiers": ["free", "premium"]}
         assert error["text"] == error[f"message_{lang}"] and "Premium" in error["text"]

@@ -1,4 +1,5 @@
 """Every code has Vietnamese and English text, and realistic parameters fill every placeholder."""
+
 from __future__ import annotations
 
 import re
@@ -6,12 +7,9 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from billing_core.domain.messages import render_error
-from billing_core.service_layer.common import TEXT_CODES
 from billing_core.domain import errors, messages
-from billing_core.domain.catalog import load_catalog
 from billing_core.domain import reasons as R
-from billing_core.domain.rules import decide
+from billing_core.domain.catalog import load_catalog
 from billing_core.domain.messages import (
     MESSAGES,
     VNPAY_RESPONSE_CODES,
@@ -20,8 +18,11 @@ from billing_core.domain.messages import (
     placeholders,
     render,
     render_decision,
+    render_error,
     vnpay_response_text,
 )
+from billing_core.domain.rules import decide
+from billing_core.service_layer.common import TEXT_CODES
 from tests.billing_core import factories as f
 from tests.billing_core.test_rules import CASES, W
 
@@ -33,36 +34,86 @@ AT = "2026-11-26T09:20+00:00"
 # Realistic parameters for every code (as the domain, the services and the payment code pass them).
 SAMPLE_PARAMS = {
     R.NO_CHANGE: {"product": "digital_workspace", "tier": "starter"},
-    R.PAYMENT_PENDING: {"product": "digital_workspace", "order_ref": "CLK20261126X1", "expires_at": AT, "amount_vnd": 400000},
+    R.PAYMENT_PENDING: {
+        "product": "digital_workspace",
+        "order_ref": "CLK20261126X1",
+        "expires_at": AT,
+        "amount_vnd": 400000,
+    },
     R.ALREADY_SCHEDULED: {"product": "digital_workspace", "tier": "standard", "effective_date": DATE},
     R.NO_FREE_EDITION: {"product": "app_builder"},
     R.TIER_NOT_OFFERED: {"product": "app_builder", "tier": "premium", "tiers": ["starter", "standard"]},
-    R.TRIAL_NOT_OVER: {"product": "digital_workspace", "trial_end_date": DATE, "trial_end_at": "2026-12-05T09:00:00+00:00",
-                       "days_left": 18},
-    R.KEEP_PLAN_WHILE_SCHEDULED: {"product": "digital_workspace", "tier": "premium", "scheduled_tier": "standard",
-                                  "scheduled_cycle": "monthly", "scheduled_seats": 12, "effective_date": DATE},
+    R.TRIAL_NOT_OVER: {
+        "product": "digital_workspace",
+        "trial_end_date": DATE,
+        "trial_end_at": "2026-12-05T09:00:00+00:00",
+        "days_left": 18,
+    },
+    R.KEEP_PLAN_WHILE_SCHEDULED: {
+        "product": "digital_workspace",
+        "tier": "premium",
+        "scheduled_tier": "standard",
+        "scheduled_cycle": "monthly",
+        "scheduled_seats": 12,
+        "effective_date": DATE,
+    },
     R.ADDON_REQUIRES_PAID_BASE: {"addons": ["operations_workflow", "app_builder"], "base": "digital_workspace"},
     R.YEARLY_TO_MONTHLY_ON_UPGRADE: {"product": "digital_workspace"},
-    R.ADDON_CYCLE_LONGER_THAN_BASE: {"addon": "app_builder", "addon_cycle": "yearly", "base": "digital_workspace",
-                                     "base_cycle": "monthly"},
+    R.ADDON_CYCLE_LONGER_THAN_BASE: {
+        "addon": "app_builder",
+        "addon_cycle": "yearly",
+        "base": "digital_workspace",
+        "base_cycle": "monthly",
+    },
     R.MIN_SEATS: {"minimum": 2, "seats": 1},
-    R.CAPACITY_LIMIT_EXCEEDED: {"kind": "storage", "total": 1500, "limit": 1000, "product": "digital_workspace",
-                                "tier": "standard"},
+    R.CAPACITY_LIMIT_EXCEEDED: {
+        "kind": "storage",
+        "total": 1500,
+        "limit": 1000,
+        "product": "digital_workspace",
+        "tier": "standard",
+    },
     R.CAPACITY_NEEDS_UPGRADE: {"product": "digital_workspace"},
     R.UNSUPPORTED_CHANGE: {"product": "digital_workspace", "tier": "free"},
     R.UPGRADE_IMMEDIATE: {"product": "digital_workspace", "tier": "premium", "cycle": "yearly", "seats": 10},
-    R.DOWNGRADE_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE,
-                             "cycle": "monthly", "seats": 5, "current_tier": "standard"},
-    R.PLAN_CHANGE_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE,
-                               "cycle": "monthly", "seats": 5, "current_tier": "starter"},
-    R.CHANGE_AT_RENEWAL_KEEPS_CREDIT: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE,
-                                       "cycle": "yearly", "seats": 2, "current_tier": "starter",
-                                       "credit_vnd": 4666666},
+    R.DOWNGRADE_NEXT_CYCLE: {
+        "product": "digital_workspace",
+        "tier": "starter",
+        "effective_date": DATE,
+        "cycle": "monthly",
+        "seats": 5,
+        "current_tier": "standard",
+    },
+    R.PLAN_CHANGE_NEXT_CYCLE: {
+        "product": "digital_workspace",
+        "tier": "starter",
+        "effective_date": DATE,
+        "cycle": "monthly",
+        "seats": 5,
+        "current_tier": "starter",
+    },
+    R.CHANGE_AT_RENEWAL_KEEPS_CREDIT: {
+        "product": "digital_workspace",
+        "tier": "starter",
+        "effective_date": DATE,
+        "cycle": "yearly",
+        "seats": 2,
+        "current_tier": "starter",
+        "credit_vnd": 4666666,
+    },
     R.FREE_IMMEDIATE: {"product": "digital_workspace"},
-    R.CANCELS_SCHEDULED_CHANGE: {"product": "digital_workspace", "scheduled_tier": "standard", "scheduled_seats": 12,
-                                 "effective_date": DATE},
-    R.REPLACES_SCHEDULED_CHANGE: {"product": "digital_workspace", "scheduled_tier": "standard", "scheduled_seats": 12,
-                                  "effective_date": DATE},
+    R.CANCELS_SCHEDULED_CHANGE: {
+        "product": "digital_workspace",
+        "scheduled_tier": "standard",
+        "scheduled_seats": 12,
+        "effective_date": DATE,
+    },
+    R.REPLACES_SCHEDULED_CHANGE: {
+        "product": "digital_workspace",
+        "scheduled_tier": "standard",
+        "scheduled_seats": 12,
+        "effective_date": DATE,
+    },
     R.SHOWN_AS_NEXT_RENEWAL_PLAN: {},
     R.SCHEDULED_THROUGH_SUPPORT: {},
     R.PAID_PERIOD_USED_IN_FULL: {"product": "digital_workspace", "period_end_date": DATE},
@@ -98,22 +149,61 @@ SAMPLE_PARAMS = {
     R.SUMMARY_ALREADY_SCHEDULED: {"product": "digital_workspace", "tier": "standard", "effective_date": DATE},
     R.SUMMARY_NOTHING_TO_CHANGE: {"product": "digital_workspace", "tier": "premium"},
     R.SUMMARY_KEEPS_CREDIT: {"product": "digital_workspace", "tier": "starter", "effective_date": DATE},
-    R.SUMMARY_PLAN_CHANGE_NEXT_CYCLE: {"product": "digital_workspace", "tier": "starter", "cycle": "monthly",
-                                       "seats": 5, "effective_date": DATE},
+    R.SUMMARY_PLAN_CHANGE_NEXT_CYCLE: {
+        "product": "digital_workspace",
+        "tier": "starter",
+        "cycle": "monthly",
+        "seats": 5,
+        "effective_date": DATE,
+    },
     R.SUMMARY_SEATS_NEXT_CYCLE: {"product": "digital_workspace", "seats": 3, "effective_date": DATE},
     R.SUMMARY_CYCLE_NEXT_CYCLE: {"product": "digital_workspace", "cycle": "monthly", "effective_date": DATE},
-    R.QUOTE_PLAN: {"product": "digital_workspace", "tier": "standard", "cycle": "yearly", "seats": 10,
-                   "unit_price_vnd": 1000000},
+    R.QUOTE_PLAN: {
+        "product": "digital_workspace",
+        "tier": "standard",
+        "cycle": "yearly",
+        "seats": 10,
+        "unit_price_vnd": 1000000,
+    },
     R.QUOTE_PLAN_FREE: {"product": "digital_workspace", "tier": "free"},
-    R.QUOTE_PLAN_PRORATED: {"product": "digital_workspace", "tier": "standard", "cycle": "monthly", "seats": 5,
-                            "unit_price_vnd": 100000, "days": 15, "period_days": 30, "full_price_vnd": 500000},
+    R.QUOTE_PLAN_PRORATED: {
+        "product": "digital_workspace",
+        "tier": "standard",
+        "cycle": "monthly",
+        "seats": 5,
+        "unit_price_vnd": 100000,
+        "days": 15,
+        "period_days": 30,
+        "full_price_vnd": 500000,
+    },
     R.QUOTE_PRORATION_CREDIT: {"product": "digital_workspace", "tier": "starter", "days": 15, "period_days": 30},
-    R.QUOTE_ADDON: {"kind": "storage", "amount": 30, "packs": 3, "pack_size": 10, "pack_price_vnd": 20000,
-                    "cycle": "monthly"},
-    R.QUOTE_ADDON_PRORATED: {"kind": "storage", "amount": 30, "packs": 3, "pack_size": 10, "pack_price_vnd": 20000,
-                             "cycle": "monthly", "days": 15, "period_days": 30, "product": "digital_workspace"},
-    R.QUOTE_ADDON_NEW_PERIOD: {"kind": "storage", "amount": 30, "packs": 3, "pack_size": 10, "pack_price_vnd": 200000,
-                               "cycle": "yearly"},
+    R.QUOTE_ADDON: {
+        "kind": "storage",
+        "amount": 30,
+        "packs": 3,
+        "pack_size": 10,
+        "pack_price_vnd": 20000,
+        "cycle": "monthly",
+    },
+    R.QUOTE_ADDON_PRORATED: {
+        "kind": "storage",
+        "amount": 30,
+        "packs": 3,
+        "pack_size": 10,
+        "pack_price_vnd": 20000,
+        "cycle": "monthly",
+        "days": 15,
+        "period_days": 30,
+        "product": "digital_workspace",
+    },
+    R.QUOTE_ADDON_NEW_PERIOD: {
+        "kind": "storage",
+        "amount": 30,
+        "packs": 3,
+        "pack_size": 10,
+        "pack_price_vnd": 200000,
+        "cycle": "yearly",
+    },
     R.QUOTE_ADDON_CREDIT: {"kind": "storage", "amount": 30, "days": 15, "period_days": 30},
     R.QUOTE_CREDIT_KEPT_UNTIL_RENEWAL: {"product": "digital_workspace", "period_end_date": DATE},
     R.QUOTE_PACKS_ROUNDED_UP: {"kind": "storage", "requested": 25, "amount": 30, "pack_size": 10},
@@ -124,8 +214,11 @@ SAMPLE_PARAMS = {
     R.RETENTION_CAPACITY: {"kind": "storage", "amount": 70, "due_date": DATE},
     R.RETENTION_FEATURE_DATA: {"feature": "gantt", "due_date": DATE},
     "BILLING_ERROR": {},
-    "CATALOG_INVALID": {"file": "/etc/billing/catalog.yaml", "entry": "change_rules[4] (id: addon_yearly)",
-                        "problem": "unknown fact 'moon_phase'"},
+    "CATALOG_INVALID": {
+        "file": "/etc/billing/catalog.yaml",
+        "entry": "change_rules[4] (id: addon_yearly)",
+        "problem": "unknown fact 'moon_phase'",
+    },
     "INVALID_REQUEST": {},
     "UNKNOWN_PRODUCT": {"product": "crm", "products": ["digital_workspace", "operations_workflow", "app_builder"]},
     "UNKNOWN_TIER": {"tier": "gold", "tiers": ["free", "starter", "standard", "premium"]},
@@ -143,12 +236,25 @@ SAMPLE_PARAMS = {
     "CONCURRENT_UPDATE": {"workspace_id": "demo-monthly"},
     "PAYMENT_CONFIG_MISSING": {"missing": ["VNPAY_TMN_CODE", "VNPAY_HASH_SECRET"]},
     "ORDER_NOT_PENDING": {"order_ref": "DEMO1", "status": "paid"},
-    "PENDING_ORDER_DIFFERS": {"order_ref": "DEMO1", "product": "digital_workspace", "tier": "standard",
-                              "cycle": "monthly", "seats": 5, "amount_vnd": 600000,
-                              "expires_at": "2026-11-26T09:15:00+00:00", "requested_tier": "standard",
-                              "requested_cycle": "yearly", "requested_seats": 5},
-    "REFUND_DUE": {"order_ref": "DEMO1", "status": "cancelled", "amount_vnd": 600000,
-                   "paid_at": "2026-11-26T09:20:00+00:00", "transaction_no": "15000001"},
+    "PENDING_ORDER_DIFFERS": {
+        "order_ref": "DEMO1",
+        "product": "digital_workspace",
+        "tier": "standard",
+        "cycle": "monthly",
+        "seats": 5,
+        "amount_vnd": 600000,
+        "expires_at": "2026-11-26T09:15:00+00:00",
+        "requested_tier": "standard",
+        "requested_cycle": "yearly",
+        "requested_seats": 5,
+    },
+    "REFUND_DUE": {
+        "order_ref": "DEMO1",
+        "status": "cancelled",
+        "amount_vnd": 600000,
+        "paid_at": "2026-11-26T09:20:00+00:00",
+        "transaction_no": "15000001",
+    },
     "VNPAY_RC_UNKNOWN": {"response_code": "42"},
 }
 SAMPLE_PARAMS.update({f"VNPAY_RC_{code}": {} for code in VNPAY_RESPONSE_CODES})
@@ -226,8 +332,9 @@ def test_names_dates_and_money_are_localised(catalog):
     assert saving == "Chọn Hàng năm tiết kiệm 1.200.000 ₫ mỗi năm cho 5 người dùng."
     pending = render(R.PAYMENT_PENDING, SAMPLE_PARAMS[R.PAYMENT_PENDING], "vi", catalog)
     assert "16:20 26/11/2026" in pending  # the order's expiry in Vietnam time
-    assert "5.000" in render(R.CAPACITY_WILL_BE_REMOVED, {"kind": "automation_runs", "amount": 5000, "due_date": DATE},
-                             "vi", catalog)
+    assert "5.000" in render(
+        R.CAPACITY_WILL_BE_REMOVED, {"kind": "automation_runs", "amount": 5000, "due_date": DATE}, "vi", catalog
+    )
 
 
 def test_unknown_language_falls_back_to_vietnamese(catalog):
@@ -240,8 +347,14 @@ def test_unknown_language_falls_back_to_vietnamese(catalog):
 
 def test_article_vocabulary_is_used():
     every_vi = " ".join(entry["vi"] for entry in MESSAGES.values())
-    for phrase in ("Gói gia hạn tiếp theo", "Thiết lập hệ thống > Đăng ký & Thanh toán", "Hàng năm",
-                   "Dung lượng mở rộng", "từ cũ đến mới", "Gia hạn thủ công"):
+    for phrase in (
+        "Gói gia hạn tiếp theo",
+        "Thiết lập hệ thống > Đăng ký & Thanh toán",
+        "Hàng năm",
+        "Dung lượng mở rộng",
+        "từ cũ đến mới",
+        "Gia hạn thủ công",
+    ):
         assert phrase in every_vi, phrase
 
 

@@ -1,5 +1,6 @@
 """The SQLAlchemy adapter stores whole Workspace aggregates faithfully, all or nothing, and refuses
 the later of two concurrent writes; the Alembic migration builds exactly the ORM's schema."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -13,6 +14,7 @@ from billing_core.adapters.unit_of_work import (
     database_url,
     get_engine,
 )
+from billing_core.domain.errors import BillingError, ConcurrentUpdateError
 from billing_core.domain.model import (
     AuditEntry,
     CapacityPurchase,
@@ -29,7 +31,6 @@ from billing_core.domain.model import (
     Subscription,
     Workspace,
 )
-from billing_core.domain.errors import BillingError, ConcurrentUpdateError
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
 HANOI = timezone(timedelta(hours=7))
@@ -42,28 +43,56 @@ def full_workspace(workspace_id: str = "ws-full") -> Workspace:
         name="Công ty Hoa Sen",
         created_at=NOW - timedelta(days=200),
         subscriptions=[
-            Subscription("digital_workspace", "standard", Status.ACTIVE, 10, NOW - timedelta(days=100),
-                         NOW + timedelta(days=265), Cycle.YEARLY, RenewalMode.AUTO),
-            Subscription("app_builder", "starter", Status.TRIAL, 10, NOW - timedelta(days=3),
-                         NOW + timedelta(days=27)),
+            Subscription(
+                "digital_workspace",
+                "standard",
+                Status.ACTIVE,
+                10,
+                NOW - timedelta(days=100),
+                NOW + timedelta(days=265),
+                Cycle.YEARLY,
+                RenewalMode.AUTO,
+            ),
+            Subscription("app_builder", "starter", Status.TRIAL, 10, NOW - timedelta(days=3), NOW + timedelta(days=27)),
         ],
         capacity=[
             CapacityPurchase("storage", 50, NOW - timedelta(days=100)),
             CapacityPurchase("automation_runs", 5000, NOW - timedelta(days=10)),
         ],
         scheduled_changes=[
-            ScheduledChange("digital_workspace", "starter", Cycle.YEARLY, 10, NOW + timedelta(days=265),
-                            "Giá cao quá", NOW),
+            ScheduledChange(
+                "digital_workspace", "starter", Cycle.YEARLY, 10, NOW + timedelta(days=265), "Giá cao quá", NOW
+            ),
         ],
         orders=[
-            Order("CLK20261126A1", OrderKind.UPGRADE, "digital_workspace", "premium", Cycle.YEARLY, 10,
-                  {"storage": 20, "docs": 100}, 12_345_000_000, OrderStatus.PAID, NOW - timedelta(hours=2),
-                  NOW - timedelta(hours=1, minutes=45), RenewalMode.AUTO, "00", "14123456",
-                  NOW - timedelta(hours=1, minutes=50)),
+            Order(
+                "CLK20261126A1",
+                OrderKind.UPGRADE,
+                "digital_workspace",
+                "premium",
+                Cycle.YEARLY,
+                10,
+                {"storage": 20, "docs": 100},
+                12_345_000_000,
+                OrderStatus.PAID,
+                NOW - timedelta(hours=2),
+                NOW - timedelta(hours=1, minutes=45),
+                RenewalMode.AUTO,
+                "00",
+                "14123456",
+                NOW - timedelta(hours=1, minutes=50),
+            ),
         ],
         retention_tasks=[
-            RetentionTask(RetentionKind.CAPACITY, "storage", 30, NOW + timedelta(days=7),
-                          RetentionStatus.PENDING, NOW, "downgrade digital_workspace standard->starter"),
+            RetentionTask(
+                RetentionKind.CAPACITY,
+                "storage",
+                30,
+                NOW + timedelta(days=7),
+                RetentionStatus.PENDING,
+                NOW,
+                "downgrade digital_workspace standard->starter",
+            ),
         ],
     )
 
@@ -100,7 +129,7 @@ def test_a_whole_workspace_comes_back_equal(any_uow):
 def full_workspace_with_ids(loaded: Workspace) -> Workspace:
     expected = full_workspace()
     for part in ("subscriptions", "capacity", "scheduled_changes", "orders", "retention_tasks"):
-        for mine, theirs in zip(getattr(expected, part), getattr(loaded, part)):
+        for mine, theirs in zip(getattr(expected, part), getattr(loaded, part), strict=True):
             assert theirs.id is not None
             mine.id = theirs.id
     return expected

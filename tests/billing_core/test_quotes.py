@@ -1,4 +1,5 @@
 """Quotes: day-based proration in integer VND, new periods, add-ons, savings of paying yearly."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -8,8 +9,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing_core.domain.catalog import DEFAULT_CATALOG_PATH, load_catalog
 from billing_core.domain import reasons as R
+from billing_core.domain.catalog import DEFAULT_CATALOG_PATH, load_catalog
 from billing_core.domain.model import Cycle, Status, Subscription
 from billing_core.domain.quotes import add_months, quote
 from billing_core.domain.rules import ChangeRequest, decide
@@ -64,7 +65,8 @@ def test_stripe_example_in_vnd(tmp_path):
     result = quote(catalog, ws, ChangeRequest(DW, "standard"), now)
     assert result.total_vnd == 50000
     assert [(line.code, line.amount_vnd) for line in result.lines] == [
-        (R.QUOTE_PLAN_PRORATED, 100000), (R.QUOTE_PRORATION_CREDIT, -50000),
+        (R.QUOTE_PLAN_PRORATED, 100000),
+        (R.QUOTE_PRORATION_CREDIT, -50000),
     ]
     assert result.lines[0].params["days"] == 15 and result.lines[0].params["period_days"] == 30
     assert (result.period_start, result.period_end) == (now, datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
@@ -95,7 +97,8 @@ def test_switch_to_yearly_starts_a_new_period_with_credit(catalog):
     result = quote(catalog, ws, ChangeRequest(DW, "starter", "yearly"), NOW)
     credit = 5 * 60000 * remaining // period_days
     assert [(line.code, line.amount_vnd) for line in result.lines] == [
-        (R.QUOTE_PLAN, 5 * 600000), (R.QUOTE_PRORATION_CREDIT, -credit),
+        (R.QUOTE_PLAN, 5 * 600000),
+        (R.QUOTE_PRORATION_CREDIT, -credit),
     ]
     assert result.total_vnd == 5 * 600000 - credit
     assert (result.period_start, result.period_end) == (NOW, add_months(NOW, 12))
@@ -194,17 +197,23 @@ TIERS = ["free", "starter", "standard", "premium"]
 
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(
-    from_tier=st.sampled_from(TIERS[1:]), from_cycle=st.sampled_from(["monthly", "yearly"]),
-    seats=st.integers(1, 300), days_ago=st.integers(0, 364),
-    to_tier=st.sampled_from(TIERS), to_cycle=st.sampled_from([None, "monthly", "yearly"]),
+    from_tier=st.sampled_from(TIERS[1:]),
+    from_cycle=st.sampled_from(["monthly", "yearly"]),
+    seats=st.integers(1, 300),
+    days_ago=st.integers(0, 364),
+    to_tier=st.sampled_from(TIERS),
+    to_cycle=st.sampled_from([None, "monthly", "yearly"]),
     to_seats=st.one_of(st.none(), st.integers(1, 300)),
     storage=st.one_of(st.none(), st.integers(1, 300)),
 )
-def test_totals_are_whole_vnd_and_never_negative(from_tier, from_cycle, seats, days_ago, to_tier, to_cycle,
-                                                 to_seats, storage):
+def test_totals_are_whole_vnd_and_never_negative(
+    from_tier, from_cycle, seats, days_ago, to_tier, to_cycle, to_seats, storage
+):
     catalog = load_catalog()
     ws = f.workspace()
-    sub = f.paid(ws, DW, from_tier, from_cycle, seats=seats, started_days_ago=days_ago % (28 if from_cycle == "monthly" else 364))
+    sub = f.paid(
+        ws, DW, from_tier, from_cycle, seats=seats, started_days_ago=days_ago % (28 if from_cycle == "monthly" else 364)
+    )
     addons = {"storage": storage} if storage else {}
     result = quote(catalog, ws, ChangeRequest(DW, to_tier, to_cycle, to_seats, addons), NOW)
     assert isinstance(result.total_vnd, int) and result.total_vnd >= 0

@@ -1,4 +1,5 @@
 """Retention after a downgrade: what goes, how much, when; oldest purchases first; idempotent job."""
+
 from __future__ import annotations
 
 import copy
@@ -27,11 +28,13 @@ def test_downgrade_removes_capacity_excess_and_locked_feature_data(catalog):
     f.capacity(ws, "storage", 200, 3)  # 270 GB extra; Starter carries at most 200
     effective = ws.subscription(DW).period_end
     tasks = tasks_for_change(catalog, ws, DW, "standard", "starter", effective, NOW)
-    assert summary(tasks) == sorted([
-        ("capacity", "storage", 70, effective + timedelta(days=7)),
-        ("feature_data", "reports", 0, effective + timedelta(days=90)),
-        ("feature_data", "gantt", 0, effective + timedelta(days=90)),
-    ])
+    assert summary(tasks) == sorted(
+        [
+            ("capacity", "storage", 70, effective + timedelta(days=7)),
+            ("feature_data", "reports", 0, effective + timedelta(days=90)),
+            ("feature_data", "gantt", 0, effective + timedelta(days=90)),
+        ]
+    )
     assert all(t.status is RetentionStatus.PENDING and t.created_at == NOW for t in tasks)
     assert ws.retention_tasks == [], "computing tasks does not add them"
 

@@ -1,5 +1,6 @@
 """Use cases over a unit of work: every change is decided by the domain, stored with one audit
 entry, or refused with a typed error that writes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -8,14 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from billing_core.domain.messages import render_error
-from billing_core.domain.catalog import load_catalog
-from billing_core.domain import errors
-from billing_core.service_layer import services
 from billing_core.adapters.orm import metadata
 from billing_core.adapters.unit_of_work import FakeUnitOfWork, SqlAlchemyUnitOfWork, get_engine
-from billing_core.service_layer.demo import seed_demo
+from billing_core.domain import errors
 from billing_core.domain import reasons as R
+from billing_core.domain.catalog import load_catalog
+from billing_core.domain.messages import render_error
 from billing_core.domain.model import (
     Cycle,
     Effective,
@@ -28,6 +27,8 @@ from billing_core.domain.model import (
 )
 from billing_core.domain.quotes import add_months
 from billing_core.domain.rules import ChangeRequest
+from billing_core.service_layer import services
+from billing_core.service_layer.demo import seed_demo
 from tests.billing_core import factories as f
 from tests.billing_core.factories import AB, DW, NOW, OW
 
@@ -71,7 +72,9 @@ def test_check_change_answers_without_writing(uow):
 
 
 def test_quote_only_for_an_allowed_change(uow):
-    decision, quote = services.quote_change(uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"storage": 25}), NOW)
+    decision, quote = services.quote_change(
+        uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"storage": 25}), NOW
+    )
     assert decision.allowed and quote is not None
     assert quote.total_vnd > 0 and quote.target.addons == {"storage": 30}
     decision, quote = services.quote_change(uow, "demo-monthly", ChangeRequest(AB, "standard", cycle="yearly"), NOW)
@@ -261,14 +264,27 @@ def test_a_paid_renewal_order_is_recorded(uow):
     with uow:
         ws = uow.workspaces.get("demo-monthly")
         sub = ws.subscription(DW)
-        ws.orders.append(Order(
-            txn_ref="RENEW1", kind=OrderKind.RENEWAL, product=DW, tier="starter", cycle=Cycle.MONTHLY, seats=5,
-            addons={}, amount_vnd=300_000, status=OrderStatus.PAID, created_at=sub.period_end - timedelta(days=2),
-            expires_at=sub.period_end, paid_at=sub.period_end - timedelta(days=2),
-        ))
+        ws.orders.append(
+            Order(
+                txn_ref="RENEW1",
+                kind=OrderKind.RENEWAL,
+                product=DW,
+                tier="starter",
+                cycle=Cycle.MONTHLY,
+                seats=5,
+                addons={},
+                amount_vnd=300_000,
+                status=OrderStatus.PAID,
+                created_at=sub.period_end - timedelta(days=2),
+                expires_at=sub.period_end,
+                paid_at=sub.period_end - timedelta(days=2),
+            )
+        )
         ws.touch()
         uow.commit()
-    records = [r for r in services.renew_due(uow, sub.period_end + timedelta(hours=1)) if r["workspace_id"] == "demo-monthly"]
+    records = [
+        r for r in services.renew_due(uow, sub.period_end + timedelta(hours=1)) if r["workspace_id"] == "demo-monthly"
+    ]
     assert [(r["renewal_paid"], r["renewal_order"]) for r in records] == [(True, "RENEW1")]
 
 
@@ -305,8 +321,10 @@ def test_run_jobs_is_idempotent(uow):
 
 # --- summary ------------------------------------------------------------------------------------
 def test_workspace_summary_of_the_demo_workspaces(uow):
-    summaries = {ws: services.workspace_summary(uow, ws, NOW) for ws in ("demo-trial", "demo-yearly",
-                                                                         "demo-pending-payment", "demo-free")}
+    summaries = {
+        ws: services.workspace_summary(uow, ws, NOW)
+        for ws in ("demo-trial", "demo-yearly", "demo-pending-payment", "demo-free")
+    }
     for summary in summaries.values():
         assert json.loads(json.dumps(summary)) == summary
     [trial] = summaries["demo-trial"]["subscriptions"]
@@ -315,8 +333,12 @@ def test_workspace_summary_of_the_demo_workspaces(uow):
     assert [s["product"] for s in yearly["subscriptions"]] == [DW, OW, AB]
     assert {c["kind"]: c["extra_total"] for c in yearly["capacity"]} == {"storage": 70, "automation_runs": 5000}
     dw = yearly["subscriptions"][0]
-    assert dw["next_renewal_plan"] == {"tier": "standard", "cycle": "yearly", "seats": 10,
-                                       "effective_at": dw["period_end"]}
+    assert dw["next_renewal_plan"] == {
+        "tier": "standard",
+        "cycle": "yearly",
+        "seats": 10,
+        "effective_at": dw["period_end"],
+    }
     [order] = summaries["demo-pending-payment"]["pending_orders"]
     assert (order["product"], order["tier"], order["amount_vnd"] > 0) == (DW, "standard", True)
     assert summaries["demo-free"]["subscriptions"][0]["next_renewal_at"] is None
@@ -337,30 +359,54 @@ def test_bad_calls_leave_the_database_unchanged(database_url):
     before = snapshot(database_url)
     bad_calls = [
         (lambda: services.check_change(uow, "nope", ChangeRequest(DW, "standard"), NOW), errors.WorkspaceNotFoundError),
-        (lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest("dw", "standard"), NOW), errors.UnknownProductError),
+        (
+            lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest("dw", "standard"), NOW),
+            errors.UnknownProductError,
+        ),
         (lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "gold"), NOW), errors.UnknownTierError),
-        (lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", cycle="weekly"), NOW),
-         errors.UnknownCycleError),
-        (lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", seats=0), NOW),
-         errors.InvalidSeatsError),
-        (lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", seats=10**9), NOW),
-         errors.InvalidSeatsError),
-        (lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"storage": -5}), NOW),
-         errors.InvalidCapacityAmountError),
-        (lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"disk": 5}), NOW),
-         errors.UnknownCapacityKindError),
-        (lambda: services.apply_upgrade(uow, "demo-yearly", ChangeRequest(DW, "starter"), NOW), errors.ChangeNotAllowedError),
-        (lambda: services.schedule_downgrade(uow, "demo-yearly", ChangeRequest(DW, "starter"), "", True, NOW),
-         errors.SurveyAnswerRequiredError),
-        (lambda: services.schedule_downgrade(uow, "demo-yearly", ChangeRequest(DW, "starter"), "x", False, NOW),
-         errors.ConfirmationRequiredError),
+        (
+            lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", cycle="weekly"), NOW),
+            errors.UnknownCycleError,
+        ),
+        (
+            lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", seats=0), NOW),
+            errors.InvalidSeatsError,
+        ),
+        (
+            lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", seats=10**9), NOW),
+            errors.InvalidSeatsError,
+        ),
+        (
+            lambda: services.apply_upgrade(
+                uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"storage": -5}), NOW
+            ),
+            errors.InvalidCapacityAmountError,
+        ),
+        (
+            lambda: services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"disk": 5}), NOW),
+            errors.UnknownCapacityKindError,
+        ),
+        (
+            lambda: services.apply_upgrade(uow, "demo-yearly", ChangeRequest(DW, "starter"), NOW),
+            errors.ChangeNotAllowedError,
+        ),
+        (
+            lambda: services.schedule_downgrade(uow, "demo-yearly", ChangeRequest(DW, "starter"), "", True, NOW),
+            errors.SurveyAnswerRequiredError,
+        ),
+        (
+            lambda: services.schedule_downgrade(uow, "demo-yearly", ChangeRequest(DW, "starter"), "x", False, NOW),
+            errors.ConfirmationRequiredError,
+        ),
         (lambda: services.cancel_scheduled_change(uow, "demo-monthly", DW, NOW), errors.NoScheduledChangeError),
         (lambda: services.cancel_scheduled_change(uow, "demo-monthly", "nope", NOW), errors.UnknownProductError),
     ]
     for call, expected in bad_calls:
         with pytest.raises(expected) as raised:
             call()
-        assert render_error(raised.value, "vi", load_catalog()) != raised.value.code and render_error(raised.value, "en", load_catalog())
+        assert render_error(raised.value, "vi", load_catalog()) != raised.value.code and render_error(
+            raised.value, "en", load_catalog()
+        )
     assert snapshot(database_url) == before
 
 
@@ -368,8 +414,9 @@ def test_use_cases_on_a_real_database(database_url):
     """The same flow as above, through SQLAlchemy: upgrade, schedule, replace, renew, retention."""
     uow = SqlAlchemyUnitOfWork(database_url)
     seed_demo(uow, NOW)
-    services.apply_upgrade(uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"storage": 300}), NOW,
-                           actor="agent:" + "x" * 500)  # longer than the column: kept, cut to fit
+    services.apply_upgrade(
+        uow, "demo-monthly", ChangeRequest(DW, "standard", addons={"storage": 300}), NOW, actor="agent:" + "x" * 500
+    )  # longer than the column: kept, cut to fit
     services.schedule_downgrade(uow, "demo-monthly", ChangeRequest(DW, "starter"), "Giá cao " * 1000, True, NOW)
     services.schedule_downgrade(uow, "demo-monthly", ChangeRequest(DW, "starter", seats=3), "Giá cao", True, NOW)
     stored = load(uow, "demo-monthly")
@@ -380,7 +427,14 @@ def test_use_cases_on_a_real_database(database_url):
     assert (stored.subscription(DW).tier, stored.subscription(DW).seats) == ("starter", 3)
     assert stored.capacity_total("storage") == 200  # Starter's limit; 100 GB removed
     actions = [e.action for e in audit(uow, "demo-monthly")]
-    assert actions == ["demo_seeded", "change_applied", "downgrade_scheduled", "downgrade_scheduled",
-                       "trial_expired", "renewed", "retention_executed"]  # feature data: 90 days
+    assert actions == [
+        "demo_seeded",
+        "change_applied",
+        "downgrade_scheduled",
+        "downgrade_scheduled",
+        "trial_expired",
+        "renewed",
+        "retention_executed",
+    ]  # feature data: 90 days
     versions = [e.detail["version"] for e in audit(uow, "demo-monthly")]
     assert versions == sorted(versions) and versions[-1] == stored.version
