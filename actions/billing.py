@@ -254,7 +254,7 @@ def render_quote(quote, lang: str) -> Dict[str, str]:
 
 def render_retention_item(item, lang: str) -> str:
     """One line of the retention preview ("RETENTION_CAPACITY" / "RETENTION_FEATURE_DATA")."""
-    kind = str(getattr(item.kind, "value", item.kind))
+    kind = item.kind.value
     if kind == "capacity":
         return render("RETENTION_CAPACITY", {"kind": item.target, "amount": item.amount, "due_date": item.due_at}, lang)
     return render("RETENTION_FEATURE_DATA", {"feature": item.target, "due_date": item.due_at}, lang)

@@ -141,11 +141,7 @@ class ValidateCheckoutForm(PlanFormValidation):
         orders = billing.call(dispatcher, lang, bc.latest_orders, billing.unit_of_work(), workspace_id, limit=5)
         now = billing.utcnow()
         pending = next(
-            (
-                o
-                for o in orders
-                if str(getattr(o.status, "value", o.status)) == "pending" and as_datetime(o.expires_at) > now
-            ),
+            (o for o in orders if o.status is bc.OrderStatus.PENDING and as_datetime(o.expires_at) > now),
             None,
         )
         if pending is None:
@@ -205,7 +201,7 @@ class ValidateCheckoutForm(PlanFormValidation):
             else:
                 billing.utter_decision(dispatcher, decision, lang)
             return "blocked"
-        if decision.allowed and str(getattr(decision.outcome, "value", decision.outcome)) != "IMMEDIATE":
+        if decision.allowed and decision.outcome is not bc.Outcome.IMMEDIATE:
             billing.utter_decision(dispatcher, decision, lang)
             say(
                 dispatcher,
@@ -227,7 +223,7 @@ class ValidateCheckoutForm(PlanFormValidation):
                 (
                     o.renewal_mode
                     for o in billing.call(dispatcher, lang, bc.latest_orders, billing.unit_of_work(), workspace_id)
-                    if o.product == state["product"] and getattr(o.status, "value", o.status) == "pending"
+                    if o.product == state["product"] and o.status is bc.OrderStatus.PENDING
                 ),
                 "manual",
             )

@@ -108,7 +108,7 @@ def decision_for(dispatcher, lang: str, workspace_id: str, product: str, tier: s
 
 
 def is_immediate(decision) -> bool:
-    return str(getattr(decision.outcome, "value", decision.outcome)) == "IMMEDIATE"
+    return decision.outcome is bc.Outcome.IMMEDIATE
 
 
 def change_lines(decision, lang: str) -> List[str]:

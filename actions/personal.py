@@ -364,7 +364,7 @@ class ActionAnswerPaymentStatus(PersonalAnswer):
             say(dispatcher, lang, "utter_no_orders", workspace=asker.workspace_id)
             return []
         order = orders[0]
-        status = getattr(order.status, "value", order.status)
+        status = order.status.value
         common: Dict[str, Any] = {"txn_ref": order.txn_ref, "amount": billing.format_vnd(order.amount_vnd, lang)}
         if status == "paid":
             plan = f"{billing.product_name(order.product, lang)} {billing.tier_name(order.tier, lang)}"

@@ -45,7 +45,7 @@ def _first(tracker: Tracker, entity: str, canonical) -> Optional[str]:
 
 
 def _is_immediate(decision) -> bool:
-    return str(getattr(decision.outcome, "value", decision.outcome)) == "IMMEDIATE"
+    return decision.outcome is bc.Outcome.IMMEDIATE
 
 
 def implied_product(

@@ -45,6 +45,7 @@ _EXPORTS = {
     "format_date": "billing_core.domain.messages",
     "format_datetime": "billing_core.domain.messages",
     "format_vnd": "billing_core.domain.messages",
+    "join_list": "billing_core.domain.messages",
     "label": "billing_core.domain.messages",
     "render": "billing_core.domain.messages",
     "render_decision": "billing_core.domain.messages",
@@ -52,6 +53,7 @@ _EXPORTS = {
     "Cycle": "billing_core.domain.model",
     "OrderKind": "billing_core.domain.model",
     "OrderStatus": "billing_core.domain.model",
+    "Outcome": "billing_core.domain.model",
     "RenewalMode": "billing_core.domain.model",
     "Quote": "billing_core.domain.quotes",
     "ChangeRequest": "billing_core.domain.rules",
@@ -97,6 +99,7 @@ __all__ = [
     "FakeUnitOfWork",
     "OrderKind",
     "OrderStatus",
+    "Outcome",
     "Quote",
     "RenewalMode",
     "SqlAlchemyUnitOfWork",
@@ -121,6 +124,7 @@ __all__ = [
     "get_engine",
     "handle_ipn",
     "ipn_answer",
+    "join_list",
     "jsonable",
     "label",
     "latest_orders",
@@ -176,12 +180,13 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         format_date,
         format_datetime,
         format_vnd,
+        join_list,
         label,
         render,
         render_decision,
         render_error,
     )
-    from billing_core.domain.model import Cycle, OrderKind, OrderStatus, RenewalMode
+    from billing_core.domain.model import Cycle, OrderKind, OrderStatus, Outcome, RenewalMode
     from billing_core.domain.quotes import Quote
     from billing_core.domain.rules import ChangeRequest, Decision, decide
     from billing_core.service_layer.common import jsonable

@@ -26,16 +26,14 @@ from typing import Any
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from billing_core import ChangeRequest, Cycle
+from billing_core import ChangeRequest, Cycle, join_list, load_catalog
 from helpdesk import conversation_store
 from webapp import agent_data, auth
 from webapp.page_templates import page
 from webapp.runtime import run_blocking
 
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-PRODUCTS = ("digital_workspace", "operations_workflow", "app_builder")
-TIERS = ("free", "starter", "standard", "premium")
-CYCLES = ("monthly", "yearly")
+CYCLES = tuple(cycle.value for cycle in Cycle)
 MAX_NOTE_LENGTH = 500
 MAX_REPLY_LENGTH = 2000
 HANDOFF_ERRORS = {
@@ -100,12 +98,13 @@ def create_blueprint(settings: Any = None) -> Blueprint:
         note = body.get("note") or ""
         if not isinstance(workspace_id, str) or not WORKSPACE_ID.match(workspace_id):
             return _bad("bad_workspace_id", "Mã không gian làm việc không hợp lệ.")
-        if product not in PRODUCTS:
-            return _bad(
-                "bad_product", "Chọn gói giải pháp: Không gian làm việc số, Quy trình vận hành hoặc Xây dựng ứng dụng."
-            )
-        if tier not in TIERS:
-            return _bad("bad_tier", "Chọn gói đích: Free, Starter, Standard hoặc Premium.")
+        catalog = load_catalog()  # keys and names come from the catalog (a new product or tier needs no code)
+        if not isinstance(product, str) or product not in catalog.products:
+            names = [catalog.product_name(key, "vi") for key in catalog.products]
+            return _bad("bad_product", f"Chọn gói giải pháp: {join_list(names, 'vi', choice=True)}.")
+        if not isinstance(tier, str) or tier not in catalog.tiers:
+            names = [catalog.tier_name(key, "vi") for key in catalog.tiers]
+            return _bad("bad_tier", f"Chọn gói đích: {join_list(names, 'vi', choice=True)}.")
         if cycle is not None and cycle not in CYCLES:
             return _bad("bad_cycle", "Chu kỳ thanh toán phải là theo tháng hoặc theo năm.")
         if seen not in SYMPTOMS:

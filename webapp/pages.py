@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+import billing_core as bc
+
 
 def esc(value: Any) -> str:
     """HTML-escape anything (quotes included), so user-provided text can never become markup."""
@@ -53,8 +55,8 @@ def page(title: str, body_html: str, lang: str = "vi", refresh_seconds: int = 0,
 
 
 def format_vnd(amount: Any) -> str:
-    """1250000 -> "1.250.000 ₫" (Vietnamese thousands separator)."""
+    """1250000 -> "1.250.000 ₫": billing_core's one money formatter, escaped for a page."""
     try:
-        return f"{int(amount):,}".replace(",", ".") + " ₫"
+        return esc(bc.format_vnd(int(amount), "vi"))
     except (TypeError, ValueError):
         return esc(amount)

@@ -820,3 +820,8 @@ def render_both(
 def render_error(error: "BillingError", lang: str = "vi", catalog: Optional["Catalog"] = None) -> str:
     """The text of a ``BillingError`` (its ``code`` and ``params``) in ``lang``."""
     return render(error.code, error.params, lang, catalog)
+
+
+def join_list(items: Iterable[str], lang: str = "vi", choice: bool = False) -> str:
+    """Names in a sentence: "A, B và C"; ``choice`` for a list to pick from: "A, B hoặc C"."""
+    return _join(items, normalize_lang(lang), choice=choice)
