@@ -34,6 +34,9 @@ ROLES = identity.ROLES
 
 @dataclass(frozen=True)
 class Caller:
+    """Who calls the web app: from a bearer token (helpdesk.identity.Identity, verified) or from
+    the demo session cookie, which has no token behind it and may have no workspace (an agent)."""
+
     sub: str
     workspace_id: Optional[str]
     role: str
