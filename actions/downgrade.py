@@ -348,10 +348,9 @@ class AskDowngradeAck(AskFormQuestion):
 
     async def run(self, dispatcher, tracker, domain):
         lang = language_of(tracker)
-        decided = decision_or_stop(dispatcher, tracker, lang)
-        if isinstance(decided, list):
-            return decided
-        decision = decided
+        decision = decision_or_stop(dispatcher, tracker, lang)
+        if isinstance(decision, list):  # the form stops: the customer has been told why
+            return decision
         product = tracker.get_slot("product")
         catalog = billing.catalog()
         kinds = [k for k in catalog.capacity.values() if k.product == product]
@@ -378,10 +377,9 @@ class AskDowngradeConfirmed(AskFormQuestion):
 
     async def run(self, dispatcher, tracker, domain):
         lang = language_of(tracker)
-        decided = decision_or_stop(dispatcher, tracker, lang)
-        if isinstance(decided, list):
-            return decided
-        decision = decided
+        decision = decision_or_stop(dispatcher, tracker, lang)
+        if isinstance(decision, list):  # the form stops: the customer has been told why
+            return decision
         product, tier = tracker.get_slot("product"), tracker.get_slot("tier")
         target = decision.target
         when = (

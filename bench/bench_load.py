@@ -39,31 +39,16 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 import prodstack  # noqa: E402
-from profiles import children, cpu_seconds, tree_of  # noqa: E402  (bench/: the process-tree readers)
+from profiles import (  # noqa: E402  (bench/: what the load benchmarks share)
+    ARTICLE_QUESTIONS,
+    PERSONAL_QUESTIONS,
+    children,
+    cpu_seconds,
+    tree_of,
+)
 
 from helpdesk.stack import free_ports  # noqa: E402
 
-# What customers ask (taken from the help article's topics; with and without diacritics, English).
-ARTICLE_QUESTIONS = [
-    "Làm sao để nâng cấp gói?",
-    "huong dan toi nang cap goi giai phap",
-    "Các bước hạ gói như thế nào?",
-    "How do I downgrade my plan?",
-    "Dung lượng mở rộng là gì, mua thế nào?",
-    "Chu kỳ thanh toán theo năm khác gì theo tháng?",
-    "Dùng thử được bao nhiêu ngày?",
-    "Dữ liệu của tôi sẽ ra sao khi hạ gói?",
-    "Thanh toán qua VNPAY thế nào?",
-    "can I pay yearly?",
-]
-PERSONAL_QUESTIONS = [
-    "Gói gia hạn tiếp theo của tôi là gì?",
-    "Tôi có thể chuyển về bản Free không?",
-    "Tôi còn bao nhiêu ngày dùng thử?",
-    "Gói hiện tại của tôi là gì?",
-    "what is my next renewal plan?",
-    "Nếu hạ gói thì dữ liệu nào bị xóa và khi nào?",
-]
 CHECKOUT_STARTS = [
     "Tôi muốn nâng cấp App Builder lên Standard theo năm cho 10 người với 50 GB",
     "Nâng cấp Không gian làm việc số lên Premium cho tôi",

@@ -42,7 +42,15 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchstats import percentile  # noqa: E402
-from profiles import Running, cpu_by_component, rss_by_component, start_embedded, start_prod  # noqa: E402
+from profiles import (  # noqa: E402
+    ARTICLE_QUESTIONS,
+    PERSONAL_QUESTIONS,
+    Running,
+    cpu_by_component,
+    rss_by_component,
+    start_embedded,
+    start_prod,
+)
 
 THINK, JITTER = 10.0, 0.30
 P95_LIMIT = 1.0
@@ -50,27 +58,8 @@ TIMEOUT = 10.0
 GOALS = {"embedded": 250, "production, 1 Rasa server": None, "production, 2 Rasa servers": 500}
 RASA_MEMORY_GOAL = 1024  # MB per Rasa server
 
-ARTICLE = [
-    "Làm sao để nâng cấp gói?",
-    "huong dan toi nang cap goi giai phap",
-    "Các bước hạ gói như thế nào?",
-    "How do I downgrade my plan?",
-    "Dung lượng mở rộng là gì, mua thế nào?",
-    "Chu kỳ thanh toán theo năm khác gì theo tháng?",
-    "Dùng thử được bao nhiêu ngày?",
-    "Dữ liệu của tôi sẽ ra sao khi hạ gói?",
-    "Thanh toán qua VNPAY thế nào?",
-    "can I pay yearly?",
-    "cam on",
-]
-PERSONAL = [
-    "Gói gia hạn tiếp theo của tôi là gì?",
-    "Tôi có thể chuyển về bản Free không?",
-    "Tôi còn bao nhiêu ngày dùng thử?",
-    "Gói hiện tại của tôi là gì?",
-    "what is my next renewal plan?",
-    "Nếu hạ gói thì dữ liệu nào bị xóa và khi nào?",
-]
+ARTICLE = [*ARTICLE_QUESTIONS, "cam on"]
+PERSONAL = PERSONAL_QUESTIONS
 CHECKOUT = [
     ["Tôi muốn nâng cấp App Builder lên Standard theo năm cho 10 người với 50 GB", "thủ công", "không"],
     ["Nâng cấp Không gian làm việc số lên Premium cho tôi", "thủ công", "không"],

@@ -43,6 +43,29 @@ class Running:
     extra_urls: Dict[str, str] = field(default_factory=dict)
 
 
+# What customers ask (taken from the help article's topics; with and without diacritics, English).
+ARTICLE_QUESTIONS = [
+    "Làm sao để nâng cấp gói?",
+    "huong dan toi nang cap goi giai phap",
+    "Các bước hạ gói như thế nào?",
+    "How do I downgrade my plan?",
+    "Dung lượng mở rộng là gì, mua thế nào?",
+    "Chu kỳ thanh toán theo năm khác gì theo tháng?",
+    "Dùng thử được bao nhiêu ngày?",
+    "Dữ liệu của tôi sẽ ra sao khi hạ gói?",
+    "Thanh toán qua VNPAY thế nào?",
+    "can I pay yearly?",
+]
+PERSONAL_QUESTIONS = [
+    "Gói gia hạn tiếp theo của tôi là gì?",
+    "Tôi có thể chuyển về bản Free không?",
+    "Tôi còn bao nhiêu ngày dùng thử?",
+    "Gói hiện tại của tôi là gì?",
+    "what is my next renewal plan?",
+    "Nếu hạ gói thì dữ liệu nào bị xóa và khi nào?",
+]
+
+
 def _tokens(secret: str) -> Callable[[str], str]:
     cache: Dict[str, str] = {}
 
