@@ -1,5 +1,6 @@
 """The compiled-once reply validation accepts and refuses exactly what Rasa's own does; the event
-type table resolves every event type name to the class Rasa's own walk finds."""
+type table resolves every event type name to the class Rasa's own walk finds; a DIET model loaded
+without Rasa's training step predicts exactly as one loaded Rasa's way."""
 
 from __future__ import annotations
 
@@ -51,9 +52,11 @@ def test_invalid_replies_fail_with_rasas_message(reply):
 
 def test_loading_the_components_installs_the_event_type_table_and_states_cache():
     from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.tensorflow.models import RasaModel
 
     assert Event.resolve_by_type is rasa_speedups.resolve_by_type
     assert DialogueStateTracker.past_states is rasa_speedups.past_states
+    assert RasaModel.__dict__["load"].__func__ is rasa_speedups.load_for_prediction
 
 
 def test_every_event_type_resolves_to_the_class_rasa_finds():
@@ -144,3 +147,69 @@ def test_past_states_of_a_copy_and_of_different_arguments_are_their_own():
     earlier = tracker.travel_back_in_time(tracker.events[8].timestamp)
     assert earlier.past_states(domain) == rasa_speedups.RASA_PAST_STATES(earlier, domain)
     assert len(earlier.past_states(domain)) < len(with_slots)
+
+
+LOAD_BOTH_WAYS = r"""
+import asyncio, json, sys
+from rasa.core.agent import Agent
+from rasa.utils.tensorflow.models import RasaModel
+import helpdesk.nlu_components  # noqa: F401  (imported by the model's graph: installs ours on import)
+from helpdesk import rasa_speedups
+
+texts = json.loads(sys.argv[2])
+fits = []
+original_fit = RasaModel.fit
+RasaModel.fit = lambda self, *a, **k: fits.append(1) or original_fit(self, *a, **k)
+
+async def parse_all(agent):
+    return [await agent.parse_message(text) for text in texts]
+
+results = {}
+for way in ("rasa", "ours"):
+    rasa_speedups.install()
+    if way == "rasa":
+        RasaModel.load = classmethod(rasa_speedups.RASA_MODEL_LOAD)
+    fits.clear()
+    parsed = asyncio.run(parse_all(Agent.load(sys.argv[1])))
+    results[way] = {"fits": len(fits), "parsed": [
+        {"ranking": p["intent_ranking"], "entities": p["entities"]} for p in parsed]}
+print("RESULT" + json.dumps(results))
+"""
+
+
+def test_a_model_loaded_without_the_training_step_predicts_exactly_as_rasas_load(tmp_path):
+    """Intent rankings (every confidence) and entities, on texts of every kind, are identical
+    whichever way DIET's weights were built; only Rasa's way runs a training step."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from helpdesk.stack import MODEL, ROOT
+
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: `make test` trains it first (scripts/train_if_changed.sh)")
+    texts = [
+        "xin chao",
+        "tôi muốn nâng cấp App Builder lên Premium theo năm cho 12 người",
+        "ha goi khong gian lam viec so xuong starter dc ko",
+        "How many trial days do I have left?",
+        "mua them 50 GB",
+        "?",
+    ]
+    script = tmp_path / "load_both_ways.py"
+    script.write_text(LOAD_BOTH_WAYS)
+    done = subprocess.run(
+        [sys.executable, str(script), str(MODEL), json.dumps(texts)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
+    results = json.loads(line[len("RESULT") :])
+    assert results["rasa"]["fits"] >= 1 and results["ours"]["fits"] == 0
+    assert results["ours"]["parsed"] == results["rasa"]["parsed"]
+    assert any(p["entities"] for p in results["ours"]["parsed"])  # the texts do exercise entities
