@@ -12,6 +12,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import eval_conversations as runner  # noqa: E402
 
+from helpdesk.identity import issue_token, verify_claim  # noqa: E402
+from helpdesk.settings import HelpdeskSettings  # noqa: E402
 from helpdesk.text import detect_language, has_vietnamese_marks  # noqa: E402
 
 
@@ -113,3 +115,24 @@ def test_later_batches_are_multi_turn_and_all_batches_are_played():
     assert later and all(len(c["turns"]) > 1 for c in later)
     ids = [c["id"] for c in runner.load_conversations(None)]
     assert len(ids) == len(set(ids)) >= 200
+
+
+def test_the_runner_s_environment_is_one_the_servers_accept(tmp_path):
+    # The action server refused the runner's own secret once demo mode took the documented
+    # demo secret only: the whole set then failed to start.
+    env = runner.stack_environment(tmp_path)
+    settings = HelpdeskSettings.from_env(env)
+    assert settings.is_demo and settings.jwt_secret == runner.SECRET
+
+
+def test_a_logged_in_turn_reaches_the_actions_as_a_claim_for_its_conversation():
+    # The actions accept only the identity claim the channel puts in place of the token: a bare
+    # token in the metadata reads as anonymous, and every personal conversation would be measured so.
+    token = issue_token(sub="eval-user", workspace_id="demo-yearly", secret=runner.SECRET, minutes=30)
+    metadata = runner.channel_metadata(token, "eval-b3-c001")
+    assert "token" not in metadata
+    identity = verify_claim(metadata["identity"], "eval-b3-c001", runner.SECRET)
+    assert identity is not None and identity.workspace_id == "demo-yearly"
+    assert verify_claim(metadata["identity"], "eval-b3-c002", runner.SECRET) is None
+    assert verify_claim(token, "eval-b3-c001", runner.SECRET) is None
+    assert runner.channel_metadata(None, "eval-c007") == {}
