@@ -34,13 +34,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpdesk.identity import issue_token  # noqa: E402
+from helpdesk.identity import DEMO_SECRET, issue_token, verify_token  # noqa: E402
 from helpdesk.stack import free_port  # noqa: E402
 from helpdesk.text import fold  # noqa: E402
 
 FOLDER = ROOT / "tests" / "conversations"
 CONVERSATIONS = FOLDER / "blind_eval.yml"  # the first batch; later batches: blind_eval_<n>.yml
-SECRET = "eval-secret-for-the-conversation-run-only"
+SECRET = DEMO_SECRET  # the demo workspaces run in demo mode, which signs with the documented demo secret only
 CATEGORIES = ("personal", "english", "no_diacritics", "mixed")
 
 
@@ -119,6 +119,29 @@ def wait_for(url: str, timeout: float, process: subprocess.Popen) -> None:
     raise RuntimeError(f"action server not ready after {timeout:.0f} s")
 
 
+def stack_environment(folder: Path) -> Dict[str, str]:
+    """The environment of the action server (and of this process): demo mode, a throwaway database."""
+    return dict(
+        os.environ,
+        BILLING_DATABASE_URL=f"sqlite:///{folder / 'billing.db'}",
+        HELPDESK_JWT_SECRET=SECRET,
+        HELPDESK_MODE="demo",
+        PYTHONPATH=str(ROOT),
+        RASA_TELEMETRY_ENABLED="false",
+    )
+
+
+def channel_metadata(token: Optional[str], sender: str) -> Dict[str, Any]:
+    """What the verified channels hand Rasa for a message carrying ``token``: the token is checked
+    at the edge and replaced by an identity claim bound to the conversation, the only identity the
+    actions accept (helpdesk/identity.py)."""
+    # Imported here: helpdesk.channel imports Rasa's channels, seconds the set's own tests do without.
+    from helpdesk.channel import edge_metadata
+
+    identity = verify_token(token, SECRET) if token else None
+    return edge_metadata({"token": token} if token else {}, sender, identity, SECRET)
+
+
 async def play(model: Path, actions_url: str, conversations: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     # Imported here: Rasa takes seconds to import and is only needed once the stack is up.
     from rasa.core.agent import Agent
@@ -140,7 +163,7 @@ async def play(model: Path, actions_url: str, conversations: List[Dict[str, Any]
         )
         turns = []
         for turn in conversation["turns"]:
-            metadata = {"token": token} if token else {}
+            metadata = channel_metadata(token, sender)
             await agent.handle_message(UserMessage(turn["user"], CollectingOutputChannel(), sender, metadata=metadata))
             tracker = await agent.tracker_store.retrieve(sender)
             events = events_of_last_turn([e.as_dict() for e in tracker.events])
@@ -206,14 +229,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.only:
         conversations = [c for c in conversations if args.only in c["id"]]
     folder = Path(tempfile.mkdtemp(prefix="eval-conversations-"))
-    env = dict(
-        os.environ,
-        BILLING_DATABASE_URL=f"sqlite:///{folder / 'billing.db'}",
-        HELPDESK_JWT_SECRET=SECRET,
-        HELPDESK_MODE="demo",
-        PYTHONPATH=str(ROOT),
-        RASA_TELEMETRY_ENABLED="false",
-    )
+    env = stack_environment(folder)
     os.environ.update(
         {k: env[k] for k in ("BILLING_DATABASE_URL", "HELPDESK_JWT_SECRET", "HELPDESK_MODE", "RASA_TELEMETRY_ENABLED")}
     )
