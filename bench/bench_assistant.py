@@ -3,10 +3,12 @@
 Prints per-message latency p50/p95 over the REST channel with a single client, and messages per
 second with 16 concurrent conversations, for both bots, and the ratios against the goals of the
 capacity issue: our p95 at most 1.0x the stock bot's, our throughput at least 1.0x of it. The stock
-bot is the anchor: both run in the same run on the same machine, so other load moves both alike.
-Bounded: a fixed number of messages, loopback only (free ports).
+bot is the anchor: both run in the same run on the same machine, and the measurement is cut into
+--rounds rounds that alternate which bot goes first (stock, ours; ours, stock; ...), so a change in
+the machine's other load during the run moves both alike. Bounded: a fixed number of messages,
+loopback only (free ports).
 
-    .venv/bin/python bench/bench_assistant.py [--messages 200] [--concurrent 16] [--per-conversation 25]
+    .venv/bin/python bench/bench_assistant.py [--messages 200] [--concurrent 16] [--per-conversation 25] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -143,7 +145,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--concurrent", type=int, default=16)
     parser.add_argument("--per-conversation", type=int, default=25)
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
+    rounds = max(1, args.rounds)
 
     from helpdesk.identity import issue_token
 
@@ -169,17 +173,28 @@ def main() -> int:
     results = {}
     try:
         ours.start()
-        stock_send = make_sender(stock_port, [(m, None) for m in STOCK_MESSAGES], {})
-        our_send = make_sender(rasa_port, OUR_MESSAGES, tokens)
-        for name, send in (("stock rasa init", stock_send), ("cleeksy assistant", our_send)):
-            latencies = single_client(send, args.messages)
-            throughput, errors = concurrent(send, args.concurrent, args.per_conversation)
+        senders = {
+            "stock rasa init": make_sender(stock_port, [(m, None) for m in STOCK_MESSAGES], {}),
+            "cleeksy assistant": make_sender(rasa_port, OUR_MESSAGES, tokens),
+        }
+        measured = {name: {"latencies": [], "messages": 0, "seconds": 0.0, "errors": []} for name in senders}
+        for round_number in range(rounds):
+            order = list(senders) if round_number % 2 == 0 else list(reversed(senders))
+            for name in order:
+                m = measured[name]
+                m["latencies"] += single_client(senders[name], max(1, args.messages // rounds))
+                rps, errors = concurrent(senders[name], args.concurrent, max(1, args.per_conversation // rounds))
+                sent = args.concurrent * max(1, args.per_conversation // rounds)
+                m["messages"] += sent
+                m["seconds"] += sent / rps
+                m["errors"] += errors
+        for name, m in measured.items():
             results[name] = {
-                "p50": percentile(latencies, 50) * 1000,
-                "p95": percentile(latencies, 95) * 1000,
-                "mean": statistics.mean(latencies) * 1000,
-                "rps": throughput,
-                "errors": len(errors),
+                "p50": percentile(m["latencies"], 50) * 1000,
+                "p95": percentile(m["latencies"], 95) * 1000,
+                "mean": statistics.mean(m["latencies"]) * 1000,
+                "rps": m["messages"] / m["seconds"],
+                "errors": len(m["errors"]),
             }
     finally:
         ours.stop()
@@ -188,7 +203,7 @@ def main() -> int:
 
     print(
         f"\n{args.messages} messages single client; {args.concurrent} concurrent conversations x "
-        f"{args.per_conversation} messages\n"
+        f"{args.per_conversation} messages; in {rounds} alternating rounds\n"
     )
     print(f"{'bot':<20}{'p50 ms':>10}{'p95 ms':>10}{'msg/s @' + str(args.concurrent):>14}{'errors':>8}")
     for name, r in results.items():

@@ -9,7 +9,7 @@ with diacritics), holdout_nodiacritics.yml (Vietnamese without diacritics, many 
 abbreviations) and holdout_en.yml (English). `rasa test nlu` runs once on the whole folder;
 the per-subset figures are computed here from its per-example output.
 
-Exit status: 0 when the goals hold (macro F1 >= 0.95 overall and >= 0.93 without
+Exit status: 0 when the goals hold (macro F1 >= 0.95 overall and >= 0.95 without
 diacritics, unless changed with --goal-overall / --goal-nodiacritics), 1 otherwise, 2 when
 training or testing failed.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -77,7 +78,9 @@ def training_files(data_dir: Path) -> List[Path]:
 def run(cmd: List[str], log: Path) -> None:
     print("+", " ".join(cmd), flush=True)
     with log.open("a", encoding="utf-8") as out:
-        done = subprocess.run(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        # no telemetry and no error reports: nothing leaves the machine
+        env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
+        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         print(f"command failed ({done.returncode}); see {log}", file=sys.stderr)
         sys.exit(2)
@@ -259,7 +262,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     parser.add_argument("--keep-model", type=Path, help="copy the trained model into this folder")
     parser.add_argument("--goal-overall", type=float, default=0.95)
-    parser.add_argument("--goal-nodiacritics", type=float, default=0.93)
+    parser.add_argument("--goal-nodiacritics", type=float, default=0.95)
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
