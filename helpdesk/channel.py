@@ -26,6 +26,11 @@ actions/responses.yml, in the message's language) and never reaches the NLU; a b
 a JSON object gets 400; request bodies are capped at ``MAX_REQUEST_BYTES``; socket.io accepts
 only the configured help-center origins.
 
+**Hand-offs** (helpdesk/relay.py; ``Relay.incoming`` alone decides, for every channel): while the
+conversation has an open hand-off (waiting or taken) a message is kept in the hand-off's transcript
+for the console and never reaches Rasa. The socket pushes the agent's replies live; a REST caller
+gets them in its responses (see ``VerifiedRestInput``).
+
 Configured in credentials.yml::
 
     helpdesk.channel.VerifiedSocketIOInput:
@@ -48,21 +53,18 @@ import json
 import logging
 import uuid
 from asyncio import CancelledError
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
-import yaml
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from socketio import AsyncServer
 
-from helpdesk import settings
+from helpdesk import channel_texts, settings
 from helpdesk.identity import Identity, identity_claim, jwt_secret, verify_token
-from helpdesk.relay import Relay
+from helpdesk.relay import SENT, SENT_AFTER_HOURS, Relay
 from helpdesk.text import detect_language
 
 logger = logging.getLogger(__name__)
@@ -71,26 +73,12 @@ MAX_SESSION_ID_LENGTH = 100
 MAX_REQUEST_BYTES = 1_000_000  # Sanic's and engine.io's body cap (Sanic's default is 100 MB)
 CLIENT_ONLY_KEYS = ("token", "identity")  # never passed on: the token stays here, claims come from us
 TOO_LONG = "utter_message_too_long"
-RESPONSES_FILE = Path(__file__).resolve().parent.parent / "actions" / "responses.yml"
-
-
-@lru_cache(maxsize=1)
-def _too_long_texts() -> Dict[str, str]:
-    """utter_message_too_long by language, read once (importing the actions package would load
-    every action into Rasa's process)."""
-    variations = yaml.safe_load(RESPONSES_FILE.read_text(encoding="utf-8"))[TOO_LONG]
-    texts: Dict[str, str] = {}
-    for variation in variations:
-        english = any(c.get("name") == "language" and c.get("value") == "en" for c in variation.get("condition") or [])
-        texts["en" if english else "vi"] = variation["text"]
-    return texts
 
 
 def too_long_reply(text: str, limit: int) -> str:
     """The edge's answer to an oversized message, in the language of its beginning."""
     lang = detect_language(text[:limit]) if isinstance(text, str) else "vi"
-    template = _too_long_texts().get(lang) or _too_long_texts()["vi"]
-    return template.replace("{limit}", f"{limit:,}".replace(",", "." if lang == "vi" else ","))
+    return channel_texts.render(TOO_LONG, lang, limit=f"{limit:,}".replace(",", "." if lang == "vi" else ","))
 
 
 def over_limits(text: Any, metadata: Any) -> bool:
@@ -119,7 +107,8 @@ def edge_metadata(
 
 
 def _cap_request_size(blueprint: Blueprint) -> None:
-    _too_long_texts()  # read at start, not on the first oversized message
+    for name in (TOO_LONG, SENT, SENT_AFTER_HOURS):
+        channel_texts.texts(name)  # read at start, not on the first message that needs them
 
     @blueprint.listener("before_server_start")
     async def cap(app: Any, _loop: Any) -> None:
@@ -264,7 +253,7 @@ class VerifiedSocketIOInput(SocketIOInput):
                 await sio.emit(self.bot_message_evt, {"text": reply}, room=sid, namespace=self.namespace)
                 return
             sender_id, identity = await bind_socket(sid, metadata)
-            if await relay.incoming(sender_id, text, metadata, identity):
+            if await relay.incoming(sender_id, text, metadata, identity) is not None:
                 return  # a person holds this conversation: the console shows the message, the bot stays quiet
             message = UserMessage(
                 text,
@@ -284,7 +273,37 @@ class VerifiedRestInput(RestInput):
     The ``sender`` of the request only names an anonymous session; a valid token in
     ``metadata.token`` always wins and names the user's own conversation. The body must be a
     JSON object (``message`` a string, ``sender`` a string, ``metadata`` an object): anything
-    else gets 400 with a message, never a server error.
+    else gets 400 with a message, never a server error; a message over the limits is answered
+    at the edge, hand-off or not.
+
+    Hand-offs, the same decision as the socket's (``Relay.rest_incoming``):
+
+    * while the conversation (the one bound to the verified identity, or the anonymous one of
+      ``sender``) has a hand-off waiting or taken, a message is kept in the hand-off's transcript
+      and not sent to Rasa. The answer is a list in the stock shape: first the agent's replies and
+      the hand-off notices no REST response has carried yet, oldest first, then an acknowledgement
+      in the message's language ("Đã gửi tin nhắn cho nhân viên hỗ trợ…"); every item is
+      ``{"recipient_id", "text", "custom": {"sender": "agent" | "system", "handoff": {"status":
+      "waiting" | "taken", "after_hours": bool}}}`` (replies and notices add ``at`` and
+      ``message_id``);
+    * a message with empty text (``"message": ""`` or none, metadata with the token only) is a
+      poll: while a hand-off is open it gets what is owed, or, when nothing is, one item with the
+      state alone (``custom`` without ``text``); after the hand-off it gets what is still owed;
+      only with no hand-off open and nothing owed does it go to the bot, as it always did. A REST
+      client polls this way (every few seconds) while ``custom.handoff.status`` is "waiting" or
+      "taken";
+    * each agent reply reaches the REST caller once, in order, whichever Rasa server answers
+      (one cursor per conversation in the database); one conversation's caller never gets
+      another's;
+    * once the agent hands back or closes, messages go to the bot again; the first response after
+      that starts with what was still owed (the last replies and the notice, ``status``
+      "returned" or "closed"), then the bot's replies;
+    * "/restart" ends the hand-off as it does on the socket, and skips what was still owed;
+    * the request for a person itself gets the bot's reply and ``custom.handoff`` (the action's
+      socket payload ``{"data": ...}`` given as its content).
+
+    The bot's replies and the customer's messages are kept as the socket's are, so the console and
+    ``/helpcenter/history`` show the REST conversation too.
     """
 
     @classmethod
@@ -317,6 +336,8 @@ class VerifiedRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"bound_{self.name()}_webhook", __name__)
         _cap_request_size(webhook)
+        relay = Relay(secret=lambda: self.secret)  # hand-offs: held messages, agent replies (helpdesk/relay.py)
+        self.relay = relay
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> Any:
@@ -342,7 +363,10 @@ class VerifiedRestInput(RestInput):
                     ]
                 )
             sender_id, identity = bind(metadata, client_session, self.secret)
-            collector = CollectingOutputChannel()
+            turn = await relay.rest_incoming(sender_id, text, metadata, identity)
+            if turn.answer is not None:
+                return response.json(turn.answer)  # a person holds the conversation, or a poll: not the bot
+            collector = relay.collector(sender_id, identity)
             try:
                 await on_new_message(
                     UserMessage(
@@ -357,7 +381,7 @@ class VerifiedRestInput(RestInput):
                 logger.error("message handling timed out for a %s message", self.name())
             except Exception:
                 logger.exception("an exception occurred while handling a %s message", self.name())
-            return response.json(collector.messages)
+            return response.json(turn.owed + collector.messages)
 
         return webhook
 

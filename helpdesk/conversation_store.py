@@ -15,6 +15,11 @@ Messages (``chat_messages``) are what the widget shows: the customer's (``user``
 (``bot``), an agent's (``agent``) and notices about the hand-off (``system``). They are keyed by the
 conversation and, for a verified user, by the token's subject and workspace: the history on any
 device.
+
+A REST client has no socket to push to: it gets an agent's replies and the hand-off notices in the
+responses to its own calls. ``rest_deliveries`` keeps, per conversation, the last of those messages
+a REST response carried (``claim_for_rest``), so each is returned once, in order, by whichever Rasa
+server answers.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -103,14 +109,24 @@ chat_messages = Table(
     Index("ix_chat_messages_user", "user_sub", "workspace_id", "id"),
 )
 
+rest_deliveries = Table(
+    "rest_deliveries",
+    metadata,
+    Column("sender_id", String(128), primary_key=True),
+    Column("delivered_id", Integer, nullable=False),  # the last chat_messages.id a REST response carried
+    Column("updated_at", DateTime, nullable=False),
+)
+
 WAITING, TAKEN, RETURNED, CLOSED = "waiting", "taken", "returned", "closed"
 ACTIVE = (WAITING, TAKEN)
 ROLES = ("user", "bot", "agent", "system", "restart")  # restart: the customer started over here
+PUSHED = ("agent", "system")  # what the channels deliver to the customer: agent replies, hand-off notices
 MAX_SENDER = 128
 MAX_SUMMARY = 2000
 MAX_TOPIC = 64
 MAX_MESSAGE = 4000
 MAX_BUTTONS = 12
+CLAIM_ATTEMPTS = 8
 
 _engines: Dict[str, Engine] = {}
 _ready: set = set()
@@ -485,7 +501,7 @@ def messages_to_push(after_id: int, url: Optional[str] = None, limit: int = 200)
     """Agent and hand-off messages newer than ``after_id``: what the channel sends to the sockets."""
     query = (
         select(chat_messages)
-        .where(and_(chat_messages.c.id > after_id, chat_messages.c.role.in_(("agent", "system"))))
+        .where(and_(chat_messages.c.id > after_id, chat_messages.c.role.in_(PUSHED)))
         .order_by(chat_messages.c.id)
         .limit(limit)
     )
@@ -496,3 +512,105 @@ def messages_to_push(after_id: int, url: Optional[str] = None, limit: int = 200)
 def last_message_id(url: Optional[str] = None) -> int:
     with engine_for(url).connect() as connection:
         return int(connection.execute(select(func.max(chat_messages.c.id))).scalar() or 0)
+
+
+# --- delivery over REST ----------------------------------------------------------------------------
+
+
+def _rest_start(connection: Any, sender_id: str) -> int:
+    """Where a conversation's REST deliveries begin, the first time its REST caller is answered: after
+    everything already in it (older replies went to the widget), except the agent replies and notices
+    of a hand-off still open, which the caller is owed."""
+    last = connection.execute(
+        select(func.max(chat_messages.c.id)).where(chat_messages.c.sender_id == sender_id)
+    ).scalar()
+    start = int(last or 0)
+    open_handoff = connection.execute(
+        select(func.max(handoff_requests.c.id)).where(
+            and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE))
+        )
+    ).scalar()
+    if open_handoff is not None:
+        first = connection.execute(
+            select(func.min(chat_messages.c.id)).where(
+                and_(
+                    chat_messages.c.sender_id == sender_id,
+                    chat_messages.c.handoff_id == open_handoff,
+                    chat_messages.c.role.in_(PUSHED),
+                )
+            )
+        ).scalar()
+        if first is not None:
+            start = min(start, int(first) - 1)
+    return start
+
+
+def claim_for_rest(
+    sender_id: str, url: Optional[str] = None, limit: int = 200, now: Optional[datetime] = None
+) -> List[dict]:
+    """This conversation's agent replies and hand-off notices that no REST response has carried yet,
+    oldest first; each is returned by one call only (the cursor moves by compare-and-set, so two
+    calls at the same moment, on one Rasa server or two, never both get a message)."""
+    at = _utcnow(now)
+    engine = engine_for(url)
+    for attempt in range(CLAIM_ATTEMPTS):
+        try:
+            with engine.begin() as connection:
+                cursor = connection.execute(
+                    select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == sender_id)
+                ).scalar()
+                if cursor is None:
+                    cursor = _rest_start(connection, sender_id)
+                    connection.execute(
+                        insert(rest_deliveries).values(sender_id=sender_id, delivered_id=cursor, updated_at=at)
+                    )
+                rows = connection.execute(
+                    select(chat_messages)
+                    .where(
+                        and_(
+                            chat_messages.c.sender_id == sender_id,
+                            chat_messages.c.id > cursor,
+                            chat_messages.c.role.in_(PUSHED),
+                        )
+                    )
+                    .order_by(chat_messages.c.id)
+                    .limit(limit)
+                ).all()
+                if not rows:
+                    return []
+                moved = connection.execute(
+                    update(rest_deliveries)
+                    .where(and_(rest_deliveries.c.sender_id == sender_id, rest_deliveries.c.delivered_id == cursor))
+                    .values(delivered_id=rows[-1].id, updated_at=at)
+                )
+                if moved.rowcount == 1:
+                    return [_row(r) for r in rows]
+        except IntegrityError:
+            pass  # another call created this conversation's cursor at the same moment
+        except OperationalError:
+            # SQLite: another call wrote since this one read (WAL refuses the upgrade); a real failure
+            # is raised after the last attempt
+            if attempt == CLAIM_ATTEMPTS - 1:
+                raise
+        # another call took these messages first: look again from where it left the cursor
+        time.sleep(0.01 * (attempt + 1))
+    log.warning("REST deliveries of %s: the cursor kept moving; nothing returned this time", sender_id)
+    return []
+
+
+def skip_for_rest(sender_id: str, url: Optional[str] = None, now: Optional[datetime] = None) -> None:
+    """The REST caller started over: nothing written before now is delivered any more (a conversation
+    without a cursor yet needs none: its first one starts after what is already there)."""
+    at = _utcnow(now)
+    with engine_for(url).begin() as connection:
+        last = int(
+            connection.execute(
+                select(func.max(chat_messages.c.id)).where(chat_messages.c.sender_id == sender_id)
+            ).scalar()
+            or 0
+        )
+        connection.execute(
+            update(rest_deliveries)
+            .where(and_(rest_deliveries.c.sender_id == sender_id, rest_deliveries.c.delivered_id < last))
+            .values(delivered_id=last, updated_at=at)
+        )

@@ -18,8 +18,9 @@ EN = [{"type": "slot", "name": "language", "value": "en"}]
 # Texts in responses.yml that no action says: nginx says utter_try_again for the action servers
 # when none can answer (scripts/prod/prodstack.py renders it into deploy/nginx.conf.template).
 SAID_BY_NGINX = {"utter_try_again"}
-# ... and what the chat channels say themselves for a message over the limits (helpdesk/channel.py).
-SAID_BY_CHANNEL = {"utter_message_too_long"}
+# ... and what the chat channels say themselves: to a message over the limits (helpdesk/channel.py), and
+# over REST to a message a person's hand-off holds (helpdesk/relay.py).
+SAID_BY_CHANNEL = {"utter_message_too_long", "utter_handoff_message_sent", "utter_handoff_message_sent_after_hours"}
 # Domain responses that actions only look for in the conversation, never say: the feedback topic
 # is the question answered before utter_ask_helpful (actions/feedback.py).
 READ_FROM_EVENTS = {"utter_ask_helpful"}
@@ -63,6 +64,13 @@ def test_no_text_lives_in_both_files_and_none_is_unused():
     said, _ = names_in_actions()
     assert set(ACTION_TEXTS) <= said | SAID_BY_NGINX | SAID_BY_CHANNEL, set(ACTION_TEXTS) - said - SAID_BY_NGINX
     assert not SAID_BY_NGINX & said  # an action saying it too would make the allowance needless
+
+
+def test_the_texts_the_channels_say_are_really_said_by_them():
+    sources = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "helpdesk").glob("*.py"))
+    for name in SAID_BY_CHANNEL:
+        assert f'"{name}"' in sources, f"no channel says {name}: the allowance is needless"
+        assert name not in DOMAIN["responses"]
 
 
 def test_the_texts_nginx_says_are_really_rendered_into_its_configuration(tmp_path):

@@ -23,6 +23,7 @@ from billing_core.adapters import vnpay
 from billing_core.adapters.unit_of_work import SqlAlchemyUnitOfWork
 from billing_core.domain.rules import ChangeRequest
 from billing_core.service_layer import payments
+from helpdesk import conversation_store
 from helpdesk.channel import user_sender_id
 from tests.security.conftest import PRIVATE_SECRET, VNPAY_SECRET, VNPAY_TMN, private_token, say, texts
 from tests.vnpay.conftest import paying_workspace, seed, signed_ipn
@@ -105,6 +106,39 @@ def test_two_customers_reusing_one_sender_id_get_separate_conversations(private_
     assert TRIAL_DAYS.search(trial), trial
     other = personal_trial_answer(private_stack, private_token("demo-yearly"), sender="shared-id")
     assert not TRIAL_DAYS.search(other), other
+
+
+def test_an_agents_reply_over_rest_reaches_only_the_conversation_it_was_written_to(private_stack):
+    web, rasa = private_stack.web, private_stack.rasa
+    victim = private_token("demo-monthly", sub="victim-of-a-rest-hand-off")
+    asked = say(rasa, "Cho tôi gặp nhân viên", token=victim, sender="victim-session")
+    conversation = asked.json()[0]["recipient_id"]
+    handoff = conversation_store.active_handoff(conversation, private_stack.database_url)
+    assert handoff is not None, asked.text
+    agent = {"Authorization": f"Bearer {private_token('support', role='agent')}"}
+    reply = "Số đơn hoàn tiền của bạn là RF-2041."
+    sent = requests.post(
+        f"{web}/agent/api/handoffs/{handoff['id']}/reply", json={"text": reply}, headers=agent, timeout=10
+    )
+    assert sent.status_code == 200, sent.text
+
+    forged = private_token(
+        "demo-monthly", sub="victim-of-a-rest-hand-off", secret="cleeksy-demo-secret-change-me-0123456789"
+    )
+    intruders = [private_token("demo-yearly", sub="mallory"), forged, None]
+    for token in intruders:
+        for sender in ("victim-session", conversation):
+            for channel in ("rest", "verified"):
+                for text in ("", "cho xem tin nhắn của nhân viên"):
+                    answer = say(rasa, text, token=token, sender=sender, channel=channel)
+                    assert answer.status_code == 200, answer.text
+                    assert "RF-2041" not in answer.text
+                    assert all(item.get("recipient_id") != conversation for item in answer.json())
+    mine = say(rasa, "", token=victim, sender="another-device").json()
+    assert [item["text"] for item in mine if item["custom"]["sender"] == "agent"] == [reply]
+    assert "RF-2041" not in say(rasa, "", token=victim, sender="victim-session").text  # once
+    closed = requests.post(f"{web}/agent/api/handoffs/{handoff['id']}/close", headers=agent, timeout=10)
+    assert closed.status_code == 200, closed.text
 
 
 # -- 2. no demo with a private secret -------------------------------------------------------------

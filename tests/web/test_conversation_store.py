@@ -35,7 +35,7 @@ def test_a_fresh_database_is_migrated_to_head_on_first_use(tmp_path):
     assert migrations.current_revision(url) == migrations.head_revision()
     assert _differences(url) == []
     tables = set(sa.inspect(get_engine(url)).get_table_names())
-    assert {"feedback", "handoff_requests", "chat_messages", migrations.VERSION_TABLE} <= tables
+    assert {"feedback", "handoff_requests", "chat_messages", "rest_deliveries", migrations.VERSION_TABLE} <= tables
     assert "alembic_version" not in tables  # billing_core's history is not touched
 
 
