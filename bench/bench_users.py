@@ -21,6 +21,7 @@ move much, and the load average during the run.
     .venv/bin/python bench/bench_users.py                 # all profiles, goals beside the figures
     .venv/bin/python bench/bench_users.py --quick         # smoke: 10 and 20 users, 15 s, embedded
     .venv/bin/python bench/bench_users.py --profiles embedded --start 100 --step 50
+    .venv/bin/python bench/bench_users.py --profiles production --start 100 --balanced-start 300
 
 Bounded: at most --max-users users, --hold s per step, --max-steps steps per profile; loopback only.
 """
@@ -168,9 +169,9 @@ def measure(running: Running, url: str, users: int, hold: float, run_id: str) ->
     return step
 
 
-def ramp(running: Running, label: str, url: str, args, run_id: str) -> List[Step]:
+def ramp(running: Running, label: str, url: str, args, run_id: str, start: Optional[int] = None) -> List[Step]:
     steps: List[Step] = []
-    users = args.start
+    users = start or args.start
     while users <= args.max_users and len(steps) < args.max_steps:
         print(f"  {label}: {users} users for {THINK + args.hold:.0f} s...", end="", flush=True)
         step = measure(running, url, users, args.hold, run_id)
@@ -238,6 +239,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--profiles", default="embedded,production")
     parser.add_argument("--start", type=int, default=50)
     parser.add_argument("--step", type=int, default=50)
+    parser.add_argument(
+        "--balanced-start", type=int, default=None, help="first step of the 2-server ramp (default: --start)"
+    )
     parser.add_argument("--hold", type=float, default=30.0, help="seconds each step is held after the ramp")
     parser.add_argument("--max-users", type=int, default=800)
     parser.add_argument("--max-steps", type=int, default=12)
@@ -271,7 +275,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     running, "production, 1 server", running.extra_urls["single"], args, run_id + "s"
                 )
                 results["production, 2 Rasa servers"] = ramp(
-                    running, "production, 2 servers", running.url, args, run_id + "d"
+                    running, "production, 2 servers", running.url, args, run_id + "d", args.balanced_start
                 )
             finally:
                 running.stop()

@@ -381,6 +381,7 @@ class VerifiedRestInput(RestInput):
                 logger.error("message handling timed out for a %s message", self.name())
             except Exception:
                 logger.exception("an exception occurred while handling a %s message", self.name())
+            await collector.keep_replies()
             return response.json(turn.owed + collector.messages)
 
         return webhook

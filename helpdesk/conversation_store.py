@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
     Boolean,
@@ -430,6 +430,38 @@ def cancel_by_customer(sender_id: str, url: Optional[str] = None, now: Optional[
 # --- messages --------------------------------------------------------------------------------------
 
 
+def _message_row(
+    sender_id: str,
+    role: str,
+    text: str,
+    *,
+    user_sub: Optional[str] = None,
+    workspace_id: Optional[str] = None,
+    buttons: Optional[List[Dict[str, str]]] = None,
+    handoff_id: Optional[int] = None,
+    author: Optional[str] = None,
+    now: Optional[datetime] = None,
+) -> Dict[str, Any]:
+    if role not in ROLES:
+        raise ValueError(f"unknown message role {role!r}")
+    cleaned = [
+        {"title": _clean(str(b.get("title", "")), 200), "payload": _clean(str(b.get("payload", "")), 500)}
+        for b in (buttons or [])[:MAX_BUTTONS]
+        if isinstance(b, dict)
+    ]
+    return {
+        "sender_id": _clean(sender_id, MAX_SENDER) or "unknown",
+        "user_sub": _clean(user_sub, MAX_SENDER) or None,
+        "workspace_id": workspace_id,
+        "role": role,
+        "text": _clean(text, MAX_MESSAGE),
+        "buttons": json.dumps(cleaned, ensure_ascii=False) if cleaned else None,
+        "handoff_id": handoff_id,
+        "author": _clean(author, MAX_SENDER) or None,
+        "created_at": _utcnow(now),
+    }
+
+
 def add_message(
     sender_id: str,
     role: str,
@@ -443,26 +475,39 @@ def add_message(
     url: Optional[str] = None,
     now: Optional[datetime] = None,
 ) -> int:
-    if role not in ROLES:
-        raise ValueError(f"unknown message role {role!r}")
-    cleaned = [
-        {"title": _clean(str(b.get("title", "")), 200), "payload": _clean(str(b.get("payload", "")), 500)}
-        for b in (buttons or [])[:MAX_BUTTONS]
-        if isinstance(b, dict)
-    ]
-    row = {
-        "sender_id": _clean(sender_id, MAX_SENDER) or "unknown",
-        "user_sub": _clean(user_sub, MAX_SENDER) or None,
-        "workspace_id": workspace_id,
-        "role": role,
-        "text": _clean(text, MAX_MESSAGE),
-        "buttons": json.dumps(cleaned, ensure_ascii=False) if cleaned else None,
-        "handoff_id": handoff_id,
-        "author": _clean(author, MAX_SENDER) or None,
-        "created_at": _utcnow(now),
-    }
+    row = _message_row(
+        sender_id,
+        role,
+        text,
+        user_sub=user_sub,
+        workspace_id=workspace_id,
+        buttons=buttons,
+        handoff_id=handoff_id,
+        author=author,
+        now=now,
+    )
     with engine_for(url).begin() as connection:
         return connection.execute(insert(chat_messages).values(**row)).inserted_primary_key[0]
+
+
+def add_bot_replies(
+    sender_id: str,
+    replies: List[Tuple[str, Optional[List[Dict[str, str]]]]],
+    *,
+    user_sub: Optional[str] = None,
+    workspace_id: Optional[str] = None,
+    url: Optional[str] = None,
+    now: Optional[datetime] = None,
+) -> None:
+    """A turn's bot replies (text, buttons), in order, in one transaction: all of them or none."""
+    rows = [
+        _message_row(sender_id, "bot", text, user_sub=user_sub, workspace_id=workspace_id, buttons=buttons, now=now)
+        for text, buttons in replies
+    ]
+    if rows:
+        with engine_for(url).begin() as connection:
+            for row in rows:  # one statement each: ids keep the replies' order
+                connection.execute(insert(chat_messages).values(**row))
 
 
 def conversation(sender_id: str, url: Optional[str] = None, after_id: int = 0, limit: int = 200) -> List[dict]:

@@ -166,14 +166,20 @@ class RecordingCollector(CollectingOutputChannel):
     def __init__(self, relay: "Relay", sender_id: str, who: Tuple[Optional[str], Optional[str]]) -> None:
         super().__init__()
         self.relay, self.sender_id, self.who = relay, sender_id, who
+        self.replies: List[Tuple[str, Any]] = []  # kept together by ``keep_replies`` once the turn ends
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await super().send_text_message(recipient_id, text, **kwargs)
-        await self.relay.keep_reply(self.sender_id, text.strip(), None, self.who)
+        self.replies.append((text.strip(), None))
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: Any, **kwargs: Any) -> None:
         await super().send_text_with_buttons(recipient_id, text, buttons, **kwargs)
-        await self.relay.keep_reply(self.sender_id, text.strip(), buttons, self.who)
+        self.replies.append((text.strip(), buttons))
+
+    async def keep_replies(self) -> None:
+        """The turn's replies in one write (a REST answer leaves only when the turn is over)."""
+        replies, self.replies = self.replies, []
+        await self.relay.keep_replies(self.sender_id, replies, self.who)
 
     async def send_custom_json(self, recipient_id: str, json_message: Dict[str, Any], **kwargs: Any) -> None:
         payload = json_message.get("data") if isinstance(json_message, dict) else None
@@ -229,11 +235,29 @@ class Relay:
         self, sender_id: str, text: str, buttons: Any, who: Tuple[Optional[str], Optional[str]]
     ) -> None:
         """Keep one bot reply (text, buttons as {title, payload}) as the customer saw it."""
-        kept = [
-            {"title": b.get("title", ""), "payload": b.get("payload", "")} for b in buttons or [] if isinstance(b, dict)
-        ]
-        if text or kept:
-            await self.keep(sender_id, "bot", text, who, buttons=kept)
+        await self.keep_replies(sender_id, [(text, buttons)], who)
+
+    async def keep_replies(
+        self, sender_id: str, replies: List[Tuple[str, Any]], who: Tuple[Optional[str], Optional[str]]
+    ) -> None:
+        """Keep bot replies, in order, in one write (each with its buttons as {title, payload})."""
+        kept = []
+        for text, buttons in replies:
+            shown = [
+                {"title": b.get("title", ""), "payload": b.get("payload", "")}
+                for b in buttons or []
+                if isinstance(b, dict)
+            ]
+            if text or shown:
+                kept.append((text, shown))
+        if not kept:
+            return
+        try:
+            await _blocking(
+                conversation_store.add_bot_replies, sender_id, kept, user_sub=who[0], workspace_id=who[1], url=self.url
+            )
+        except Exception:
+            log.exception("could not keep the bot replies of %s", sender_id)
 
     async def incoming(
         self, sender_id: str, text: str, metadata: Dict[str, Any], identity: Optional[Identity]

@@ -288,6 +288,9 @@ async def test_the_rest_output_keeps_each_reply_once_and_gives_the_hand_off_its_
         {"recipient_id": sender, "custom": {"handoff": {"status": "waiting", "after_hours": False}}},
         {"recipient_id": sender, "custom": {"other": 1}},
     ]
+    assert conversation_store.conversation(sender, store) == []  # kept when the turn ends, in one write
+    await collector.keep_replies()
+    await collector.keep_replies()  # a second call keeps nothing twice
     kept = conversation_store.conversation(sender, store)
     assert [(m["role"], m["text"], m["buttons"]) for m in kept] == [
         ("bot", "Dòng một.\n\nDòng hai.", []),
