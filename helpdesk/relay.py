@@ -8,7 +8,8 @@ Used by helpdesk/channel.py (the verified socket.io channel, inside the Rasa ser
   console only and the bot does not answer. "/restart" (the widget's "Trò chuyện mới") ends the
   hand-off: the customer chose to start over with the bot.
 * ``output``: the bot's replies, kept as they are sent, one message per reply text (Rasa's stock
-  output cuts a text at every blank line into separate bubbles).
+  output cuts a text at every blank line into separate bubbles); the buttons of a "was this
+  helpful?" prompt carry the prompt's id (helpdesk/ratings.py), in the widget and in the history.
 * ``poll_forever``: agent replies and hand-off notices written by the web app (the console) are
   read from the store every ``HELPDESK_HANDOFF_POLL_SECONDS`` (default 1 s) and emitted to the
   conversation's room. Each Rasa server polls for itself and reaches the sockets it holds, so this
@@ -28,7 +29,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from rasa.core.channels.socketio import SocketIOOutput
 
-from helpdesk import conversation_store, settings
+from helpdesk import conversation_store, ratings, settings
 from helpdesk.identity import Identity
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class RecordingOutput(SocketIOOutput):
         await self._send_message(recipient_id, {"text": text.strip()})
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: Any, **kwargs: Any) -> None:
+        buttons = ratings.stamp_buttons(buttons, kwargs.get("timestamp"))
         replies = [{"content_type": "text", "title": b["title"], "payload": b["payload"]} for b in buttons]
         await self._send_message(recipient_id, {"text": text.strip(), "quick_replies": replies})
 
