@@ -38,6 +38,7 @@ from actions.forms import DOWNGRADE_STATE_SLOTS, AskFormQuestion, wants_to_stop
 from actions.labels import date_text, word
 from actions.parsing import canonical_product, canonical_tier, folded_text, parse_change
 from actions.texts import say
+from helpdesk.ratings import RATE_INTENT
 
 FORM = "downgrade_form"
 DOWNGRADE_SLOTS = ("product", "tier") + DOWNGRADE_STATE_SLOTS
@@ -233,8 +234,8 @@ class ValidateDowngradeForm(FormValidationAction):
     def leaves(requested: str, intent: Optional[str], text: str) -> bool:
         """Is this message a way out of the form rather than an answer? A survey answer may
         start with "không" ("không dùng nhiều"): at that step only a plain "no" or "stop" leaves."""
-        if intent in ("goodbye", "request_human"):
-            return True
+        if intent in ("goodbye", "request_human", RATE_INTENT):
+            return True  # a rating of an earlier answer is recorded by the rules, then the form asks again
         if intent == "deny":
             return requested != "downgrade_reason" or _says_any(text, _STOP_PHRASES) or len(text.split()) <= 1
         return intent in QUESTION_INTENTS and requested != "downgrade_reason" and "?" in text

@@ -43,6 +43,7 @@ from actions.parsing import (
     parse_change,
 )
 from actions.texts import say
+from helpdesk.ratings import RATE_INTENT
 
 KEEP = "keep"  # "giữ nguyên": the request leaves this value as it is (ChangeRequest None)
 CORE_SLOTS = ("product", "tier", "cycle", "seats")
@@ -188,6 +189,10 @@ class PlanFormValidation(FormValidationAction):
         requested = tracker.get_slot(REQUESTED_SLOT)
         intent = latest_intent(tracker)
         text = latest_text(tracker)
+        if requested and intent == RATE_INTENT:
+            # a rating of an earlier answer ("Có" under it) is no answer here, whatever its text:
+            # nothing set, so Rasa hands it to the rules (recorded, then the form asks again)
+            return asker.events
         if requested and wants_to_stop(text):
             # "thôi không mua nữa": stopped whatever the NLU made of it (nothing is written).
             say(dispatcher, asker.lang, "utter_form_stopped")

@@ -32,6 +32,7 @@ NOT_A_QUESTION = {
     "request_human",
     "affirm",
     "deny",
+    "rate_answer",
     "greet",
     "goodbye",
     "thank",

@@ -20,6 +20,11 @@ tracker store, ``session_started_metadata``, logs, the action server) is an iden
 (``metadata.identity``, helpdesk.identity.identity_claim): signed with a server-side key, bound to
 the conversation id, valid for minutes. A client-sent ``identity`` is dropped too.
 
+**Ratings of older answers** (helpdesk/ratings.py): the buttons of a "was this helpful?" prompt carry
+the prompt's id as they are sent (here for REST, in helpdesk/relay.py for the socket); a click on
+them is looked up in the whole stored conversation and what was found goes on as
+``metadata.rated_prompt`` (a client-sent one is dropped).
+
 **Limits at the edge** (helpdesk/settings.py): a message over ``HELPDESK_MAX_MESSAGE_CHARS`` or
 metadata over ``HELPDESK_MAX_METADATA_BYTES`` is answered here (``utter_message_too_long`` of
 actions/responses.yml, in the message's language) and never reaches the NLU; a body that is not
@@ -62,7 +67,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from socketio import AsyncServer
 
-from helpdesk import channel_texts, settings
+from helpdesk import channel_texts, ratings, settings
 from helpdesk.identity import Identity, identity_claim, jwt_secret, verify_token
 from helpdesk.relay import SENT, SENT_AFTER_HOURS, Relay
 from helpdesk.text import detect_language
@@ -71,7 +76,8 @@ logger = logging.getLogger(__name__)
 
 MAX_SESSION_ID_LENGTH = 100
 MAX_REQUEST_BYTES = 1_000_000  # Sanic's and engine.io's body cap (Sanic's default is 100 MB)
-CLIENT_ONLY_KEYS = ("token", "identity")  # never passed on: the token stays here, claims come from us
+# never passed on: the token stays here, claims and the rated prompt come from us
+CLIENT_ONLY_KEYS = ("token", "identity", ratings.RATED_KEY)
 TOO_LONG = "utter_message_too_long"
 
 
@@ -97,13 +103,40 @@ def over_limits(text: Any, metadata: Any) -> bool:
 
 
 def edge_metadata(
-    metadata: Dict[str, Any], sender_id: str, identity: Optional[Identity], secret: str
+    metadata: Dict[str, Any],
+    sender_id: str,
+    identity: Optional[Identity],
+    secret: str,
+    rated: Optional[Dict[str, str]] = None,
 ) -> Dict[str, Any]:
-    """What Rasa may keep: the client's metadata without any token or claim, plus our own claim."""
+    """What Rasa may keep: the client's metadata without any token or claim, plus our own claim
+    and the rated prompt we found (rated_prompt)."""
     kept = {key: value for key, value in metadata.items() if key not in CLIENT_ONLY_KEYS}
     if identity is not None:
         kept["identity"] = identity_claim(identity, sender_id, secret)
+    if rated is not None:
+        kept[ratings.RATED_KEY] = rated
     return kept
+
+
+def _tracker_store(app: Any) -> Any:
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    return getattr(agent, "tracker_store", None)
+
+
+async def rated_prompt(app: Any, sender_id: str, text: str, secret: str) -> Optional[Dict[str, str]]:
+    """The prompt a clicked rating names, as the stored conversation has it, signed for this
+    conversation (ratings.prompt_claim); None for any other message, or a prompt not found."""
+    timestamp = ratings.requested_prompt(text)
+    store = _tracker_store(app) if timestamp is not None else None
+    if store is None or timestamp is None:
+        return None
+    try:
+        found = await ratings.find_in_store(store, sender_id, timestamp)
+    except Exception:  # the action still looks in its own turns: never lose the message over it
+        logger.exception("could not look up the rated prompt of %s", sender_id)
+        return None
+    return ratings.prompt_claim(found, sender_id, secret) if found is not None else None
 
 
 def _cap_request_size(blueprint: Blueprint) -> None:
@@ -194,9 +227,11 @@ class VerifiedSocketIOInput(SocketIOInput):
         # hand-offs: messages kept, the bot skipped while a person holds it, agent replies pushed
         relay = Relay(sio, self.namespace, self.bot_message_evt, lambda: self.secret)
         self.relay = relay
+        server: Dict[str, Any] = {}  # the Sanic app, whose agent holds the tracker store
 
         @socketio_webhook.listener("after_server_start")
         async def start_relay(app: Any, _loop: Any) -> None:
+            server["app"] = app
             app.add_task(relay.poll_forever())
 
         # per socket: the client's session id (anonymous key) and the rooms it may read
@@ -255,12 +290,13 @@ class VerifiedSocketIOInput(SocketIOInput):
             sender_id, identity = await bind_socket(sid, metadata)
             if await relay.incoming(sender_id, text, metadata, identity) is not None:
                 return  # a person holds this conversation: the console shows the message, the bot stays quiet
+            rated = await rated_prompt(server.get("app"), sender_id, text, self.secret)
             message = UserMessage(
                 text,
                 relay.output(sender_id, identity),
                 sender_id,
                 input_channel=self.name(),
-                metadata=edge_metadata(metadata, sender_id, identity, self.secret),
+                metadata=edge_metadata(metadata, sender_id, identity, self.secret, rated),
             )
             await on_new_message(message)
 
@@ -367,6 +403,7 @@ class VerifiedRestInput(RestInput):
             if turn.answer is not None:
                 return response.json(turn.answer)  # a person holds the conversation, or a poll: not the bot
             collector = relay.collector(sender_id, identity)
+            rated = await rated_prompt(request.app, sender_id, text, self.secret)
             try:
                 await on_new_message(
                     UserMessage(
@@ -374,7 +411,7 @@ class VerifiedRestInput(RestInput):
                         collector,
                         sender_id,
                         input_channel=self.name(),
-                        metadata=edge_metadata(metadata, sender_id, identity, self.secret),
+                        metadata=edge_metadata(metadata, sender_id, identity, self.secret, rated),
                     )
                 )
             except CancelledError:

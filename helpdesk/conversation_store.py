@@ -6,6 +6,10 @@ list them next to the workspace, but in tables of their own: this is assistant d
 billing_core neither knows nor writes them. The schema is Alembic's (helpdesk/migrations, its own
 version table), brought to head on first use in a process (idempotent).
 
+A "was this helpful?" answer is kept once per prompt (``prompt``: the prompt's id,
+helpdesk/ratings.py): rating the same answer again replaces the earlier rating
+(docs/decisions.md §22). Rows from before prompts had ids have none and each count once.
+
 A hand-off holds a conversation for a person: ``waiting`` (in the console queue; the channel no
 longer passes the customer's messages to the bot), ``taken`` (an agent answers), then
 ``returned`` (the bot answers again) or ``closed``. A conversation has at most one active hand-off:
@@ -67,6 +71,9 @@ feedback = Table(
     Column("helpful", Boolean, nullable=False),
     Column("language", String(2), nullable=False, default="vi"),
     Column("created_at", DateTime, nullable=False),  # naive UTC
+    Column("prompt", String(32), nullable=True),  # the rated prompt's id: one row per prompt
+    Column("updated_at", DateTime, nullable=True),  # when a second rating replaced the first
+    Index("uq_feedback_sender_prompt", "sender_id", "prompt", unique=True),
 )
 
 handoff_requests = Table(
@@ -124,6 +131,7 @@ PUSHED = ("agent", "system")  # what the channels deliver to the customer: agent
 MAX_SENDER = 128
 MAX_SUMMARY = 2000
 MAX_TOPIC = 64
+MAX_PROMPT = 32
 MAX_MESSAGE = 4000
 MAX_BUTTONS = 12
 CLAIM_ATTEMPTS = 8
@@ -202,17 +210,46 @@ def record_feedback(
     language: str = "vi",
     url: Optional[str] = None,
     now: Optional[datetime] = None,
-) -> None:
+    prompt: Optional[str] = None,
+) -> bool:
+    """Keep a "was this helpful?" answer. With the prompt's id, a conversation has one answer per
+    prompt: a second one replaces the first (its yes/no and language; the topic is the prompt's).
+    True when a new answer was counted, False when an earlier one was replaced."""
+    at = _utcnow(now)
     row = {
         "sender_id": _clean(sender_id, MAX_SENDER) or "unknown",
         "workspace_id": workspace_id,
         "topic": _clean(topic, MAX_TOPIC) or "unknown",
         "helpful": bool(helpful),
         "language": _language(language),
-        "created_at": _utcnow(now),
+        "created_at": at,
+        "prompt": _clean(prompt, MAX_PROMPT) or None,
     }
-    with engine_for(url).begin() as connection:
-        connection.execute(insert(feedback).values(**row))
+    engine = engine_for(url)
+    for attempt in range(2):
+        try:
+            with engine.begin() as connection:
+                if row["prompt"] is not None and _replace_feedback(connection, row, at):
+                    return False
+                connection.execute(insert(feedback).values(**row))
+                return True
+        except IntegrityError:
+            # the same prompt rated twice at the same moment (two servers): the second replaces
+            if attempt == 1:
+                raise
+    return False  # not reached
+
+
+def _replace_feedback(connection: Any, row: Dict[str, Any], at: datetime) -> bool:
+    values: Dict[str, Any] = {"helpful": row["helpful"], "language": row["language"], "updated_at": at}
+    if row["workspace_id"]:
+        values["workspace_id"] = row["workspace_id"]
+    done = connection.execute(
+        update(feedback)
+        .where(and_(feedback.c.sender_id == row["sender_id"], feedback.c.prompt == row["prompt"]))
+        .values(**values)
+    )
+    return done.rowcount > 0
 
 
 def list_feedback(url: Optional[str] = None, limit: int = 100) -> List[dict]:

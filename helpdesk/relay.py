@@ -11,7 +11,8 @@ REST channels alike:
   chose to start over with the bot.
 * ``output`` (socket) and ``collector`` (REST): the bot's replies, kept as they are sent, one
   message per reply text (Rasa's stock outputs cut a text at every blank line into separate
-  bubbles).
+  bubbles); the buttons of a "was this helpful?" prompt carry the prompt's id (helpdesk/ratings.py),
+  in the widget, the REST answer and the history.
 * socket: ``poll_forever`` reads agent replies and hand-off notices written by the web app (the
   console) from the store every ``HELPDESK_HANDOFF_POLL_SECONDS`` (default 1 s) and emits them to
   the conversation's room. Each Rasa server polls for itself and reaches the sockets it holds, so
@@ -44,7 +45,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.channels.socketio import SocketIOOutput
 
-from helpdesk import channel_texts, conversation_store, settings
+from helpdesk import channel_texts, conversation_store, ratings, settings
 from helpdesk.identity import Identity
 from helpdesk.support_hours import moment_text
 from helpdesk.text import detect_language
@@ -152,6 +153,7 @@ class RecordingOutput(SocketIOOutput):
         await self._send_message(recipient_id, {"text": text.strip()})
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: Any, **kwargs: Any) -> None:
+        buttons = ratings.stamp_buttons(buttons, kwargs.get("timestamp"))
         replies = [{"content_type": "text", "title": b["title"], "payload": b["payload"]} for b in buttons]
         await self._send_message(recipient_id, {"text": text.strip(), "quick_replies": replies})
 
@@ -173,6 +175,7 @@ class RecordingCollector(CollectingOutputChannel):
         self.replies.append((text.strip(), None))
 
     async def send_text_with_buttons(self, recipient_id: str, text: str, buttons: Any, **kwargs: Any) -> None:
+        buttons = ratings.stamp_buttons(buttons, kwargs.get("timestamp"))
         await super().send_text_with_buttons(recipient_id, text, buttons, **kwargs)
         self.replies.append((text.strip(), buttons))
 

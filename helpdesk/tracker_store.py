@@ -8,7 +8,8 @@ Rasa's own does (the console, ``GET /conversations/<id>/tracker`` and analytics 
 history through ``retrieve_full_tracker``), but a turn loads:
 
 - the events of the last ``window_turns`` user messages of the session (the policies look at
-  five turns; the actions at most six user messages: hand-off summary, feedback topic), and
+  five turns; the actions at most six user messages: the hand-off summary; a rating of an older
+  "was this helpful?" prompt is looked up by ``rated_prompt``, helpdesk/ratings.py), and
 - before them, the state that older events left: the latest value of every slot, the active loop
   (form) and whether the conversation is paused, as the ``SlotSet``/``ActiveLoop``/
   ``ConversationPaused`` events that set them.
@@ -43,6 +44,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import (
     ActiveLoop,
     AllSlotsReset,
+    BotUttered,
     ConversationPaused,
     ConversationResumed,
     Event,
@@ -54,7 +56,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from helpdesk import rasa_speedups
+from helpdesk import rasa_speedups, ratings
 
 rasa_speedups.install()  # the store deserialises events: with the type table (rasa_speedups.py)
 
@@ -191,6 +193,34 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             dict(sender=sender_id, cut=cut, state=state_ids or [-1]),
         ).fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    async def rated_prompt(self, sender_id: Text, timestamp: float) -> Optional[Text]:
+        """The intent of the question a "was this helpful?" prompt followed ("" when none), the
+        prompt found in the whole stored conversation by its bot event's timestamp (its id,
+        helpdesk/ratings.py); None when this conversation has no such prompt. A rating can answer
+        a prompt older than the turns ``retrieve`` loads; this costs two indexed reads whatever
+        the conversation's length."""
+        with self.session_scope() as session:
+            rows = session.execute(
+                sa.text(
+                    "SELECT id, data FROM events WHERE sender_id = :sender AND type_name = :type"
+                    " AND timestamp BETWEEN :low AND :high ORDER BY id DESC"
+                ),
+                dict(sender=sender_id, type=BotUttered.type_name, low=timestamp - 0.001, high=timestamp + 0.001),
+            ).fetchall()
+            for row_id, data in rows:
+                event = json.loads(data)
+                if event.get("timestamp") != timestamp or not ratings.is_prompt(event):
+                    continue
+                intent = session.execute(
+                    sa.text(
+                        "SELECT intent_name FROM events WHERE sender_id = :sender AND type_name = :type"
+                        " AND id < :prompt ORDER BY id DESC LIMIT 1"
+                    ),
+                    dict(sender=sender_id, type=UserUttered.type_name, prompt=row_id),
+                ).scalar()
+                return intent or ""
+        return None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Appends the events added since the tracker was loaded (or last saved)."""

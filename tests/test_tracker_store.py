@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
+from rasa.core.tracker_store import AwaitableTrackerStore, FailSafeTrackerStore, SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
     ActiveLoop,
     AllSlotsReset,
+    BotUttered,
     ConversationPaused,
     ConversationResumed,
     Restarted,
@@ -24,6 +25,7 @@ from rasa.shared.core.events import (
 )
 from rasa.utils.endpoints import read_endpoint_config
 
+from helpdesk import ratings
 from helpdesk.tracker_store import STORED, WindowedSQLTrackerStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,3 +166,51 @@ def test_endpoints_files_name_this_store(tmp_path):
 def test_window_must_be_positive(tmp_path):
     with pytest.raises(ValueError):
         WindowedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "x.db"), window_turns=0)
+
+
+PROMPT_BUTTONS = [
+    {"title": "Có", "payload": '/rate_answer{"rating":"yes"}'},
+    {"title": "Không", "payload": '/rate_answer{"rating":"no"}'},
+]
+
+
+def answered(tracker, intent, text):
+    """One answered question, as the rules play it: the answer, then "was this helpful?"; the
+    prompt's bot event timestamp (its id)."""
+    tracker.update(UserUttered(text, {"name": intent, "confidence": 1.0}))
+    tracker.update(ActionExecuted("utter_upgrade_howto"))
+    tracker.update(BotUttered("1. ...", metadata={"utter_action": "utter_upgrade_howto"}))
+    tracker.update(ActionExecuted("utter_ask_helpful"))
+    prompt = BotUttered(
+        "Hữu ích không?", data={"buttons": PROMPT_BUTTONS}, metadata={"utter_action": "utter_ask_helpful"}
+    )
+    tracker.update(prompt)
+    tracker.update(ActionExecuted("action_listen"))
+    return prompt.timestamp, tracker.events[-4].timestamp  # the prompt's, and the answer's
+
+
+def test_a_prompt_older_than_the_window_is_found_in_the_whole_conversation(tmp_path):
+    windowed, full = stores(tmp_path, window=3)
+    sender = "rated"
+    tracker = run(windowed.get_or_create_tracker(sender))
+    first, answer = answered(tracker, "ask_data_retention", "dữ liệu bị xóa khi nào")
+    second, _ = answered(tracker, "ask_trial", "dùng thử bao lâu")
+    for turn in range(6):
+        answered(tracker, "ask_payment", f"thanh toán {turn}")
+    run(windowed.save(tracker))
+    loaded = run(windowed.retrieve(sender))
+    # the turn Rasa loads does not have them ...
+    assert not any(getattr(e, "timestamp", None) in (first, second) for e in loaded.events)
+    # ... the stored conversation does
+    assert run(windowed.rated_prompt(sender, first)) == "ask_data_retention"
+    assert run(windowed.rated_prompt(sender, second)) == "ask_trial"
+    assert run(windowed.rated_prompt(sender, answer)) is None  # an answer, not a prompt
+    assert run(windowed.rated_prompt(sender, first + 0.0001)) is None
+    assert run(windowed.rated_prompt("someone-else", first)) is None
+    # through Rasa's wrappers, and with a store that only has Rasa's full tracker: the same
+    wrapped = FailSafeTrackerStore(AwaitableTrackerStore(windowed))
+    for store in (wrapped, full, FailSafeTrackerStore(AwaitableTrackerStore(full))):
+        assert run(ratings.find_in_store(store, sender, first)) == (ratings.prompt_id(first), "ask_data_retention")
+        assert run(ratings.find_in_store(store, sender, second)) == (ratings.prompt_id(second), "ask_trial")
+        assert run(ratings.find_in_store(store, sender, answer)) is None
+        assert run(ratings.find_in_store(store, "someone-else", first)) is None

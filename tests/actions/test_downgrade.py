@@ -230,3 +230,19 @@ def test_an_addon_on_its_lowest_plan_has_nothing_lower(billing_db):
     )
     assert responses(dispatcher) == ["utter_downgrade_already_lowest"]
     assert slot_events(events)["downgrade_status"] == "blocked"
+
+
+def test_a_rating_of_an_earlier_answer_is_no_step_of_the_downgrade(billing_db):
+    # neither the survey answer nor the checkbox: left to the rating rule, then the form asks again
+    state = {"product": "app_builder", "tier": "starter", "downgrade_status": "checked"}
+    click = '/rate_answer{"rating":"yes","prompt":"1764561234.25"}'
+    for requested in ("downgrade_reason", "downgrade_ack", "downgrade_confirmed"):
+        dispatcher, events = step(
+            click,
+            intent="rate_answer",
+            requested=requested,
+            slots=state,
+            token_value=token("demo-yearly"),
+            confidence=1.0,
+        )
+        assert events == [] and dispatcher.messages == []

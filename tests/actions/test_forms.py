@@ -222,3 +222,21 @@ def test_giving_up_in_so_many_words_stops_whatever_the_nlu_said(billing_db):
         slots={"product": "digital_workspace", "tier": "premium"},
     )
     assert slot_events(events).get("cycle") == "yearly"
+
+
+def test_a_rating_of_an_earlier_answer_is_no_answer_to_the_form(billing_db):
+    # "Có" under an older answer while buying: its digits are no number of users, its yes no
+    # confirmation; nothing is set, Rasa rejects the form, the rating rule records it and the form asks again
+    click = '/rate_answer{"rating":"yes","prompt":"1764561234.25"}'
+    slots = {"product": "digital_workspace", "tier": "premium", "cycle": "monthly"}
+    for requested in ("seats", "checkout_confirmed"):
+        dispatcher, events = step(
+            click,
+            intent="rate_answer",
+            requested=requested,
+            token_value=token("demo-yearly"),
+            slots=slots,
+            entities=[{"entity": "rating", "value": "yes"}, {"entity": "prompt", "value": "1764561234.25"}],
+            confidence=1.0,
+        )
+        assert slot_events(events) == {} and dispatcher.messages == []

@@ -592,6 +592,72 @@ const scenarios12 = {
 };
 Object.assign(scenarios, scenarios12);
 
+// --- issue 12: a rating given under an older answer (docs/decisions.md §22) -----------------------
+const PROMPT = /Thông tin này có hữu ích/;
+const THANKS = "Cleeksy chân thành cảm ơn ý kiến đóng góp của bạn!";
+
+// The console's "was this helpful?" row of a topic, read again from the server.
+async function consoleCounts(page, topic) {
+  await page.reload();
+  await page.waitForSelector("#ag-feedback", { state: "visible" });
+  const row = page.locator(`#ag-feedback-body tr[data-topic="${topic}"]`);
+  if (!(await row.count())) return { name: null, helpful: 0, notHelpful: 0 };
+  const cells = await row.locator("td").allTextContents();
+  return { name: cells[0], helpful: Number(cells[1]), notHelpful: Number(cells[2]) };
+}
+
+const ratingScenarios = {
+  // Three answers, then the customer scrolls up and clicks "Có" under the FIRST one: the console
+  // counts it for that answer's topic, the reply is the thanks alone; clicking it again replaces
+  // the rating, never counts it twice; "Không" on it moves it to "not helpful" and offers a person.
+  async customer_rates_an_older_answer(browser) {
+    const agent = await agentPage(browser, DESKTOP);
+    const before = await consoleCounts(agent, "extended_capacity");
+
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await context.newPage();
+    const problems = [];
+    watchForProblems(page, problems);
+    await page.goto(`${WEB_URL}/`);
+    await loginCustomer(page, "demo-yearly");
+    await openWidget(page);
+    await ask(page, "dung luong mo rong gom nhung loai nao", PROMPT);
+    await ask(page, "thanh toan theo nam hay theo thang", PROMPT);
+    await ask(page, "thanh toan qua VNPAY nhu the nao", PROMPT);
+    const prompts = page.locator("#hdw-log li.hdw-bot").filter({ hasText: PROMPT });
+    assert.equal(await prompts.count(), 3, "one prompt per answer");
+    const oldest = prompts.first();
+    const rate = async (title, until) => {
+      await oldest.scrollIntoViewIfNeeded();
+      const from = await botCount(page);
+      await oldest.locator("button.hdw-button", { hasText: title }).click(); // out of the tab order, still clickable
+      await waitForBot(page, from, until);
+      return (await page.locator("#hdw-log li.hdw-bot").allTextContents()).slice(from);
+    };
+
+    const thanks = await rate("Có", /cảm ơn ý kiến đóng góp/);
+    assert.equal(thanks.length, 1, `one reply: ${thanks}`);
+    assert.ok(thanks[0].includes(THANKS) && !/hỗ trợ thêm gì|Xin lỗi|chưa hiểu/.test(thanks[0]), `only the thanks: ${thanks}`);
+    await shot(page, "rating-01-older-answer-rated");
+    let now = await consoleCounts(agent, "extended_capacity");
+    assert.equal(now.name, "Dung lượng mở rộng", "the console names the topic");
+    assert.deepEqual([now.helpful, now.notHelpful], [before.helpful + 1, before.notHelpful]);
+
+    await rate("Có", /cảm ơn ý kiến đóng góp/);
+    now = await consoleCounts(agent, "extended_capacity");
+    assert.deepEqual([now.helpful, now.notHelpful], [before.helpful + 1, before.notHelpful], "clicked twice: counted once");
+
+    const sorry = await rate("Không", /gặp nhân viên/i);
+    assert.match(sorry.join("\n"), /Xin lỗi vì câu trả lời chưa giúp được bạn/);
+    now = await consoleCounts(agent, "extended_capacity");
+    assert.deepEqual([now.helpful, now.notHelpful], [before.helpful, before.notHelpful + 1], "the new rating replaced the first");
+    await agent.locator("#ag-feedback").scrollIntoViewIfNeeded();
+    await shot(agent, "rating-02-console-counts-the-older-answer");
+    assert.deepEqual(problems, []);
+  },
+};
+Object.assign(scenarios, ratingScenarios);
+
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error(`unknown scenario ${name}; one of: ${Object.keys(scenarios).join(", ")}`);

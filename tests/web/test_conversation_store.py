@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -75,3 +76,47 @@ def test_a_database_from_before_the_migrations_keeps_its_rows(tmp_path):
     assert conversation_store.active_handoff("u-old", url)["id"] == row["id"]
     assert _differences(url) == []
     migrations.upgrade_head(url)  # idempotent
+
+
+def test_one_rating_per_prompt_a_second_replaces_the_first(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ratings.db'}"
+    first = datetime(2026, 12, 1, 9, 0)
+    assert conversation_store.record_feedback("u-1", "trial", True, url=url, now=first, prompt="1764561234.29")
+    again = datetime(2026, 12, 1, 9, 5)
+    assert not conversation_store.record_feedback(
+        "u-1", "trial", False, "demo-trial", "en", url=url, now=again, prompt="1764561234.29"
+    )
+    [row] = conversation_store.list_feedback(url)
+    assert (row["helpful"], row["language"], row["workspace_id"]) == (False, "en", "demo-trial")
+    assert (row["created_at"], row["updated_at"]) == (first, again)
+    assert conversation_store.feedback_counts(url) == [{"topic": "trial", "total": 1, "helpful": 0}]
+    # another prompt, the same prompt id in another conversation, and ratings without an id all count
+    conversation_store.record_feedback("u-1", "trial", True, url=url, prompt="1764561299.5")
+    conversation_store.record_feedback("u-2", "trial", True, url=url, prompt="1764561234.29")
+    conversation_store.record_feedback("u-1", "trial", True, url=url)
+    conversation_store.record_feedback("u-1", "trial", True, url=url)
+    assert conversation_store.feedback_counts(url) == [{"topic": "trial", "total": 5, "helpful": 4}]
+    # a replacement never forgets whose workspace it was
+    conversation_store.record_feedback("u-2", "trial", False, None, url=url, prompt="1764561234.29")
+    conversation_store.record_feedback("u-2", "trial", False, "demo-free", url=url, prompt="1764561234.29")
+    conversation_store.record_feedback("u-2", "trial", True, None, url=url, prompt="1764561234.29")
+    [kept] = [r for r in conversation_store.list_feedback(url) if r["sender_id"] == "u-2"]
+    assert (kept["workspace_id"], kept["helpful"]) == ("demo-free", True)
+
+
+def test_ratings_from_before_prompt_ids_keep_counting_after_the_migration(tmp_path):
+    url = f"sqlite:///{tmp_path / 'before.db'}"
+    command.upgrade(migrations.alembic_config(url), "h0002_live_handoff")
+    with get_engine(url).begin() as connection:
+        for helpful in (True, True, False):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO feedback (sender_id, topic, helpful, language, created_at)"
+                    " VALUES ('u-old', 'go_free', :helpful, 'vi', '2026-11-30 10:00:00')"
+                ),
+                {"helpful": helpful},
+            )
+    migrations.upgrade_head(url)
+    assert _differences(url) == []
+    assert conversation_store.feedback_counts(url) == [{"topic": "go_free", "total": 3, "helpful": 2}]
+    assert {r["prompt"] for r in conversation_store.list_feedback(url)} == {None}
