@@ -96,12 +96,12 @@ def start_stock(port: int) -> subprocess.Popen:
     raise RuntimeError("stock bot did not start")
 
 
-def make_sender(port, messages, tokens):
+def make_sender(port, messages, token_for):
     def send(sender, index):
         text, workspace = messages[index % len(messages)]
         payload = {"sender": sender, "message": text}
         if workspace:
-            payload["metadata"] = {"token": tokens[workspace]}
+            payload["metadata"] = {"token": token_for(sender, workspace)}
         started = time.perf_counter()
         response = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook", json=payload, timeout=60)
         elapsed = time.perf_counter() - started
@@ -156,11 +156,18 @@ def main() -> int:
     env = dict(os.environ, BILLING_DATABASE_URL=url)
     for command in ("init-db", "seed-demo"):
         subprocess.run([str(VENV_BIN / "python"), "-m", "billing_core", command], cwd=ROOT, env=env, check=True)
-    tokens = {
-        ws: issue_token(sub=f"bench-{ws}", workspace_id=ws, role="customer", minutes=120, secret=SECRET)
-        for _, ws in OUR_MESSAGES
-        if ws
-    }
+    tokens: dict = {}
+
+    def token_for(sender: str, workspace: str) -> str:
+        # One customer per simulated conversation: the conversation follows the token's subject, so
+        # a token shared by the concurrent clients would make them one conversation, which Rasa
+        # answers one message at a time (its lock per conversation): not how customers chat.
+        key = (sender, workspace)
+        if key not in tokens:
+            tokens[key] = issue_token(
+                sub=f"bench-{sender}-{workspace}", workspace_id=workspace, role="customer", minutes=120, secret=SECRET
+            )
+        return tokens[key]
 
     stock_port, rasa_port, actions_port, web_port = free_ports(4)
     stock = start_stock(stock_port)
@@ -174,8 +181,8 @@ def main() -> int:
     try:
         ours.start()
         senders = {
-            "stock rasa init": make_sender(stock_port, [(m, None) for m in STOCK_MESSAGES], {}),
-            "cleeksy assistant": make_sender(rasa_port, OUR_MESSAGES, tokens),
+            "stock rasa init": make_sender(stock_port, [(m, None) for m in STOCK_MESSAGES], token_for),
+            "cleeksy assistant": make_sender(rasa_port, OUR_MESSAGES, token_for),
         }
         measured = {name: {"latencies": [], "messages": 0, "seconds": 0.0, "errors": []} for name in senders}
         for round_number in range(rounds):

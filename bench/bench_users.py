@@ -126,7 +126,7 @@ async def user(
         wait = max(0.0, sent - due)  # a message due while the previous one was unanswered
         payload = {"sender": sender, "message": text}
         if workspace:
-            payload["metadata"] = {"token": running.token(workspace)}
+            payload["metadata"] = {"token": running.token(workspace, sender)}
         failure = None
         try:
             async with session.post(f"{url}/webhooks/rest/webhook", json=payload) as response:

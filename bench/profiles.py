@@ -35,7 +35,7 @@ DEMO_WORKSPACES = [
 class Running:
     name: str
     url: str  # where clients post (REST channel base URL)
-    token: Callable[[str], str]  # workspace id -> a customer token
+    token: Callable[..., str]  # (workspace id, user) -> a customer token of that workspace
     pids: Callable[[], Dict[str, int]]  # component -> pid (for CPU and memory)
     stop: Callable[[], None]
     scratch: Path
@@ -66,15 +66,23 @@ PERSONAL_QUESTIONS = [
 ]
 
 
-def _tokens(secret: str) -> Callable[[str], str]:
-    cache: Dict[str, str] = {}
+def _tokens(secret: str) -> Callable[..., str]:
+    cache: Dict[tuple, str] = {}
 
-    def token(workspace: str) -> str:
-        if workspace not in cache:
-            cache[workspace] = issue_token(
-                sub=f"bench-{workspace}", workspace_id=workspace, role="customer", minutes=240, secret=secret
+    def token(workspace: str, user: str = "") -> str:
+        """A customer of ``workspace``; each ``user`` its own (the conversation follows the token's
+        subject: simulated users sharing a token would be one conversation, which Rasa answers one
+        message at a time, and measure its lock instead of the assistant)."""
+        key = (workspace, user)
+        if key not in cache:
+            cache[key] = issue_token(
+                sub=f"bench-{workspace}-{user}" if user else f"bench-{workspace}",
+                workspace_id=workspace,
+                role="customer",
+                minutes=240,
+                secret=secret,
             )
-        return cache[workspace]
+        return cache[key]
 
     return token
 

@@ -46,13 +46,16 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    create_engine,
+    event,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.pool import QueuePool
 
 from billing_core import database_url, get_engine
 from helpdesk import migrations
@@ -161,12 +164,49 @@ def _migrate(url: str) -> None:
             log.info("conversation store: concurrent migration, retrying")
 
 
+SQLITE_BUSY_TIMEOUT_S = 5.0
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL as billing's connections; NORMAL: a commit does not wait for the disk (see _own_engine)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _own_engine(url: str) -> Engine:
+    """The assistant's records in the billing database, through connections whose commits do not
+    wait for the disk: every chat turn writes here (the customer's message, the bot's replies),
+    and waiting for a flush on each, one writer at a time, was what held a busy server back. A
+    crash of a process loses nothing; a power cut may lose the last moment of chat records, never
+    corrupt them (docs/decisions.md §24). Billing's own commits still wait for the flush (they use
+    billing_core's engine). An in-memory SQLite database exists once per engine: it shares billing's."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        engine = create_engine(
+            url,
+            future=True,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+            poolclass=QueuePool,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        return create_engine(
+            url, future=True, pool_pre_ping=True, connect_args={"options": "-c synchronous_commit=off"}
+        )
+    return get_engine(url)
+
+
 def engine_for(url: Optional[str] = None) -> Engine:
     resolved = url or database_url()
     with _lock:
         engine = _engines.get(resolved)
         if engine is None:
-            engine = get_engine(resolved)  # share the billing pool (and SQLite pragmas)
+            engine = _own_engine(resolved)
             _engines[resolved] = engine
         if resolved not in _ready:
             _migrate(resolved)
