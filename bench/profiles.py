@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 import prodstack  # noqa: E402
 
-from helpdesk.identity import issue_token  # noqa: E402
+from helpdesk.identity import DEMO_SECRET, issue_token  # noqa: E402
 from helpdesk.stack import VENV_BIN, Ports, Stack, free_ports  # noqa: E402
 
 DEMO_WORKSPACES = [
@@ -99,7 +99,7 @@ def start_embedded(stock_tracker_store: bool = False, with_web: bool = False, mo
             check=True,
             capture_output=True,
         )
-    secret = "bench-" + os.urandom(16).hex()
+    secret = DEMO_SECRET  # demo mode signs with the documented demo secret only (as `make run`)
     ports = Ports(*free_ports(3))
     stack = Stack(
         ports,
