@@ -87,6 +87,12 @@ def _tokens(secret: str) -> Callable[..., str]:
     return token
 
 
+def embedded_env(billing_url: str) -> Dict[str, str]:
+    """The embedded profile's settings: `make run`'s demo mode, which signs with the documented demo
+    secret only (a stack given any other secret in demo mode refuses to start)."""
+    return {"BILLING_DATABASE_URL": billing_url, "HELPDESK_JWT_SECRET": DEMO_SECRET, "HELPDESK_MODE": "demo"}
+
+
 def start_embedded(stock_tracker_store: bool = False, with_web: bool = False, model: Optional[Path] = None) -> Running:
     scratch = Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
     url = f"sqlite:///{scratch / 'billing.db'}"
@@ -99,7 +105,7 @@ def start_embedded(stock_tracker_store: bool = False, with_web: bool = False, mo
             check=True,
             capture_output=True,
         )
-    secret = DEMO_SECRET  # demo mode signs with the documented demo secret only (as `make run`)
+    secret = DEMO_SECRET
     ports = Ports(*free_ports(3))
     stack = Stack(
         ports,
@@ -107,7 +113,7 @@ def start_embedded(stock_tracker_store: bool = False, with_web: bool = False, mo
         log_dir=scratch / "logs",
         stock_tracker_store=stock_tracker_store,
         **({"model": model} if model else {}),
-        env={"BILLING_DATABASE_URL": url, "HELPDESK_JWT_SECRET": secret, "HELPDESK_MODE": "demo"},
+        env=embedded_env(url),
     )
     try:
         stack.start(timeout=300)
