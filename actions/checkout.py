@@ -32,6 +32,7 @@ from actions.forms import (
     is_keep,
     request_from_slots,
     reset_form_slots,
+    says_upgrade,
 )
 from actions.labels import as_datetime, datetime_text
 from actions.personal import named_products
@@ -159,21 +160,25 @@ class ValidateCheckoutForm(PlanFormValidation):
 
     def complete_from_workspace(self, dispatcher, tracker, lang, asker, state, updates) -> Dict[str, Any]:
         """ "Keep my plan" and purchases without a tier change: the product's current tier; "3 more
-        users" adds to the current users; capacity alone names its product."""
+        users" adds to the current users; capacity alone names its product; a cycle alone ("đổi
+        sang theo năm giúp mình") is the same plan on that cycle, unless the message says upgrade."""
         extra: Dict[str, Any] = {}
         text = latest_text(tracker)
         if not state.get("product") and state.get("addons"):
             extra["product"] = billing.catalog().capacity[next(iter(state["addons"]))].product
         product = extra.get("product") or state.get("product")
         more_seats = "seats" in updates and isinstance(state.get("seats"), int) and asks_for_more(text)
+        only_cycle = "cycle" in updates and state.get("cycle") not in (None, KEEP) and not says_upgrade(text)
         wants_same = state.get("tier") == KEEP or (
             state.get("tier") is None
-            and (is_keep(text) or more_seats or ("addons" in updates and bool(state.get("addons"))))
+            and (is_keep(text) or more_seats or only_cycle or ("addons" in updates and bool(state.get("addons"))))
         )
         if not product or not (wants_same or more_seats):
             return extra
         current = billing.workspace_summary(dispatcher, lang, asker.workspace_id).of(product) or {}
         if wants_same:
+            if only_cycle and state.get("seats") is None:
+                extra["seats"] = KEEP  # a cycle change keeps the users as they are
             if current.get("tier") and current.get("tier") != "free":
                 extra["tier"] = current["tier"]
             else:

@@ -12,13 +12,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.parsing import parse_workspace_id
+from actions.parsing import (
+    canonical_cycle,
+    canonical_product,
+    canonical_tier,
+    named_value,
+    parse_change,
+    parse_workspace_id,
+)
 from actions.texts import say
 from helpdesk.identity import Identity, IdentityConfigError, verify_claim
 
@@ -26,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 LANGUAGES = ("vi", "en")
 # Agents' tokens may carry a placeholder workspace: it never counts as a workspace to read.
+_CANONICAL = {"product": canonical_product, "tier": canonical_tier, "cycle": canonical_cycle}
 _NO_WORKSPACE = {"", "*", "-", "none", "any", "support"}  # "support": the web app's agent tokens
 
 
@@ -122,3 +130,99 @@ def header(dispatcher: CollectingDispatcher, asker: Asker) -> None:
     """Whose data this is: "your workspace" for a customer, the named workspace for an agent."""
     response = "utter_agent_header" if asker.is_agent else "utter_personal_header"
     say(dispatcher, asker.lang, response, workspace=asker.workspace_id)
+
+
+# --- the conversation's topic ---------------------------------------------------------------------
+# The answer that sets the topic -> the intent of the question it answered. A text sent by Rasa
+# (utter_*) or an action: both are in the tracker as the bot's events.
+TOPICS: Dict[str, str] = {
+    "utter_upgrade_howto": "ask_upgrade_howto",
+    "utter_downgrade_howto": "ask_downgrade_howto",
+    "utter_extended_capacity": "ask_extended_capacity",
+    "utter_payment": "ask_payment",
+    "action_answer_billing_cycle": "ask_billing_cycle",
+    "action_answer_go_free": "ask_go_free",
+    "action_answer_trial": "ask_trial",
+    "action_answer_data_retention": "ask_data_retention",
+    "action_answer_next_renewal": "ask_next_renewal",
+    "action_answer_my_plan": "ask_my_plan",
+    "action_answer_payment_status": "ask_payment_status",
+    "action_answer_check_change": "check_change",
+    "action_cancel_downgrade": "cancel_downgrade",
+    "checkout_form": "buy_upgrade",
+    "downgrade_form": "request_downgrade",
+}
+
+
+def _event_name(event: Dict[str, Any]) -> Optional[str]:
+    if event.get("event") == "action":
+        return event.get("name")
+    if event.get("event") == "bot":
+        return (event.get("metadata") or {}).get("utter_action")
+    return None
+
+
+def last_topic(tracker: Tracker) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
+    """(the topic's answer, the user message it answered) of the last topic before this message."""
+    events = list(tracker.events)
+    # Skip this turn's user message.
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    topic = None
+    for index in range(last_user - 1, -1, -1):
+        event = events[index]
+        name = None
+        if event.get("event") == "action":
+            name = event.get("name")
+        elif event.get("event") == "bot":
+            name = (event.get("metadata") or {}).get("utter_action")
+        if topic is None and name in TOPICS:
+            topic = name
+        if topic is not None and event.get("event") == "user":
+            return topic, event.get("parse_data") or {"text": event.get("text") or ""}
+    return topic, None
+
+
+def user_turns_since(tracker: Tracker, names) -> Optional[int]:
+    """How many earlier user messages lie between this one and the last event named in ``names``
+    (0: it answered the previous message), or None when there is none."""
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    turns = 0
+    for index in range(last_user - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == "user":
+            turns += 1
+        elif _event_name(event) in names:
+            return turns
+    return None
+
+
+def earlier_values(tracker: Tracker) -> Dict[str, Any]:
+    """Product, tier, cycle and users of the question behind the last topic ("có thể chuyển App
+    Builder sang năm không?" -> "ok làm luôn"): what acting on that answer is about."""
+    _topic, earlier = last_topic(tracker)
+    if not earlier:
+        return {}
+    text = earlier.get("text") or ""
+    parsed = parse_change(text)
+    values: Dict[str, Any] = {}
+    for slot in ("product", "tier", "cycle", "seats"):
+        entity_values = [e.get("value") for e in earlier.get("entities") or [] if e.get("entity") == slot]
+        canonical = _CANONICAL.get(slot)
+        value = named_value(entity_values, canonical, getattr(parsed, slot)) if canonical else None
+        value = value or getattr(parsed, slot)
+        if value:
+            values[slot] = value
+    return values
+
+
+def recent_product(tracker: Tracker, turns: int = 3) -> Optional[str]:
+    """The product one of the last ``turns`` user messages before this one named, the latest first."""
+    users = [e for e in tracker.events if e.get("event") == "user"][:-1]
+    for event in reversed(users[-turns:]):
+        parse = event.get("parse_data") or {}
+        values = [e.get("value") for e in parse.get("entities") or [] if e.get("entity") == "product"]
+        product = named_value(values, canonical_product, parse_change(event.get("text") or "").product)
+        if product:
+            return product
+    return None

@@ -26,17 +26,21 @@ import billing_core as bc
 from actions import billing
 from actions.billing import Unavailable
 from actions.context import (
+    TOPICS,
+    earlier_values,
     identity_of,
     intent_confidence,
     language_of,
     latest_entities,
     latest_intent,
     latest_text,
+    recent_product,
     resolve_asker,
+    user_turns_since,
 )
 from actions.forms import DOWNGRADE_STATE_SLOTS, AskFormQuestion, wants_to_stop
 from actions.labels import date_text, word
-from actions.parsing import canonical_product, canonical_tier, folded_text, parse_change
+from actions.parsing import canonical_product, canonical_tier, folded_text, named_value, parse_change
 from actions.texts import say
 from helpdesk.ratings import RATE_INTENT
 
@@ -76,19 +80,14 @@ def _says_any(text: str, phrases) -> bool:
 
 
 def named_product(tracker: Tracker) -> Optional[str]:
-    for value in latest_entities(tracker, "product"):
-        key = canonical_product(value)
-        if key:
-            return key
-    return parse_change(latest_text(tracker)).product
+    parsed = parse_change(latest_text(tracker)).product
+    return named_value(latest_entities(tracker, "product"), canonical_product, parsed)
 
 
 def named_tier(tracker: Tracker) -> Optional[str]:
-    for value in latest_entities(tracker, "tier"):
-        key = canonical_tier(value)
-        if key:
-            return key
-    return parse_change(latest_text(tracker)).tier
+    """The target tier: "hạ từ Standard xuống Starter" is Starter, not the first tier named."""
+    parsed = parse_change(latest_text(tracker)).tier
+    return named_value(latest_entities(tracker, "tier"), canonical_tier, parsed)
 
 
 def lower_tiers(product: str, current_tier: Optional[str]) -> List[str]:
@@ -154,6 +153,13 @@ class ValidateDowngradeForm(FormValidationAction):
                 updates["product"] = product
             if tier:
                 updates["tier"] = tier
+            if requested is None and user_turns_since(tracker, TOPICS) == 0:
+                # "ok hạ luôn giúp mình" right after a decision: the product and plan it was about
+                context = earlier_values(tracker)
+                context.setdefault("product", recent_product(tracker))
+                for slot in ("product", "tier"):
+                    if not updates.get(slot) and context.get(slot):
+                        updates[slot] = context[slot]
             if requested and not updates.get(requested):
                 say(dispatcher, lang, f"utter_invalid_{requested}")
                 updates[requested] = None

@@ -22,13 +22,17 @@ from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 
 from actions import billing
 from actions.context import (
+    TOPICS,
     Asker,
+    earlier_values,
     intent_confidence,
     language_of,
     latest_entities,
     latest_intent,
     latest_text,
+    recent_product,
     resolve_asker,
+    user_turns_since,
 )
 from actions.parsing import (
     MAX_CAPACITY,
@@ -40,6 +44,7 @@ from actions.parsing import (
     canonical_renewal_mode,
     canonical_tier,
     folded_text,
+    named_value,
     parse_change,
 )
 from actions.texts import say
@@ -96,6 +101,7 @@ _KEEP_PHRASES = (
 # "mua thêm 3 người", "add 2 users": a number of users ON TOP of the current ones.
 _MORE_PHRASES = ("them", "more", "add", "extra", "additional", "bo sung")
 _INVALID = object()
+_CANONICAL = {"product": canonical_product, "tier": canonical_tier, "cycle": canonical_cycle}
 
 
 def looks_like_question(text: str) -> bool:
@@ -128,9 +134,30 @@ _STOP_PHRASES = (
 _STOP_MESSAGES = ("thoi", "thoi nhe", "thoi a", "stop", "cancel", "huy", "de sau")
 
 
+# A typed "yes" to the checkout's confirmation ("confirm", "xác nhận", "đồng ý"): it counts as the
+# button, whatever intent the NLU gave it; a negated one ("chưa xác nhận", "don't confirm") does not.
+_CONFIRM_PHRASES = ("xac nhan", "dong y", "confirm", "confirmed", "i agree", "go ahead", "proceed", "tien hanh")
+_NEGATIONS = ("khong", "ko", "chua", "not", "dont", "don t", "no")
+
+
+def says_confirm(text: str) -> bool:
+    padded = folded_text(text)
+    if any(f" {w} " in padded for w in _NEGATIONS):
+        return False
+    return any(f" {p} " in padded for p in _CONFIRM_PHRASES)
+
+
 def wants_to_stop(text: str) -> bool:
     padded = folded_text(text)
     return padded.strip() in _STOP_MESSAGES or any(f" {p} " in padded for p in _STOP_PHRASES)
+
+
+_UPGRADE_WORDS = ("nang cap", "len goi", "upgrade", "move up")
+
+
+def says_upgrade(text: str) -> bool:
+    padded = folded_text(text)
+    return any(f" {w} " in padded for w in _UPGRADE_WORDS)
 
 
 def asks_for_more(text: str) -> bool:
@@ -245,11 +272,19 @@ class PlanFormValidation(FormValidationAction):
         }
         if not answering:
             return found
+        text = latest_text(tracker)
         for slot in ("product", "tier", "cycle", "seats", "renewal_mode"):
             values = [v for v in latest_entities(tracker, slot) if v not in (None, "")]
             if slot in required and values:
                 found[slot] = values[0]
-        text = latest_text(tracker)
+                canonical = _CANONICAL.get(slot)
+                if canonical and len({canonical(v) for v in values} - {None}) > 1:
+                    # "từ Standard lên Premium": the target, or nothing when the text cannot tell
+                    target = named_value(values, canonical, getattr(parse_change(text, requested), slot))
+                    if target is None:
+                        del found[slot]
+                    else:
+                        found[slot] = target
         if "seats" in found and re.search(r"-\s*\d", text):
             found["seats"] = "negative"  # "-3 người" is no number of users: refused with an explanation
         parsed = parse_change(text, requested)
@@ -263,6 +298,16 @@ class PlanFormValidation(FormValidationAction):
                 found[slot] = value
         if requested in ("cycle", "seats", "tier") and requested not in found and is_keep(text):
             found[requested] = KEEP
+        if requested is None and user_turns_since(tracker, TOPICS) == 0:
+            # The form starts right after an answer ("ok làm luôn", "ok buy it"): the product, plan
+            # and cycle of the question that answer was about, where this message names none.
+            context = earlier_values(tracker)
+            context.setdefault("product", recent_product(tracker))
+            for slot in ("product", "tier", "cycle"):
+                if slot in required and slot not in found and context.get(slot):
+                    found[slot] = context[slot]
+        if requested == "checkout_confirmed" and found.get(requested) is None and says_confirm(text):
+            found[requested] = True
         return found
 
     def addons_in_message(self, tracker: Tracker) -> Dict[str, int]:

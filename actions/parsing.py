@@ -207,6 +207,22 @@ def _single(found: List[Tuple[int, str]], padded: str) -> Optional[str]:
     return None
 
 
+def named_value(values: List[object], canonical, parsed: Optional[str]) -> Optional[str]:
+    """The one value a message names, from the NLU's entity values and the parser's reading.
+
+    When the entities name two different values ("hạ từ Standard xuống Starter", "from Premium to
+    Starter") the first one is where the customer is, not where they go: the parser's reading
+    (the value after "xuống"/"sang"/"lên"/"to") wins, and without one nothing is guessed."""
+    keys: List[str] = []
+    for value in values:
+        key = canonical(value)
+        if key and key not in keys:
+            keys.append(key)
+    if len(keys) > 1:
+        return parsed
+    return keys[0] if keys else parsed
+
+
 def _to_int(number: str, thousands: Optional[str]) -> Optional[int]:
     digits = re.sub(r"[.,]", "", number)
     if not digits.isdigit() or len(digits) > 9:

@@ -420,9 +420,11 @@ class ActionConfirmCancelDowngrade(Action):
         product = tracker.get_slot("pending_cancel_product")
         clear = [SlotSet("pending_cancel_product", None)]
         if not product:
+            if latest_intent(tracker) == "cancel_downgrade":  # asked again: answered again
+                return await ActionCancelDowngrade().run(dispatcher, tracker, domain)
             dispatcher.utter_message(response="utter_anything_else")
             return clear
-        if latest_intent(tracker) != "affirm":
+        if latest_intent(tracker) not in ("affirm", "cancel_downgrade"):  # "ừ, hủy đi" is a yes
             say(dispatcher, lang, "utter_cancel_downgrade_kept")
             return clear
         identity = identity_of(tracker)

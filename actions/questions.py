@@ -14,14 +14,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text, Tuple, cast
+from typing import Any, Dict, List, Optional, Text, cast
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 import billing_core as bc
 from actions import billing, personal, texts
-from actions.context import Asker, header, language_of, latest_entities, latest_intent, latest_text
+from actions.context import (
+    TOPICS,
+    Asker,
+    header,
+    language_of,
+    last_topic,
+    latest_entities,
+    latest_intent,
+    latest_text,
+    recent_product,
+    user_turns_since,
+)
 from actions.forms import is_keep
 from actions.parsing import (
     MAX_SEATS,
@@ -30,6 +41,7 @@ from actions.parsing import (
     canonical_product,
     canonical_tier,
     folded_text,
+    named_value,
     parse_change,
     product_phrases,
 )
@@ -37,11 +49,10 @@ from actions.texts import say
 
 
 def _first(tracker: Tracker, entity: str, canonical) -> Optional[str]:
-    for value in latest_entities(tracker, entity):
-        key = canonical(value)
-        if key:
-            return key
-    return None
+    """The value the message names for ``entity`` (the target of "from X to Y"), or None."""
+    parsed = getattr(parse_change(latest_text(tracker)), entity, None)
+    values = latest_entities(tracker, entity)
+    return named_value(values, canonical, parsed) if values else None
 
 
 def _is_immediate(decision) -> bool:
@@ -88,7 +99,9 @@ class ActionAnswerCheckChange(personal.PersonalAnswer):
         summary = billing.workspace_summary(dispatcher, lang, cast(str, asker.workspace_id))
         held = [s["product"] for s in summary.items]
         if product is None:
-            product = implied_product(tier, seats, addons, held)
+            # "how much to upgrade it to Starter?": the catalog's only choice, else the product
+            # the conversation just named
+            product = implied_product(tier, seats, addons, held) or recent_product(tracker)
         if product is None:
             buttons = [
                 {"title": billing.product_name(p, lang), "payload": f'/check_change{{"product":"{p}","tier":"{tier}"}}'}
@@ -166,23 +179,6 @@ def _title(lang: str, name: str) -> str:
 # --- follow-ups ---------------------------------------------------------------------------------
 # The answer that sets the topic -> the intent of the question it answered. A text sent by Rasa
 # (utter_*) or an action: both are in the tracker as the bot's events.
-TOPICS: Dict[str, str] = {
-    "utter_upgrade_howto": "ask_upgrade_howto",
-    "utter_downgrade_howto": "ask_downgrade_howto",
-    "utter_extended_capacity": "ask_extended_capacity",
-    "utter_payment": "ask_payment",
-    "action_answer_billing_cycle": "ask_billing_cycle",
-    "action_answer_go_free": "ask_go_free",
-    "action_answer_trial": "ask_trial",
-    "action_answer_data_retention": "ask_data_retention",
-    "action_answer_next_renewal": "ask_next_renewal",
-    "action_answer_my_plan": "ask_my_plan",
-    "action_answer_payment_status": "ask_payment_status",
-    "action_answer_check_change": "check_change",
-    "action_cancel_downgrade": "cancel_downgrade",
-    "checkout_form": "buy_upgrade",
-    "downgrade_form": "request_downgrade",
-}
 _WHEN = (
     "bao gio",
     "khi nao",
@@ -202,6 +198,10 @@ _WHEN = (
     "ap dung",
     "hieu luc",
     "take effect",
+    "kick in",
+    "right away",
+    "immediately",
+    "ngay lap tuc",
 )
 _COST = ("bao nhieu tien", "ton bao nhieu", "het bao nhieu", "gia bao nhieu", "how much", "cost", "price")
 _TODO = (
@@ -219,13 +219,32 @@ _TODO = (
     "what next",
     "how do i fix",
     "lam the nao",
+    "need to do",
+    "have to do",
 )
 
 
 # Words that name another topic inside a follow-up ("thế còn dữ liệu thì sao?"): that topic is
 # answered, with the product and plan of the earlier question.
+FALLBACK_TOPIC_TURNS = 1  # an unsure message counts as a follow-up of an answer at most this many turns back
 _TOPIC_WORDS = (
-    ("ask_data_retention", ("du lieu", "bi xoa", "xoa", "data", "deleted")),
+    (
+        "ask_data_retention",
+        (
+            "du lieu",
+            "bi xoa",
+            "xoa",
+            "data",
+            "deleted",
+            "removed",
+            "lose",
+            "lost",
+            "what happens to",
+            "tai lieu",
+            "file",
+            "files",
+        ),
+    ),
     ("ask_extended_capacity", ("dung luong", "capacity", "storage")),
     ("ask_billing_cycle", ("chu ky", "theo nam", "theo thang", "cycle", "yearly", "monthly")),
     ("ask_trial", ("dung thu", "trial")),
@@ -235,29 +254,28 @@ _TOPIC_WORDS = (
 )
 
 
+def _say_social(dispatcher: CollectingDispatcher, intent: Optional[str]) -> bool:
+    """The domain's answer to a thanks, goodbye or greeting (rendered by Rasa); False for others."""
+    if intent == "thank":
+        dispatcher.utter_message(response="utter_thank")
+    elif intent == "goodbye":
+        dispatcher.utter_message(response="utter_goodbye")
+    elif intent == "greet":
+        dispatcher.utter_message(response="utter_greet")
+    else:
+        return False
+    return True
+
+
+def _best_candidate(tracker: Tracker) -> Optional[str]:
+    """The intent the NLU ranked highest below its fallback threshold."""
+    ranking = (tracker.latest_message or {}).get("intent_ranking") or []
+    return next((r.get("name") for r in ranking if r.get("name") != "nlu_fallback"), None)
+
+
 def named_topic(text: str) -> Optional[str]:
     padded = folded_text(text)
     return next((intent for intent, words in _TOPIC_WORDS if any(f" {w} " in padded for w in words)), None)
-
-
-def last_topic(tracker: Tracker) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
-    """(the topic's answer, the user message it answered) of the last topic before this message."""
-    events = list(tracker.events)
-    # Skip this turn's user message.
-    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
-    topic = None
-    for index in range(last_user - 1, -1, -1):
-        event = events[index]
-        name = None
-        if event.get("event") == "action":
-            name = event.get("name")
-        elif event.get("event") == "bot":
-            name = (event.get("metadata") or {}).get("utter_action")
-        if topic is None and name in TOPICS:
-            topic = name
-        if topic is not None and event.get("event") == "user":
-            return topic, event.get("parse_data") or {"text": event.get("text") or ""}
-    return topic, None
 
 
 def _aspect(text: str) -> Optional[str]:
@@ -329,6 +347,17 @@ class ActionAnswerFollowup(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict]:
         lang = language_of(tracker)
         topic, earlier = last_topic(tracker)
+        if latest_intent(tracker) == "nlu_fallback":
+            # A message the NLU is unsure of, right after an answer ("is that automatic?", "tien
+            # tinh ntn"), is read as a follow-up of that answer; with no recent topic it is not.
+            best = _best_candidate(tracker)
+            if _say_social(dispatcher, best):
+                # "thanks, bye" split between thank and goodbye: the polite answer, not the topic again
+                return []
+            recent = user_turns_since(tracker, {*TOPICS, "action_answer_followup"})
+            if best in ("affirm", "deny") or topic is None or recent is None or recent > FALLBACK_TOPIC_TURNS:
+                dispatcher.utter_message(response="utter_default")
+                return []
         if topic is None:
             say(dispatcher, lang, "utter_followup_no_topic")
             return []
@@ -340,11 +369,15 @@ class ActionAnswerFollowup(Action):
         if latest_intent(tracker) == "inform" and not (product or tier or aspect or named_topic(text)):
             dispatcher.utter_message(response="utter_default")  # a bare value that follows nothing
             return []
-        if aspect == "cost" or (tier and intent in ("check_change", "ask_billing_cycle", "ask_my_plan", "buy_upgrade")):
+        if aspect == "cost" or (
+            tier and intent in ("check_change", "ask_billing_cycle", "ask_my_plan", "buy_upgrade", "ask_next_renewal")
+        ):
             # "How much would that be?", "and Premium?": the change asked about, decided and priced.
             replay = _replayed(tracker, earlier or {"text": ""}, product, "check_change", text=_without_products(text))
             return await ANSWERS["check_change"].run(dispatcher, replay, domain)
         other = named_topic(text)
+        if other == "ask_extended_capacity" and intent in ("ask_data_retention", "request_downgrade"):
+            other = "ask_data_retention"  # "and the extra capacity?" after what is kept: its 7-day rule
         if other and other != intent and aspect != "when":
             # Another topic, elliptically ("and my data?"): that topic, for the earlier product/plan.
             action = ANSWERS.get(other)
@@ -359,6 +392,9 @@ class ActionAnswerFollowup(Action):
             return []
         if aspect == "when" and intent in ("ask_downgrade_howto", "request_downgrade", "cancel_downgrade"):
             say(dispatcher, lang, "utter_followup_when_downgrade")
+            intent = "ask_next_renewal"
+        elif intent == "cancel_downgrade":
+            # "where do I see it?", "so next month I stay on Premium?": the schedule itself
             intent = "ask_next_renewal"
         action = ANSWERS.get(intent)
         if action is None:

@@ -363,3 +363,56 @@ def test_N_nothing_to_cancel_and_nobody_else_can_cancel(billing_db):
     )
     assert responses(dispatcher) == ["utter_checkout_agent"]
     assert [o.status.value for o in orders(billing_db, "demo-pending-payment")] == ["pending"]
+
+
+def test_a_typed_confirm_counts_as_the_button_and_a_negated_one_does_not(billing_db):
+    _, slots = full_quote(billing_db)
+    state = {k: v for k, v in slots.items() if k != "requested_slot"}
+    state["renewal_mode"] = "auto"
+    for text, intent, expected in (("confirm it", "ask_followup", True), ("xác nhận", "inform", True)):
+        _, events = step(text, intent, requested="checkout_confirmed", token_value=token("demo-monthly"), slots=state)
+        assert slot_events(events)["checkout_confirmed"] is expected
+    dispatcher, events = step(
+        "chưa xác nhận đâu", "inform", requested="checkout_confirmed", token_value=token("demo-monthly"), slots=state
+    )
+    assert slot_events(events).get("checkout_confirmed") is not True
+
+
+def test_a_cycle_alone_is_the_same_plan_on_that_cycle(billing_db):
+    # demo-ow-trial-ended: Digital Workspace on a paid plan, monthly
+    _, events = step(
+        "chuyển Không gian làm việc số qua trả hàng năm giúp mình",
+        intent="buy_upgrade",
+        token_value=token("demo-ow-trial-ended"),
+    )
+    slots = slot_events(events)
+    current = plan_of(billing_db, "demo-ow-trial-ended", "digital_workspace")
+    assert slots["product"] == "digital_workspace" and slots["cycle"] == "yearly"
+    assert slots["tier"] == current["tier"]
+    assert slots["seats"] == "keep" and slots["requested_slot"] == "renewal_mode"  # the users stay
+
+
+def test_buying_right_after_a_decision_takes_what_it_was_about(billing_db):
+    question = "App Builder lên Standard được không?"
+    history = [
+        {
+            "event": "user",
+            "text": question,
+            "parse_data": {"text": question, "intent": {"name": "check_change"}, "entities": []},
+        },
+        {"event": "action", "name": "action_answer_check_change"},
+    ]
+    tracker = make_tracker(
+        "được, đặt mua cho mình", "buy_upgrade", token_value=token("demo-monthly"), active_loop=FORM, history=history
+    )
+    tracker.slots["requested_slot"] = None
+    _, events = run(ValidateCheckoutForm(), tracker)
+    slots = slot_events(events)
+    assert slots["product"] == "app_builder" and slots["tier"] == "standard"
+
+
+def plan_of(url, workspace_id, product):
+    import billing_core as bc
+
+    summary = bc.workspace_summary(bc.SqlAlchemyUnitOfWork(url), workspace_id)
+    return next(s for s in summary["subscriptions"] if s["product"] == product)

@@ -246,3 +246,58 @@ def test_a_rating_of_an_earlier_answer_is_no_step_of_the_downgrade(billing_db):
             confidence=1.0,
         )
         assert events == [] and dispatcher.messages == []
+
+
+def test_from_one_tier_down_to_another_takes_the_target(billing_db):
+    # entities name Premium first: the tier after "xuống" is the one asked for
+    tracker = make_tracker(
+        "App Builder nhà mình muốn chuyển từ Standard xuống Starter",
+        "request_downgrade",
+        entities=[
+            {"entity": "product", "value": "App Builder"},
+            {"entity": "tier", "value": "Standard"},
+            {"entity": "tier", "value": "Starter"},
+        ],
+        token_value=token("demo-yearly"),
+        slots={"requested_slot": None},
+        active_loop=FORM,
+    )
+    _, events = run(ValidateDowngradeForm(), tracker)
+    slots = slot_events(events)
+    assert (slots["product"], slots["tier"], slots["requested_slot"]) == ("app_builder", "starter", "downgrade_reason")
+
+
+def test_yes_cancel_it_in_words_confirms_the_cancellation(billing_db):
+    tok = token("demo-downgrade-scheduled")
+    _, events = run(ActionCancelDowngrade(), make_tracker("mình muốn giữ gói cũ", "cancel_downgrade", token_value=tok))
+    product = slot_events(events)["pending_cancel_product"]
+    dispatcher, _ = run(
+        ActionConfirmCancelDowngrade(),
+        make_tracker(
+            "vâng, bỏ giúp mình", "cancel_downgrade", token_value=tok, slots={"pending_cancel_product": product}
+        ),
+    )
+    assert responses(dispatcher) == ["utter_cancel_downgrade_done"]
+
+
+def test_downgrading_right_after_a_decision_takes_what_it_was_about(billing_db):
+    question = "App Builder xuống Starter có được không?"
+    history = [
+        {
+            "event": "user",
+            "text": question,
+            "parse_data": {"text": question, "intent": {"name": "check_change"}, "entities": []},
+        },
+        {"event": "action", "name": "action_answer_check_change"},
+    ]
+    tracker = make_tracker(
+        "vậy làm giúp mình luôn",
+        "request_downgrade",
+        token_value=token("demo-yearly"),
+        slots={"requested_slot": None},
+        active_loop=FORM,
+        history=history,
+    )
+    _, events = run(ValidateDowngradeForm(), tracker)
+    slots = slot_events(events)
+    assert (slots["product"], slots["tier"], slots["requested_slot"]) == ("app_builder", "starter", "downgrade_reason")

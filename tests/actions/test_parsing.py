@@ -110,3 +110,16 @@ def test_canonical_values_from_entities():
     assert canonical_count("99999999") is None
     assert canonical_count(True) is None
     assert parse_capacity("50GB") == {"storage": 50}
+
+
+def test_named_value_takes_the_target_of_from_x_to_y():
+    from actions.parsing import canonical_tier, named_value, parse_change
+
+    for text, values, expected in (
+        ("hạ từ Standard xuống Starter", ["Standard", "Starter"], "starter"),
+        ("ha tu premium xuong standard", ["premium", "standard"], "standard"),
+        ("from Premium to Starter please", ["Premium", "Starter"], "starter"),
+        ("Standard hay Premium", ["Standard", "Premium"], None),  # no direction: nothing guessed
+        ("lên Standard", ["Standard"], "standard"),
+    ):
+        assert named_value(values, canonical_tier, parse_change(text).tier) == expected, text

@@ -230,3 +230,117 @@ def test_a_bare_product_after_a_topic_is_that_topic_for_the_product(billing_db):
     )
     dispatcher, _ = run(ActionAnswerFollowup(), tracker)
     assert "utter_go_free" in responses(dispatcher)
+
+
+# --- issue 12, third round: unsure follow-ups, the target tier, the conversation's product ---------
+
+
+def test_an_unsure_message_right_after_an_answer_is_its_follow_up(billing_db):
+    tracker = make_tracker(
+        "and for how long, roughly?",
+        "nlu_fallback",
+        token_value=token("demo-trial"),
+        language="en",
+        history=history("how many trial days remain?", "ask_trial", "action_answer_trial", "utter_trial_days_left"),
+        confidence=0.4,
+    )
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert "utter_trial_days_left" in responses(dispatcher)
+    assert "utter_default" not in responses(dispatcher)
+
+
+def test_an_unsure_message_without_a_recent_answer_is_not_guessed(billing_db):
+    old = history("còn mấy ngày dùng thử?", "ask_trial", "action_answer_trial", "utter_trial_days_left")
+    for filler in ("chào bạn", "cảm ơn"):
+        old += [
+            {"event": "user", "text": filler, "parse_data": {"text": filler, "intent": {"name": "thank"}}},
+            {"event": "action", "name": "utter_thank"},
+        ]
+    for events in ([], old):
+        tracker = make_tracker("xyz abc", "nlu_fallback", history=events, confidence=0.3)
+        dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+        assert [m.get("response") for m in dispatcher.messages] == ["utter_default"]
+
+
+def test_extended_capacity_after_what_is_kept_is_its_retention_rule(billing_db):
+    tracker = make_tracker(
+        "còn phần dung lượng mua thêm?",
+        "ask_extended_capacity",
+        history=history("hạ gói rồi dữ liệu giữ được bao lâu", "ask_data_retention", "action_answer_data_retention"),
+    )
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert "utter_extended_capacity" not in [m.get("response") for m in dispatcher.messages]
+    assert "7" in rendered(dispatcher)
+
+
+def test_a_follow_up_after_cancelling_a_downgrade_shows_the_schedule(billing_db):
+    tracker = make_tracker(
+        "vậy kỳ tới mình ở gói nào?",
+        "ask_followup",
+        token_value=token("demo-downgrade-scheduled"),
+        history=history("bỏ lịch hạ gói", "cancel_downgrade", "action_cancel_downgrade"),
+    )
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert any(name.startswith("utter_next_renewal") for name in responses(dispatcher))
+
+
+def test_from_one_tier_to_another_is_decided_for_the_target(billing_db):
+    dispatcher, _ = run(
+        ActionAnswerCheckChange(),
+        make_tracker(
+            "có chuyển App Builder từ Standard xuống Starter được không",
+            "check_change",
+            token_value=token("demo-yearly"),
+            entities=[entity("product", "App Builder"), entity("tier", "Standard"), entity("tier", "Starter")],
+        ),
+    )
+    button = dispatcher.messages[-1]["buttons"][0]
+    assert button["payload"] == '/request_downgrade{"product":"app_builder","tier":"starter"}'
+
+
+def test_how_much_for_it_takes_the_product_the_conversation_just_named(billing_db):
+    tracker = make_tracker(
+        "what would Standard cost for it?",
+        "check_change",
+        token_value=token("demo-ow-trial-ended"),
+        language="en",
+        entities=[entity("tier", "Standard")],
+        history=history(
+            "is my Operations Workflow trial over?",
+            "ask_trial",
+            "action_answer_trial",
+            entities=[entity("product", "Operations Workflow")],
+        ),
+    )
+    dispatcher, _ = run(ActionAnswerCheckChange(), tracker)
+    assert "utter_check_which_product" not in responses(dispatcher)
+    assert "Operations Workflow" in rendered(dispatcher, "en")
+
+
+def test_an_unsure_thanks_or_goodbye_after_an_answer_is_answered_politely(billing_db):
+    tracker = make_tracker(
+        "cheers, see ya",
+        "nlu_fallback",
+        language="en",
+        history=history("how do I downgrade", "ask_downgrade_howto", "utter_downgrade_howto"),
+        confidence=0.6,
+    )
+    tracker.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.6},
+        {"name": "goodbye", "confidence": 0.45},
+        {"name": "thank", "confidence": 0.4},
+    ]
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert [m.get("response") for m in dispatcher.messages] == ["utter_goodbye"]
+
+
+def test_keeping_a_plan_after_the_schedule_is_decided_for_that_plan(billing_db):
+    tracker = make_tracker(
+        "giữ lại Premium được không",
+        "ask_followup",
+        token_value=token("demo-downgrade-scheduled"),
+        entities=[entity("tier", "Premium")],
+        history=history("gói kỳ tới của mình là gì", "ask_next_renewal", "action_answer_next_renewal"),
+    )
+    dispatcher, _ = run(ActionAnswerFollowup(), tracker)
+    assert "utter_decision_summary" in responses(dispatcher)
