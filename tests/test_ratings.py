@@ -17,8 +17,8 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from helpdesk import ratings
-from helpdesk.channel import CLIENT_ONLY_KEYS, RatingIdOutput, edge_metadata, rated_prompt
-from helpdesk.relay import RecordingOutput
+from helpdesk.channel import CLIENT_ONLY_KEYS, edge_metadata, rated_prompt
+from helpdesk.relay import RecordingCollector, RecordingOutput
 from helpdesk.tracker_store import WindowedSQLTrackerStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def test_the_channel_writes_the_prompts_id_into_its_rating_buttons_only():
 
 
 def test_rest_replies_carry_the_prompts_id():
-    output = RatingIdOutput()
+    output = RecordingCollector(None, "s", (None, None))  # the REST channels' output
     run(
         output.send_response(
             "s",
@@ -90,6 +90,7 @@ def test_rest_replies_carry_the_prompts_id():
     )
     [message] = output.messages
     assert message["buttons"] == [{"title": "Có", "payload": '/rate_answer{"rating":"yes","prompt":"%r"}' % AT}]
+    assert output.replies[0][1] == message["buttons"]  # kept in the history as the customer got it
 
 
 class _Sio:
@@ -104,7 +105,7 @@ class _Relay:
     def __init__(self):
         self.kept = []
 
-    async def keep(self, sender_id, role, text, who, buttons=None, handoff_id=None):
+    async def keep_reply(self, sender_id, text, buttons, who):
         self.kept.append(buttons)
 
 
