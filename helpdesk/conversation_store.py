@@ -32,8 +32,9 @@ import json
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
     Boolean,
@@ -181,7 +182,7 @@ def _own_engine(url: str) -> Engine:
     wait for the disk: every chat turn writes here (the customer's message, the bot's replies),
     and waiting for a flush on each, one writer at a time, was what held a busy server back. A
     crash of a process loses nothing; a power cut may lose the last moment of chat records, never
-    corrupt them (docs/decisions.md §24). Billing's own commits still wait for the flush (they use
+    corrupt them. Billing's own commits still wait for the flush (they use
     billing_core's engine). An in-memory SQLite database exists once per engine: it shares billing's."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -194,11 +195,17 @@ def _own_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if backend == "postgresql":
-        return create_engine(
-            url, future=True, pool_pre_ping=True, connect_args={"options": "-c synchronous_commit=off"}
-        )
+    # PostgreSQL (and in-memory SQLite): billing's engine, one pool per database; on PostgreSQL
+    # each of these transactions turns the wait for the flush off for itself (_transaction)
     return get_engine(url)
+
+
+@contextmanager
+def _transaction(url: Optional[str]) -> Iterator[Any]:
+    with engine_for(url).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        yield connection
 
 
 def engine_for(url: Optional[str] = None) -> Engine:
@@ -341,7 +348,7 @@ def record_handoff(
         "language": _language(language),
         "updated_at": at,
     }
-    with engine_for(url).begin() as connection:
+    with _transaction(url) as connection:
         active = connection.execute(
             select(handoff_requests.c.id)
             .where(and_(handoff_requests.c.sender_id == sender, handoff_requests.c.status.in_(ACTIVE)))
@@ -432,7 +439,7 @@ def _transition(
 ) -> Dict[str, Any]:
     at = _utcnow(now)
     agent = _clean(agent, MAX_SENDER)
-    with engine_for(url).begin() as connection:
+    with _transaction(url) as connection:
         row = connection.execute(select(handoff_requests).where(handoff_requests.c.id == handoff_id)).first()
         if row is None:
             raise HandoffError("unknown")
@@ -495,7 +502,7 @@ def close_handoff(
 def cancel_by_customer(sender_id: str, url: Optional[str] = None, now: Optional[datetime] = None) -> bool:
     """The customer started over: their waiting or taken hand-off ends (the bot answers again)."""
     at = _utcnow(now)
-    with engine_for(url).begin() as connection:
+    with _transaction(url) as connection:
         done = connection.execute(
             update(handoff_requests)
             .where(and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
@@ -563,7 +570,7 @@ def add_message(
         author=author,
         now=now,
     )
-    with engine_for(url).begin() as connection:
+    with _transaction(url) as connection:
         return connection.execute(insert(chat_messages).values(**row)).inserted_primary_key[0]
 
 
@@ -582,7 +589,7 @@ def add_bot_replies(
         for text, buttons in replies
     ]
     if rows:
-        with engine_for(url).begin() as connection:
+        with _transaction(url) as connection:
             for row in rows:  # one statement each: ids keep the replies' order
                 connection.execute(insert(chat_messages).values(**row))
 
@@ -674,10 +681,9 @@ def claim_for_rest(
     oldest first; each is returned by one call only (the cursor moves by compare-and-set, so two
     calls at the same moment, on one Rasa server or two, never both get a message)."""
     at = _utcnow(now)
-    engine = engine_for(url)
     for attempt in range(CLAIM_ATTEMPTS):
         try:
-            with engine.begin() as connection:
+            with _transaction(url) as connection:
                 cursor = connection.execute(
                     select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == sender_id)
                 ).scalar()
@@ -724,7 +730,7 @@ def skip_for_rest(sender_id: str, url: Optional[str] = None, now: Optional[datet
     """The REST caller started over: nothing written before now is delivered any more (a conversation
     without a cursor yet needs none: its first one starts after what is already there)."""
     at = _utcnow(now)
-    with engine_for(url).begin() as connection:
+    with _transaction(url) as connection:
         last = int(
             connection.execute(
                 select(func.max(chat_messages.c.id)).where(chat_messages.c.sender_id == sender_id)
