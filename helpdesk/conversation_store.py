@@ -32,9 +32,8 @@ import json
 import logging
 import threading
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
     Boolean,
@@ -47,16 +46,13 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    create_engine,
-    event,
     func,
     insert,
     select,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.pool import QueuePool
 
 from billing_core import database_url, get_engine
 from helpdesk import migrations
@@ -165,55 +161,12 @@ def _migrate(url: str) -> None:
             log.info("conversation store: concurrent migration, retrying")
 
 
-SQLITE_BUSY_TIMEOUT_S = 5.0
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL as billing's connections; NORMAL: a commit does not wait for the disk (see _own_engine)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _own_engine(url: str) -> Engine:
-    """The assistant's records in the billing database, through connections whose commits do not
-    wait for the disk: every chat turn writes here (the customer's message, the bot's replies),
-    and waiting for a flush on each, one writer at a time, was what held a busy server back. A
-    crash of a process loses nothing; a power cut may lose the last moment of chat records, never
-    corrupt them. Billing's own commits still wait for the flush (they use
-    billing_core's engine). An in-memory SQLite database exists once per engine: it shares billing's."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        engine = create_engine(
-            url,
-            future=True,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
-            poolclass=QueuePool,
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    # PostgreSQL (and in-memory SQLite): billing's engine, one pool per database; on PostgreSQL
-    # each of these transactions turns the wait for the flush off for itself (_transaction)
-    return get_engine(url)
-
-
-@contextmanager
-def _transaction(url: Optional[str]) -> Iterator[Any]:
-    with engine_for(url).begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        yield connection
-
-
 def engine_for(url: Optional[str] = None) -> Engine:
     resolved = url or database_url()
     with _lock:
         engine = _engines.get(resolved)
         if engine is None:
-            engine = _own_engine(resolved)
+            engine = get_engine(resolved)  # share the billing pool (and SQLite pragmas)
             _engines[resolved] = engine
         if resolved not in _ready:
             _migrate(resolved)
@@ -348,7 +301,7 @@ def record_handoff(
         "language": _language(language),
         "updated_at": at,
     }
-    with _transaction(url) as connection:
+    with engine_for(url).begin() as connection:
         active = connection.execute(
             select(handoff_requests.c.id)
             .where(and_(handoff_requests.c.sender_id == sender, handoff_requests.c.status.in_(ACTIVE)))
@@ -439,7 +392,7 @@ def _transition(
 ) -> Dict[str, Any]:
     at = _utcnow(now)
     agent = _clean(agent, MAX_SENDER)
-    with _transaction(url) as connection:
+    with engine_for(url).begin() as connection:
         row = connection.execute(select(handoff_requests).where(handoff_requests.c.id == handoff_id)).first()
         if row is None:
             raise HandoffError("unknown")
@@ -502,7 +455,7 @@ def close_handoff(
 def cancel_by_customer(sender_id: str, url: Optional[str] = None, now: Optional[datetime] = None) -> bool:
     """The customer started over: their waiting or taken hand-off ends (the bot answers again)."""
     at = _utcnow(now)
-    with _transaction(url) as connection:
+    with engine_for(url).begin() as connection:
         done = connection.execute(
             update(handoff_requests)
             .where(and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
@@ -570,7 +523,7 @@ def add_message(
         author=author,
         now=now,
     )
-    with _transaction(url) as connection:
+    with engine_for(url).begin() as connection:
         return connection.execute(insert(chat_messages).values(**row)).inserted_primary_key[0]
 
 
@@ -589,7 +542,7 @@ def add_bot_replies(
         for text, buttons in replies
     ]
     if rows:
-        with _transaction(url) as connection:
+        with engine_for(url).begin() as connection:
             for row in rows:  # one statement each: ids keep the replies' order
                 connection.execute(insert(chat_messages).values(**row))
 
@@ -681,9 +634,10 @@ def claim_for_rest(
     oldest first; each is returned by one call only (the cursor moves by compare-and-set, so two
     calls at the same moment, on one Rasa server or two, never both get a message)."""
     at = _utcnow(now)
+    engine = engine_for(url)
     for attempt in range(CLAIM_ATTEMPTS):
         try:
-            with _transaction(url) as connection:
+            with engine.begin() as connection:
                 cursor = connection.execute(
                     select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == sender_id)
                 ).scalar()
@@ -730,7 +684,7 @@ def skip_for_rest(sender_id: str, url: Optional[str] = None, now: Optional[datet
     """The REST caller started over: nothing written before now is delivered any more (a conversation
     without a cursor yet needs none: its first one starts after what is already there)."""
     at = _utcnow(now)
-    with _transaction(url) as connection:
+    with engine_for(url).begin() as connection:
         last = int(
             connection.execute(
                 select(func.max(chat_messages.c.id)).where(chat_messages.c.sender_id == sender_id)
