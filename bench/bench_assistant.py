@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchstats import percentile  # noqa: E402
+from profiles import customer_tokens  # noqa: E402
 
 from helpdesk.identity import DEMO_SECRET  # noqa: E402
 from helpdesk.stack import VENV_BIN, Ports, Stack, free_ports  # noqa: E402
@@ -149,25 +150,15 @@ def main() -> int:
     args = parser.parse_args()
     rounds = max(1, args.rounds)
 
-    from helpdesk.identity import issue_token
-
     scratch = Path(tempfile.mkdtemp(prefix="bench-assistant-"))
     url = f"sqlite:///{scratch / 'billing.db'}"
     env = dict(os.environ, BILLING_DATABASE_URL=url)
     for command in ("init-db", "seed-demo"):
         subprocess.run([str(VENV_BIN / "python"), "-m", "billing_core", command], cwd=ROOT, env=env, check=True)
-    tokens: dict = {}
+    customer = customer_tokens(SECRET)  # one customer per simulated conversation (profiles.py says why)
 
     def token_for(sender: str, workspace: str) -> str:
-        # One customer per simulated conversation: the conversation follows the token's subject, so
-        # a token shared by the concurrent clients would make them one conversation, which Rasa
-        # answers one message at a time (its lock per conversation): not how customers chat.
-        key = (sender, workspace)
-        if key not in tokens:
-            tokens[key] = issue_token(
-                sub=f"bench-{sender}-{workspace}", workspace_id=workspace, role="customer", minutes=120, secret=SECRET
-            )
-        return tokens[key]
+        return customer(workspace, sender)
 
     stock_port, rasa_port, actions_port, web_port = free_ports(4)
     stock = start_stock(stock_port)

@@ -66,7 +66,7 @@ PERSONAL_QUESTIONS = [
 ]
 
 
-def _tokens(secret: str) -> Callable[..., str]:
+def customer_tokens(secret: str) -> Callable[..., str]:
     cache: Dict[tuple, str] = {}
 
     def token(workspace: str, user: str = "") -> str:
@@ -129,7 +129,7 @@ def start_embedded(stock_tracker_store: bool = False, with_web: bool = False, mo
     return Running(
         name="embedded" + (" (Rasa's SQL store)" if stock_tracker_store else ""),
         url=f"http://127.0.0.1:{ports.rasa}",
-        token=_tokens(secret),
+        token=customer_tokens(secret),
         pids=lambda: {p.name: p.pid for p in stack.processes if p.poll() is None},  # type: ignore[attr-defined]
         stop=stop,
         scratch=scratch,
@@ -184,7 +184,7 @@ def start_prod(rasa_servers: int = 2) -> Running:
     return Running(
         name=f"production, {rasa_servers} Rasa server{'s' if rasa_servers > 1 else ''}",
         url=config.rasa_url,
-        token=_tokens(config.jwt_secret),
+        token=customer_tokens(config.jwt_secret),
         pids=pids,
         stop=stop,
         scratch=scratch,

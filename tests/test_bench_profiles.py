@@ -22,7 +22,7 @@ def test_the_embedded_profile_has_settings_the_stack_accepts(tmp_path):
 
 
 def test_each_simulated_customer_is_a_conversation_of_their_own():
-    token = profiles._tokens(DEMO_SECRET)
+    token = profiles.customer_tokens(DEMO_SECRET)
     first, second = token("demo-monthly", "user-1"), token("demo-monthly", "user-2")
     assert token("demo-monthly", "user-1") == first  # the same customer keeps their token
     assert verify_token(first, DEMO_SECRET).workspace_id == verify_token(second, DEMO_SECRET).workspace_id
