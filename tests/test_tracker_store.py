@@ -4,10 +4,12 @@ new events are appended exactly once, and the whole history stays in the databas
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from rasa.core.tracker_store import AwaitableTrackerStore, FailSafeTrackerStore, SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
@@ -217,3 +219,45 @@ def test_a_prompt_older_than_the_window_is_found_in_the_whole_conversation(tmp_p
         assert run(ratings.find_in_store(store, sender, second)) == (ratings.prompt_id(second), "ask_trial")
         assert run(ratings.find_in_store(store, sender, answer)) is None
         assert run(ratings.find_in_store(store, "someone-else", first)) is None
+
+
+def stored_rows(store, sender):
+    """(type, intent, action, event without its timestamp) of each stored row, in order; each row's
+    timestamp column is its event's."""
+    rows = []
+    with store.engine.connect() as connection:
+        for type_name, timestamp, intent, action, data in connection.execute(
+            sa.text(
+                "SELECT type_name, timestamp, intent_name, action_name, data FROM events"
+                " WHERE sender_id = :sender ORDER BY id"
+            ),
+            dict(sender=sender),
+        ):
+            event = json.loads(data)
+            assert event.pop("timestamp") == timestamp
+            rows.append((type_name, intent, action, event))
+    return rows
+
+
+def test_saves_write_the_rows_rasa_writes(tmp_path):
+    """The store writes events with one Core insert instead of Rasa's ORM: the same columns, in the
+    same order, for a new conversation, a loaded one and a second session, as Rasa's own save."""
+    ours = WindowedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "ours.db"), window_turns=2)
+    rasa = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    rng = random.Random(7)
+    turns = [turn_events(rng, turn) for turn in range(8)]
+    new_session = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
+    for store in (ours, rasa):
+        tracker = run(store.get_or_create_tracker("same"))
+        for event in turns[0]:  # a new conversation's first save
+            tracker.update(event)
+        run(store.save(tracker))
+        for events in turns[1:4] + [new_session] + turns[4:]:
+            tracker = run(store.retrieve("same"))  # ours: a window and the state; Rasa: the session
+            for event in events:
+                tracker.update(event)
+            run(store.save(tracker))
+            if store is ours:  # nothing new: nothing written (Rasa's own save writes part of a new
+                run(store.save(tracker))  # session again: it counts from its start's timestamp)
+    assert stored_rows(ours, "same") == stored_rows(rasa, "same")
+    assert len(stored_rows(ours, "same")) == 1 + sum(len(t) for t in turns) + len(new_session)  # 1: action_listen
