@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
     Boolean,
@@ -337,15 +337,8 @@ def get_handoff(handoff_id: int, url: Optional[str] = None) -> Dict[str, Any]:
 
 def active_handoff(sender_id: str, url: Optional[str] = None) -> Optional[Dict[str, Any]]:
     """The hand-off holding this conversation (waiting or taken), or None: the bot answers."""
-    query = (
-        select(handoff_requests)
-        .where(and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
-        .order_by(handoff_requests.c.id.desc())
-        .limit(1)
-    )
     with engine_for(url).connect() as connection:
-        row = connection.execute(query).first()
-    return _row(row) if row is not None else None
+        return _active_handoff_in(connection, sender_id)
 
 
 def list_handoffs(
@@ -627,6 +620,73 @@ def _rest_start(connection: Any, sender_id: str) -> int:
     return start
 
 
+class _CursorMoved(Exception):
+    """Another call claimed this conversation's messages first: look again from the new cursor."""
+
+
+def _active_handoff_in(connection: Any, sender_id: str) -> Optional[Dict[str, Any]]:
+    row = connection.execute(
+        select(handoff_requests)
+        .where(and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
+        .order_by(handoff_requests.c.id.desc())
+        .limit(1)
+    ).first()
+    return _row(row) if row is not None else None
+
+
+def _claim_in(connection: Any, sender_id: str, limit: int, at: datetime) -> List[dict]:
+    cursor = connection.execute(
+        select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == sender_id)
+    ).scalar()
+    if cursor is None:
+        cursor = _rest_start(connection, sender_id)
+        connection.execute(insert(rest_deliveries).values(sender_id=sender_id, delivered_id=cursor, updated_at=at))
+    rows = connection.execute(
+        select(chat_messages)
+        .where(
+            and_(
+                chat_messages.c.sender_id == sender_id,
+                chat_messages.c.id > cursor,
+                chat_messages.c.role.in_(PUSHED),
+            )
+        )
+        .order_by(chat_messages.c.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return []
+    moved = connection.execute(
+        update(rest_deliveries)
+        .where(and_(rest_deliveries.c.sender_id == sender_id, rest_deliveries.c.delivered_id == cursor))
+        .values(delivered_id=rows[-1].id, updated_at=at)
+    )
+    if moved.rowcount != 1:
+        raise _CursorMoved()
+    return [_row(r) for r in rows]
+
+
+def _claiming(sender_id: str, url: Optional[str], work: Callable[[Any], Any], unclaimed: Callable[[Any], Any]) -> Any:
+    """``work(connection)`` in one transaction, again from the start when another call moved the REST
+    cursor (compare-and-set) or created it at the same moment; ``unclaimed(connection)`` (the same
+    work without the claim: the messages wait for the next call) when it kept moving."""
+    engine = engine_for(url)
+    for attempt in range(CLAIM_ATTEMPTS):
+        try:
+            with engine.begin() as connection:
+                return work(connection)
+        except (_CursorMoved, IntegrityError):
+            pass
+        except OperationalError:
+            # SQLite: another call wrote since this one read (WAL refuses the upgrade); a real failure
+            # is raised after the last attempt
+            if attempt == CLAIM_ATTEMPTS - 1:
+                raise
+        time.sleep(0.01 * (attempt + 1))
+    log.warning("REST deliveries of %s: the cursor kept moving; nothing returned this time", sender_id)
+    with engine.begin() as connection:
+        return unclaimed(connection)
+
+
 def claim_for_rest(
     sender_id: str, url: Optional[str] = None, limit: int = 200, now: Optional[datetime] = None
 ) -> List[dict]:
@@ -634,50 +694,41 @@ def claim_for_rest(
     oldest first; each is returned by one call only (the cursor moves by compare-and-set, so two
     calls at the same moment, on one Rasa server or two, never both get a message)."""
     at = _utcnow(now)
-    engine = engine_for(url)
-    for attempt in range(CLAIM_ATTEMPTS):
-        try:
-            with engine.begin() as connection:
-                cursor = connection.execute(
-                    select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == sender_id)
-                ).scalar()
-                if cursor is None:
-                    cursor = _rest_start(connection, sender_id)
-                    connection.execute(
-                        insert(rest_deliveries).values(sender_id=sender_id, delivered_id=cursor, updated_at=at)
-                    )
-                rows = connection.execute(
-                    select(chat_messages)
-                    .where(
-                        and_(
-                            chat_messages.c.sender_id == sender_id,
-                            chat_messages.c.id > cursor,
-                            chat_messages.c.role.in_(PUSHED),
-                        )
-                    )
-                    .order_by(chat_messages.c.id)
-                    .limit(limit)
-                ).all()
-                if not rows:
-                    return []
-                moved = connection.execute(
-                    update(rest_deliveries)
-                    .where(and_(rest_deliveries.c.sender_id == sender_id, rest_deliveries.c.delivered_id == cursor))
-                    .values(delivered_id=rows[-1].id, updated_at=at)
-                )
-                if moved.rowcount == 1:
-                    return [_row(r) for r in rows]
-        except IntegrityError:
-            pass  # another call created this conversation's cursor at the same moment
-        except OperationalError:
-            # SQLite: another call wrote since this one read (WAL refuses the upgrade); a real failure
-            # is raised after the last attempt
-            if attempt == CLAIM_ATTEMPTS - 1:
-                raise
-        # another call took these messages first: look again from where it left the cursor
-        time.sleep(0.01 * (attempt + 1))
-    log.warning("REST deliveries of %s: the cursor kept moving; nothing returned this time", sender_id)
-    return []
+    return _claiming(sender_id, url, lambda connection: _claim_in(connection, sender_id, limit, at), lambda _: [])
+
+
+def open_rest_turn(
+    sender_id: str,
+    said: str = "",
+    *,
+    user_sub: Optional[str] = None,
+    workspace_id: Optional[str] = None,
+    url: Optional[str] = None,
+    limit: int = 200,
+    now: Optional[datetime] = None,
+) -> Tuple[Optional[Dict[str, Any]], List[dict]]:
+    """A REST message arrives: in one transaction, the hand-off holding the conversation (None: the
+    bot answers), the customer's message kept (``said``, when it shows anything; with that
+    hand-off's id) and what the caller is owed, claimed as ``claim_for_rest`` claims it. Either all
+    of it is written or none (a retry after a moved cursor keeps the message once)."""
+    at = _utcnow(now)
+
+    def work(connection: Any, claim: bool = True) -> Tuple[Optional[Dict[str, Any]], List[dict]]:
+        handoff = _active_handoff_in(connection, sender_id)
+        if said.strip():
+            row = _message_row(
+                sender_id,
+                "user",
+                said,
+                user_sub=user_sub,
+                workspace_id=workspace_id,
+                handoff_id=handoff["id"] if handoff else None,
+                now=at,
+            )
+            connection.execute(insert(chat_messages).values(**row))
+        return handoff, _claim_in(connection, sender_id, limit, at) if claim else []
+
+    return _claiming(sender_id, url, work, lambda connection: work(connection, claim=False))
 
 
 def skip_for_rest(sender_id: str, url: Optional[str] = None, now: Optional[datetime] = None) -> None:

@@ -113,6 +113,14 @@ def rest_delivered(recipient_id: str, row: Dict[str, Any], handoff: Optional[Dic
     }
 
 
+def shown_text(text: str, metadata: Any) -> str:
+    """What the customer's message showed: a button's title (not its intent), or the text typed."""
+    if text.startswith("/"):
+        title = metadata.get("shown") if isinstance(metadata, dict) else None
+        return title[:MAX_SHOWN] if isinstance(title, str) and title.strip() else ""
+    return text
+
+
 def acknowledgement(handoff: Dict[str, Any], lang: str, now: Optional[datetime] = None) -> str:
     """What a REST client reads when the hand-off holds its message: sent to the agent, and, while a
     request made after hours still waits, by when a person answers."""
@@ -276,17 +284,16 @@ class Relay:
         except Exception:
             log.exception("hand-off state of %s unknown: the bot answers", sender_id)
             return None
-        shown = text
-        if text.startswith("/"):  # a button: keep the title the customer saw, not the intent
-            title = metadata.get("shown") if isinstance(metadata, dict) else None
-            shown = title[:MAX_SHOWN] if isinstance(title, str) and title.strip() else ""
+        shown = shown_text(text, metadata)
         if shown.strip():
             await self.keep(sender_id, "user", shown, who, handoff_id=handoff["id"] if handoff else None)
         return handoff
 
-    async def _handoffs_of(self, rows: List[Dict[str, Any]]) -> Dict[int, Optional[Dict[str, Any]]]:
+    async def _handoffs_of(
+        self, rows: List[Dict[str, Any]], known: Optional[Dict[str, Any]] = None
+    ) -> Dict[int, Optional[Dict[str, Any]]]:
         """The hand-off of each message that has one, as it is now (None: it no longer exists)."""
-        found: Dict[int, Optional[Dict[str, Any]]] = {}
+        found: Dict[int, Optional[Dict[str, Any]]] = {known["id"]: known} if known else {}
         for row in rows:
             handoff_id = row.get("handoff_id")
             if handoff_id is not None and handoff_id not in found:
@@ -296,29 +303,33 @@ class Relay:
                     found[handoff_id] = None
         return found
 
-    async def owed_over_rest(self, sender_id: str) -> List[Dict[str, Any]]:
-        """The conversation's agent replies and notices no REST response has carried yet, as REST items
-        (claimed: the next call will not get them again)."""
-        try:
-            rows = await _blocking(conversation_store.claim_for_rest, sender_id, self.url)
-            handoffs = await self._handoffs_of(rows)
-        except Exception:
-            log.exception("could not read the agent messages owed to %s", sender_id)
-            return []
-        return [rest_delivered(sender_id, row, handoffs.get(row.get("handoff_id"))) for row in rows]
-
     async def rest_incoming(
         self, sender_id: str, text: str, metadata: Dict[str, Any], identity: Optional[Identity]
     ) -> RestTurn:
-        """A REST message: kept and held as ``incoming`` decides, with what the REST caller is owed."""
-        holding = await self.incoming(sender_id, text, metadata, identity)
+        """A REST message: kept and held as ``incoming`` decides, with what the REST caller is owed,
+        in one transaction (``conversation_store.open_rest_turn``)."""
         if text.strip() == RESTART:
+            await self.incoming(sender_id, text, metadata, identity)
             try:
                 await _blocking(conversation_store.skip_for_rest, sender_id, self.url)
             except Exception:
                 log.exception("could not skip the agent messages owed to %s", sender_id)
             return RestTurn()
-        owed = await self.owed_over_rest(sender_id)
+        who = self.who(identity)
+        try:
+            holding, rows = await _blocking(
+                conversation_store.open_rest_turn,
+                sender_id,
+                shown_text(text, metadata),
+                user_sub=who[0],
+                workspace_id=who[1],
+                url=self.url,
+            )
+            handoffs = await self._handoffs_of(rows, holding)
+        except Exception:
+            log.exception("hand-off state of %s unknown: the bot answers", sender_id)
+            return RestTurn()
+        owed = [rest_delivered(sender_id, row, handoffs.get(row.get("handoff_id"))) for row in rows]
         if holding is not None:
             state = {"sender": "system", "handoff": rest_state(holding)}
             if text.strip():

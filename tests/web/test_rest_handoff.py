@@ -267,6 +267,51 @@ def test_concurrent_calls_never_deliver_a_reply_twice(store):
     assert agent_messages == ids and len(got) == len(set(got))
 
 
+def test_concurrent_messages_are_each_kept_once_and_replies_delivered_once(store):
+    """``open_rest_turn`` keeps the customer's message and claims the replies in one transaction:
+    when another call moved the cursor it starts again, and the message is still kept once."""
+    sender = anonymous_sender_id("s-8b", WEB_TEST_SECRET)
+    handoff = held(store, sender)
+    conversation_store.claim_for_rest(sender, store)
+    ids = [agent_reply(store, handoff["id"], f"trả lời {n}") for n in range(20)]
+    got, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def customer(n):
+        barrier.wait()
+        try:
+            for turn in range(5):
+                holding, rows = conversation_store.open_rest_turn(sender, f"khách {n}-{turn}", url=store)
+                assert holding is not None and holding["id"] == handoff["id"]
+                got.extend(row["id"] for row in rows)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=customer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert [i for i in sorted(got) if i in ids] == ids and len(got) == len(set(got))
+    kept = [m for m in conversation_store.conversation(sender, store) if m["role"] == "user"]
+    assert sorted(m["text"] for m in kept) == sorted(f"khách {n}-{t}" for n in range(4) for t in range(5))
+    assert {m["handoff_id"] for m in kept} == {handoff["id"]}
+
+
+def test_a_turn_whose_claim_fails_keeps_nothing(store, monkeypatch):
+    """The message and the claim are one write: a failure in the claim leaves no message behind."""
+    sender = anonymous_sender_id("s-8c", WEB_TEST_SECRET)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(conversation_store, "_claim_in", broken)
+    with pytest.raises(RuntimeError):
+        conversation_store.open_rest_turn(sender, "tin nhắn", url=store)
+    assert conversation_store.conversation(sender, store) == []
+
+
 @pytest.mark.asyncio
 async def test_a_store_that_fails_never_stops_the_bot():
     relay = Relay(url="sqlite:////nonexistent-folder/no.db")
