@@ -40,10 +40,31 @@ def product_tiers(catalog) -> List[Dict[str, Any]]:
             "product": key,
             "name": catalog.product_name(key, LANG),
             "tiers": list(product.tiers.keys()),
+            "tier_names": {tier: catalog.tier_name(tier, LANG) for tier in product.tiers},
             "has_free": any(not catalog.tiers[tier].paid for tier in product.tiers),
         }
         for key, product in catalog.products.items()
     ]
+
+
+def cycle_names(catalog) -> List[Dict[str, str]]:
+    """The catalog's billing cycles (catalog order) with the names the assistant gives them."""
+    return [{"cycle": cycle, "name": bc.label("cycle", cycle, LANG)} for cycle in catalog.cycles]
+
+
+def cycle_name(cycle: Any) -> Optional[str]:
+    """A cycle's Vietnamese name (billing_core's label), None for no cycle (trial, Free)."""
+    return bc.label("cycle", cycle, LANG) if cycle else None
+
+
+def plan_names(item: Dict[str, Any], catalog) -> Dict[str, Any]:
+    """``item`` (a product/tier/cycle row) with the catalog's names of its product, tier and cycle."""
+    return {
+        **item,
+        "product_name": catalog.product_name(item["product"], LANG) if item.get("product") else None,
+        "tier_name": catalog.tier_name(item["tier"], LANG) if item.get("tier") else None,
+        "cycle_name": cycle_name(item.get("cycle")),
+    }
 
 
 def candidate_requests(catalog) -> Iterable[Any]:
@@ -143,7 +164,8 @@ def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> 
     for request in candidate_requests(catalog):
         result = check(uow_factory, workspace_id, request, now=now)
         result.pop("reply", None)
-        changes.append({"product": request.product, "tier": request.tier, "cycle": jsonable(request.cycle), **result})
+        change = {"product": request.product, "tier": request.tier, "cycle": jsonable(request.cycle)}
+        changes.append({**plan_names(change, catalog), **result})
     retention = [
         {**item.to_dict(), "text": retention_text(item, catalog)}
         for item in bc.retention_preview(uow_factory(), workspace_id, now=now)
@@ -153,15 +175,18 @@ def overview(uow_factory, workspace_id: str, now: Optional[datetime] = None) -> 
         row = jsonable(order)
         code = order.response_code
         row["response_text"] = bc.response_code_text(code, LANG) if code else None
-        orders.append(row)
-    for sub in summary.get("subscriptions", []):
-        sub["product_name"] = catalog.product_name(sub["product"], LANG)
-        sub["tier_name"] = catalog.tier_name(sub["tier"], LANG)
-        sub["status_name"] = bc.label("status", sub["status"], LANG)
+        orders.append(plan_names(row, catalog))
+    subscriptions = summary.get("subscriptions", [])
+    for index, sub in enumerate(subscriptions):
+        subscriptions[index] = {**plan_names(sub, catalog), "status_name": bc.label("status", sub["status"], LANG)}
+        if sub.get("next_renewal_plan"):
+            plan = {**sub["next_renewal_plan"], "product": sub["product"]}
+            subscriptions[index]["next_renewal_plan"] = plan_names(plan, catalog)
     return {
         "workspace_id": workspace_id,
         "summary": jsonable(summary),
         "products": product_tiers(catalog),
+        "cycles": cycle_names(catalog),
         "changes": changes,
         "retention": retention,
         "orders": orders,

@@ -3,12 +3,7 @@ import { tokens, apiGet, apiPost, demoLogin, readConfig } from "./session.js";
 
 const $ = (id) => document.getElementById(id);
 
-const PRODUCT_NAMES = {
-  digital_workspace: "Không gian làm việc số",
-  operations_workflow: "Quy trình vận hành",
-  app_builder: "Xây dựng ứng dụng",
-};
-const CYCLE_NAMES = { monthly: "Theo tháng", yearly: "Theo năm" };
+// Product, tier and cycle names come from the API (the catalog's names): a key without a name shows as itself.
 const OUTCOME_NAMES = { IMMEDIATE: "Được phép ngay", NEXT_CYCLE: "Áp dụng kỳ sau", BLOCKED: "Bị chặn" };
 const STATUS_NAMES = { pending: "Chờ thanh toán", paid: "Đã thanh toán", failed: "Thất bại", expired: "Hết hạn" };
 
@@ -38,11 +33,8 @@ function badge(outcome) {
   return el("span", OUTCOME_NAMES[outcome] || outcome, `badge badge-${outcome}`);
 }
 
-const productName = (key, products) => {
-  const found = (products || []).find((p) => p.product === key);
-  return (found && found.name) || PRODUCT_NAMES[key] || key;
-};
-const tierName = (tier) => (tier ? tier.charAt(0).toUpperCase() + tier.slice(1) : "");
+const named = (name, key) => name || key || "";
+const cycleLabel = (item) => (item.cycle ? named(item.cycle_name, item.cycle) : "—");
 const formatDate = (value) => (value ? new Date(value).toLocaleString("vi-VN") : "");
 const formatDay = (value) => (value ? new Date(value).toLocaleDateString("vi-VN") : "");
 
@@ -63,17 +55,18 @@ function renderSubscriptions(data) {
   for (const sub of subs) {
     const card = el("div", null, "card");
     card.dataset.product = sub.product;
-    card.appendChild(el("b", sub.product_name || productName(sub.product, data.products)));
+    card.appendChild(el("b", named(sub.product_name, sub.product)));
     const lines = [
-      `Gói: ${sub.tier_name || tierName(sub.tier)} · ${sub.status_name || sub.status}`,
-      `Chu kỳ: ${CYCLE_NAMES[sub.cycle] || "—"} · ${sub.seats} người dùng`,
+      `Gói: ${named(sub.tier_name, sub.tier)} · ${named(sub.status_name, sub.status)}`,
+      `Chu kỳ: ${cycleLabel(sub)} · ${sub.seats} người dùng`,
       `Kỳ hiện tại đến: ${sub.period_end ? formatDay(sub.period_end) : "không thời hạn"}`,
     ];
     if (sub.cycle) lines.push(`Gia hạn: ${sub.renewal_mode === "auto" ? "tự động" : "thủ công"}`);
     const next = sub.next_renewal_plan;
     if (next) {
       const scheduled = sub.downgrade_scheduled ? " (đã hẹn hạ gói)" : "";
-      lines.push(`Gói gia hạn tiếp theo: ${tierName(next.tier)} ${CYCLE_NAMES[next.cycle] || ""}${scheduled}`);
+      const nextCycle = next.cycle ? ` ${named(next.cycle_name, next.cycle)}` : "";
+      lines.push(`Gói gia hạn tiếp theo: ${named(next.tier_name, next.tier)}${nextCycle}${scheduled}`);
     }
     if (sub.trial_days_left !== undefined && sub.trial_days_left !== null) lines.push(`Còn ${sub.trial_days_left} ngày dùng thử`);
     for (const line of lines) card.appendChild(el("div", line));
@@ -90,9 +83,9 @@ function renderChanges(data) {
     row.dataset.tier = change.tier;
     row.dataset.cycle = change.cycle || "";
     row.dataset.outcome = change.outcome;
-    cell(row, productName(change.product, data.products), "Gói");
-    cell(row, tierName(change.tier), "Chuyển sang");
-    cell(row, CYCLE_NAMES[change.cycle] || "—", "Chu kỳ");
+    cell(row, named(change.product_name, change.product), "Gói");
+    cell(row, named(change.tier_name, change.tier), "Chuyển sang");
+    cell(row, cycleLabel(change), "Chu kỳ");
     if (change.rule_id === "no_change") cell(row, el("span", "Gói hiện tại", "badge"), "Kết quả");
     else cell(row, badge(change.outcome), "Kết quả");
     cell(row, list("ul", change.reasons || []), "Lý do");
@@ -127,13 +120,40 @@ function renderOrders(data) {
   for (const order of data.orders) {
     const row = el("tr");
     cell(row, order.txn_ref);
-    cell(row, `${productName(order.product, data.products)} ${tierName(order.tier)} ${CYCLE_NAMES[order.cycle] || ""}`);
+    const plan = [named(order.product_name, order.product), named(order.tier_name, order.tier)];
+    if (order.cycle) plan.push(named(order.cycle_name, order.cycle));
+    cell(row, plan.join(" "));
     cell(row, Number(order.amount_vnd || 0).toLocaleString("vi-VN"));
     cell(row, STATUS_NAMES[order.status] || order.status);
     cell(row, order.response_code ? `${order.response_code}: ${order.response_text || ""}` : "—");
     cell(row, formatDate(order.paid_at || order.created_at));
     body.appendChild(row);
   }
+}
+
+function option(value, name) {
+  const node = el("option", named(name, value));
+  node.value = value;
+  return node;
+}
+
+// the triage form offers what the catalog has: its products, the chosen product's tiers, its cycles
+function fillTierChoices() {
+  const product = (current.products || []).find((p) => p.product === $("ag-t-product").value);
+  const tierSelect = $("ag-t-tier");
+  const chosen = tierSelect.value;
+  const tiers = product ? product.tiers : [];
+  tierSelect.replaceChildren(...tiers.map((tier) => option(tier, (product.tier_names || {})[tier])));
+  if (tiers.includes(chosen)) tierSelect.value = chosen;
+}
+
+function fillTriageChoices(data) {
+  $("ag-t-product").replaceChildren(...(data.products || []).map((p) => option(p.product, p.name)));
+  fillTierChoices();
+  const cycleSelect = $("ag-t-cycle");
+  const keep = cycleSelect.querySelector('option[value=""]');
+  cycleSelect.replaceChildren(...(keep ? [keep] : []), ...(data.cycles || []).map((c) => option(c.cycle, c.name)));
+  cycleSelect.value = "";
 }
 
 async function lookup(workspaceId) {
@@ -145,13 +165,7 @@ async function lookup(workspaceId) {
     return;
   }
   current = body;
-  const productSelect = $("ag-t-product");
-  productSelect.replaceChildren();
-  for (const product of body.products) {
-    const option = el("option", productName(product.product, body.products));
-    option.value = product.product;
-    productSelect.appendChild(option);
-  }
+  fillTriageChoices(body);
   renderSubscriptions(body);
   renderChanges(body);
   renderRetention(body);
@@ -443,6 +457,7 @@ async function start() {
     if (id) lookup(id);
   });
   $("ag-triage-form").addEventListener("submit", (event) => { event.preventDefault(); triage(); });
+  $("ag-t-product").addEventListener("change", fillTierChoices);
   $("ag-triage-copy").addEventListener("click", () => {
     const reply = $("ag-triage-reply");
     reply.select();

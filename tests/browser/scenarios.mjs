@@ -528,9 +528,27 @@ const scenarios12 = {
     const problems = [];
     watchForProblems(page, problems);
     await page.fill("#ag-workspace", "demo-yearly");
-    await page.click("#ag-lookup-form button[type=submit]");
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/agent/api/workspaces/demo-yearly")),
+      page.click("#ag-lookup-form button[type=submit]"),
+    ]);
+    const view = await answer.json();
     await page.waitForSelector("#ag-workspace-view", { state: "visible" });
+    // the catalog's names, as the API gives them (tests/web holds the API to the catalog), never a key
+    assert.ok(view.summary.subscriptions.length, "demo-yearly has plans");
+    for (const sub of view.summary.subscriptions) {
+      const card = await page.locator(`#ag-subscription-cards .card[data-product="${sub.product}"]`).textContent();
+      assert.ok(card.includes(sub.product_name) && card.includes(`Gói: ${sub.tier_name} `), `tier by name: ${card}`);
+      if (sub.cycle) assert.ok(card.includes(`Chu kỳ: ${sub.cycle_name} `), `cycle by name: ${card}`);
+    }
+    const yearly = view.cycles.find((c) => c.cycle === "yearly").name;
+    const tierNames = view.products.find((p) => p.product === "digital_workspace").tier_names;
+    const matrixRow = page.locator('#ag-changes-body tr[data-product="digital_workspace"][data-tier="standard"][data-cycle="yearly"]');
+    assert.equal(await matrixRow.locator("td").nth(1).textContent(), tierNames.standard);
+    assert.equal(await matrixRow.locator("td").nth(2).textContent(), yearly);
     await page.selectOption("#ag-t-product", "digital_workspace");
+    assert.equal(await page.locator('#ag-t-tier option[value="standard"]').textContent(), tierNames.standard);
+    assert.equal(await page.locator('#ag-t-cycle option[value="yearly"]').textContent(), yearly);
     await page.selectOption("#ag-t-tier", "standard");
     await page.selectOption("#ag-t-cycle", "yearly");
     await page.selectOption("#ag-t-seen", "blocked");

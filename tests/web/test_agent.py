@@ -7,8 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
+from billing_core import label, load_catalog
 from helpdesk.identity import issue_token
-from tests.web.conftest import WEB_TEST_SECRET
+from tests.web.conftest import ROOT, WEB_TEST_SECRET
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -103,6 +104,57 @@ def test_retention_and_orders_are_shown_with_their_words(web, agent):
     assert pending["orders"][0]["txn_ref"]
 
 
+def assert_named_from_the_catalog(item, catalog):
+    """A product/tier/cycle row carries the catalog's Vietnamese names (billing_core's label for the cycle)."""
+    assert item["product_name"] == catalog.product_name(item["product"], "vi")
+    assert item["tier_name"] == catalog.tier_name(item["tier"], "vi")
+    assert item["cycle_name"] == (label("cycle", item["cycle"], "vi") if item["cycle"] else None)
+
+
+def test_the_console_is_given_the_catalogs_names_for_every_product_tier_and_cycle(web, agent):
+    catalog = load_catalog()
+    view = call(web, "GET", "/agent/api/workspaces/demo-downgrade-scheduled", token=agent).json()
+    assert [p["product"] for p in view["products"]] == list(catalog.products)
+    for item in view["products"]:
+        offered = catalog.products[item["product"]].tiers
+        assert item["name"] == catalog.product_name(item["product"], "vi")
+        assert item["tier_names"] == {tier: catalog.tier_name(tier, "vi") for tier in offered}
+    assert view["cycles"] == [{"cycle": c, "name": label("cycle", c, "vi")} for c in catalog.cycles]
+    assert view["changes"] and view["summary"]["subscriptions"]
+    for item in view["changes"] + view["summary"]["subscriptions"]:
+        assert_named_from_the_catalog(item, catalog)
+    scheduled = [s["next_renewal_plan"] for s in view["summary"]["subscriptions"] if s["downgrade_scheduled"]]
+    assert scheduled, "demo-downgrade-scheduled has a scheduled plan"
+    for plan in scheduled:
+        assert_named_from_the_catalog(plan, catalog)
+    orders = call(web, "GET", "/agent/api/workspaces/demo-pending-payment", token=agent).json()["orders"]
+    assert orders
+    for order in orders:
+        assert_named_from_the_catalog(order, catalog)
+
+
+def test_the_names_follow_the_catalog_file_not_the_code(tmp_path):
+    from webapp.agent_data import cycle_names, plan_names, product_tiers
+
+    text = (ROOT / "billing_core" / "catalog.yaml").read_text(encoding="utf-8")
+    renamed = text.replace('name: {vi: "Standard"', 'name: {vi: "Tiêu chuẩn"')
+    renamed = renamed.replace('name: {vi: "Xây dựng ứng dụng"', 'name: {vi: "Ứng dụng riêng"')
+    assert renamed.count("Tiêu chuẩn") == 1 and renamed.count("Ứng dụng riêng") == 1
+    (tmp_path / "catalog.yaml").write_text(renamed, encoding="utf-8")
+    catalog = load_catalog(tmp_path / "catalog.yaml", use_cache=False)
+
+    app_builder = next(p for p in product_tiers(catalog) if p["product"] == "app_builder")
+    assert app_builder["name"] == "Ứng dụng riêng" and app_builder["tier_names"]["standard"] == "Tiêu chuẩn"
+    row = plan_names({"product": "app_builder", "tier": "standard", "cycle": "yearly"}, catalog)
+    assert (row["product_name"], row["tier_name"], row["cycle_name"]) == (
+        "Ứng dụng riêng",
+        "Tiêu chuẩn",
+        label("cycle", "yearly", "vi"),
+    )
+    assert plan_names({"product": "app_builder", "tier": "free", "cycle": None}, catalog)["cycle_name"] is None
+    assert [c["cycle"] for c in cycle_names(catalog)] == list(catalog.cycles)
+
+
 def test_triage_narrows_to_the_rule_and_proposes_a_vietnamese_reply(web, agent):
     body = {
         "workspace_id": "demo-monthly",
@@ -151,6 +203,12 @@ def test_bad_triage_input_gets_a_clear_vietnamese_message(web, agent, body, code
     answer = call(web, "POST", "/agent/api/triage", body, token=agent)
     assert answer.status_code == 400
     assert answer.json()["error"] == code and answer.json()["message"]
+
+
+def test_a_bad_cycle_is_answered_with_the_catalogs_cycles_by_name(web, agent):
+    body = {"workspace_id": "demo-monthly", "product": "app_builder", "tier": "standard", "cycle": "weekly"}
+    message = call(web, "POST", "/agent/api/triage", body, token=agent).json()["message"]
+    assert all(label("cycle", cycle, "vi") in message for cycle in load_catalog().cycles), message
 
 
 def test_unknown_workspaces_are_404_not_a_traceback(web, agent):
