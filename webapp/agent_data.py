@@ -204,7 +204,7 @@ def latest_order_outcome(uow_factory, workspace_id: str) -> Optional[str]:
 
 
 def _utc(value: Any) -> Any:
-    # the store keeps naive UTC: say so, the console shows it in the agent's zone
+    # the store keeps naive UTC: say so; the console shows it in Vietnam time, as the widget does
     return value.replace(tzinfo=timezone.utc) if isinstance(value, datetime) and value.tzinfo is None else value
 
 

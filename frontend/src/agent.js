@@ -35,8 +35,11 @@ function badge(outcome) {
 
 const named = (name, key) => name || key || "";
 const cycleLabel = (item) => (item.cycle ? named(item.cycle_name, item.cycle) : "—");
-const formatDate = (value) => (value ? new Date(value).toLocaleString("vi-VN") : "");
-const formatDay = (value) => (value ? new Date(value).toLocaleDateString("vi-VN") : "");
+// Vietnam time, whatever the agent's computer is set to: the days and times the customer sees in
+// the widget and the billing calendar (docs/decisions.md: Vietnam calendar days).
+const VIETNAM = "Asia/Ho_Chi_Minh";
+const formatDate = (value) => (value ? new Date(value).toLocaleString("vi-VN", { timeZone: VIETNAM }) : "");
+const formatDay = (value) => (value ? new Date(value).toLocaleDateString("vi-VN", { timeZone: VIETNAM }) : "");
 
 function showError(id, message) {
   const node = $(id);

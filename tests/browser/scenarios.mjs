@@ -468,7 +468,8 @@ const scenarios12 = {
     // asking again does not queue the customer twice
     await ask(customer, "gap nguoi that", /đã có trong hàng chờ|nhân viên/).catch(() => {});
 
-    const agent = await agentPage(browser, DESKTOP);
+    // the agent's computer is set to another time zone: the console still shows Vietnam time
+    const agent = await agentPage(browser, { viewport: DESKTOP, timezoneId: "America/Los_Angeles" });
     const rows = agent.locator("#ag-handoffs-body tr", { hasText: "demo-trial" });
     await rows.first().waitFor();
     assert.equal(await rows.count(), 1, "the customer appears once in the queue");
@@ -496,6 +497,12 @@ const scenarios12 = {
     await agent.waitForFunction(() => [...document.querySelectorAll("#ag-conversation-log li")]
       .some((li) => li.textContent.includes("cam on ban, vay minh doi")), null, { timeout: 15000 });
     assert.ok(await customer.isHidden("#hdw-typing"), "no bot typing while a person holds the conversation");
+    const said = await agent.locator("#ag-conversation-log li", { hasText: "cam on ban, vay minh doi" }).last().textContent();
+    const [, hour, minute] = said.match(/(\d{1,2}):(\d{2}):\d{2}/) || [];
+    const vietnamNow = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "Asia/Ho_Chi_Minh" })
+      .format(new Date()).split(":").map(Number);
+    const minutesApart = Math.abs((Number(hour) * 60 + Number(minute)) - (vietnamNow[0] * 60 + vietnamNow[1]));
+    assert.ok(minutesApart <= 2 || minutesApart >= 24 * 60 - 2, `the console shows Vietnam time: ${said}`);
     await shot(agent, "handoff-04-agent-conversation");
 
     // another device of the same customer: the whole conversation is there
