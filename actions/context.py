@@ -18,14 +18,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.parsing import (
-    canonical_cycle,
-    canonical_product,
-    canonical_tier,
-    named_value,
-    parse_change,
-    parse_workspace_id,
-)
+from actions.parsing import CANONICAL_BY_SLOT, canonical_product, named_value, parse_change, parse_workspace_id
 from actions.texts import say
 from helpdesk.identity import Identity, IdentityConfigError, verify_claim
 
@@ -33,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 LANGUAGES = ("vi", "en")
 # Agents' tokens may carry a placeholder workspace: it never counts as a workspace to read.
-_CANONICAL = {"product": canonical_product, "tier": canonical_tier, "cycle": canonical_cycle}
 _NO_WORKSPACE = {"", "*", "-", "none", "any", "support"}  # "support": the web app's agent tokens
 
 
@@ -170,11 +162,7 @@ def last_topic(tracker: Tracker) -> Tuple[Optional[str], Optional[Dict[str, Any]
     topic = None
     for index in range(last_user - 1, -1, -1):
         event = events[index]
-        name = None
-        if event.get("event") == "action":
-            name = event.get("name")
-        elif event.get("event") == "bot":
-            name = (event.get("metadata") or {}).get("utter_action")
+        name = _event_name(event)
         if topic is None and name in TOPICS:
             topic = name
         if topic is not None and event.get("event") == "user":
@@ -208,12 +196,22 @@ def earlier_values(tracker: Tracker) -> Dict[str, Any]:
     values: Dict[str, Any] = {}
     for slot in ("product", "tier", "cycle", "seats"):
         entity_values = [e.get("value") for e in earlier.get("entities") or [] if e.get("entity") == slot]
-        canonical = _CANONICAL.get(slot)
-        value = named_value(entity_values, canonical, getattr(parsed, slot)) if canonical else None
-        value = value or getattr(parsed, slot)
+        canonical = CANONICAL_BY_SLOT.get(slot)
+        value = named_value(entity_values, canonical, getattr(parsed, slot)) if canonical else getattr(parsed, slot)
         if value:
             values[slot] = value
     return values
+
+
+def values_of_the_decision_just_given(tracker: Tracker) -> Dict[str, Any]:
+    """What a form started right after an answer ("ok làm luôn", "ok buy it") is about: the product,
+    plan and cycle of the question that answer followed, the product the conversation just named
+    when it named none; nothing when the last message was not answered by a topic's answer."""
+    if user_turns_since(tracker, TOPICS) != 0:
+        return {}
+    context = earlier_values(tracker)
+    context.setdefault("product", recent_product(tracker))
+    return context
 
 
 def recent_product(tracker: Tracker, turns: int = 3) -> Optional[str]:

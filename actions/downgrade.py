@@ -26,17 +26,14 @@ import billing_core as bc
 from actions import billing
 from actions.billing import Unavailable
 from actions.context import (
-    TOPICS,
-    earlier_values,
     identity_of,
     intent_confidence,
     language_of,
     latest_entities,
     latest_intent,
     latest_text,
-    recent_product,
     resolve_asker,
-    user_turns_since,
+    values_of_the_decision_just_given,
 )
 from actions.forms import DOWNGRADE_STATE_SLOTS, AskFormQuestion, wants_to_stop
 from actions.labels import date_text, word
@@ -153,10 +150,9 @@ class ValidateDowngradeForm(FormValidationAction):
                 updates["product"] = product
             if tier:
                 updates["tier"] = tier
-            if requested is None and user_turns_since(tracker, TOPICS) == 0:
+            if requested is None:
                 # "ok hạ luôn giúp mình" right after a decision: the product and plan it was about
-                context = earlier_values(tracker)
-                context.setdefault("product", recent_product(tracker))
+                context = values_of_the_decision_just_given(tracker)
                 for slot in ("product", "tier"):
                     if not updates.get(slot) and context.get(slot):
                         updates[slot] = context[slot]

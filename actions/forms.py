@@ -22,19 +22,17 @@ from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 
 from actions import billing
 from actions.context import (
-    TOPICS,
     Asker,
-    earlier_values,
     intent_confidence,
     language_of,
     latest_entities,
     latest_intent,
     latest_text,
-    recent_product,
     resolve_asker,
-    user_turns_since,
+    values_of_the_decision_just_given,
 )
 from actions.parsing import (
+    CANONICAL_BY_SLOT,
     MAX_CAPACITY,
     MAX_SEATS,
     canonical_capacity_kind,
@@ -101,7 +99,6 @@ _KEEP_PHRASES = (
 # "mua thêm 3 người", "add 2 users": a number of users ON TOP of the current ones.
 _MORE_PHRASES = ("them", "more", "add", "extra", "additional", "bo sung")
 _INVALID = object()
-_CANONICAL = {"product": canonical_product, "tier": canonical_tier, "cycle": canonical_cycle}
 
 
 def looks_like_question(text: str) -> bool:
@@ -277,7 +274,7 @@ class PlanFormValidation(FormValidationAction):
             values = [v for v in latest_entities(tracker, slot) if v not in (None, "")]
             if slot in required and values:
                 found[slot] = values[0]
-                canonical = _CANONICAL.get(slot)
+                canonical = CANONICAL_BY_SLOT.get(slot)
                 if canonical and len({canonical(v) for v in values} - {None}) > 1:
                     # "từ Standard lên Premium": the target, or nothing when the text cannot tell
                     target = named_value(values, canonical, getattr(parse_change(text, requested), slot))
@@ -298,11 +295,9 @@ class PlanFormValidation(FormValidationAction):
                 found[slot] = value
         if requested in ("cycle", "seats", "tier") and requested not in found and is_keep(text):
             found[requested] = KEEP
-        if requested is None and user_turns_since(tracker, TOPICS) == 0:
-            # The form starts right after an answer ("ok làm luôn", "ok buy it"): the product, plan
-            # and cycle of the question that answer was about, where this message names none.
-            context = earlier_values(tracker)
-            context.setdefault("product", recent_product(tracker))
+        if requested is None:
+            # The form starts right after an answer: what it was about, where this message names none.
+            context = values_of_the_decision_just_given(tracker)
             for slot in ("product", "tier", "cycle"):
                 if slot in required and slot not in found and context.get(slot):
                     found[slot] = context[slot]

@@ -421,6 +421,10 @@ def canonical_cycle(value: object) -> Optional[str]:
     return _canonical(value, CYCLES, parse_cycle)
 
 
+# The slots whose entity values name one catalog key: their canonical form.
+CANONICAL_BY_SLOT = {"product": canonical_product, "tier": canonical_tier, "cycle": canonical_cycle}
+
+
 def canonical_renewal_mode(value: object) -> Optional[str]:
     return _canonical(value, RENEWAL_MODES, lambda t: parse_renewal_mode(t, requested=True))
 

@@ -177,8 +177,7 @@ def _title(lang: str, name: str) -> str:
 
 
 # --- follow-ups ---------------------------------------------------------------------------------
-# The answer that sets the topic -> the intent of the question it answered. A text sent by Rasa
-# (utter_*) or an action: both are in the tracker as the bot's events.
+# The topics a follow-up can follow: actions.context.TOPICS. The aspect a follow-up asks about:
 _WHEN = (
     "bao gio",
     "khi nao",
@@ -224,9 +223,9 @@ _TODO = (
 )
 
 
+FALLBACK_TOPIC_TURNS = 1  # an unsure message counts as a follow-up of an answer at most this many turns back
 # Words that name another topic inside a follow-up ("thế còn dữ liệu thì sao?"): that topic is
 # answered, with the product and plan of the earlier question.
-FALLBACK_TOPIC_TURNS = 1  # an unsure message counts as a follow-up of an answer at most this many turns back
 _TOPIC_WORDS = (
     (
         "ask_data_retention",
