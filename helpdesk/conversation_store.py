@@ -697,20 +697,22 @@ def claim_for_rest(
     return _claiming(sender_id, url, lambda connection: _claim_in(connection, sender_id, limit, at), lambda _: [])
 
 
-def open_rest_turn(
+def open_turn(
     sender_id: str,
     said: str = "",
     *,
+    claim_rest: bool = True,
     user_sub: Optional[str] = None,
     workspace_id: Optional[str] = None,
     url: Optional[str] = None,
     limit: int = 200,
     now: Optional[datetime] = None,
 ) -> Tuple[Optional[Dict[str, Any]], List[dict]]:
-    """A REST message arrives: in one transaction, the hand-off holding the conversation (None: the
-    bot answers), the customer's message kept (``said``, when it shows anything; with that
-    hand-off's id) and what the caller is owed, claimed as ``claim_for_rest`` claims it. Either all
-    of it is written or none (a retry after a moved cursor keeps the message once)."""
+    """A customer's message arrives: in one transaction, the hand-off holding the conversation (None:
+    the bot answers) and the message kept (``said``, when it shows anything; with that hand-off's
+    id); over REST (``claim_rest``) also what the caller is owed, claimed as ``claim_for_rest``
+    claims it. Either all of it is written or none (a retry after a moved cursor keeps the message
+    once). The socket pushes what is owed instead (``messages_to_push``): it claims nothing."""
     at = _utcnow(now)
 
     def work(connection: Any, claim: bool = True) -> Tuple[Optional[Dict[str, Any]], List[dict]]:
@@ -728,6 +730,9 @@ def open_rest_turn(
             connection.execute(insert(chat_messages).values(**row))
         return handoff, _claim_in(connection, sender_id, limit, at) if claim else []
 
+    if not claim_rest:
+        with engine_for(url).begin() as connection:
+            return work(connection, claim=False)
     return _claiming(sender_id, url, work, lambda connection: work(connection, claim=False))
 
 

@@ -280,13 +280,18 @@ class Relay:
                 await _blocking(conversation_store.cancel_by_customer, sender_id, self.url)
                 await self.keep(sender_id, "restart", "", who)  # the history starts again from here
                 return None
-            handoff = await _blocking(conversation_store.active_handoff, sender_id, self.url)
+            handoff, _ = await _blocking(
+                conversation_store.open_turn,
+                sender_id,
+                shown_text(text, metadata),
+                claim_rest=False,
+                user_sub=who[0],
+                workspace_id=who[1],
+                url=self.url,
+            )
         except Exception:
             log.exception("hand-off state of %s unknown: the bot answers", sender_id)
             return None
-        shown = shown_text(text, metadata)
-        if shown.strip():
-            await self.keep(sender_id, "user", shown, who, handoff_id=handoff["id"] if handoff else None)
         return handoff
 
     async def _handoffs_of(
@@ -307,7 +312,7 @@ class Relay:
         self, sender_id: str, text: str, metadata: Dict[str, Any], identity: Optional[Identity]
     ) -> RestTurn:
         """A REST message: kept and held as ``incoming`` decides, with what the REST caller is owed,
-        in one transaction (``conversation_store.open_rest_turn``)."""
+        in one transaction (``conversation_store.open_turn``)."""
         if text.strip() == RESTART:
             await self.incoming(sender_id, text, metadata, identity)
             try:
@@ -318,7 +323,7 @@ class Relay:
         who = self.who(identity)
         try:
             holding, rows = await _blocking(
-                conversation_store.open_rest_turn,
+                conversation_store.open_turn,
                 sender_id,
                 shown_text(text, metadata),
                 user_sub=who[0],

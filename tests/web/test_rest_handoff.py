@@ -268,7 +268,7 @@ def test_concurrent_calls_never_deliver_a_reply_twice(store):
 
 
 def test_concurrent_messages_are_each_kept_once_and_replies_delivered_once(store):
-    """``open_rest_turn`` keeps the customer's message and claims the replies in one transaction:
+    """``open_turn`` keeps the customer's message and claims the replies in one transaction:
     when another call moved the cursor it starts again, and the message is still kept once."""
     sender = anonymous_sender_id("s-8b", WEB_TEST_SECRET)
     handoff = held(store, sender)
@@ -281,7 +281,7 @@ def test_concurrent_messages_are_each_kept_once_and_replies_delivered_once(store
         barrier.wait()
         try:
             for turn in range(5):
-                holding, rows = conversation_store.open_rest_turn(sender, f"khách {n}-{turn}", url=store)
+                holding, rows = conversation_store.open_turn(sender, f"khách {n}-{turn}", url=store)
                 assert holding is not None and holding["id"] == handoff["id"]
                 got.extend(row["id"] for row in rows)
         except Exception as error:  # pragma: no cover - reported below
@@ -299,6 +299,19 @@ def test_concurrent_messages_are_each_kept_once_and_replies_delivered_once(store
     assert {m["handoff_id"] for m in kept} == {handoff["id"]}
 
 
+def test_a_socket_turn_keeps_the_message_and_claims_nothing(store):
+    """The socket's turn (``claim_rest=False``): the message is kept under the hand-off, and what a
+    REST caller would be owed stays owed (the socket pushes it instead)."""
+    sender = anonymous_sender_id("s-8d", WEB_TEST_SECRET)
+    handoff = held(store, sender)
+    conversation_store.claim_for_rest(sender, store)
+    reply = agent_reply(store, handoff["id"], "chào bạn")
+    holding, owed = conversation_store.open_turn(sender, "có ai không", claim_rest=False, url=store)
+    assert holding["id"] == handoff["id"] and owed == []
+    assert roles(store, sender)[-2:] == [("agent", "chào bạn"), ("user", "có ai không")]
+    assert reply in [row["id"] for row in conversation_store.claim_for_rest(sender, store)]
+
+
 def test_a_turn_whose_claim_fails_keeps_nothing(store, monkeypatch):
     """The message and the claim are one write: a failure in the claim leaves no message behind."""
     sender = anonymous_sender_id("s-8c", WEB_TEST_SECRET)
@@ -308,7 +321,7 @@ def test_a_turn_whose_claim_fails_keeps_nothing(store, monkeypatch):
 
     monkeypatch.setattr(conversation_store, "_claim_in", broken)
     with pytest.raises(RuntimeError):
-        conversation_store.open_rest_turn(sender, "tin nhắn", url=store)
+        conversation_store.open_turn(sender, "tin nhắn", url=store)
     assert conversation_store.conversation(sender, store) == []
 
 
