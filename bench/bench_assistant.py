@@ -102,7 +102,7 @@ def make_sender(port, messages, token_for):
         text, workspace = messages[index % len(messages)]
         payload = {"sender": sender, "message": text}
         if workspace:
-            payload["metadata"] = {"token": token_for(sender, workspace)}
+            payload["metadata"] = {"token": token_for(workspace, sender)}
         started = time.perf_counter()
         response = requests.post(f"http://127.0.0.1:{port}/webhooks/rest/webhook", json=payload, timeout=60)
         elapsed = time.perf_counter() - started
@@ -155,10 +155,7 @@ def main() -> int:
     env = dict(os.environ, BILLING_DATABASE_URL=url)
     for command in ("init-db", "seed-demo"):
         subprocess.run([str(VENV_BIN / "python"), "-m", "billing_core", command], cwd=ROOT, env=env, check=True)
-    customer = customer_tokens(SECRET)  # one customer per simulated conversation (profiles.py says why)
-
-    def token_for(sender: str, workspace: str) -> str:
-        return customer(workspace, sender)
+    token_for = customer_tokens(SECRET)  # one customer per simulated conversation (profiles.py says why)
 
     stock_port, rasa_port, actions_port, web_port = free_ports(4)
     stock = start_stock(stock_port)

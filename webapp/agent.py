@@ -26,7 +26,7 @@ from typing import Any
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from billing_core import ChangeRequest, Cycle, join_list, label, load_catalog
+from billing_core import ChangeRequest, Cycle, join_list, load_catalog
 from helpdesk import conversation_store
 from webapp import agent_data, auth
 from webapp.page_templates import page
@@ -106,7 +106,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
             names = [catalog.tier_name(key, "vi") for key in catalog.tiers]
             return _bad("bad_tier", f"Chọn gói đích: {join_list(names, 'vi', choice=True)}.")
         if cycle is not None and cycle not in CYCLES:
-            names = [label("cycle", key, "vi") for key in catalog.cycles]
+            names = [item["name"] for item in agent_data.cycle_names(catalog)]
             return _bad("bad_cycle", f"Chọn chu kỳ thanh toán: {join_list(names, 'vi', choice=True)}.")
         if seen not in SYMPTOMS:
             return _bad("bad_seen", "Chọn điều khách hàng đã thấy trong danh sách.")

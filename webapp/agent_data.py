@@ -47,14 +47,14 @@ def product_tiers(catalog) -> List[Dict[str, Any]]:
     ]
 
 
-def cycle_names(catalog) -> List[Dict[str, str]]:
-    """The catalog's billing cycles (catalog order) with the names the assistant gives them."""
-    return [{"cycle": cycle, "name": bc.label("cycle", cycle, LANG)} for cycle in catalog.cycles]
-
-
 def cycle_name(cycle: Any) -> Optional[str]:
     """A cycle's Vietnamese name (billing_core's label), None for no cycle (trial, Free)."""
     return bc.label("cycle", cycle, LANG) if cycle else None
+
+
+def cycle_names(catalog) -> List[Dict[str, Any]]:
+    """The catalog's billing cycles (catalog order) with the names the assistant gives them."""
+    return [{"cycle": cycle, "name": cycle_name(cycle)} for cycle in catalog.cycles]
 
 
 def plan_names(item: Dict[str, Any], catalog) -> Dict[str, Any]:
