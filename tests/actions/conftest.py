@@ -159,3 +159,29 @@ def responses(dispatcher: CollectingDispatcher) -> List[str]:
 
 def slot_events(events) -> Dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def entity(name: str, value: Any) -> Dict[str, Any]:
+    """An entity the NLU found, as it is in a tracker's parse data."""
+    return {"entity": name, "value": value, "start": 0, "end": len(str(value))}
+
+
+def history(
+    question: str,
+    intent: str,
+    answer: str,
+    text_name: Optional[str] = None,
+    entities: Optional[List[Dict[str, Any]]] = None,
+) -> List[Dict[str, Any]]:
+    """An earlier question and the action that answered it (and the text it sent), as tracker events."""
+    events: List[Dict[str, Any]] = [
+        {
+            "event": "user",
+            "text": question,
+            "parse_data": {"text": question, "intent": {"name": intent}, "entities": entities or []},
+        },
+        {"event": "action", "name": answer},
+    ]
+    if text_name:
+        events.append({"event": "bot", "text": "...", "metadata": {"utter_action": text_name}})
+    return events

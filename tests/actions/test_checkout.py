@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from actions.checkout import ActionCheckoutSubmit, ValidateCheckoutForm
-from tests.actions.conftest import make_tracker, rendered, responses, run, slot_events, token
+from tests.actions.conftest import history, make_tracker, rendered, responses, run, slot_events, token
 
 FORM = "checkout_form"
 
@@ -393,17 +393,9 @@ def test_a_cycle_alone_is_the_same_plan_on_that_cycle(billing_db):
 
 
 def test_buying_right_after_a_decision_takes_what_it_was_about(billing_db):
-    question = "App Builder lên Standard được không?"
-    history = [
-        {
-            "event": "user",
-            "text": question,
-            "parse_data": {"text": question, "intent": {"name": "check_change"}, "entities": []},
-        },
-        {"event": "action", "name": "action_answer_check_change"},
-    ]
+    earlier = history("App Builder lên Standard được không?", "check_change", "action_answer_check_change")
     tracker = make_tracker(
-        "được, đặt mua cho mình", "buy_upgrade", token_value=token("demo-monthly"), active_loop=FORM, history=history
+        "được, đặt mua cho mình", "buy_upgrade", token_value=token("demo-monthly"), active_loop=FORM, history=earlier
     )
     tracker.slots["requested_slot"] = None
     _, events = run(ValidateCheckoutForm(), tracker)

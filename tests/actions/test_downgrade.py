@@ -13,7 +13,7 @@ from actions.downgrade import (
     ValidateDowngradeForm,
 )
 from actions.personal import ActionCancelDowngrade, ActionConfirmCancelDowngrade
-from tests.actions.conftest import make_tracker, rendered, responses, run, slot_events, token
+from tests.actions.conftest import history, make_tracker, rendered, responses, run, slot_events, token
 
 FORM = "downgrade_form"
 ACK_VI = "Tôi xác nhận hạ gói và không thể truy cập các tính năng nâng cao sau khi kết thúc chu kỳ thanh toán"
@@ -281,22 +281,14 @@ def test_yes_cancel_it_in_words_confirms_the_cancellation(billing_db):
 
 
 def test_downgrading_right_after_a_decision_takes_what_it_was_about(billing_db):
-    question = "App Builder xuống Starter có được không?"
-    history = [
-        {
-            "event": "user",
-            "text": question,
-            "parse_data": {"text": question, "intent": {"name": "check_change"}, "entities": []},
-        },
-        {"event": "action", "name": "action_answer_check_change"},
-    ]
+    earlier = history("App Builder xuống Starter có được không?", "check_change", "action_answer_check_change")
     tracker = make_tracker(
         "vậy làm giúp mình luôn",
         "request_downgrade",
         token_value=token("demo-yearly"),
         slots={"requested_slot": None},
         active_loop=FORM,
-        history=history,
+        history=earlier,
     )
     _, events = run(ValidateDowngradeForm(), tracker)
     slots = slot_events(events)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from actions.checkout import ValidateCheckoutForm
 from actions.forms import ActionStopForm
-from tests.actions.conftest import make_tracker, rendered, responses, run, slot_events, token
+from tests.actions.conftest import entity, make_tracker, rendered, responses, run, slot_events, token
 
 FORM = "checkout_form"
 
@@ -44,10 +44,6 @@ def test_first_message_fills_what_it_names_even_without_diacritics(billing_db):
     assert slots["product"] == "digital_workspace" and slots["tier"] == "premium"
     assert slots["requested_slot"] == "cycle"
     assert dispatcher.messages == []
-
-
-def entity(name, value):
-    return {"entity": name, "value": value, "start": 0, "end": len(str(value))}
 
 
 def test_entity_values_are_mapped_to_canonical_keys(billing_db):

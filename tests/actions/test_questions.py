@@ -4,11 +4,7 @@ and a button that starts it; follow-ups with ellipsis are answered in the last t
 from __future__ import annotations
 
 from actions.questions import ActionAnswerCheckChange, ActionAnswerFollowup
-from tests.actions.conftest import make_tracker, rendered, responses, run, slot_events, token
-
-
-def entity(name, value):
-    return {"entity": name, "value": value, "start": 0, "end": len(str(value))}
+from tests.actions.conftest import entity, history, make_tracker, rendered, responses, run, slot_events, token
 
 
 def test_can_i_gets_a_decision_and_the_price_not_a_form(billing_db):
@@ -86,20 +82,6 @@ def test_no_product_and_no_plan_is_one_question_with_buttons(billing_db):
     )
     assert responses(dispatcher) == ["utter_check_which_product"]
     assert len(dispatcher.messages[0]["buttons"]) == 3 and "requested_slot" not in slot_events(events)
-
-
-def history(question, intent, answer, text_name=None, entities=None):
-    events = [
-        {
-            "event": "user",
-            "text": question,
-            "parse_data": {"text": question, "intent": {"name": intent}, "entities": entities or []},
-        },
-        {"event": "action", "name": answer},
-    ]
-    if text_name:
-        events.append({"event": "bot", "text": "...", "metadata": {"utter_action": text_name}})
-    return events
 
 
 def test_when_does_it_end_after_the_trial_answer(billing_db):
