@@ -1,10 +1,19 @@
 """The compiled-once reply validation accepts and refuses exactly what Rasa's own does; the event
 type table resolves every event type name to the class Rasa's own walk finds; a DIET model loaded
-without Rasa's training step predicts exactly as one loaded Rasa's way."""
+without Rasa's training step predicts exactly as one loaded Rasa's way; the served graph run in
+order parses and predicts exactly as dask's run; the rule lookup finds the rules Rasa's finds."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import Event, SlotSet, UserUttered, deserialise_events
@@ -57,6 +66,11 @@ def test_loading_the_components_installs_the_event_type_table_and_states_cache()
     assert Event.resolve_by_type is rasa_speedups.resolve_by_type
     assert DialogueStateTracker.past_states is rasa_speedups.past_states
     assert RasaModel.__dict__["load"].__func__ is rasa_speedups.load_for_prediction
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    assert DaskGraphRunner.run is rasa_speedups.run_graph_in_order
+    assert RulePolicy._get_possible_keys is rasa_speedups.get_possible_keys
 
 
 def test_every_event_type_resolves_to_the_class_rasa_finds():
@@ -177,18 +191,18 @@ print("RESULT" + json.dumps(results))
 """
 
 
-def test_a_model_loaded_without_the_training_step_predicts_exactly_as_rasas_load(tmp_path):
-    """Intent rankings (every confidence) and entities, on texts of every kind, are identical
-    whichever way DIET's weights were built; only Rasa's way runs a training step."""
-    import json
-    import os
-    import subprocess
-    import sys
-
+def _trained_model():
     from helpdesk.stack import MODEL, ROOT
 
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: `make test` trains it first (scripts/train_if_changed.sh)")
+    return MODEL, ROOT
+
+
+def test_a_model_loaded_without_the_training_step_predicts_exactly_as_rasas_load(tmp_path):
+    """Intent rankings (every confidence) and entities, on texts of every kind, are identical
+    whichever way DIET's weights were built; only Rasa's way runs a training step."""
+    MODEL, ROOT = _trained_model()
     texts = [
         "xin chao",
         "tôi muốn nâng cấp App Builder lên Premium theo năm cho 12 người",
@@ -213,3 +227,158 @@ def test_a_model_loaded_without_the_training_step_predicts_exactly_as_rasas_load
     assert results["rasa"]["fits"] >= 1 and results["ours"]["fits"] == 0
     assert results["ours"]["parsed"] == results["rasa"]["parsed"]
     assert any(p["entities"] for p in results["ours"]["parsed"])  # the texts do exercise entities
+
+
+RUN_BOTH_WAYS = r"""
+import json, sys
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.core.training import load_data
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.trackers import DialogueStateTracker
+import helpdesk.nlu_components  # noqa: F401
+from helpdesk import rasa_speedups
+
+agent = Agent.load(sys.argv[1])
+runner, meta, domain = agent.processor.graph_runner, agent.processor.model_metadata, agent.processor.domain
+texts = json.loads(sys.argv[2])
+# every story and rule of the assistant and of its tests, cut before each action: what the
+# policies are asked in a conversation, forms and their interruptions included
+trackers = [t for path in sys.argv[3:] for t in load_data(path, domain, augmentation_factor=0)]
+cuts = [list(t.events)[:i] for t in trackers for i, e in enumerate(t.events) if isinstance(e, ActionExecuted)]
+
+def use(way):
+    rasa_speedups.install()
+    if way == "rasa":
+        DaskGraphRunner.run = rasa_speedups.RASA_GRAPH_RUN
+        RulePolicy._get_possible_keys = rasa_speedups.RASA_GET_POSSIBLE_KEYS
+
+def parse(text):
+    inputs = {"__message__": [UserMessage(text, sender_id="t")], "__tracker__": DialogueStateTracker("t", domain.slots)}
+    parsed = runner.run(inputs=inputs, targets=[meta.nlu_target])[meta.nlu_target]
+    return json.dumps([m.as_dict(only_output_properties=True) for m in parsed], sort_keys=True, default=str)
+
+def predict(events):
+    tracker = DialogueStateTracker.from_events("t", events, domain.slots)
+    return runner.run(inputs={"__tracker__": tracker}, targets=[meta.core_target])[meta.core_target]
+
+def failure(inputs, targets):
+    try:
+        runner.run(inputs=inputs, targets=targets)
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+    return None
+
+node = meta.core_target  # a node of the graph the run needs
+results = {}
+for way in ("rasa", "ours"):
+    use(way)
+    results[way] = {
+        "parsed": [parse(text) for text in texts],
+        "predicted": [predict(events) for events in cuts],
+        # a placeholder nobody gave reaches the node as its bare name; an input named like a node
+        "no_message": failure({"__tracker__": DialogueStateTracker("t", domain.slots)}, [meta.nlu_target]),
+        "clash": failure({"__tracker__": node}, [meta.core_target]),
+    }
+rasa, ours = results["rasa"], results["ours"]
+print("RESULT" + json.dumps({
+    "cuts": len(cuts),
+    "policies": sorted({p.policy_name for p in ours["predicted"]}),
+    "same_predictions": sum(a == b for a, b in zip(rasa["predicted"], ours["predicted"])),
+    "same_parses": rasa["parsed"] == ours["parsed"],
+    "entities": sum('"entity"' in p for p in ours["parsed"]),
+    "failures": [rasa["no_message"], ours["no_message"], rasa["clash"], ours["clash"]],
+}))
+"""
+
+
+def test_the_served_graph_run_in_order_parses_and_predicts_exactly_as_dask(tmp_path):
+    """The same model, the same inputs, Rasa's dask run and rule lookup against ours: every parse
+    (intents, confidences, entities) and every prediction (action, policy, confidences, events)
+    at every step of every story and rule is identical, and bad inputs fail alike."""
+    MODEL, ROOT = _trained_model()
+    texts = ["xin chao", "nang cap App Builder len Premium theo nam cho 12 nguoi", "How many trial days?", "?"]
+    script = tmp_path / "run_both_ways.py"
+    script.write_text(RUN_BOTH_WAYS)
+    done = subprocess.run(
+        [sys.executable, str(script), str(MODEL), json.dumps(texts), "data", "tests/stories"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
+    result = json.loads(line[len("RESULT") :])
+    assert result["cuts"] > 300
+    assert result["policies"] == ["MemoizationPolicy", "RulePolicy"]
+    assert result["same_predictions"] == result["cuts"]
+    assert result["same_parses"] and result["entities"] >= 1
+    rasa_missing, ours_missing, rasa_clash, ours_clash = result["failures"]
+    assert rasa_missing is not None and ours_missing == rasa_missing
+    assert rasa_clash is not None and ours_clash == rasa_clash and "clashes with a node name" in ours_clash[1]
+
+
+def test_a_run_with_hooks_is_left_to_dask(monkeypatch):
+    """Training hangs caching and fingerprints on hooks: such runs go through Rasa's own run."""
+    calls = []
+    monkeypatch.setattr(rasa_speedups, "RASA_GRAPH_RUN", lambda runner, inputs, targets: calls.append(targets) or {})
+    runner = SimpleNamespace(_instantiated_nodes={"train_DIET": SimpleNamespace(_hooks=["TrainingHook"])})
+    assert rasa_speedups.run_graph_in_order(runner, {"__tracker__": None}, ["train_DIET"]) == {}  # type: ignore[arg-type]
+    assert calls == [["train_DIET"]]
+
+
+# Rule and conversation states as Rasa builds them: parts of features, values set, unset or
+# required unset (SHOULD_NOT_BE_SET), tuples (lists once a rule key is JSON), the conversation start.
+_NOT_SET = "should_not_be_set"
+_values = st.sampled_from(["a", "b", _NOT_SET, ("x", "y"), ("x",), "", None])
+_parts = st.dictionaries(st.sampled_from(["f1", "f2", "action_name", "intent"]), _values, max_size=3)
+_state = st.dictionaries(st.sampled_from(["prev_action", "user", "slots", "active_loop"]), _parts, max_size=4)
+
+
+def _rule_key(states):
+    return json.dumps(
+        [{part: {k: v for k, v in sub.items() if v is not None} for part, sub in s.items()} for s in states]
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    rules=st.lists(st.lists(_state, min_size=1, max_size=4), min_size=1, max_size=6),
+    conversation=st.lists(_state, max_size=5),
+)
+def test_the_rule_lookup_finds_the_rules_rasas_finds(rules, conversation):
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    policy = RulePolicy.__new__(RulePolicy)  # the lookup needs no trained state
+    lookup = {_rule_key(rule): f"action_{n}" for n, rule in enumerate(rules)}
+    expected = rasa_speedups.RASA_GET_POSSIBLE_KEYS(policy, lookup, conversation)
+    assert rasa_speedups.get_possible_keys(policy, lookup, conversation) == expected
+
+
+def test_the_rule_lookup_on_a_rule_that_matches_and_one_that_does_not():
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    policy = RulePolicy.__new__(RulePolicy)
+    greet = [{"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]
+    in_form = [
+        {
+            "prev_action": {"action_name": "action_listen"},
+            "active_loop": {"name": _NOT_SET},
+            "user": {"intent": "thank"},
+        }
+    ]
+    lookup = {json.dumps(greet): "utter_greet", json.dumps(in_form): "utter_thank"}
+    said_hello = [{}, {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]
+    thanked_in_form = [
+        {
+            "prev_action": {"action_name": "action_listen"},
+            "active_loop": {"name": "checkout_form"},
+            "user": {"intent": "thank"},
+        }
+    ]
+    assert rasa_speedups.get_possible_keys(policy, lookup, said_hello) == {json.dumps(greet)}
+    assert rasa_speedups.get_possible_keys(policy, lookup, thanked_in_form) == set()
