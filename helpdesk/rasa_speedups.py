@@ -1,4 +1,4 @@
-"""Six fixes to Rasa 3.6's hot path and footprint, installed when the assistant's NLU components or
+"""Eight fixes to Rasa 3.6's hot path and footprint, installed when the assistant's NLU components or
 its tracker store load. Each gives the same results as Rasa's own code, at less cost.
 
 1. Rasa validates every custom action's reply with ``jsonschema.validate(result, spec)``, which
@@ -43,6 +43,15 @@ and reversing the rule again for each (``_get_possible_keys``): 6 % of the Rasa 
 time. Each rule is parsed and reversed once, and each is checked against the conversation's
 states from the latest back, stopping at the first that does not match; the test is Rasa's
 (``_is_rule_applicable``, ``_does_rule_match_state``), so the same rules are found.
+
+7. DIET joins a message's sparse features (regex, lexical, two count vectors) by copying the first
+and stacking the others onto it one at a time through ``scipy.sparse.hstack`` (``Message.
+_combine_features``): 18 % of a parse here. Matrices in COO form, as every featurizer here makes
+them, are joined in one step instead: the same entries in the same order (each matrix's, its
+columns moved past the matrices before it), the same type and shape. Anything else is Rasa's.
+
+8. Every parse checks whether the domain is empty by building an empty domain and comparing the
+two as dictionaries (``Domain.is_empty``); the empty domain's dictionary is built once.
 """
 
 from __future__ import annotations
@@ -53,6 +62,8 @@ from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Set, Text, Tuple, Type
 
 import jsonschema
+import numpy as np
+import scipy.sparse
 import tensorflow as tf
 from jsonschema.exceptions import best_match
 from rasa.core.actions.action import RemoteAction
@@ -61,6 +72,9 @@ from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET
+from rasa.shared.core.domain import Domain
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
@@ -74,6 +88,8 @@ RASA_PAST_STATES = DialogueStateTracker.__dict__["past_states"]
 RASA_MODEL_LOAD = RasaModel.__dict__["load"].__func__
 RASA_GRAPH_RUN = DaskGraphRunner.__dict__["run"]
 RASA_GET_POSSIBLE_KEYS = RulePolicy.__dict__["_get_possible_keys"]
+RASA_COMBINE_FEATURES = Message.__dict__["_combine_features"].__func__
+RASA_DOMAIN_IS_EMPTY = Domain.__dict__["is_empty"]
 _STATES = "_helpdesk_past_states"
 _PLANS = "_helpdesk_run_plans"
 
@@ -287,12 +303,48 @@ def get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[D
     return {key for key in lookup if _rule_applies(_rule_from_latest(key), latest_first)}
 
 
+def combine_features(features: List[Features], featurizers: List[Text]) -> Optional[Features]:
+    """``Message._combine_features``: COO matrices of as many rows side by side, in one step."""
+    matrices = [f.features for f in features]
+    if len(matrices) < 2 or not all(type(m) is scipy.sparse.coo_matrix for m in matrices):
+        return RASA_COMBINE_FEATURES(features, featurizers)
+    rows = matrices[0].shape[0]
+    if any(m.shape[0] != rows for m in matrices):
+        return RASA_COMBINE_FEATURES(features, featurizers)  # Rasa's error
+    # as scipy's own stacking builds it (scipy.sparse.bmat): the blocks' entries in order, columns
+    # moved by the widths before them, the common value type, the index type of the joined shape
+    offsets = np.append(0, np.cumsum([m.shape[1] for m in matrices]))
+    shape = (rows, int(offsets[-1]))
+    index_type = scipy.sparse._sputils.get_index_dtype(maxval=max(shape))
+    data = np.concatenate([m.data for m in matrices]).astype(scipy.sparse._sputils.upcast(*(m.dtype for m in matrices)))
+    row = np.concatenate([m.row for m in matrices]).astype(index_type)
+    col = np.concatenate(
+        [np.add(m.col, offset, dtype=index_type) for m, offset in zip(matrices, offsets, strict=False)]
+    )
+    joined = scipy.sparse.coo_matrix((data, (row, col)), shape=shape)
+    first = features[0]
+    return Features(joined, first.type, first.attribute, featurizers)
+
+
+_EMPTY_DOMAIN: List[Dict[Text, Any]] = []
+
+
+def domain_is_empty(self: Domain) -> bool:
+    """``Domain.is_empty``, against an empty domain's dictionary built once."""
+    if not _EMPTY_DOMAIN:
+        _EMPTY_DOMAIN.append(Domain.empty().as_dict())
+    return self.as_dict() == _EMPTY_DOMAIN[0]
+
+
 def install() -> None:
     """Idempotent: the compiled-once reply validation, the event-type table, the states cache, the
-    load without a training step, the served graph run in order, the rule lookup."""
+    load without a training step, the served graph run in order, the rule lookup, the feature
+    join, the empty-domain check."""
     RemoteAction._validate_action_result = _validate_action_result
     Event.resolve_by_type = staticmethod(resolve_by_type)
     DialogueStateTracker.past_states = past_states
     RasaModel.load = classmethod(load_for_prediction)
     DaskGraphRunner.run = run_graph_in_order
     RulePolicy._get_possible_keys = get_possible_keys
+    Message._combine_features = staticmethod(combine_features)
+    Domain.is_empty = domain_is_empty

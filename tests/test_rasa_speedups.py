@@ -71,6 +71,11 @@ def test_loading_the_components_installs_the_event_type_table_and_states_cache()
 
     assert DaskGraphRunner.run is rasa_speedups.run_graph_in_order
     assert RulePolicy._get_possible_keys is rasa_speedups.get_possible_keys
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.nlu.training_data.message import Message
+
+    assert Message._combine_features is rasa_speedups.combine_features
+    assert Domain.is_empty is rasa_speedups.domain_is_empty
 
 
 def test_every_event_type_resolves_to_the_class_rasa_finds():
@@ -236,8 +241,10 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.training import load_data
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.training_data.message import Message
 import helpdesk.nlu_components  # noqa: F401
 from helpdesk import rasa_speedups
 
@@ -254,6 +261,8 @@ def use(way):
     if way == "rasa":
         DaskGraphRunner.run = rasa_speedups.RASA_GRAPH_RUN
         RulePolicy._get_possible_keys = rasa_speedups.RASA_GET_POSSIBLE_KEYS
+        Message._combine_features = staticmethod(rasa_speedups.RASA_COMBINE_FEATURES)
+        Domain.is_empty = rasa_speedups.RASA_DOMAIN_IS_EMPTY
 
 def parse(text):
     inputs = {"__message__": [UserMessage(text, sender_id="t")], "__tracker__": DialogueStateTracker("t", domain.slots)}
@@ -295,7 +304,8 @@ print("RESULT" + json.dumps({
 
 
 def test_the_served_graph_run_in_order_parses_and_predicts_exactly_as_dask(tmp_path):
-    """The same model, the same inputs, Rasa's dask run and rule lookup against ours: every parse
+    """The same model, the same inputs, Rasa's dask run, rule lookup, feature join and empty-domain
+    check against ours: every parse
     (intents, confidences, entities) and every prediction (action, policy, confidences, events)
     at every step of every story and rule is identical, and bad inputs fail alike."""
     MODEL, ROOT = _trained_model()
@@ -382,3 +392,65 @@ def test_the_rule_lookup_on_a_rule_that_matches_and_one_that_does_not():
     ]
     assert rasa_speedups.get_possible_keys(policy, lookup, said_hello) == {json.dumps(greet)}
     assert rasa_speedups.get_possible_keys(policy, lookup, thanked_in_form) == set()
+
+
+@st.composite
+def _coo_features(draw):
+    """A message's sparse features as featurizers make them: COO matrices of one row count, of
+    integer or float values, some with no entry at all."""
+    import numpy as np
+    import scipy.sparse
+    from rasa.shared.nlu.training_data.features import Features
+
+    rows = draw(st.integers(1, 6))
+    value_type = draw(st.sampled_from([np.float64, np.float32, np.int64]))
+    features = []
+    for n in range(draw(st.integers(0, 5))):
+        width = draw(st.integers(1, 40))
+        cells = draw(st.sets(st.tuples(st.integers(0, rows - 1), st.integers(0, width - 1)), max_size=12))
+        values = [draw(st.integers(1, 9)) for _ in cells]
+        matrix = scipy.sparse.coo_matrix(
+            (
+                np.array(values, dtype=draw(st.sampled_from([value_type, np.float64]))),
+                ([r for r, _ in cells], [c for _, c in cells]),
+            ),
+            shape=(rows, width),
+        )
+        features.append(Features(matrix, "sequence", "text", f"Featurizer{n}"))
+    return features
+
+
+@settings(max_examples=300, deadline=None)
+@given(features=_coo_features(), featurizers=st.sampled_from([[], ["Featurizer0", "Featurizer2"]]))
+def test_the_feature_join_is_scipys_stacking(features, featurizers):
+    import copy
+
+    expected = rasa_speedups.RASA_COMBINE_FEATURES(copy.deepcopy(features), featurizers)
+    joined = rasa_speedups.combine_features(features, featurizers)
+    if expected is None:
+        assert joined is None
+        return
+    theirs, ours = expected.features, joined.features
+    assert type(ours) is type(theirs) and ours.shape == theirs.shape
+    for part in ("data", "row", "col"):  # the same entries, in the same order, of the same types
+        assert getattr(ours, part).dtype == getattr(theirs, part).dtype, part
+        assert getattr(ours, part).tolist() == getattr(theirs, part).tolist(), part
+    assert (joined.type, joined.attribute, joined.origin) == (expected.type, expected.attribute, expected.origin)
+
+
+def test_features_of_other_row_counts_fail_as_rasas_do():
+    import numpy as np
+    import scipy.sparse
+    from rasa.shared.nlu.training_data.features import Features
+
+    features = [Features(scipy.sparse.coo_matrix(np.ones((rows, 2))), "sequence", "text", "f") for rows in (2, 3)]
+    with pytest.raises(ValueError, match="sequence dimensions do not match"):
+        rasa_speedups.combine_features(features, [])
+
+
+def test_the_empty_domain_check_is_rasas():
+    from rasa.shared.core.domain import Domain
+
+    for domain in (Domain.empty(), Domain.load("domain.yml")):
+        assert rasa_speedups.domain_is_empty(domain) is rasa_speedups.RASA_DOMAIN_IS_EMPTY(domain)
+    assert rasa_speedups.domain_is_empty(Domain.empty()) is True
