@@ -46,6 +46,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     func,
     insert,
     select,
@@ -135,6 +136,35 @@ MAX_PROMPT = 32
 MAX_MESSAGE = 4000
 MAX_BUTTONS = 12
 CLAIM_ATTEMPTS = 8
+
+# The statements of every turn, built once: building and keying a statement cost more than running it.
+_INSERT_MESSAGE = insert(chat_messages)
+_ACTIVE_HANDOFF = (
+    select(handoff_requests)
+    .where(and_(handoff_requests.c.sender_id == bindparam("sender"), handoff_requests.c.status.in_(ACTIVE)))
+    .order_by(handoff_requests.c.id.desc())
+    .limit(1)
+)
+_REST_CURSOR = select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == bindparam("sender"))
+_OWED = (
+    select(chat_messages)
+    .where(
+        and_(
+            chat_messages.c.sender_id == bindparam("sender"),
+            chat_messages.c.id > bindparam("cursor"),
+            chat_messages.c.role.in_(PUSHED),
+        )
+    )
+    .order_by(chat_messages.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_MOVE_CURSOR = (
+    update(rest_deliveries)
+    .where(
+        and_(rest_deliveries.c.sender_id == bindparam("sender"), rest_deliveries.c.delivered_id == bindparam("cursor"))
+    )
+    .values(delivered_id=bindparam("to"), updated_at=bindparam("at"))
+)
 
 _engines: Dict[str, Engine] = {}
 _ready: set = set()
@@ -517,7 +547,7 @@ def add_message(
         now=now,
     )
     with engine_for(url).begin() as connection:
-        return connection.execute(insert(chat_messages).values(**row)).inserted_primary_key[0]
+        return connection.execute(_INSERT_MESSAGE, row).inserted_primary_key[0]
 
 
 def add_bot_replies(
@@ -537,7 +567,7 @@ def add_bot_replies(
     if rows:
         with engine_for(url).begin() as connection:
             for row in rows:  # one statement each: ids keep the replies' order
-                connection.execute(insert(chat_messages).values(**row))
+                connection.execute(_INSERT_MESSAGE, row)
 
 
 def conversation(sender_id: str, url: Optional[str] = None, after_id: int = 0, limit: int = 200) -> List[dict]:
@@ -625,41 +655,19 @@ class _CursorMoved(Exception):
 
 
 def _active_handoff_in(connection: Any, sender_id: str) -> Optional[Dict[str, Any]]:
-    row = connection.execute(
-        select(handoff_requests)
-        .where(and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
-        .order_by(handoff_requests.c.id.desc())
-        .limit(1)
-    ).first()
+    row = connection.execute(_ACTIVE_HANDOFF, {"sender": sender_id}).first()
     return _row(row) if row is not None else None
 
 
 def _claim_in(connection: Any, sender_id: str, limit: int, at: datetime) -> List[dict]:
-    cursor = connection.execute(
-        select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == sender_id)
-    ).scalar()
+    cursor = connection.execute(_REST_CURSOR, {"sender": sender_id}).scalar()
     if cursor is None:
         cursor = _rest_start(connection, sender_id)
         connection.execute(insert(rest_deliveries).values(sender_id=sender_id, delivered_id=cursor, updated_at=at))
-    rows = connection.execute(
-        select(chat_messages)
-        .where(
-            and_(
-                chat_messages.c.sender_id == sender_id,
-                chat_messages.c.id > cursor,
-                chat_messages.c.role.in_(PUSHED),
-            )
-        )
-        .order_by(chat_messages.c.id)
-        .limit(limit)
-    ).all()
+    rows = connection.execute(_OWED, {"sender": sender_id, "cursor": cursor, "limit": limit}).all()
     if not rows:
         return []
-    moved = connection.execute(
-        update(rest_deliveries)
-        .where(and_(rest_deliveries.c.sender_id == sender_id, rest_deliveries.c.delivered_id == cursor))
-        .values(delivered_id=rows[-1].id, updated_at=at)
-    )
+    moved = connection.execute(_MOVE_CURSOR, {"sender": sender_id, "cursor": cursor, "to": rows[-1].id, "at": at})
     if moved.rowcount != 1:
         raise _CursorMoved()
     return [_row(r) for r in rows]
@@ -727,7 +735,7 @@ def open_turn(
                 handoff_id=handoff["id"] if handoff else None,
                 now=at,
             )
-            connection.execute(insert(chat_messages).values(**row))
+            connection.execute(_INSERT_MESSAGE, row)
         return handoff, _claim_in(connection, sender_id, limit, at) if claim else []
 
     if not claim_rest:
