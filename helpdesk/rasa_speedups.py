@@ -40,7 +40,8 @@ caching and fingerprints hang on them) keep dask.
 
 6. RulePolicy finds the rules that apply by filtering every rule once per past state, parsing
 and reversing the rule again for each (``_get_possible_keys``): 6 % of the Rasa server's Python
-time. Each rule is parsed and reversed once, and each is checked against the conversation's
+time. Each rule is parsed and reversed once; only the rules that need the previous action the
+conversation's latest state has (or need none) are checked, each against the conversation's
 states from the latest back, stopping at the first that does not match; the test is Rasa's
 (``_is_rule_applicable``, ``_does_rule_match_state``), so the same rules are found.
 
@@ -75,6 +76,7 @@ from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ACTION_NAME
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.utils.common import all_subclasses
@@ -297,10 +299,44 @@ def _rule_applies(rule: Tuple[_RuleState, ...], latest_first: Sequence[Dict[Text
     return True
 
 
+def _latest_action_needed(rule: Tuple[_RuleState, ...]) -> Optional[Text]:
+    """The previous action a rule's latest state names (a conversation whose latest state names
+    another cannot match it), or None."""
+    for part, features in rule[0][1] if rule else []:
+        if part == PREVIOUS_ACTION:
+            for key, wanted in features:
+                if key == ACTION_NAME and wanted and wanted != SHOULD_NOT_BE_SET:
+                    return wanted
+    return None
+
+
+# id(lookup) -> (the lookup, its rules when indexed, its rules by the previous action they need)
+_RULE_INDEXES: Dict[int, Tuple[Dict[Text, Text], frozenset, Dict[Optional[Text], List[Text]]]] = {}
+
+
+def _rules_by_latest_action(lookup: Dict[Text, Text]) -> Dict[Optional[Text], List[Text]]:
+    entry = _RULE_INDEXES.get(id(lookup))
+    if entry is not None and entry[0] is lookup and entry[1] == lookup.keys():
+        return entry[2]
+    index: Dict[Optional[Text], List[Text]] = {}
+    for key in lookup:
+        index.setdefault(_latest_action_needed(_rule_from_latest(key)), []).append(key)
+    if len(_RULE_INDEXES) >= 16:  # a served model has three lookups; training makes a few more
+        _RULE_INDEXES.clear()
+    _RULE_INDEXES[id(lookup)] = (lookup, frozenset(lookup), index)
+    return index
+
+
 def get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[Dict[Text, Any]]) -> Set[Text]:
-    """``RulePolicy._get_possible_keys``: the rules of ``lookup`` that apply to ``states``."""
+    """``RulePolicy._get_possible_keys``: the rules of ``lookup`` that apply to ``states``. Only the
+    rules that need the latest state's previous action, or none, are checked."""
+    if not states:
+        return set(lookup)
     latest_first = list(reversed(states))
-    return {key for key in lookup if _rule_applies(_rule_from_latest(key), latest_first)}
+    index = _rules_by_latest_action(lookup)
+    latest_action = (latest_first[0].get(PREVIOUS_ACTION) or {}).get(ACTION_NAME)
+    candidates = index.get(None, []) + (index.get(latest_action, []) if latest_action else [])
+    return {key for key in candidates if _rule_applies(_rule_from_latest(key), latest_first)}
 
 
 def combine_features(features: List[Features], featurizers: List[Text]) -> Optional[Features]:
