@@ -22,6 +22,15 @@ from rasa_sdk.executor import CollectingDispatcher
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cleeksy-demo-secret-change-me-0123456789"  # demo mode: the documented demo secret
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+# domain.yml lists an action by name, or as {name: {send_domain: true}}
+ACTION_NAMES = [entry if isinstance(entry, str) else next(iter(entry)) for entry in DOMAIN["actions"]]
+SENT_THE_DOMAIN = {
+    name
+    for entry in DOMAIN["actions"]
+    if isinstance(entry, dict)
+    for name, options in entry.items()
+    if options.get("send_domain")
+}
 ACTION_TEXTS = yaml.safe_load((ROOT / "actions" / "responses.yml").read_text(encoding="utf-8"))
 # A {placeholder} left in a sent text: the action forgot a value (Rasa would send it unfilled).
 UNFILLED = re.compile(r"{[^\n{}]+?}")
@@ -109,8 +118,10 @@ def make_tracker(
 
 
 def run(action, tracker: Tracker):
+    """The action run as the action server runs it: Rasa sends the domain only to the actions marked
+    send_domain (endpoints.yml enable_selective_domain); the others get {} (rasa_sdk's default)."""
     dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, tracker, DOMAIN))
+    events = asyncio.run(action.run(dispatcher, tracker, DOMAIN if action.name() in SENT_THE_DOMAIN else {}))
     for message in dispatcher.messages:
         texts = [message.get("text") or ""] + [b.get("title", "") for b in message.get("buttons") or []]
         assert not any(UNFILLED.search(t) for t in texts), f"unfilled placeholder in {message}"

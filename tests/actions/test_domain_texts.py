@@ -8,7 +8,7 @@ import re
 import pytest
 
 from helpdesk.text import has_vietnamese_marks
-from tests.actions.conftest import ACTION_TEXTS, DOMAIN
+from tests.actions.conftest import ACTION_NAMES, ACTION_TEXTS, DOMAIN
 
 # Rules name the domain's responses, actions send the others (actions/texts.py): both are read.
 RESPONSES = {**DOMAIN["responses"], **ACTION_TEXTS}
@@ -109,9 +109,7 @@ def test_every_form_question_exists_in_both_languages():
     questions = {cls.action_name: cls.question for cls in _subclasses(AskFormQuestion)}
     for form, spec in DOMAIN["forms"].items():
         for slot in spec["required_slots"]:
-            asking = next(
-                (a for a in (f"action_ask_{form}_{slot}", f"action_ask_{slot}") if a in DOMAIN["actions"]), None
-            )
+            asking = next((a for a in (f"action_ask_{form}_{slot}", f"action_ask_{slot}") if a in ACTION_NAMES), None)
             if asking is not None:
                 assert asking in executor.actions, f"{form} cannot ask for {slot}"
                 variants = ACTION_TEXTS[questions[asking]]
