@@ -196,30 +196,17 @@ print("RESULT" + json.dumps(results))
 """
 
 
-def _trained_model():
+def _result_of_script(tmp_path, source: str, *args: str) -> dict:
+    """Runs ``source`` in a fresh interpreter on the trained model (TensorFlow and the patches stay
+    out of the test process) and returns the JSON it prints after RESULT."""
     from helpdesk.stack import MODEL, ROOT
 
     if not MODEL.exists():
         pytest.fail(f"no trained model at {MODEL}: `make test` trains it first (scripts/train_if_changed.sh)")
-    return MODEL, ROOT
-
-
-def test_a_model_loaded_without_the_training_step_predicts_exactly_as_rasas_load(tmp_path):
-    """Intent rankings (every confidence) and entities, on texts of every kind, are identical
-    whichever way DIET's weights were built; only Rasa's way runs a training step."""
-    MODEL, ROOT = _trained_model()
-    texts = [
-        "xin chao",
-        "tôi muốn nâng cấp App Builder lên Premium theo năm cho 12 người",
-        "ha goi khong gian lam viec so xuong starter dc ko",
-        "How many trial days do I have left?",
-        "mua them 50 GB",
-        "?",
-    ]
-    script = tmp_path / "load_both_ways.py"
-    script.write_text(LOAD_BOTH_WAYS)
+    script = tmp_path / "script.py"
+    script.write_text(source)
     done = subprocess.run(
-        [sys.executable, str(script), str(MODEL), json.dumps(texts)],
+        [sys.executable, str(script), str(MODEL), *args],
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false"),
         capture_output=True,
@@ -228,7 +215,21 @@ def test_a_model_loaded_without_the_training_step_predicts_exactly_as_rasas_load
     )
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
-    results = json.loads(line[len("RESULT") :])
+    return json.loads(line[len("RESULT") :])
+
+
+def test_a_model_loaded_without_the_training_step_predicts_exactly_as_rasas_load(tmp_path):
+    """Intent rankings (every confidence) and entities, on texts of every kind, are identical
+    whichever way DIET's weights were built; only Rasa's way runs a training step."""
+    texts = [
+        "xin chao",
+        "tôi muốn nâng cấp App Builder lên Premium theo năm cho 12 người",
+        "ha goi khong gian lam viec so xuong starter dc ko",
+        "How many trial days do I have left?",
+        "mua them 50 GB",
+        "?",
+    ]
+    results = _result_of_script(tmp_path, LOAD_BOTH_WAYS, json.dumps(texts))
     assert results["rasa"]["fits"] >= 1 and results["ours"]["fits"] == 0
     assert results["ours"]["parsed"] == results["rasa"]["parsed"]
     assert any(p["entities"] for p in results["ours"]["parsed"])  # the texts do exercise entities
@@ -308,21 +309,8 @@ def test_the_served_graph_run_in_order_parses_and_predicts_exactly_as_dask(tmp_p
     check against ours: every parse
     (intents, confidences, entities) and every prediction (action, policy, confidences, events)
     at every step of every story and rule is identical, and bad inputs fail alike."""
-    MODEL, ROOT = _trained_model()
     texts = ["xin chao", "nang cap App Builder len Premium theo nam cho 12 nguoi", "How many trial days?", "?"]
-    script = tmp_path / "run_both_ways.py"
-    script.write_text(RUN_BOTH_WAYS)
-    done = subprocess.run(
-        [sys.executable, str(script), str(MODEL), json.dumps(texts), "data", "tests/stories"],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT), RASA_TELEMETRY_ENABLED="false"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
-    result = json.loads(line[len("RESULT") :])
+    result = _result_of_script(tmp_path, RUN_BOTH_WAYS, json.dumps(texts), "data", "tests/stories")
     assert result["cuts"] > 300
     assert result["policies"] == ["MemoizationPolicy", "RulePolicy"]
     assert result["same_predictions"] == result["cuts"]
