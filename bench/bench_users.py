@@ -7,7 +7,11 @@ its latency). The mix is what customers do: help-article questions (anonymous), 
 (a demo customer token per user) and checkouts (start, renewal mode, confirmation), 5 : 3 : 2.
 Users arrive spread over one think time and the step is held for --hold seconds; the number of
 users grows step by step until a step has p95 >= 1 s or any error (HTTP error, timeout, empty
-answer). The figure is the largest step held with p95 < 1 s and zero errors.
+answer). The figure is the largest step held with p95 < 1 s and zero errors. Each ramp starts
+with a warm-up that is not measured (--warmup s held with up to 100 users): a Rasa server just
+started traces TensorFlow's prediction again for each new message length and fills its caches and
+connection pools, and without it the first step counted that start-up as load (on the 2-server ramp
+the second server is still cold after the 1-server ramp).
 
 Profiles: the embedded default (``make run``: one Rasa server, SQLite tracker store), and the
 production profile (PostgreSQL, Redis, nginx) through the listener with the first Rasa server only
@@ -58,6 +62,7 @@ P95_LIMIT = 1.0
 TIMEOUT = 10.0
 GOALS = {"embedded": 250, "production, 1 Rasa server": None, "production, 2 Rasa servers": 500}
 RASA_MEMORY_GOAL = 1024  # MB per Rasa server
+WARMUP_USERS = 100
 
 ARTICLE = [*ARTICLE_QUESTIONS, "cam on"]
 PERSONAL = PERSONAL_QUESTIONS
@@ -172,6 +177,11 @@ def measure(running: Running, url: str, users: int, hold: float, run_id: str) ->
 def ramp(running: Running, label: str, url: str, args, run_id: str, start: Optional[int] = None) -> List[Step]:
     steps: List[Step] = []
     users = start or args.start
+    if args.warmup > 0:
+        warm = min(users, WARMUP_USERS)
+        print(f"  {label}: warm-up, {warm} users for {THINK + args.warmup:.0f} s (not counted)...", end="", flush=True)
+        step = measure(running, url, warm, args.warmup, run_id + "w")
+        print(f" {len(step.latencies)} messages, p95 {step.p95 * 1000:.0f} ms", flush=True)
     while users <= args.max_users and len(steps) < args.max_steps:
         print(f"  {label}: {users} users for {THINK + args.hold:.0f} s...", end="", flush=True)
         step = measure(running, url, users, args.hold, run_id)
@@ -243,6 +253,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--balanced-start", type=int, default=None, help="first step of the 2-server ramp (default: --start)"
     )
     parser.add_argument("--hold", type=float, default=30.0, help="seconds each step is held after the ramp")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds each ramp's unmeasured warm-up is held (0: none)"
+    )
     parser.add_argument("--max-users", type=int, default=800)
     parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--quick", action="store_true", help="smoke run: embedded, 10 and 20 users, 15 s")
@@ -251,14 +264,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.profiles, args.start, args.step, args.hold, args.max_steps = "embedded", 10, 10, 5.0, 2
+        args.profiles, args.start, args.step, args.hold, args.max_steps, args.warmup = "embedded", 10, 10, 5.0, 2, 0.0
     if not (
         1 <= args.start <= args.max_users <= 2000
         and 1 <= args.step
         and 1 <= args.hold <= 120
         and 1 <= args.max_steps <= 20
+        and 0 <= args.warmup <= 120
     ):
-        parser.error("need 1 <= --start <= --max-users <= 2000, --hold 1..120, --max-steps 1..20")
+        parser.error("need 1 <= --start <= --max-users <= 2000, --hold 1..120, --max-steps 1..20, --warmup 0..120")
     run_id = f"{int(time.time()) % 100000}"
     results: Dict[str, List[Step]] = {}
     for profile in [p.strip() for p in args.profiles.split(",") if p.strip()]:
