@@ -54,6 +54,13 @@ MAX_MESSAGE_CHARS = 2000
 MAX_METADATA_BYTES = 8192
 MAX_TOKEN_HOURS = 24
 
+# Every Rasa server that serves the model runs TensorFlow on one thread (Rasa reads these at start):
+# DIET's graph is small, and its default pools (one thread per core) spent 1-2 ms more CPU per
+# parse on handing work between threads than they saved, with every core busy serving messages
+# (docs/decisions.md §25). An operator's own value in the environment wins. Training is not
+# started with them.
+RASA_SERVER_ENV = {"TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "1"}
+
 
 class SettingsError(RuntimeError):
     """A setting the assistant refuses to start with; the message names it and says why."""

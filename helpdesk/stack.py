@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from billing_core import ConfigError, VnpayConfig
-from helpdesk.settings import HelpdeskSettings, SettingsError, is_loopback
+from helpdesk.settings import RASA_SERVER_ENV, HelpdeskSettings, SettingsError, is_loopback
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -136,10 +136,13 @@ class Stack:
     def _spawn(self, name: str, argv: List[str]) -> "Component":
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}-{os.getpid()}.log", "ab")
+        env = self._environment()
+        if name == "rasa":
+            env = {**RASA_SERVER_ENV, **env}
         process = Component(
             argv,
             cwd=ROOT,
-            env=self._environment(),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # so stop() can end the whole process group

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -142,3 +143,47 @@ def test_nginx_configuration_is_the_rendering_of_the_profiles_template():
     assert committed == expected, "deploy/nginx.compose.conf is stale: run .venv/bin/python deploy/compose_nginx.py"
     for name in rasa + actions + ["web"]:
         assert f"server {name}:" in committed
+
+
+def _spawned_envs(monkeypatch, tmp_path, operator_env: dict) -> dict:
+    """{part: environment} of every part the embedded stack and the production profile start."""
+    from helpdesk import stack as embedded
+
+    monkeypatch.setattr(os, "environ", dict(operator_env))
+    envs = {}
+    prod = prodstack.ProdStack(profile_config())
+    prod.processes.spawn = lambda name, argv, env: envs.setdefault(name, env) and 1
+    prod.config.model = Path(__file__)  # start_rasa only checks that the model file exists
+    prod.start_rasa()
+    prod.start_actions()
+
+    def component(argv, **kw):
+        envs[argv[0]] = kw["env"]
+        return SimpleNamespace()
+
+    monkeypatch.setattr(embedded, "Component", component)
+    made = embedded.Stack(embedded.Ports(rasa=1, actions=2, web=3), log_dir=tmp_path)
+    monkeypatch.setattr(type(made), "_environment", lambda self: dict(os.environ))
+    made._spawn("rasa", ["rasa-embedded"])
+    made._spawn("actions", ["actions-embedded"])
+    return envs
+
+
+def test_every_rasa_server_runs_tensorflow_on_one_thread(monkeypatch, tmp_path):
+    """Compose, the production profile and the embedded stack give each Rasa server (and only it)
+    RASA_SERVER_ENV; an operator's own value in the environment wins."""
+    from helpdesk.settings import RASA_SERVER_ENV
+
+    assert RASA_SERVER_ENV == {"TF_INTER_OP_PARALLELISM_THREADS": "1", "TF_INTRA_OP_PARALLELISM_THREADS": "1"}
+    for name in (n for n in SERVICES if n.startswith("rasa-")):
+        assert RASA_SERVER_ENV.items() <= SERVICES[name]["environment"].items(), name
+    assert not RASA_SERVER_ENV.keys() & SERVICES["actions"]["environment"].keys()
+
+    envs = _spawned_envs(monkeypatch, tmp_path, {})
+    rasa = [name for name in envs if name.startswith("rasa")]
+    assert len(rasa) == len(profile_config().rasa_ports) + 1
+    for name, env in envs.items():
+        assert (RASA_SERVER_ENV.items() <= env.items()) == (name in rasa), name
+
+    chosen = _spawned_envs(monkeypatch, tmp_path, {"TF_INTRA_OP_PARALLELISM_THREADS": "2"})
+    assert {chosen[name]["TF_INTRA_OP_PARALLELISM_THREADS"] for name in rasa} == {"2"}

@@ -275,6 +275,25 @@ def failure(inputs, targets):
         return [type(e).__name__, str(e)]
     return None
 
+diet = next(n._component.model for name, n in runner._instantiated_nodes.items() if "DIETClassifier" in name)
+
+def batch_failure(batch):
+    try:
+        diet._rasa_predict(batch)
+    except Exception as e:
+        return [type(e).__name__, str(e)]
+    return None
+
+def bad_batches():
+    # DIET's inputs for one parse, then the same with one input of the wrong rank, and one short
+    batch = []
+    original = diet._rasa_predict
+    diet._rasa_predict = lambda b: batch.append(b) or original(b)
+    parse("xin chao")
+    del diet._rasa_predict
+    good = list(batch[0])
+    return [tuple(good[:1] + [good[1][None]] + good[2:]), tuple(good[:-1])]
+
 node = meta.core_target  # a node of the graph the run needs
 results = {}
 for way in ("rasa", "ours"):
@@ -285,6 +304,8 @@ for way in ("rasa", "ours"):
         # a placeholder nobody gave reaches the node as its bare name; an input named like a node
         "no_message": failure({"__tracker__": DialogueStateTracker("t", domain.slots)}, [meta.nlu_target]),
         "clash": failure({"__tracker__": node}, [meta.core_target]),
+        "bad_batches": [batch_failure(b) for b in bad_batches()],
+        "direct": rasa_speedups._TRACE in diet.__dict__,
     }
 rasa, ours = results["rasa"], results["ours"]
 print("RESULT" + json.dumps({
@@ -294,6 +315,8 @@ print("RESULT" + json.dumps({
     "same_parses": rasa["parsed"] == ours["parsed"],
     "entities": sum('"entity"' in p for p in ours["parsed"]),
     "failures": [rasa["no_message"], ours["no_message"], rasa["clash"], ours["clash"]],
+    "bad_batches": [rasa["bad_batches"], ours["bad_batches"]],
+    "direct": [rasa["direct"], ours["direct"]],
 }))
 """
 
@@ -301,8 +324,9 @@ print("RESULT" + json.dumps({
 def test_the_served_graph_run_in_order_parses_and_predicts_exactly_as_dask(tmp_path):
     """The same model, the same inputs, all of Rasa's own code (``restore_rasa``: the dask run, the
     rule lookup, the feature join, the states, ...) against ours: every parse (intents, confidences, entities) and every prediction (action, policy, confidences, events)
-    at every step of every story and rule is identical, and bad inputs fail alike."""
-    texts = ["xin chao", "nang cap App Builder len Premium theo nam cho 12 nguoi", "How many trial days?", "?"]
+    at every step of every story and rule is identical, and bad inputs fail alike. The texts are
+    every held-out example (Vietnamese, without diacritics, English) and some with no word."""
+    texts = _held_out_texts() + ["?", "", "😀"]
     result = _result_of_script(tmp_path, RUN_BOTH_WAYS, json.dumps(texts), "data", "tests/stories")
     assert result["cuts"] > 300
     assert result["policies"] == ["MemoizationPolicy", "RulePolicy"]
@@ -311,6 +335,24 @@ def test_the_served_graph_run_in_order_parses_and_predicts_exactly_as_dask(tmp_p
     rasa_missing, ours_missing, rasa_clash, ours_clash = result["failures"]
     assert rasa_missing is not None and ours_missing == rasa_missing
     assert rasa_clash is not None and ours_clash == rasa_clash and "clashes with a node name" in ours_clash[1]
+    # DIET's trace is called directly, and inputs that do not fit its signature fail as Rasa's call
+    assert result["direct"] == [False, True]
+    rasa_bad, ours_bad = result["bad_batches"]
+    assert all(failure is not None for failure in rasa_bad) and ours_bad == rasa_bad
+
+
+def _held_out_texts() -> list:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from helpdesk.stack import ROOT
+
+    texts = [
+        m.get("text")
+        for path in sorted((ROOT / "tests" / "nlu").glob("*.yml"))
+        for m in load_data(str(path)).intent_examples
+    ]
+    assert len(texts) > 200
+    return texts
 
 
 def test_a_run_with_hooks_is_left_to_dask(monkeypatch):

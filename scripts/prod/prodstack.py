@@ -41,6 +41,9 @@ import jwt
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 VENV_BIN = ROOT / ".venv" / "bin"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from helpdesk.settings import RASA_SERVER_ENV  # noqa: E402
 
 # Secrets the profile refuses to start without (unless a trial run generates them).
 REQUIRED_SECRETS = (
@@ -680,7 +683,7 @@ class ProdStack:
             ]
             if c.credentials.exists():
                 argv += ["--credentials", str(c.credentials)]
-            self.processes.spawn(f"rasa-{each}", argv, c.service_env())
+            self.processes.spawn(f"rasa-{each}", argv, {**RASA_SERVER_ENV, **c.service_env()})
 
     def start_nginx(self) -> None:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
