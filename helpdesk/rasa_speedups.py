@@ -16,9 +16,13 @@ as in Rasa's loop), rebuilt when a name is not found (a subclass defined later).
 
 3. Every policy, for every action it predicts in a turn, recomputes the tracker's past states
 (``DialogueStateTracker.past_states``: it replays the tracker once per event), 8-10 times a turn
-on the same events: 17 % of a turn's CPU here. The states are kept on the tracker for the events it
-has (count and identity of the last event: a tracker only ever appends) and the arguments; each
-caller gets its own copy, since featurizers edit the states they get.
+on the same events: 17 % of a turn's CPU here. The replay is kept on the tracker for each set of
+arguments, paused after the events it has seen: asked again, it goes on with the events appended
+since, exactly as Rasa's one pass over all of them would, and the states of a tracker that did not
+change are not worked out again. Events after which Rasa's ``applied_events`` would drop or undo
+earlier ones (a restart, a new session, a revert, a form run that rewinds to its previous run, a
+loop name not seen before), or events that are not the ones seen plus more, replay from the start.
+Each caller gets its own copy of the states, since featurizers edit the states they get.
 
 4. To load a trained DIET model, Rasa trains it for one step on one example ("to build weights of
 the correct size"), then overwrites every weight from the checkpoint. That step traces Keras'
@@ -66,6 +70,7 @@ Rasa's path, which fails or traces exactly as before.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from functools import lru_cache
@@ -84,7 +89,15 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.constants import DIAGNOSTIC_DATA, DOCS_BASE_URL
 from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    Event,
+    Restarted,
+    SessionStarted,
+    UserUtteranceReverted,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ACTION_NAME
 from rasa.shared.nlu.training_data.features import Features
@@ -163,6 +176,86 @@ def _copy_states(states: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
     return [{part: dict(sub) if isinstance(sub, dict) else sub for part, sub in state.items()} for state in states]
 
 
+class _Replay:
+    """Rasa's ``states_for_tracker_history`` of one tracker and one set of arguments, paused after
+    the events it has seen and resumed when the tracker has appended more, exactly as one pass over
+    all of them goes on. A resume that Rasa's ``applied_events`` would not treat as plain appends
+    (a reset, a revert, a loop that rewinds to its previous run, a new loop name, events that are
+    not the ones seen plus more) is refused, and the states are replayed from the start."""
+
+    def __init__(self, tracker: DialogueStateTracker, domain: Any, args: Tuple[bool, bool, Any]) -> None:
+        self.domain, (self.omit, self.ignore, self.rule_only) = domain, args
+        events = list(tracker.events)
+        self.consumed, self.last = len(events), events[-1] if events else None
+        self.loop_names = {e.name for e in events if isinstance(e, ActiveLoop) and e.name}
+        self.applied: List[Event] = []
+        self.prior = tracker.init_copy()
+        self.states: List[Dict[Text, Any]] = []
+        self.last_ml: Optional[Dict[Text, Any]] = None
+        self.hidden = False
+        self.now: Optional[Tuple[int, List[Dict[Text, Any]]]] = None
+        for event in tracker.applied_events():
+            self._apply(event)
+
+    def resume(self, tracker: DialogueStateTracker) -> bool:
+        events = tracker.events
+        if len(events) < self.consumed or (self.consumed and events[self.consumed - 1] is not self.last):
+            return False
+        new = list(itertools.islice(events, self.consumed, None))
+        if any(isinstance(e, ActiveLoop) and e.name and e.name not in self.loop_names for e in new):
+            return False  # Rasa's applied_events would treat earlier runs of that loop anew
+        for event in new:
+            if not self._plain_append(tracker, event):
+                return False
+            self._apply(event)
+            self.consumed, self.last = self.consumed + 1, event
+        return True
+
+    def _plain_append(self, tracker: DialogueStateTracker, event: Event) -> bool:
+        # the cases where Rasa's applied_events appends the event and undoes nothing
+        if isinstance(event, (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted)):
+            return False
+        if isinstance(event, ActionExecuted) and event.action_name in self.loop_names:
+            return tracker._first_loop_execution_or_unhappy_path(event.action_name, self.applied)
+        return True
+
+    def _apply(self, event: Event) -> None:
+        # one step of generate_all_prior_trackers: the tracker before each action yields a state
+        self.applied.append(event)
+        if isinstance(event, ActionExecuted):
+            state, self.last_ml, self.hidden = self._state(self.prior, event.hide_rule_turn, self.last_ml, self.hidden)
+            if state is not None:
+                self.states.append(state)
+        self.prior.update(event)
+
+    def _state(
+        self, prior: DialogueStateTracker, hide_rule_turn: bool, last_ml: Optional[Dict[Text, Any]], hidden: bool
+    ) -> Tuple[Optional[Dict[Text, Any]], Optional[Dict[Text, Any]], bool]:
+        # the body of Rasa's loop in Domain.states_for_tracker_history, line for line
+        domain = self.domain
+        if self.ignore:
+            if not hidden:
+                last_ml = domain._get_prev_action_sub_state(prior)
+            if not prior.followup_action and not prior.latest_action_name == prior.active_loop_name:
+                hidden = hide_rule_turn
+            if hidden:
+                return None, last_ml, hidden
+        state = domain.get_active_state(prior, omit_unset_slots=self.omit)
+        if self.ignore:
+            domain._remove_rule_only_features(state, self.rule_only)
+            if self.states:
+                domain._substitute_rule_only_user_input(state, self.states[-1])
+            if last_ml:
+                state[PREVIOUS_ACTION] = last_ml
+        return domain._clean_state(state), last_ml, hidden
+
+    def past_states(self) -> List[Dict[Text, Any]]:
+        if self.now is None or self.now[0] != self.consumed:
+            final, _, _ = self._state(self.prior, False, self.last_ml, self.hidden)  # not kept: more may follow
+            self.now = (self.consumed, self.states + ([final] if final is not None else []))
+        return self.now[1]
+
+
 def past_states(
     self: DialogueStateTracker,
     domain: Any,
@@ -170,25 +263,14 @@ def past_states(
     ignore_rule_only_turns: bool = False,
     rule_only_data: Optional[Dict[Text, Any]] = None,
 ) -> List[Dict[Text, Any]]:
-    """``DialogueStateTracker.past_states``, computed once per version of the tracker and arguments."""
-    events = self.events
-    version = (len(events), id(events[-1]) if events else None)
-    cache = self.__dict__.get(_STATES)
-    if cache is None or cache[0] != version:
-        cache = (version, {})
-        self.__dict__[_STATES] = cache
+    """``DialogueStateTracker.past_states``: Rasa's replay of the events, resumed from where the
+    previous call for the same arguments left it."""
+    replays: Dict[Any, _Replay] = self.__dict__.setdefault(_STATES, {})
     key = (id(domain), omit_unset_slots, ignore_rule_only_turns, repr(rule_only_data))
-    states = cache[1].get(key)
-    if states is None:
-        states = RASA_PAST_STATES(
-            self,
-            domain,
-            omit_unset_slots=omit_unset_slots,
-            ignore_rule_only_turns=ignore_rule_only_turns,
-            rule_only_data=rule_only_data,
-        )
-        cache[1][key] = states
-    return _copy_states(states)
+    replay = replays.get(key)
+    if replay is None or replay.domain is not domain or not replay.resume(self):
+        replay = replays[key] = _Replay(self, domain, (omit_unset_slots, ignore_rule_only_turns, rule_only_data))
+    return _copy_states(replay.past_states())
 
 
 def load_for_prediction(
@@ -452,9 +534,9 @@ _RASAS = [(owner, name, owner.__dict__[name]) for owner, name, _ in _PATCHES]
 
 
 def install() -> None:
-    """Idempotent: the compiled-once reply validation, the event-type table, the states cache, the
-    load without a training step, the served graph run in order, the rule lookup, the feature
-    join, the empty-domain check, the direct call of DIET's trace."""
+    """Idempotent: the compiled-once reply validation, the event-type table, the resumed states
+    replay, the load without a training step, the served graph run in order, the rule lookup, the
+    feature join, the empty-domain check, the direct call of DIET's trace."""
     for owner, name, ours in _PATCHES:
         setattr(owner, name, ours)
 

@@ -9,10 +9,11 @@ import json
 import os
 import subprocess
 import sys
+from functools import lru_cache
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
@@ -157,6 +158,89 @@ def test_past_states_are_rasas_at_every_step_and_callers_cannot_spoil_them(omit,
         assert tracker.past_states(domain, **kwargs) == rasa_speedups.RASA_PAST_STATES(tracker, domain, **kwargs)
 
 
+def _event_kinds():
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionExecutionRejected,
+        ActionReverted,
+        ActiveLoop,
+        BotUttered,
+        FollowupAction,
+        LoopInterrupted,
+        Restarted,
+        SessionStarted,
+        UserUtteranceReverted,
+    )
+
+    forms = ["checkout_form", "downgrade_form"]
+    return [
+        lambda i: ActionExecuted("action_listen"),
+        lambda i: UserUttered(
+            f"m{i}",
+            {"name": ["greet", "ask_trial", "buy_upgrade", "affirm"][i % 4], "confidence": 1.0},
+            [{"entity": "product", "value": "app_builder"}] if i % 3 == 0 else [],
+        ),
+        lambda i: ActionExecuted(["utter_greet", "action_answer_trial", "utter_ask_helpful"][i % 3]),
+        lambda i: ActionExecuted(forms[i % 2]),
+        lambda i: ActionExecuted(forms[i % 2], hide_rule_turn=True),
+        lambda i: ActiveLoop(forms[i % 2]),
+        lambda i: ActiveLoop(None),
+        lambda i: SlotSet(["product", "tier", "language"][i % 3], [None, "premium", "vi"][i % 3]),
+        lambda i: ActionExecuted("action_answer_followup", hide_rule_turn=True),
+        lambda i: ActionExecutionRejected(forms[i % 2]),
+        lambda i: LoopInterrupted(bool(i % 2)),
+        lambda i: FollowupAction("utter_greet"),
+        lambda i: BotUttered("xin chao"),
+        lambda i: UserUtteranceReverted(),
+        lambda i: ActionReverted(),
+        lambda i: Restarted(),
+        lambda i: SessionStarted(),
+    ]
+
+
+EVENT_KINDS = _event_kinds()
+# the three argument sets the policies use (Memoization: all states; Rule: without rule-only turns)
+STATE_ARGUMENTS = [
+    dict(),
+    dict(omit_unset_slots=True),
+    dict(ignore_rule_only_turns=True, rule_only_data={"slots": ["tier"], "loops": ["downgrade_form"]}),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, len(EVENT_KINDS) - 1), st.integers(0, 11), st.booleans()), min_size=1, max_size=40
+    )
+)
+# a form run twice before its loop is named: once named, Rasa rewinds the second run
+@example(steps=[(3, 0, False), (3, 0, True), (5, 0, True)])
+def test_past_states_of_a_growing_tracker_are_rasas_after_every_event(steps):
+    """A tracker grows as a conversation makes it (forms that run again, interruptions, rejections,
+    reverts, restarts, new sessions, rule-only turns): whenever a policy asks, the states resumed
+    from the previous call are those Rasa's replay from the start gives."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain = _domain()
+    tracker = DialogueStateTracker("growing", domain.slots)
+    for kind, n, ask in steps:
+        tracker.update(EVENT_KINDS[kind](n))
+        if ask:
+            for kwargs in STATE_ARGUMENTS:
+                assert tracker.past_states(domain, **kwargs) == rasa_speedups.RASA_PAST_STATES(
+                    tracker, domain, **kwargs
+                )
+    assert isinstance(domain, Domain)
+
+
+@lru_cache(maxsize=1)
+def _domain():
+    from rasa.shared.core.domain import Domain
+
+    return Domain.load("domain.yml")
+
+
 def test_past_states_of_a_copy_and_of_different_arguments_are_their_own():
     domain, tracker = _tracker(5)
     with_slots = tracker.past_states(domain)
@@ -268,6 +352,18 @@ def predict(events):
     tracker = DialogueStateTracker.from_events("t", events, domain.slots)
     return runner.run(inputs={"__tracker__": tracker}, targets=[meta.core_target])[meta.core_target]
 
+def predict_growing():
+    # one tracker per story that grows event by event, asked before each action, as a served
+    # conversation is: what it gets must be what a tracker made afresh of the same events gets
+    predictions = []
+    for t in trackers:
+        grown = DialogueStateTracker("t", domain.slots)
+        for event in t.events:
+            if isinstance(event, ActionExecuted):
+                predictions.append(runner.run(inputs={"__tracker__": grown}, targets=[meta.core_target])[meta.core_target])
+            grown.update(event)
+    return predictions
+
 def failure(inputs, targets):
     try:
         runner.run(inputs=inputs, targets=targets)
@@ -301,6 +397,7 @@ for way in ("rasa", "ours"):
     results[way] = {
         "parsed": [parse(text) for text in texts],
         "predicted": [predict(events) for events in cuts],
+        "grown": predict_growing(),
         # a placeholder nobody gave reaches the node as its bare name; an input named like a node
         "no_message": failure({"__tracker__": DialogueStateTracker("t", domain.slots)}, [meta.nlu_target]),
         "clash": failure({"__tracker__": node}, [meta.core_target]),
@@ -312,6 +409,7 @@ print("RESULT" + json.dumps({
     "cuts": len(cuts),
     "policies": sorted({p.policy_name for p in ours["predicted"]}),
     "same_predictions": sum(a == b for a, b in zip(rasa["predicted"], ours["predicted"])),
+    "same_grown": sum(a == b for a, b in zip(rasa["predicted"], ours["grown"])) if len(ours["grown"]) == len(cuts) else -1,
     "same_parses": rasa["parsed"] == ours["parsed"],
     "entities": sum('"entity"' in p for p in ours["parsed"]),
     "failures": [rasa["no_message"], ours["no_message"], rasa["clash"], ours["clash"]],
@@ -331,6 +429,7 @@ def test_the_served_graph_run_in_order_parses_and_predicts_exactly_as_dask(tmp_p
     assert result["cuts"] > 300
     assert result["policies"] == ["MemoizationPolicy", "RulePolicy"]
     assert result["same_predictions"] == result["cuts"]
+    assert result["same_grown"] == result["cuts"]  # the states resumed as the tracker grows
     assert result["same_parses"] and result["entities"] >= 1
     rasa_missing, ours_missing, rasa_clash, ours_clash = result["failures"]
     assert rasa_missing is not None and ours_missing == rasa_missing
