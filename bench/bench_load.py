@@ -368,7 +368,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             jwt_secret="bench-" + os.urandom(24).hex(),
             pg_password=os.urandom(12).hex(),
             redis_password=os.urandom(12).hex(),
-            rasa_api_token=os.urandom(12).hex(),
+            rasa_api_token=os.urandom(16).hex(),  # 32 characters: the HS256 key of its JWTs
             vnpay_tmn_code="BENCH001",
             vnpay_hash_secret=os.urandom(24).hex(),
             **_free_ports(),
