@@ -508,7 +508,7 @@ def predict_with_trace(self: RasaModel, batch_in: Tuple[np.ndarray, ...]) -> Dic
     """``RasaModel._rasa_predict``, calling the prediction's one trace directly once it exists."""
     trace = None if self._run_eagerly or not self.prepared_for_prediction else _predict_trace(self)
     inputs = None if trace is None else _inputs_for(trace[1], batch_in)
-    if inputs is None:
+    if trace is None or inputs is None:
         return RASA_PREDICT(self, batch_in)
     self._training = False
     concrete = trace[2]
