@@ -223,16 +223,17 @@ class _Replay:
         # one step of generate_all_prior_trackers: the tracker before each action yields a state
         self.applied.append(event)
         if isinstance(event, ActionExecuted):
-            state, self.last_ml, self.hidden = self._state(self.prior, event.hide_rule_turn, self.last_ml, self.hidden)
+            state, self.last_ml, self.hidden = self._state(event.hide_rule_turn, self.last_ml, self.hidden)
             if state is not None:
                 self.states.append(state)
         self.prior.update(event)
 
     def _state(
-        self, prior: DialogueStateTracker, hide_rule_turn: bool, last_ml: Optional[Dict[Text, Any]], hidden: bool
+        self, hide_rule_turn: bool, last_ml: Optional[Dict[Text, Any]], hidden: bool
     ) -> Tuple[Optional[Dict[Text, Any]], Optional[Dict[Text, Any]], bool]:
-        # the body of Rasa's loop in Domain.states_for_tracker_history, line for line
-        domain = self.domain
+        # the body of Rasa's loop in Domain.states_for_tracker_history, line for line, on the
+        # tracker as it is now (before the next action)
+        domain, prior = self.domain, self.prior
         if self.ignore:
             if not hidden:
                 last_ml = domain._get_prev_action_sub_state(prior)
@@ -251,7 +252,7 @@ class _Replay:
 
     def past_states(self) -> List[Dict[Text, Any]]:
         if self.now is None or self.now[0] != self.consumed:
-            final, _, _ = self._state(self.prior, False, self.last_ml, self.hidden)  # not kept: more may follow
+            final, _, _ = self._state(False, self.last_ml, self.hidden)  # not kept: more may follow
             self.now = (self.consumed, self.states + ([final] if final is not None else []))
         return self.now[1]
 

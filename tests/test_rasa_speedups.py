@@ -114,11 +114,10 @@ def test_stored_events_deserialise_as_before():
 
 
 def _tracker(turns: int):
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import ActionExecuted, ActiveLoop
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    domain = Domain.load("domain.yml")
+    domain = _domain()
     tracker = DialogueStateTracker("states", domain.slots)
     for turn in range(turns):
         tracker.update(ActionExecuted("action_listen"))
@@ -219,7 +218,6 @@ def test_past_states_of_a_growing_tracker_are_rasas_after_every_event(steps):
     """A tracker grows as a conversation makes it (forms that run again, interruptions, rejections,
     reverts, restarts, new sessions, rule-only turns): whenever a policy asks, the states resumed
     from the previous call are those Rasa's replay from the start gives."""
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
     domain = _domain()
@@ -231,7 +229,6 @@ def test_past_states_of_a_growing_tracker_are_rasas_after_every_event(steps):
                 assert tracker.past_states(domain, **kwargs) == rasa_speedups.RASA_PAST_STATES(
                     tracker, domain, **kwargs
                 )
-    assert isinstance(domain, Domain)
 
 
 @lru_cache(maxsize=1)
