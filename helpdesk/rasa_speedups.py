@@ -1,4 +1,4 @@
-"""Nine fixes to Rasa 3.6's hot path and footprint, installed when the assistant's NLU components or
+"""Eleven fixes to Rasa 3.6's hot path and footprint, installed when the assistant's NLU components or
 its tracker store load. Each gives the same results as Rasa's own code, at less cost.
 
 1. Rasa validates every custom action's reply with ``jsonschema.validate(result, spec)``, which
@@ -66,16 +66,39 @@ trace. That trace is kept once it exists and called directly with the inputs con
 TensorFlow converts them (``convert_to_tensor`` with the signature's dtype as the hint). Inputs
 that do not fit the signature, a model run eagerly, or one not prepared for prediction yet take
 Rasa's path, which fails or traces exactly as before.
+
+10. Half of that trace's work is the entity CRF's Viterbi decoding (``rasa.utils.tensorflow.crf.
+crf_decode``): a TensorFlow while loop of a dozen tiny operations per token plus two scans back,
+about 140 operations a parse, each costing more to dispatch than to compute (TensorFlow's
+profiler, one parse: 2.7 of 5.2 ms). The prediction this project calls (fix 9) is its own trace of
+DIET's ``predict_step``, made with the CRF layer returning its logits and lengths instead of
+decoding them; the decoding is then done on those logits as Rasa's graph does it, step for step:
+the Viterbi sums, maxima and back-pointers in NumPy (float32 additions and maxima, exact whatever
+computes them) and each step's softmax by TensorFlow's own softmax kernel, in one call for all the
+steps of a message, so every tag and every confidence is bit for bit Rasa's (including the way
+Rasa's backward scan picks each earlier confidence with the previous confidence as its index).
+Only a model whose one CRF is the entity type's (no role or group tags) is decoded this way; Rasa's
+own trace is left as it was for Rasa's own callers (``restore_rasa`` runs it unchanged).
+
+11. Every call to the action server (``EndpointConfig.request``) opens a new ``aiohttp`` session,
+so a new TCP connection, and closes both after the reply: a connect, an accept and a close per
+custom action on each side. ``EndpointConfig.session`` now hands out one session per endpoint and
+event loop, kept open between requests, with the same headers, basic authentication and timeout
+as Rasa's; its idle connections are dropped after 2 s, before rasa-sdk's server (Sanic's 5 s) or
+nginx in front of it (4 s) closes them, so a request never goes out on a connection the other side
+is closing. A connection the server closed (a restarted action server) is not reused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Set, Text, Tuple, Type
 
+import aiohttp
 import jsonschema
 import numpy as np
 import scipy.sparse
@@ -83,6 +106,7 @@ import tensorflow as tf
 from jsonschema.exceptions import best_match
 from keras.utils import tf_utils
 from rasa.core.actions.action import RemoteAction
+from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
@@ -99,11 +123,13 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.constants import ACTION_NAME
+from rasa.shared.nlu.constants import ACTION_NAME, ENTITY_ATTRIBUTE_TYPE
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.utils.common import all_subclasses
-from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
+from rasa.utils.endpoints import EndpointConfig
+from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, LEARNING_RATE, RUN_EAGERLY
+from rasa.utils.tensorflow.layers import CRF
 from rasa.utils.tensorflow.models import RasaModel
 from tensorflow.python.framework import ops as tf_ops
 
@@ -117,10 +143,15 @@ RASA_GET_POSSIBLE_KEYS = RulePolicy.__dict__["_get_possible_keys"]
 RASA_COMBINE_FEATURES = Message.__dict__["_combine_features"].__func__
 RASA_DOMAIN_IS_EMPTY = Domain.__dict__["is_empty"]
 RASA_PREDICT = RasaModel.__dict__["_rasa_predict"]
+RASA_CRF_CALL = CRF.__dict__["call"]
+RASA_ENDPOINT_SESSION = EndpointConfig.__dict__["session"]
 _STATES = "_helpdesk_past_states"
 _PLANS = "_helpdesk_run_plans"
 _HOOKED = "_helpdesk_has_hooks"
 _TRACE = "_helpdesk_predict_trace"
+_TRANSITIONS = "_helpdesk_crf_transitions"
+_SESSION = "_helpdesk_session"
+IDLE_CONNECTION_SECONDS = 2.0  # under rasa-sdk's (Sanic) 5 s and nginx's 4 s toward the action server
 
 
 @lru_cache(maxsize=1)
@@ -476,15 +507,120 @@ def domain_is_empty(self: Domain) -> bool:
     return self.as_dict() == _empty_domain()
 
 
-def _predict_trace(model: RasaModel) -> Optional[Tuple[Any, List[Any], Any]]:
-    """(the prediction function, its signature flattened, its one trace), once Rasa has made it."""
+_DEFER_CRF = {"on": False}  # set while this project's prediction trace is being made (fix 10)
+
+
+def crf_call(self: CRF, logits: tf.Tensor, sequence_lengths: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Rasa's ``CRF.call``, except while fix 10's trace is made: then the logits and the lengths,
+    decoded after the call by ``decode_entities``."""
+    if _DEFER_CRF["on"]:
+        return logits, tf.cast(sequence_lengths, tf.int32)
+    return RASA_CRF_CALL(self, logits, sequence_lengths)
+
+
+def _decodes_outside(model: RasaModel) -> bool:
+    """A model whose only trained CRF is the entity type's: the one fix 10 decodes itself."""
+    specs = getattr(model, "_entity_tag_specs", None)
+    if not specs or not getattr(model, "config", {}).get(ENTITY_RECOGNITION):
+        return False
+    trained = [spec.tag_name for spec in specs if spec.num_tags > 0]
+    return trained == [ENTITY_ATTRIBUTE_TYPE] and f"crf.{ENTITY_ATTRIBUTE_TYPE}" in model._tf_layers
+
+
+def _largest_softmax(rows: np.ndarray) -> np.ndarray:
+    """The largest softmax value of each row, from TensorFlow's softmax kernel (the one Rasa's graph
+    runs; ``tf.nn.softmax`` on another axis only moves that axis last around the same kernel)."""
+    return tf.raw_ops.Softmax(logits=rows).numpy().max(axis=-1)
+
+
+def _forward(potentials: np.ndarray, length: int, transitions: np.ndarray) -> Tuple[List[Any], List[Any], Any]:
+    """Viterbi's forward pass over a message's first ``length`` steps, summed as
+    ``CrfDecodeForwardRnnCell`` sums: the back-pointers, each step's sums with the previous tag
+    last (the axis its softmax runs over), and the last step's scores."""
+    state = potentials[0]
+    pointers, sums = [], []
+    for step in range(1, length):
+        scores = state[:, None] + transitions  # [previous tag, tag]
+        pointers.append(scores.argmax(axis=0))
+        sums.append(scores.T)
+        state = potentials[step] + scores.max(axis=0)
+    return pointers, sums, state
+
+
+def _backward(
+    pointers: List[Any], step_confidences: np.ndarray, last: np.ndarray, last_confidence: Any
+) -> Tuple[List[int], List[Any]]:
+    """The tags back from the best last one, and the confidences as Rasa's backward scan picks
+    them: each earlier step's with the confidence it produced last as its index (the tag at first)."""
+    tags, confidences = [int(last.argmax())], [last_confidence]
+    previous = np.float32(tags[0])
+    for step in range(len(pointers) - 1, -1, -1):
+        tags.append(int(pointers[step][tags[-1]]))
+        previous = step_confidences[step][int(previous)]
+        confidences.append(previous)
+    return tags[::-1], confidences[::-1]
+
+
+def _transitions(model: RasaModel) -> np.ndarray:
+    """The entity CRF's transition weights, read once: a served model's weights do not change."""
+    variable = model._tf_layers[f"crf.{ENTITY_ATTRIBUTE_TYPE}"].transition_params
+    kept = model.__dict__.get(_TRANSITIONS)
+    if kept is None or kept[0] is not variable:
+        kept = model.__dict__[_TRANSITIONS] = (variable, variable.numpy())
+    return kept[1]
+
+
+def decode_entities(model: RasaModel, outputs: Dict[Text, Any]) -> Dict[Text, Any]:
+    """Fix 10's trace gives the entity CRF's logits and lengths; this gives what Rasa's CRF layer
+    gives: the tags (int32) and confidences (float32), zero past each message's length."""
+    ids_key, scores_key = f"e_{ENTITY_ATTRIBUTE_TYPE}_ids", f"e_{ENTITY_ATTRIBUTE_TYPE}_scores"
+    logits, lengths = np.asarray(outputs[ids_key], np.float32), np.asarray(outputs[scores_key])
+    batch, longest, tag_count = logits.shape
+    ids, confidences = np.zeros((batch, longest), np.int32), np.zeros((batch, longest), np.float32)
+    if longest == 1:  # crf_decode's single-step branch: the argmax and its softmax
+        ids[:, 0] = logits[:, 0].argmax(axis=-1)
+        confidences[:, 0] = _largest_softmax(logits[:, 0])
+    else:
+        transitions = _transitions(model)
+        passes = {
+            row: _forward(logits[row], int(lengths[row]), transitions) for row in range(batch) if lengths[row] > 0
+        }
+        # every softmax of the batch in one call: each message's steps (a row per tag), its last scores
+        rows = [m for _, sums, last in passes.values() for m in (*sums, last[None, :])]
+        largest = _largest_softmax(np.concatenate(rows)) if rows else np.zeros((0,), np.float32)
+        offset = 0
+        for row, (pointers, sums, last) in passes.items():
+            steps = len(sums) * tag_count
+            step_confidences = largest[offset : offset + steps].reshape(len(sums), tag_count)
+            tags, row_confidences = _backward(pointers, step_confidences, last, largest[offset + steps])
+            ids[row, : len(tags)], confidences[row, : len(tags)] = tags, row_confidences
+            offset += steps + 1
+    mask = np.arange(longest)[None, :] < lengths[:, None]
+    outputs[ids_key], outputs[scores_key] = ids * mask, confidences * mask
+    return outputs
+
+
+def _predict_trace(model: RasaModel) -> Optional[Tuple[Any, List[Any], Any, bool]]:
+    """(Rasa's prediction function, its signature flattened, the trace to call, whether the trace
+    leaves the entity CRF to ``decode_entities``), once Rasa has made and traced its function."""
     function = model._tf_predict_step
     if function is None or not function.experimental_get_tracing_count():
         return None  # not made or not traced yet: Rasa's call makes and traces it
     kept = model.__dict__.get(_TRACE)
     if kept is None or kept[0] is not function:
         signature = tf.nest.flatten(function.input_signature, expand_composites=True)
-        kept = model.__dict__[_TRACE] = (function, signature, function.get_concrete_function())
+        outside = _decodes_outside(model)
+        if outside:  # fix 10: a trace of its own, the CRF's decoding left out
+            _DEFER_CRF["on"] = True
+            try:
+                concrete = tf.function(
+                    model.predict_step, input_signature=function.input_signature
+                ).get_concrete_function()
+            finally:
+                _DEFER_CRF["on"] = False
+        else:
+            concrete = function.get_concrete_function()
+        kept = model.__dict__[_TRACE] = (function, signature, concrete, outside)
     return kept
 
 
@@ -514,12 +650,50 @@ def predict_with_trace(self: RasaModel, batch_in: Tuple[np.ndarray, ...]) -> Dic
     self._training = False
     concrete = trace[2]
     outputs = tf_utils.sync_to_numpy_or_python_type(concrete._call_flat(inputs, concrete.captured_inputs))
+    if trace[3]:
+        outputs = decode_entities(self, outputs)
     if DIAGNOSTIC_DATA in outputs:
         outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
     return outputs
 
 
-# (class, attribute, ours): fixes 1 to 9; Rasa's own are kept as the classes held them
+class _KeptSession:
+    """``async with endpoint.session() as session``: the endpoint's session for the running loop,
+    made on first use and left open on exit."""
+
+    def __init__(self, endpoint: EndpointConfig) -> None:
+        self._endpoint = endpoint
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        kept = self._endpoint.__dict__.get(_SESSION)
+        if kept is None or kept[0] is not loop or kept[1].closed:
+            kept = self._endpoint.__dict__[_SESSION] = (loop, _new_session(self._endpoint))
+        return kept[1]
+
+    async def __aexit__(self, *_: Any) -> None:
+        return None
+
+
+def _new_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
+    """Rasa's session (``EndpointConfig.session``), on a connector that drops idle connections early."""
+    auth = None
+    if endpoint.basic_auth:
+        auth = aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
+    return aiohttp.ClientSession(
+        headers=endpoint.headers,
+        auth=auth,
+        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+        connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_CONNECTION_SECONDS),
+    )
+
+
+def kept_session(self: EndpointConfig) -> Any:
+    """``EndpointConfig.session``, kept between requests (fix 11)."""
+    return _KeptSession(self)
+
+
+# (class, attribute, ours): fixes 1 to 11; Rasa's own are kept as the classes held them
 _PATCHES = [
     (RemoteAction, "_validate_action_result", _validate_action_result),
     (Event, "resolve_by_type", staticmethod(resolve_by_type)),
@@ -530,6 +704,8 @@ _PATCHES = [
     (Message, "_combine_features", staticmethod(combine_features)),
     (Domain, "is_empty", domain_is_empty),
     (RasaModel, "_rasa_predict", predict_with_trace),
+    (CRF, "call", crf_call),
+    (EndpointConfig, "session", kept_session),
 ]
 _RASAS = [(owner, name, owner.__dict__[name]) for owner, name, _ in _PATCHES]
 
@@ -537,12 +713,13 @@ _RASAS = [(owner, name, owner.__dict__[name]) for owner, name, _ in _PATCHES]
 def install() -> None:
     """Idempotent: the compiled-once reply validation, the event-type table, the resumed states
     replay, the load without a training step, the served graph run in order, the rule lookup, the
-    feature join, the empty-domain check, the direct call of DIET's trace."""
+    feature join, the empty-domain check, the direct call of DIET's trace, the CRF decoded outside
+    it, the kept session to the action server."""
     for owner, name, ours in _PATCHES:
         setattr(owner, name, ours)
 
 
 def restore_rasa() -> None:
-    """Rasa's own code for all nine again (tests compare it with ours on the same model)."""
+    """Rasa's own code for all eleven again (tests compare it with ours on the same model)."""
     for owner, name, rasas in _RASAS:
         setattr(owner, name, rasas)

@@ -5,6 +5,7 @@ order parses and predicts exactly as dask's run; the rule lookup finds the rules
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,13 +13,18 @@ import sys
 from functools import lru_cache
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import tensorflow as tf
+from aiohttp import web
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import Event, SlotSet, UserUttered, deserialise_events
 from rasa.shared.utils.common import all_subclasses
+from rasa.utils.endpoints import EndpointConfig
+from rasa.utils.tensorflow.layers import CRF
 
 import helpdesk.nlu_components  # noqa: F401  (loading the components installs the fix)
 from helpdesk import rasa_speedups
@@ -400,6 +406,7 @@ for way in ("rasa", "ours"):
         "clash": failure({"__tracker__": node}, [meta.core_target]),
         "bad_batches": [batch_failure(b) for b in bad_batches()],
         "direct": rasa_speedups._TRACE in diet.__dict__,
+        "outside": bool(diet.__dict__.get(rasa_speedups._TRACE, (None, None, None, False))[3]),
     }
 rasa, ours = results["rasa"], results["ours"]
 print("RESULT" + json.dumps({
@@ -412,6 +419,7 @@ print("RESULT" + json.dumps({
     "failures": [rasa["no_message"], ours["no_message"], rasa["clash"], ours["clash"]],
     "bad_batches": [rasa["bad_batches"], ours["bad_batches"]],
     "direct": [rasa["direct"], ours["direct"]],
+    "outside": [rasa["outside"], ours["outside"]],
 }))
 """
 
@@ -433,6 +441,8 @@ def test_the_served_graph_run_in_order_parses_and_predicts_exactly_as_dask(tmp_p
     assert rasa_clash is not None and ours_clash == rasa_clash and "clashes with a node name" in ours_clash[1]
     # DIET's trace is called directly, and inputs that do not fit its signature fail as Rasa's call
     assert result["direct"] == [False, True]
+    # and its entity CRF is decoded outside the trace (fix 10), with Rasa's tags and confidences
+    assert result["outside"] == [False, True]
     rasa_bad, ours_bad = result["bad_batches"]
     assert all(failure is not None for failure in rasa_bad) and ours_bad == rasa_bad
 
@@ -573,3 +583,126 @@ def test_the_empty_domain_check_is_rasas():
     for domain in (Domain.empty(), Domain.load("domain.yml")):
         assert rasa_speedups.domain_is_empty(domain) is rasa_speedups.RASA_DOMAIN_IS_EMPTY(domain)
     assert rasa_speedups.domain_is_empty(Domain.empty()) is True
+
+
+def _crf_layer(num_tags: int, rng) -> "CRF":
+    layer = CRF(num_tags, 0.001, False, name="crf")
+    layer.build(None)
+    layer.transition_params.assign(rng.normal(0, 3, (num_tags, num_tags)).astype(np.float32))
+    return layer
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    batch=st.integers(1, 3),
+    longest=st.integers(1, 12),
+    tags=st.integers(2, 9),
+    scale=st.sampled_from([0.5, 3.0, 40.0]),  # 40: softmaxes of exactly 1.0, the scan's index 1
+    seed=st.integers(0, 2**32 - 1),
+    data=st.data(),
+)
+def test_the_crf_decoded_outside_the_trace_is_rasas_bit_for_bit(batch, longest, tags, scale, seed, data):
+    """Tags and confidences of Rasa's CRF layer, for batches of messages of every length up to the
+    longest (none, one, all), padding included: the same values, types and shapes."""
+    lengths = data.draw(st.lists(st.integers(0, longest), min_size=batch, max_size=batch))
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, scale, (batch, longest, tags)).astype(np.float32)
+    layer = _crf_layer(tags, rng)
+    rasa_ids, rasa_confidences = (
+        t.numpy() for t in rasa_speedups.RASA_CRF_CALL(layer, tf.constant(logits), tf.constant(lengths))
+    )
+    model = SimpleNamespace(_tf_layers={"crf.entity": layer})
+    ours = rasa_speedups.decode_entities(
+        model, {"e_entity_ids": logits, "e_entity_scores": np.array(lengths, np.int32), "other": 1}
+    )
+    assert ours["e_entity_ids"].dtype == rasa_ids.dtype and ours["e_entity_ids"].shape == rasa_ids.shape
+    assert np.array_equal(ours["e_entity_ids"], rasa_ids)
+    assert ours["e_entity_scores"].dtype == rasa_confidences.dtype
+    assert np.array_equal(ours["e_entity_scores"], rasa_confidences)
+    assert ours["other"] == 1
+
+
+def test_only_a_model_with_the_entity_crf_alone_is_decoded_outside():
+    def model(specs, recognition=True):
+        return SimpleNamespace(
+            _entity_tag_specs=[SimpleNamespace(tag_name=name, num_tags=n) for name, n in specs],
+            config={"entity_recognition": recognition},
+            _tf_layers={f"crf.{name}": object() for name, n in specs if n},
+        )
+
+    assert rasa_speedups._decodes_outside(model([("entity", 29), ("role", 0), ("group", 0)]))
+    assert not rasa_speedups._decodes_outside(model([("entity", 29), ("role", 5)]))  # roles read the tags
+    assert not rasa_speedups._decodes_outside(model([("entity", 29)], recognition=False))
+    assert not rasa_speedups._decodes_outside(model([]))
+    assert not rasa_speedups._decodes_outside(SimpleNamespace(config={}))  # not a DIET model
+
+
+def _echo_server():
+    """An aiohttp server that answers each request with the client's port and the headers it got."""
+
+    async def echo(request):
+        return web.json_response(
+            {"port": request.transport.get_extra_info("peername")[1], "headers": dict(request.headers)}
+        )
+
+    app = web.Application()
+    app.router.add_post("/webhook", echo)
+    return web.AppRunner(app)
+
+
+async def _serve(runner, port=0):
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    return site._server.sockets[0].getsockname()[1]
+
+
+def test_requests_to_an_endpoint_reuse_one_connection_with_rasas_headers_and_auth():
+    async def scenario(way):
+        use = rasa_speedups.install if way == "ours" else rasa_speedups.restore_rasa
+        use()
+        runner = _echo_server()
+        port = await _serve(runner)
+        endpoint = EndpointConfig(
+            f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "1"}, basic_auth={"username": "u", "password": "p"}
+        )
+        try:
+            replies = [await endpoint.request(json={"n": n}, method="post") for n in range(3)]
+        finally:
+            await runner.cleanup()
+            rasa_speedups.install()
+        return replies
+
+    ours, rasas = asyncio.run(scenario("ours")), asyncio.run(scenario("rasa"))
+    assert len({r["port"] for r in ours}) == 1  # one connection for the three requests
+    assert len({r["port"] for r in rasas}) == 3  # Rasa's: a connection each
+    drop = {"Host", "Content-Length"}
+    assert [{k: v for k, v in r["headers"].items() if k not in drop} for r in ours] == [
+        {k: v for k, v in r["headers"].items() if k not in drop} for r in rasas
+    ]
+    assert ours[0]["headers"]["X-Test"] == "1" and ours[0]["headers"]["Authorization"].startswith("Basic ")
+
+
+def test_a_restarted_server_and_an_idle_connection_get_a_new_connection():
+    async def scenario():
+        runner = _echo_server()
+        port = await _serve(runner)
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+        first = await endpoint.request(json={}, method="post")
+        await runner.cleanup()  # the server goes away (its connections closed) and comes back
+        runner = _echo_server()
+        await _serve(runner, port)
+        try:
+            await asyncio.sleep(0.1)
+            after_restart = await endpoint.request(json={}, method="post")
+            again = await endpoint.request(json={}, method="post")
+            await asyncio.sleep(rasa_speedups.IDLE_CONNECTION_SECONDS + 1.5)
+            after_idle = await endpoint.request(json={}, method="post")
+        finally:
+            await runner.cleanup()
+        return first, after_restart, again, after_idle
+
+    first, after_restart, again, after_idle = asyncio.run(scenario())
+    assert after_restart["port"] != first["port"]  # not the dead connection
+    assert again["port"] == after_restart["port"]  # kept
+    assert after_idle["port"] != again["port"]  # dropped when idle, before the server would close it
