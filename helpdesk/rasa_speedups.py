@@ -144,12 +144,10 @@ RASA_COMBINE_FEATURES = Message.__dict__["_combine_features"].__func__
 RASA_DOMAIN_IS_EMPTY = Domain.__dict__["is_empty"]
 RASA_PREDICT = RasaModel.__dict__["_rasa_predict"]
 RASA_CRF_CALL = CRF.__dict__["call"]
-RASA_ENDPOINT_SESSION = EndpointConfig.__dict__["session"]
 _STATES = "_helpdesk_past_states"
 _PLANS = "_helpdesk_run_plans"
 _HOOKED = "_helpdesk_has_hooks"
 _TRACE = "_helpdesk_predict_trace"
-_TRANSITIONS = "_helpdesk_crf_transitions"
 _SESSION = "_helpdesk_session"
 IDLE_CONNECTION_SECONDS = 2.0  # under rasa-sdk's (Sanic) 5 s and nginx's 4 s toward the action server
 
@@ -561,18 +559,10 @@ def _backward(
     return tags[::-1], confidences[::-1]
 
 
-def _transitions(model: RasaModel) -> np.ndarray:
-    """The entity CRF's transition weights, read once: a served model's weights do not change."""
-    variable = model._tf_layers[f"crf.{ENTITY_ATTRIBUTE_TYPE}"].transition_params
-    kept = model.__dict__.get(_TRANSITIONS)
-    if kept is None or kept[0] is not variable:
-        kept = model.__dict__[_TRANSITIONS] = (variable, variable.numpy())
-    return kept[1]
-
-
-def decode_entities(model: RasaModel, outputs: Dict[Text, Any]) -> Dict[Text, Any]:
+def decode_entities(transitions: np.ndarray, outputs: Dict[Text, Any]) -> Dict[Text, Any]:
     """Fix 10's trace gives the entity CRF's logits and lengths; this gives what Rasa's CRF layer
-    gives: the tags (int32) and confidences (float32), zero past each message's length."""
+    (with these transition weights) gives: the tags (int32) and confidences (float32), zero past
+    each message's length."""
     ids_key, scores_key = f"e_{ENTITY_ATTRIBUTE_TYPE}_ids", f"e_{ENTITY_ATTRIBUTE_TYPE}_scores"
     logits, lengths = np.asarray(outputs[ids_key], np.float32), np.asarray(outputs[scores_key])
     batch, longest, tag_count = logits.shape
@@ -581,36 +571,34 @@ def decode_entities(model: RasaModel, outputs: Dict[Text, Any]) -> Dict[Text, An
         ids[:, 0] = logits[:, 0].argmax(axis=-1)
         confidences[:, 0] = _largest_softmax(logits[:, 0])
     else:
-        transitions = _transitions(model)
-        passes = {
-            row: _forward(logits[row], int(lengths[row]), transitions) for row in range(batch) if lengths[row] > 0
-        }
-        # every softmax of the batch in one call: each message's steps (a row per tag), its last scores
-        rows = [m for _, sums, last in passes.values() for m in (*sums, last[None, :])]
-        largest = _largest_softmax(np.concatenate(rows)) if rows else np.zeros((0,), np.float32)
-        offset = 0
-        for row, (pointers, sums, last) in passes.items():
-            steps = len(sums) * tag_count
-            step_confidences = largest[offset : offset + steps].reshape(len(sums), tag_count)
-            tags, row_confidences = _backward(pointers, step_confidences, last, largest[offset + steps])
-            ids[row, : len(tags)], confidences[row, : len(tags)] = tags, row_confidences
-            offset += steps + 1
+        for row in range(batch):
+            length = int(lengths[row])
+            if length <= 0:
+                continue
+            pointers, sums, last = _forward(logits[row], length, transitions)
+            # the message's softmaxes in one call: a row per tag for each step, then the last scores
+            largest = _largest_softmax(np.concatenate([*sums, last[None, :]]))
+            step_confidences = largest[:-1].reshape(len(sums), tag_count)
+            tags, row_confidences = _backward(pointers, step_confidences, last, largest[-1])
+            ids[row, :length], confidences[row, :length] = tags, row_confidences
     mask = np.arange(longest)[None, :] < lengths[:, None]
     outputs[ids_key], outputs[scores_key] = ids * mask, confidences * mask
     return outputs
 
 
-def _predict_trace(model: RasaModel) -> Optional[Tuple[Any, List[Any], Any, bool]]:
-    """(Rasa's prediction function, its signature flattened, the trace to call, whether the trace
-    leaves the entity CRF to ``decode_entities``), once Rasa has made and traced its function."""
+def _predict_trace(model: RasaModel) -> Optional[Tuple[Any, List[Any], Any, Optional[np.ndarray]]]:
+    """(Rasa's prediction function, its signature flattened, the trace to call, and, when that trace
+    leaves the entity CRF to ``decode_entities``, the CRF's transition weights, read once: a served
+    model's weights do not change), once Rasa has made and traced its function."""
     function = model._tf_predict_step
     if function is None or not function.experimental_get_tracing_count():
         return None  # not made or not traced yet: Rasa's call makes and traces it
     kept = model.__dict__.get(_TRACE)
     if kept is None or kept[0] is not function:
         signature = tf.nest.flatten(function.input_signature, expand_composites=True)
-        outside = _decodes_outside(model)
-        if outside:  # fix 10: a trace of its own, the CRF's decoding left out
+        transitions = None
+        if _decodes_outside(model):  # fix 10: a trace of its own, the CRF's decoding left out
+            transitions = model._tf_layers[f"crf.{ENTITY_ATTRIBUTE_TYPE}"].transition_params.numpy()
             _DEFER_CRF["on"] = True
             try:
                 concrete = tf.function(
@@ -620,7 +608,7 @@ def _predict_trace(model: RasaModel) -> Optional[Tuple[Any, List[Any], Any, bool
                 _DEFER_CRF["on"] = False
         else:
             concrete = function.get_concrete_function()
-        kept = model.__dict__[_TRACE] = (function, signature, concrete, outside)
+        kept = model.__dict__[_TRACE] = (function, signature, concrete, transitions)
     return kept
 
 
@@ -650,8 +638,8 @@ def predict_with_trace(self: RasaModel, batch_in: Tuple[np.ndarray, ...]) -> Dic
     self._training = False
     concrete = trace[2]
     outputs = tf_utils.sync_to_numpy_or_python_type(concrete._call_flat(inputs, concrete.captured_inputs))
-    if trace[3]:
-        outputs = decode_entities(self, outputs)
+    if trace[3] is not None:
+        outputs = decode_entities(trace[3], outputs)
     if DIAGNOSTIC_DATA in outputs:
         outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
     return outputs

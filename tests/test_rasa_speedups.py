@@ -406,7 +406,7 @@ for way in ("rasa", "ours"):
         "clash": failure({"__tracker__": node}, [meta.core_target]),
         "bad_batches": [batch_failure(b) for b in bad_batches()],
         "direct": rasa_speedups._TRACE in diet.__dict__,
-        "outside": bool(diet.__dict__.get(rasa_speedups._TRACE, (None, None, None, False))[3]),
+        "outside": diet.__dict__.get(rasa_speedups._TRACE, (None, None, None, None))[3] is not None,
     }
 rasa, ours = results["rasa"], results["ours"]
 print("RESULT" + json.dumps({
@@ -611,9 +611,9 @@ def test_the_crf_decoded_outside_the_trace_is_rasas_bit_for_bit(batch, longest, 
     rasa_ids, rasa_confidences = (
         t.numpy() for t in rasa_speedups.RASA_CRF_CALL(layer, tf.constant(logits), tf.constant(lengths))
     )
-    model = SimpleNamespace(_tf_layers={"crf.entity": layer})
     ours = rasa_speedups.decode_entities(
-        model, {"e_entity_ids": logits, "e_entity_scores": np.array(lengths, np.int32), "other": 1}
+        layer.transition_params.numpy(),
+        {"e_entity_ids": logits, "e_entity_scores": np.array(lengths, np.int32), "other": 1},
     )
     assert ours["e_entity_ids"].dtype == rasa_ids.dtype and ours["e_entity_ids"].shape == rasa_ids.shape
     assert np.array_equal(ours["e_entity_ids"], rasa_ids)
