@@ -23,7 +23,7 @@ import prodstack  # noqa: E402
 COMPOSE = yaml.safe_load((ROOT / "deploy" / "compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 DOCKERFILE = (ROOT / "deploy" / "Dockerfile").read_text()
-SECRETS = {name: "x" for name in prodstack.REQUIRED_SECRETS}
+SECRETS = {name: "x" * 32 for name in prodstack.REQUIRED_SECRETS}
 VNPAY = {
     "VNPAY_PAYMENT_URL": "https://pay.example/p",
     "VNPAY_RETURN_URL": "https://help.example/r",
@@ -187,3 +187,23 @@ def test_every_rasa_server_runs_tensorflow_on_one_thread(monkeypatch, tmp_path):
 
     chosen = _spawned_envs(monkeypatch, tmp_path, {"TF_INTRA_OP_PARALLELISM_THREADS": "2"})
     assert {chosen[name]["TF_INTRA_OP_PARALLELISM_THREADS"] for name in rasa} == {"2"}
+
+
+@pytest.mark.parametrize("name", prodstack.SIGNING_KEYS)
+def test_a_short_signing_key_is_refused_by_name(name):
+    with pytest.raises(prodstack.ProdError, match=f"{name} must be at least 32 characters"):
+        prodstack.ProdConfig.from_env({**SECRETS, **VNPAY, name: "k" * 31})
+
+
+@pytest.mark.parametrize("name", prodstack.REQUIRED_SECRETS)
+def test_a_missing_secret_is_refused_by_name(name):
+    env = {**SECRETS, **VNPAY}
+    del env[name]
+    with pytest.raises(prodstack.ProdError, match=f"needs these secrets in the environment: {name}"):
+        prodstack.ProdConfig.from_env(env)
+
+
+@pytest.mark.parametrize("name", ["HELPDESK_PG_PASSWORD", "HELPDESK_REDIS_PASSWORD"])
+def test_a_password_endpoints_files_would_expand_is_refused(name):
+    with pytest.raises(prodstack.ProdError, match=f"{name} must not contain"):
+        prodstack.ProdConfig.from_env({**SECRETS, **VNPAY, name: "pa${ss}word-long-enough-for-anything"})

@@ -43,7 +43,7 @@ DEPLOY = ROOT / "deploy"
 VENV_BIN = ROOT / ".venv" / "bin"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from helpdesk.settings import RASA_SERVER_ENV  # noqa: E402
+from helpdesk.settings import MIN_SECRET_LENGTH, RASA_SERVER_ENV  # noqa: E402
 
 # Secrets the profile refuses to start without (unless a trial run generates them).
 REQUIRED_SECRETS = (
@@ -54,6 +54,9 @@ REQUIRED_SECRETS = (
     "VNPAY_TMN_CODE",
     "VNPAY_HASH_SECRET",
 )
+
+# HMAC keys (HS256): a short one can be guessed offline from any token it signed.
+SIGNING_KEYS = ("HELPDESK_JWT_SECRET", "HELPDESK_RASA_API_TOKEN")
 
 VNPAY_URLS = ("VNPAY_PAYMENT_URL", "VNPAY_RETURN_URL", "VNPAY_API_URL")
 
@@ -158,6 +161,12 @@ class ProdConfig:
         bad = [n for n in ("HELPDESK_PG_PASSWORD", "HELPDESK_REDIS_PASSWORD") if "$" in given[n] or "'" in given[n]]
         if bad:  # Rasa expands ${...} in endpoints files; keep passwords free of '$' and quotes
             raise ProdError(f"{', '.join(bad)} must not contain '$' or quotes")
+        short = [n for n in SIGNING_KEYS if len(given[n]) < MIN_SECRET_LENGTH]
+        if short:
+            raise ProdError(
+                f"{', '.join(short)} must be at least {MIN_SECRET_LENGTH} characters"
+                " (a signing key; `python -c 'import secrets; print(secrets.token_hex(32))'` makes one)"
+            )
         extra = {k: env[k] for k in VNPAY_URLS if env.get(k)}
         public_web_port = int(env.get("HELPDESK_PUBLIC_WEB_PORT", 8000))
         if trial:
