@@ -559,15 +559,18 @@ def add_bot_replies(
     url: Optional[str] = None,
     now: Optional[datetime] = None,
 ) -> None:
-    """A turn's bot replies (text, buttons), in order, in one transaction: all of them or none."""
+    """A turn's bot replies (text, buttons), in order, in one transaction: all of them or none.
+
+    One statement for all of them: on PostgreSQL psycopg2 sends one ``INSERT ... VALUES (..), (..)``,
+    whose rows take their ids in the order listed (as the tracker store's insert of a turn's events);
+    SQLite inserts them one after another. Each reply's own statement was a round trip apiece."""
     rows = [
         _message_row(sender_id, "bot", text, user_sub=user_sub, workspace_id=workspace_id, buttons=buttons, now=now)
         for text, buttons in replies
     ]
     if rows:
         with engine_for(url).begin() as connection:
-            for row in rows:  # one statement each: ids keep the replies' order
-                connection.execute(_INSERT_MESSAGE, row)
+            connection.execute(_INSERT_MESSAGE, rows)
 
 
 def conversation(sender_id: str, url: Optional[str] = None, after_id: int = 0, limit: int = 200) -> List[dict]:

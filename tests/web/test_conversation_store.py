@@ -120,3 +120,17 @@ def test_ratings_from_before_prompt_ids_keep_counting_after_the_migration(tmp_pa
     assert _differences(url) == []
     assert conversation_store.feedback_counts(url) == [{"topic": "go_free", "total": 3, "helpful": 2}]
     assert {r["prompt"] for r in conversation_store.list_feedback(url)} == {None}
+
+
+def test_a_turns_replies_are_kept_in_their_order(tmp_path):
+    from tests.dbs import new_billing_database_url
+
+    url = new_billing_database_url(tmp_path)
+    replies = [
+        (f"reply {n}", [{"title": f"button {n}", "payload": f"/p{n}"}] if n % 3 == 0 else None) for n in range(40)
+    ]
+    conversation_store.add_bot_replies("s-order", replies, user_sub="u", workspace_id="w", url=url)
+    kept = conversation_store.conversation("s-order", url=url)
+    assert [m["text"] for m in kept] == [text for text, _ in replies]
+    assert kept[3]["buttons"] == [{"title": "button 3", "payload": "/p3"}] and kept[1]["buttons"] in (None, [])
+    assert {(m["role"], m["user_sub"], m["workspace_id"]) for m in kept} == {("bot", "u", "w")}
