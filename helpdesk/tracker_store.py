@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Optional, Text
 import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401  (sa.orm.session)
 import sqlalchemy.pool  # noqa: F401
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import (
     ActiveLoop,
     AllSlotsReset,
@@ -76,6 +76,28 @@ SESSION_EVENTS = (
     "SELECT {columns} FROM events WHERE sender_id = :sender"
     f" AND (timestamp >= {_SESSION_START} OR {_SESSION_START} IS NULL)"
 )
+# One statement: a first row (the session's first id, its user message ``window_turns`` back, and
+# the action before that message, from which the window starts), then, when the session is shorter
+# than the window (no such message), every event of the session in order.
+WINDOW_OR_SESSION = (
+    "WITH session AS ("
+    f"SELECT coalesce(max(id), 0) AS start FROM events WHERE sender_id = :sender AND type_name = '{SessionStarted.type_name}'"
+    "), window_user AS ("
+    "SELECT session.start, (SELECT id FROM events WHERE sender_id = :sender"
+    f" AND type_name = '{UserUttered.type_name}' AND id >= session.start ORDER BY id DESC LIMIT 1 OFFSET :skip) AS cut"
+    " FROM session"
+    "), head AS ("
+    "SELECT window_user.start, coalesce((SELECT max(id) FROM events WHERE sender_id = :sender"
+    " AND type_name = 'action' AND id >= window_user.start AND id < window_user.cut), window_user.cut) AS cut"
+    " FROM window_user"
+    ") "
+    "SELECT head.start, -1 AS id, head.cut, NULL AS data FROM head "
+    "UNION ALL "
+    + SESSION_EVENTS.format(columns="NULL, events.id, NULL, events.data").replace(
+        "FROM events WHERE", "FROM events, head WHERE head.cut IS NULL AND", 1
+    )
+    + " ORDER BY 2"
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -109,6 +131,15 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             )
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        elif self.engine.dialect.name == "postgresql":
+            # Every statement of this store is whole on its own: a read is one statement (or, for
+            # a conversation longer than the window, three, under the conversation's lock, so no
+            # turn writes between them) and a save is one multi-row INSERT. Autocommit drops the
+            # BEGIN and COMMIT/ROLLBACK round trips around each: 9 statements a turn became 3.
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", **create_engine_kwargs(url))
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self._ensure_index()
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
@@ -136,35 +167,12 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
 
     def _windowed_events(self, connection: Any, sender_id: Text) -> List[Dict[Text, Any]]:
         # plain SQL on a Core connection (no ORM objects) and the index (sender_id, type_name, id,
-        # action_name): five small queries
+        # action_name): one statement for a conversation shorter than the window, three otherwise
         run = lambda sql, **params: connection.execute(sa.text(sql), dict(sender=sender_id, **params))  # noqa: E731
-        start = (
-            run(
-                "SELECT max(id) FROM events WHERE sender_id = :sender AND type_name = :type",
-                type=SessionStarted.type_name,
-            ).scalar()
-            or 0
-        )
-        cut = run(
-            "SELECT id FROM events WHERE sender_id = :sender AND type_name = :type AND id >= :start"
-            " ORDER BY id DESC LIMIT 1 OFFSET :skip",
-            type=UserUttered.type_name,
-            start=start,
-            skip=self.window_turns - 1,
-        ).scalar()
+        rows = run(WINDOW_OR_SESSION, skip=self.window_turns - 1).fetchall()
+        start, cut = rows[0][0], rows[0][2]
         if cut is None:  # shorter than the window: the whole session, as Rasa loads it
-            return [json.loads(row[0]) for row in run(SESSION_EVENTS.format(columns="data") + " ORDER BY id")]
-        # from the action before that message (action_listen), so the first state has its prev_action
-        cut = (
-            run(
-                "SELECT max(id) FROM events WHERE sender_id = :sender AND type_name = :type"
-                " AND id >= :start AND id < :cut",
-                type="action",
-                start=start,
-                cut=cut,
-            ).scalar()
-            or cut
-        )
+            return [json.loads(row[3]) for row in rows[1:]]
         latest = run(
             "SELECT type_name, action_name, max(id) FROM events WHERE sender_id = :sender"
             " AND type_name IN ('slot', 'active_loop', 'pause', 'resume', 'restart', 'reset_slots')"

@@ -38,7 +38,7 @@ step "main suite (Python 3.10, Rasa, actions, web, live servers, browser)"
 
 step "assistant suites on PostgreSQL"
 BILLING_TEST_DB=postgres .venv/bin/python -m pytest -q -p no:cacheprovider tests/actions tests/web tests/rest \
-  tests/security/test_private_stack.py
+  tests/security/test_private_stack.py tests/test_tracker_store.py
 
 step "production profile faults and its hostile-client checks (PostgreSQL, Redis lock store, nginx, Rasa servers)"
 .venv/bin/python -m pytest -q -p no:cacheprovider -m prod tests/prod tests/security

@@ -26,9 +26,11 @@ from rasa.shared.core.events import (
     UserUttered,
 )
 from rasa.utils.endpoints import read_endpoint_config
+from sqlalchemy.engine.url import make_url
 
 from helpdesk import ratings
 from helpdesk.tracker_store import STORED, WindowedSQLTrackerStore
+from tests.dbs import chosen_engine, new_billing_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
@@ -40,11 +42,27 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+def database(tmp_path, name="tracker"):
+    """Where a store keeps its events: a SQLite file, or with BILLING_TEST_DB=postgres (the
+    production profile's tracker store) a fresh PostgreSQL database."""
+    if chosen_engine() == "sqlite":
+        return dict(dialect="sqlite", db=str(tmp_path / f"{name}.db"))
+    url = make_url(new_billing_database_url(tmp_path))
+    return dict(
+        dialect="postgresql",
+        host=url.host,
+        port=url.port,
+        db=url.database,
+        username=url.username,
+        password=url.password,
+    )
+
+
 def stores(tmp_path, window=4):
-    db = str(tmp_path / "tracker.db")
+    where = database(tmp_path)
     return (
-        WindowedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db, window_turns=window),
-        SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=db),
+        WindowedSQLTrackerStore(domain=DOMAIN, window_turns=window, **where),
+        SQLTrackerStore(domain=DOMAIN, **where),
     )
 
 
@@ -242,8 +260,8 @@ def stored_rows(store, sender):
 def test_saves_write_the_rows_rasa_writes(tmp_path):
     """The store writes events with one Core insert instead of Rasa's ORM: the same columns, in the
     same order, for a new conversation, a loaded one and a second session, as Rasa's own save."""
-    ours = WindowedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "ours.db"), window_turns=2)
-    rasa = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "rasa.db"))
+    ours = WindowedSQLTrackerStore(domain=DOMAIN, window_turns=2, **database(tmp_path, "ours"))
+    rasa = SQLTrackerStore(domain=DOMAIN, **database(tmp_path, "rasa"))
     rng = random.Random(7)
     turns = [turn_events(rng, turn) for turn in range(8)]
     new_session = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
@@ -261,3 +279,28 @@ def test_saves_write_the_rows_rasa_writes(tmp_path):
                 run(store.save(tracker))  # session again: it counts from its start's timestamp)
     assert stored_rows(ours, "same") == stored_rows(rasa, "same")
     assert len(stored_rows(ours, "same")) == 1 + sum(len(t) for t in turns) + len(new_session)  # 1: action_listen
+
+
+def test_a_turn_reads_its_conversation_in_one_statement_and_writes_it_in_one(tmp_path):
+    """A conversation shorter than the window is read by one statement and saved by one; longer,
+    by three. On PostgreSQL they run in autocommit: no BEGIN, COMMIT or ROLLBACK round trips."""
+    windowed, _ = stores(tmp_path, window=4)
+    statements = []
+    sa.event.listen(windowed.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    sender = "counted"
+    tracker = run(windowed.get_or_create_tracker(sender))
+    rng = random.Random(3)
+    for turn in range(8):
+        statements.clear()
+        tracker = run(windowed.retrieve(sender))
+        read = len(statements)
+        for event in turn_events(rng, turn):
+            tracker.update(event)
+        statements.clear()
+        run(windowed.save(tracker))
+        assert len(statements) == 1, statements
+        assert read == (1 if turn < 4 else 3), (turn, statements)
+    with windowed.engine.connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        if windowed.engine.dialect.name == "postgresql":
+            assert dbapi.autocommit is True
