@@ -32,8 +32,9 @@ import json
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
     Boolean,
@@ -145,7 +146,6 @@ _ACTIVE_HANDOFF = (
     .order_by(handoff_requests.c.id.desc())
     .limit(1)
 )
-_REST_CURSOR = select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == bindparam("sender"))
 _OWED = (
     select(chat_messages)
     .where(
@@ -155,6 +155,24 @@ _OWED = (
             chat_messages.c.role.in_(PUSHED),
         )
     )
+    .order_by(chat_messages.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+# The cursor and what is owed after it, in one round trip: no row when the conversation has no
+# cursor yet; one row without a message when nothing is owed.
+_CURSOR_AND_OWED = (
+    select(rest_deliveries.c.delivered_id.label("rest_cursor"), *chat_messages.c)
+    .select_from(
+        rest_deliveries.outerjoin(
+            chat_messages,
+            and_(
+                chat_messages.c.sender_id == rest_deliveries.c.sender_id,
+                chat_messages.c.id > rest_deliveries.c.delivered_id,
+                chat_messages.c.role.in_(PUSHED),
+            ),
+        )
+    )
+    .where(rest_deliveries.c.sender_id == bindparam("sender"))
     .order_by(chat_messages.c.id)
     .limit(bindparam("limit", type_=Integer))
 )
@@ -204,6 +222,22 @@ def engine_for(url: Optional[str] = None) -> Engine:
         return engine
 
 
+@contextmanager
+def _one_statement(url: Optional[str], rows: int = 1) -> Iterator[Any]:
+    """A connection for one statement that is whole on its own. On PostgreSQL it runs in autocommit:
+    a statement is atomic there, and the BEGIN and COMMIT around it were two of a write's three
+    round trips. In a transaction on SQLite, whose driver inserts several rows one by one, and for
+    more ``rows`` than psycopg2 sends in one ``INSERT ... VALUES`` page."""
+    engine = engine_for(url)
+    one_page = rows <= getattr(engine.dialect, "executemany_values_page_size", 0)
+    if engine.dialect.name != "postgresql" or not one_page:
+        with engine.begin() as connection:
+            yield connection
+        return
+    with engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _utcnow(now: Optional[datetime] = None) -> datetime:
     now = now or datetime.now(timezone.utc)
     return now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
@@ -219,8 +253,9 @@ def _language(value: str) -> str:
     return value if value in ("vi", "en") else "vi"
 
 
-def _row(row: Any) -> Dict[str, Any]:
+def _row(row: Any, leave_out: str = "") -> Dict[str, Any]:
     item = dict(row._mapping)
+    item.pop(leave_out, None)
     if "buttons" in item:
         try:
             item["buttons"] = json.loads(item["buttons"]) if item["buttons"] else []
@@ -546,7 +581,7 @@ def add_message(
         author=author,
         now=now,
     )
-    with engine_for(url).begin() as connection:
+    with _one_statement(url) as connection:
         return connection.execute(_INSERT_MESSAGE, row).inserted_primary_key[0]
 
 
@@ -559,17 +594,18 @@ def add_bot_replies(
     url: Optional[str] = None,
     now: Optional[datetime] = None,
 ) -> None:
-    """A turn's bot replies (text, buttons), in order, in one transaction: all of them or none.
+    """A turn's bot replies (text, buttons), in order, all of them or none.
 
-    One statement for all of them: on PostgreSQL psycopg2 sends one ``INSERT ... VALUES (..), (..)``,
-    whose rows take their ids in the order listed (as the tracker store's insert of a turn's events);
-    SQLite inserts them one after another. Each reply's own statement was a round trip apiece."""
+    One statement for all of them: on PostgreSQL psycopg2 sends one ``INSERT ... VALUES (..), (..)``
+    (up to its page size of 1000 rows; a turn has a few), whose rows take their ids in the order
+    listed (as the tracker store's insert of a turn's events); SQLite inserts them one after another
+    in one transaction. Each reply's own statement was a round trip apiece."""
     rows = [
         _message_row(sender_id, "bot", text, user_sub=user_sub, workspace_id=workspace_id, buttons=buttons, now=now)
         for text, buttons in replies
     ]
     if rows:
-        with engine_for(url).begin() as connection:
+        with _one_statement(url, rows=len(rows)) as connection:
             connection.execute(_INSERT_MESSAGE, rows)
 
 
@@ -663,17 +699,20 @@ def _active_handoff_in(connection: Any, sender_id: str) -> Optional[Dict[str, An
 
 
 def _claim_in(connection: Any, sender_id: str, limit: int, at: datetime) -> List[dict]:
-    cursor = connection.execute(_REST_CURSOR, {"sender": sender_id}).scalar()
-    if cursor is None:
+    found = connection.execute(_CURSOR_AND_OWED, {"sender": sender_id, "limit": limit}).all()
+    if found:
+        cursor = found[0].rest_cursor
+        rows = [row for row in found if row.id is not None]
+    else:  # the first REST call of this conversation
         cursor = _rest_start(connection, sender_id)
         connection.execute(insert(rest_deliveries).values(sender_id=sender_id, delivered_id=cursor, updated_at=at))
-    rows = connection.execute(_OWED, {"sender": sender_id, "cursor": cursor, "limit": limit}).all()
+        rows = connection.execute(_OWED, {"sender": sender_id, "cursor": cursor, "limit": limit}).all()
     if not rows:
         return []
     moved = connection.execute(_MOVE_CURSOR, {"sender": sender_id, "cursor": cursor, "to": rows[-1].id, "at": at})
     if moved.rowcount != 1:
         raise _CursorMoved()
-    return [_row(r) for r in rows]
+    return [_row(r, leave_out="rest_cursor") for r in rows]
 
 
 def _claiming(sender_id: str, url: Optional[str], work: Callable[[Any], Any], unclaimed: Callable[[Any], Any]) -> Any:

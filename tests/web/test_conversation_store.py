@@ -133,3 +133,60 @@ def test_a_turns_replies_are_kept_in_their_order(tmp_path):
     assert [m["text"] for m in kept] == [text for text, _ in replies]
     assert kept[3]["buttons"] == [{"title": "button 3", "payload": "/p3"}] and kept[1]["buttons"] == []
     assert {(m["role"], m["user_sub"], m["workspace_id"]) for m in kept} == {("bot", "u", "w")}
+
+
+def test_a_turns_replies_are_all_kept_or_none(tmp_path):
+    """On PostgreSQL a turn's replies are one statement in autocommit (past one INSERT page, one
+    transaction), and a reply the database refuses (a value longer than its column) keeps
+    none of the others."""
+    url = new_billing_database_url(tmp_path)
+    engine = conversation_store.engine_for(url)  # migrated first: only the inserts are watched
+    autocommit = []
+    sa.event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, *_: autocommit.append(getattr(conn.connection.dbapi_connection, "autocommit", None)),
+    )
+    conversation_store.add_bot_replies("s-few", [("one", None), ("two", None)], url=url)
+    many = [(f"reply {n}", None) for n in range(1001)]
+    conversation_store.add_bot_replies("s-many", many, url=url)
+    if engine.dialect.name == "postgresql":
+        assert autocommit[0] is True, "a turn's few replies: one statement, no BEGIN/COMMIT around it"
+        assert autocommit[-1] is False, "more rows than one INSERT page: one transaction"
+        with engine.connect() as connection:
+            # one statement: a refused row takes the others with it
+            kept = conversation_store._message_row("s-bad", "bot", "ok")
+            refused = dict(kept, workspace_id="w" * 65)  # longer than its column: PostgreSQL refuses it
+            try:
+                with conversation_store._one_statement(url, rows=2) as one:
+                    one.execute(conversation_store._INSERT_MESSAGE, [kept, refused])
+            except sa.exc.DataError:
+                pass
+            else:
+                raise AssertionError("PostgreSQL stored a workspace id longer than its column")
+            assert (
+                connection.execute(sa.text("SELECT count(*) FROM chat_messages WHERE sender_id = 's-bad'")).scalar()
+                == 0
+            )
+    assert [m["text"] for m in conversation_store.conversation("s-few", url=url)] == ["one", "two"]
+    assert len(conversation_store.conversation("s-many", url=url, limit=2000)) == 1001
+
+
+def test_a_rest_turn_reads_its_cursor_and_what_is_owed_in_one_statement(tmp_path):
+    """A customer's REST message: the hand-off, the message kept, the cursor with what is owed after
+    it (one statement), and the cursor moved when something was owed: four statements at most, three
+    when nothing is owed (the cursor and the owed replies were two round trips)."""
+    url = new_billing_database_url(tmp_path)
+    engine = conversation_store.engine_for(url)
+    conversation_store.open_turn("s-count", "first", url=url)  # creates the REST cursor
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, *_: statements.append(sql))
+    handoff, owed = conversation_store.open_turn("s-count", "second", url=url)
+    assert (handoff, owed) == (None, []) and len(statements) == 3, statements
+    conversation_store.add_message("s-count", "system", "notice", url=url)
+    statements.clear()
+    _, owed = conversation_store.open_turn("s-count", "third", url=url)
+    assert [m["text"] for m in owed] == ["notice"] and len(statements) == 4, statements
+    assert "rest_cursor" not in owed[0]
+    _, owed = conversation_store.open_turn("s-count", "fourth", url=url)
+    assert owed == [], "a reply was delivered twice"
