@@ -142,14 +142,17 @@ def test_a_turns_replies_are_all_kept_or_none(tmp_path):
     url = new_billing_database_url(tmp_path)
     engine = conversation_store.engine_for(url)  # migrated first: only the inserts are watched
     autocommit = []
-    sa.event.listen(
-        engine,
-        "before_cursor_execute",
-        lambda conn, *_: autocommit.append(getattr(conn.connection.dbapi_connection, "autocommit", None)),
-    )
-    conversation_store.add_bot_replies("s-few", [("one", None), ("two", None)], url=url)
-    many = [(f"reply {n}", None) for n in range(1001)]
-    conversation_store.add_bot_replies("s-many", many, url=url)
+
+    def watch(conn, *_):
+        autocommit.append(getattr(conn.connection.dbapi_connection, "autocommit", None))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", watch)  # whichever pool runs them
+    try:
+        conversation_store.add_bot_replies("s-few", [("one", None), ("two", None)], url=url)
+        many = [(f"reply {n}", None) for n in range(1001)]
+        conversation_store.add_bot_replies("s-many", many, url=url)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", watch)
     if engine.dialect.name == "postgresql":
         assert autocommit[0] is True, "a turn's few replies: one statement, no BEGIN/COMMIT around it"
         assert autocommit[-1] is False, "more rows than one INSERT page: one transaction"
