@@ -3,12 +3,13 @@
 This machine's speed changes by a fifth or more from one hour to the next, so figures measured one
 after the other compare the hours, not the code. This script checks out REV in a temporary
 worktree (with this checkout's trained model and Python environments), starts the embedded
-default of both side by side, and puts the same open-loop load (bench_users.py's simulated users)
+default (or, with --profile production, the production profile with one Rasa server) of both side by side, and puts the same open-loop load (bench_users.py's simulated users)
 on each at once. It prints each pair and the ratio, ours / REV, the figure the machine's speed
 does not move.
 
     .venv/bin/python bench/bench_side_by_side.py 8933cb8              # 3 pairs of 100 users each
     .venv/bin/python bench/bench_side_by_side.py HEAD~3 --users 80 --pairs 2
+    .venv/bin/python bench/bench_side_by_side.py f575cdb --profile production --users 100
 
 Bounded: --pairs pairs of --hold s each (plus a 10 s unmeasured warm-up per stack); loopback only.
 """
@@ -31,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # Run in a fresh interpreter inside a checkout: that checkout's bench and stack code is what runs.
 ONE_SIDE = r"""
 import json, sys, uuid
-root, users, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+root, users, hold, profile = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 sys.path[:0] = [root + "/bench", root]
 import bench_users
-from profiles import start_embedded
-running = start_embedded()
+import profiles
+running = profiles.start_embedded() if profile == "embedded" else profiles.start_prod(rasa_servers=1)
 try:
     bench_users.measure(running, running.url, min(users, 50), 10, uuid.uuid4().hex[:6])  # warm-up
     step = bench_users.measure(running, running.url, users, hold, uuid.uuid4().hex[:6])
@@ -61,9 +62,9 @@ def worktree_of(rev: str, where: Path) -> Path:
     return where
 
 
-def start_side(root: Path, users: int, hold: float) -> subprocess.Popen:
+def start_side(root: Path, users: int, hold: float, profile: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "python"), "-c", ONE_SIDE, str(root), str(users), str(hold)],
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", ONE_SIDE, str(root), str(users), str(hold), profile],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -86,6 +87,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--users", type=int, default=100, help="simulated users on each side")
     parser.add_argument("--hold", type=float, default=30.0)
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument(
+        "--profile",
+        choices=("embedded", "production"),
+        default="embedded",
+        help="production: each side its own PostgreSQL, Redis, nginx and one Rasa server",
+    )
     args = parser.parse_args(argv)
     if not (ROOT / "models" / "helpdesk.tar.gz").exists():
         raise SystemExit("no trained model: run scripts/train_if_changed.sh first")
@@ -94,9 +101,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     ratios = []
     try:
         worktree_of(args.rev, old)
-        print(f"ours ({ROOT}) against {args.rev}, {args.users} users each, {args.hold:.0f} s, same moment")
+        roots = {"ours": ROOT, args.rev: old}
+        print(
+            f"ours ({ROOT}) against {args.rev}, {args.profile}, {args.users} users each, {args.hold:.0f} s,"
+            " same moment"
+        )
         for pair in range(1, args.pairs + 1):
-            sides = {"ours": start_side(ROOT, args.users, args.hold), args.rev: start_side(old, args.users, args.hold)}
+            sides = {name: start_side(root, args.users, args.hold, args.profile) for name, root in roots.items()}
             got = {name: result_of(side) for name, side in sides.items()}
             ours, theirs = got["ours"], got[args.rev]
             ratios.append(ours["rasa_ms"] / theirs["rasa_ms"])
