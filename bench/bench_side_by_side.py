@@ -103,8 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         worktree_of(args.rev, old)
         roots = {"ours": ROOT, args.rev: old}
         print(
-            f"ours ({ROOT}) against {args.rev}, {args.profile}, {args.users} users each, {args.hold:.0f} s,"
-            " same moment"
+            f"ours ({ROOT}) against {args.rev}, {args.profile}, {args.users} users each, {args.hold:.0f} s, same moment"
         )
         for pair in range(1, args.pairs + 1):
             sides = {name: start_side(root, args.users, args.hold, args.profile) for name, root in roots.items()}
