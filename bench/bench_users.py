@@ -174,6 +174,11 @@ def measure(running: Running, url: str, users: int, hold: float, run_id: str) ->
     return step
 
 
+def _kinds(errors: Dict[str, int]) -> str:
+    """' (timeout 40, HTTP 502 3)': which failures, so that a saturated step can be told from a broken one."""
+    return " (" + ", ".join(f"{kind} {count}" for kind, count in sorted(errors.items())) + ")" if errors else ""
+
+
 def ramp(running: Running, label: str, url: str, args, run_id: str, start: Optional[int] = None) -> List[Step]:
     steps: List[Step] = []
     users = start or args.start
@@ -188,8 +193,8 @@ def ramp(running: Running, label: str, url: str, args, run_id: str, start: Optio
         steps.append(step)
         errors = sum(step.errors.values())
         print(
-            f" {len(step.latencies)} messages, p95 {step.p95 * 1000:.0f} ms, {errors} errors, "
-            f"{step.cpu_ms():.0f} ms CPU/message, load {step.load:.1f}",
+            f" {len(step.latencies)} messages, p95 {step.p95 * 1000:.0f} ms, {errors} errors"
+            f"{_kinds(step.errors)}, {step.cpu_ms():.0f} ms CPU/message, load {step.load:.1f}",
             flush=True,
         )
         if not step.held:
