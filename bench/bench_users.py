@@ -135,10 +135,10 @@ async def user(
         failure = None
         try:
             async with session.post(f"{url}/webhooks/rest/webhook", json=payload) as response:
-                body = await response.json(content_type=None)
+                # the status first: a gateway's error page is HTML, and parsing it hid which error it was
                 if response.status != 200:
                     failure = f"HTTP {response.status}"
-                elif not body:
+                elif not await response.json(content_type=None):
                     failure = "empty answer"
         except asyncio.TimeoutError:
             failure = "timeout"
