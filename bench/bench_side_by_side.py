@@ -42,7 +42,7 @@ try:
     step = bench_users.measure(running, running.url, users, hold, uuid.uuid4().hex[:6])
     n = max(len(step.latencies), 1)
     print("RESULT" + json.dumps({
-        "messages": len(step.latencies), "errors": sum(step.errors.values()), "p95_ms": step.p95 * 1000,
+        "messages": len(step.latencies), "errors": sum(step.errors.values()), "error_kinds": step.errors, "p95_ms": step.p95 * 1000,
         "cpu_ms": step.cpu_ms(), "rasa_ms": step.cpu_ms("rasa"), "load": step.load,
     }))
 finally:
@@ -112,7 +112,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             ratios.append(ours["rasa_ms"] / theirs["rasa_ms"])
             for name, r in got.items():
                 print(
-                    f"  pair {pair} {name:>10}: {r['messages']} messages, {r['errors']} errors, p95 {r['p95_ms']:.0f} ms,"
+                    f"  pair {pair} {name:>10}: {r['messages']} messages, {r['errors']} errors{' ' + str(r['error_kinds']) if r['error_kinds'] else ''}, p95 {r['p95_ms']:.0f} ms,"
                     f" CPU {r['cpu_ms']:.1f} ms/message (Rasa {r['rasa_ms']:.1f}), load {r['load']:.1f}"
                 )
             print(f"  pair {pair} Rasa CPU per message, ours / {args.rev}: {ratios[-1]:.2f}")
