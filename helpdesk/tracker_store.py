@@ -33,6 +33,7 @@ In endpoints.yml::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -111,7 +112,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class WindowedSQLTrackerStore(SQLTrackerStore):
-    """``SQLTrackerStore`` whose ``retrieve`` loads the last ``window_turns`` turns plus the state."""
+    """``SQLTrackerStore`` whose ``retrieve`` loads the last ``window_turns`` turns plus the state.
+
+    Its queries run in a worker thread (``asyncio.to_thread``): Rasa serves every conversation on
+    one event loop, and Rasa's own store queries on it, so each round trip to the database stalled
+    every other conversation's turn (a fifth of the loop's time under load, docs/decisions.md §29).
+    A conversation's turns stay in order: Rasa holds its lock across load, turn and save."""
 
     engine: sa.engine.Engine  # set by SQLTrackerStore.__init__ (Rasa leaves it unannotated)
 
@@ -144,13 +150,16 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The current session's tracker: the last turns, after the state older events left."""
-        with self.engine.connect() as connection:
-            events = self._windowed_events(connection, sender_id)
+        events = await asyncio.to_thread(self._load_window, sender_id)
         if not events or not self.domain:
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         setattr(tracker, STORED, len(tracker.events))
         return tracker
+
+    def _load_window(self, sender_id: Text) -> List[Dict[Text, Any]]:
+        with self.engine.connect() as connection:
+            return self._windowed_events(connection, sender_id)
 
     def _ensure_index(self) -> None:
         """One index serves every query of a windowed load from the index alone: the session's
@@ -207,6 +216,9 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         helpdesk/ratings.py); None when this conversation has no such prompt. A rating can answer
         a prompt older than the turns ``retrieve`` loads; this costs two indexed reads whatever
         the conversation's length."""
+        return await asyncio.to_thread(self._rated_prompt, sender_id, timestamp)
+
+    def _rated_prompt(self, sender_id: Text, timestamp: float) -> Optional[Text]:
         with self.engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
@@ -233,18 +245,25 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         """Appends the events added since the tracker was loaded (or last saved), in one Core
         insert: the ORM's unit of work (an object per event, then a flush) cost a tenth of a turn."""
         await self.stream_events(tracker)
-        with self.engine.begin() as connection:
-            stored = getattr(tracker, STORED, None)
-            if stored is None:
-                # a tracker this store did not load (a new conversation): what is stored of its
-                # session, counted as Rasa's own save counts it
-                stored = connection.execute(
-                    sa.text(SESSION_EVENTS.format(columns="count(*)")), dict(sender=tracker.sender_id)
-                ).scalar()
-            rows = [self._row(tracker.sender_id, event) for event in itertools.islice(tracker.events, stored, None)]
-            if rows:
-                connection.execute(self.SQLEvent.__table__.insert(), rows)  # ids follow the rows' order
+        stored = getattr(tracker, STORED, None)
+        if stored is None:
+            # a tracker this store did not load (a new conversation): what is stored of its
+            # session, counted as Rasa's own save counts it
+            stored = await asyncio.to_thread(self._stored_in_session, tracker.sender_id)
+        rows = [self._row(tracker.sender_id, event) for event in itertools.islice(tracker.events, stored, None)]
+        if rows:
+            await asyncio.to_thread(self._insert, rows)
         setattr(tracker, STORED, len(tracker.events))
+
+    def _stored_in_session(self, sender_id: Text) -> int:
+        with self.engine.connect() as connection:
+            return int(
+                connection.execute(sa.text(SESSION_EVENTS.format(columns="count(*)")), dict(sender=sender_id)).scalar()
+            )
+
+    def _insert(self, rows: List[Dict[Text, Any]]) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(self.SQLEvent.__table__.insert(), rows)  # ids follow the rows' order
 
     @staticmethod
     def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:

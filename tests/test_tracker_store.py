@@ -4,8 +4,10 @@ new events are appended exactly once, and the whole history stays in the databas
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -304,3 +306,49 @@ def test_a_turn_reads_its_conversation_in_one_statement_and_writes_it_in_one(tmp
         dbapi = connection.connection.dbapi_connection
         if windowed.engine.dialect.name == "postgresql":
             assert dbapi.autocommit is True
+
+
+def test_a_slow_database_does_not_stall_other_conversations(tmp_path):
+    """Rasa serves every conversation on one event loop: while one turn's load and save wait for
+    the database, the loop keeps serving others (docs/decisions.md §29). Each statement is made
+    to take 0.2 s; a ticker on the same loop must keep ticking through load, save and the
+    rating lookup, and the conversation must come back whole."""
+    windowed, _ = stores(tmp_path, window=4)
+    sender = "slow-db"
+    tracker = run(windowed.get_or_create_tracker(sender))
+    rng = random.Random(5)
+    for turn in range(6):
+        for event in turn_events(rng, turn):
+            tracker.update(event)
+        run(windowed.save(tracker))
+    expected = [e.as_dict() for e in run(windowed.retrieve(sender)).events]
+    sa.event.listen(windowed.engine, "before_cursor_execute", lambda *a: time.sleep(0.2))
+
+    async def ticking(work):
+        ticks = []
+
+        async def ticker():
+            while True:
+                ticks.append(time.monotonic())
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        result = await work
+        elapsed = time.monotonic() - started
+        task.cancel()
+        gaps = [b - a for a, b in itertools.pairwise(ticks)]
+        return result, elapsed, max(gaps, default=elapsed)
+
+    loaded, elapsed, longest_gap = run(ticking(windowed.retrieve(sender)))
+    assert [e.as_dict() for e in loaded.events] == expected
+    assert elapsed >= 0.2 and longest_gap < 0.15, (elapsed, longest_gap)
+
+    loaded.update(UserUttered("thêm một câu", {"name": "inform", "confidence": 1.0}))
+    _, elapsed, longest_gap = run(ticking(windowed.save(loaded)))
+    assert elapsed >= 0.2 and longest_gap < 0.15, (elapsed, longest_gap)
+
+    _, elapsed, longest_gap = run(ticking(windowed.rated_prompt(sender, 123.0)))
+    assert elapsed >= 0.2 and longest_gap < 0.15, (elapsed, longest_gap)
+    assert run(windowed.retrieve(sender)).events[-1].text == "thêm một câu"
