@@ -114,7 +114,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class WindowedSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` whose ``retrieve`` loads the last ``window_turns`` turns plus the state.
 
-    Its queries run in a worker thread (``asyncio.to_thread``): Rasa serves every conversation on
+    Its queries (every one: the turn's load and save, the rating lookup, the full history and the
+    list of conversations) run in a worker thread (``asyncio.to_thread``): Rasa serves every conversation on
     one event loop, and Rasa's own store queries on it, so each round trip to the database stalled
     every other conversation's turn (a fifth of the loop's time under load, docs/decisions.md §29).
     A conversation's turns stay in order: Rasa holds its lock across load, turn and save."""
@@ -156,6 +157,25 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         setattr(tracker, STORED, len(tracker.events))
         return tracker
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        """Every event of every session (the console, analytics), read off the event loop too."""
+        events = await asyncio.to_thread(self._all_events, conversation_id)
+        if not events or not self.domain:
+            return None
+        return DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots)
+
+    async def keys(self) -> List[Text]:
+        return await asyncio.to_thread(self._keys)
+
+    def _all_events(self, sender_id: Text) -> List[Dict[Text, Any]]:
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions=True)
+            return [json.loads(row.data) for row in query.all()]
+
+    def _keys(self) -> List[Text]:
+        with self.session_scope() as session:
+            return [sender_id for (sender_id,) in session.query(self.SQLEvent.sender_id).distinct().all()]
 
     def _load_window(self, sender_id: Text) -> List[Dict[Text, Any]]:
         with self.engine.connect() as connection:

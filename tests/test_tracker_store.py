@@ -169,6 +169,11 @@ def test_a_new_session_starts_with_its_own_events(tmp_path):
         same_state(loaded, run(full.retrieve(sender)), history=2)  # a window of two turns
     assert loaded.get_slot("product") is None and loaded.get_slot("tier") == "standard"
     assert not any(isinstance(e, UserUttered) and e.text.startswith("old") for e in loaded.events)
+    # the whole history, every session, exactly as Rasa's own store reads it
+    whole = run(windowed.retrieve_full_tracker(sender))
+    assert [e.as_dict() for e in whole.events] == [e.as_dict() for e in run(full.retrieve_full_tracker(sender)).events]
+    assert any(isinstance(e, UserUttered) and e.text == "old 0" for e in whole.events)
+    assert list(run(windowed.keys())) == list(run(full.keys())) == [sender]
 
 
 def test_endpoints_files_name_this_store(tmp_path):
@@ -311,8 +316,8 @@ def test_a_turn_reads_its_conversation_in_one_statement_and_writes_it_in_one(tmp
 def test_a_slow_database_does_not_stall_other_conversations(tmp_path):
     """Rasa serves every conversation on one event loop: while one turn's load and save wait for
     the database, the loop keeps serving others (docs/decisions.md §29). Each statement is made
-    to take 0.2 s; a ticker on the same loop must keep ticking through load, save and the
-    rating lookup, and the conversation must come back whole."""
+    to take 0.2 s; a ticker on the same loop must keep ticking through load, save, the rating
+    lookup, the full history and the list of conversations, and each must come back whole."""
     windowed, _ = stores(tmp_path, window=4)
     sender = "slow-db"
     tracker = run(windowed.get_or_create_tracker(sender))
@@ -352,3 +357,10 @@ def test_a_slow_database_does_not_stall_other_conversations(tmp_path):
     _, elapsed, longest_gap = run(ticking(windowed.rated_prompt(sender, 123.0)))
     assert elapsed >= 0.2 and longest_gap < 0.15, (elapsed, longest_gap)
     assert run(windowed.retrieve(sender)).events[-1].text == "thêm một câu"
+
+    full, elapsed, longest_gap = run(ticking(windowed.retrieve_full_tracker(sender)))
+    assert elapsed >= 0.2 and longest_gap < 0.15, (elapsed, longest_gap)
+    assert full.events[-1].text == "thêm một câu" and len(full.events) >= len(loaded.events)
+    keys, elapsed, longest_gap = run(ticking(windowed.keys()))
+    assert elapsed >= 0.2 and longest_gap < 0.15, (elapsed, longest_gap)
+    assert list(keys) == [sender]
