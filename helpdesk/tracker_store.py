@@ -151,19 +151,20 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The current session's tracker: the last turns, after the state older events left."""
-        events = await asyncio.to_thread(self._load_window, sender_id)
-        if not events or not self.domain:
-            return None
-        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
-        setattr(tracker, STORED, len(tracker.events))
+        tracker = self._tracker_of(sender_id, await asyncio.to_thread(self._load_window, sender_id))
+        if tracker is not None:
+            setattr(tracker, STORED, len(tracker.events))
         return tracker
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
         """Every event of every session (the console, analytics), read off the event loop too."""
-        events = await asyncio.to_thread(self._all_events, conversation_id)
+        return self._tracker_of(conversation_id, await asyncio.to_thread(self._all_events, conversation_id))
+
+    def _tracker_of(self, sender_id: Text, events: List[Dict[Text, Any]]) -> Optional[DialogueStateTracker]:
+        """The tracker those events make, as Rasa's store makes it (None without events or a domain)."""
         if not events or not self.domain:
             return None
-        return DialogueStateTracker.from_dict(conversation_id, events, self.domain.slots)
+        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
 
     async def keys(self) -> List[Text]:
         return await asyncio.to_thread(self._keys)
