@@ -706,3 +706,46 @@ def test_a_restarted_server_and_an_idle_connection_get_a_new_connection():
     assert after_restart["port"] != first["port"]  # not the dead connection
     assert again["port"] == after_restart["port"]  # kept
     assert after_idle["port"] != again["port"]  # dropped when idle, before the server would close it
+
+
+class _Node:
+    """A part of a fake model: parts refer to each other, so only the cyclic collector frees them."""
+
+    def __init__(self, ring: "list") -> None:
+        self.ring = ring
+        ring.append(self)
+
+
+def _fake_model(parts: int) -> "list":
+    ring: list = []
+    for _ in range(parts):
+        _Node(ring)
+    return ring
+
+
+def test_a_loaded_model_is_frozen_out_of_collections_and_a_replaced_one_is_collected(monkeypatch):
+    import gc
+    import weakref
+
+    from rasa.core.agent import Agent
+
+    assert Agent.__dict__["load_model"] is rasa_speedups.load_model_then_freeze
+    monkeypatch.setattr(
+        rasa_speedups,
+        "RASA_LOAD_MODEL",
+        lambda agent, path, fingerprint=None: setattr(agent, "processor", _fake_model(5000)),
+    )
+    agent = Agent()
+    try:
+        gc.unfreeze()
+        agent.load_model("first.tar.gz")
+        first = weakref.ref(agent.processor[0])
+        assert gc.get_freeze_count() >= 5000  # the model's objects are out of every collection
+        made_later = weakref.ref(_fake_model(10)[0])
+        gc.collect()
+        assert made_later() is None  # what turns make is still collected
+        agent.load_model("second.tar.gz")  # PUT /model: the old model's cycles become garbage
+        assert first() is None
+        assert isinstance(agent.processor[0], _Node) and gc.get_freeze_count() >= 5000
+    finally:
+        gc.unfreeze()
