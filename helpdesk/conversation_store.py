@@ -603,7 +603,7 @@ def add_message(
 
 def add_bot_replies(
     sender_id: str,
-    replies: List[Tuple[str, Optional[List[Dict[str, str]]]]],
+    replies: Sequence[Tuple[str, Optional[List[Dict[str, Any]]]]],
     *,
     user_sub: Optional[str] = None,
     workspace_id: Optional[str] = None,

@@ -36,7 +36,6 @@ A store failure is logged and never stops the bot from answering.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -69,10 +68,6 @@ def poll_seconds(environ: Optional[Dict[str, str]] = None) -> float:
     except ValueError:
         value = 1.0
     return min(max(value, 0.2), 30.0)
-
-
-async def _blocking(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    return await asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
 def _iso(value: Any) -> Optional[str]:
@@ -228,7 +223,7 @@ class Relay:
         handoff_id: Optional[int] = None,
     ) -> None:
         try:
-            await _blocking(
+            await asyncio.to_thread(
                 conversation_store.add_message,
                 sender_id,
                 role,
@@ -264,7 +259,7 @@ class Relay:
         if not kept:
             return
         try:
-            await _blocking(
+            await asyncio.to_thread(
                 conversation_store.add_bot_replies, sender_id, kept, user_sub=who[0], workspace_id=who[1], url=self.url
             )
         except Exception:
@@ -277,10 +272,10 @@ class Relay:
         who = self.who(identity)
         try:
             if text.strip() == RESTART:
-                await _blocking(conversation_store.cancel_by_customer, sender_id, self.url)
+                await asyncio.to_thread(conversation_store.cancel_by_customer, sender_id, self.url)
                 await self.keep(sender_id, "restart", "", who)  # the history starts again from here
                 return None
-            handoff, _ = await _blocking(
+            handoff, _ = await asyncio.to_thread(
                 conversation_store.open_turn,
                 sender_id,
                 shown_text(text, metadata),
@@ -296,14 +291,14 @@ class Relay:
 
     async def _handoffs_of(
         self, rows: List[Dict[str, Any]], known: Optional[Dict[str, Any]] = None
-    ) -> Dict[int, Optional[Dict[str, Any]]]:
+    ) -> Dict[Any, Optional[Dict[str, Any]]]:
         """The hand-off of each message that has one, as it is now (None: it no longer exists)."""
-        found: Dict[int, Optional[Dict[str, Any]]] = {known["id"]: known} if known else {}
+        found: Dict[Any, Optional[Dict[str, Any]]] = {known["id"]: known} if known else {}
         for row in rows:
             handoff_id = row.get("handoff_id")
             if handoff_id is not None and handoff_id not in found:
                 try:
-                    found[handoff_id] = await _blocking(conversation_store.get_handoff, handoff_id, self.url)
+                    found[handoff_id] = await asyncio.to_thread(conversation_store.get_handoff, handoff_id, self.url)
                 except conversation_store.HandoffError:
                     found[handoff_id] = None
         return found
@@ -316,13 +311,13 @@ class Relay:
         if text.strip() == RESTART:
             await self.incoming(sender_id, text, metadata, identity)
             try:
-                await _blocking(conversation_store.skip_for_rest, sender_id, self.url)
+                await asyncio.to_thread(conversation_store.skip_for_rest, sender_id, self.url)
             except Exception:
                 log.exception("could not skip the agent messages owed to %s", sender_id)
             return RestTurn()
         who = self.who(identity)
         try:
-            holding, rows = await _blocking(
+            holding, rows = await asyncio.to_thread(
                 conversation_store.open_turn,
                 sender_id,
                 shown_text(text, metadata),
@@ -356,7 +351,7 @@ class Relay:
     async def announce(self, sid: str, sender_id: str) -> None:
         """Tell a (re)connected socket who holds its conversation."""
         try:
-            handoff = await _blocking(conversation_store.active_handoff, sender_id, self.url)
+            handoff = await asyncio.to_thread(conversation_store.active_handoff, sender_id, self.url)
         except Exception:
             log.exception("hand-off state of %s unknown", sender_id)
             return
@@ -367,7 +362,7 @@ class Relay:
 
     async def push_new(self, cursor: int) -> int:
         """Emit the agent and hand-off messages written after ``cursor``; the new cursor."""
-        rows = await _blocking(conversation_store.messages_to_push, cursor, self.url)
+        rows = await asyncio.to_thread(conversation_store.messages_to_push, cursor, self.url)
         handoffs = await self._handoffs_of(rows)
         for row in rows:
             cursor = max(cursor, row["id"])
@@ -386,7 +381,7 @@ class Relay:
         while True:
             try:
                 if cursor is None:
-                    cursor = await _blocking(conversation_store.last_message_id, self.url)
+                    cursor = await asyncio.to_thread(conversation_store.last_message_id, self.url)
                 else:
                     cursor = await self.push_new(cursor)
             except asyncio.CancelledError:

@@ -20,6 +20,7 @@ A customer token gets 403 on every API route, whatever workspace it names; no to
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -30,7 +31,6 @@ from billing_core import ChangeRequest, Cycle, join_list, load_catalog
 from helpdesk import conversation_store
 from webapp import agent_data, auth
 from webapp.page_templates import page
-from webapp.runtime import run_blocking
 
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CYCLES = tuple(cycle.value for cycle in Cycle)
@@ -71,7 +71,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
     @bp.get("/api/workspaces")
     @auth.agent_required
     async def list_workspaces(request: Request) -> Any:
-        return response.json({"workspaces": await run_blocking(agent_data.workspace_ids, uow(request))})
+        return response.json({"workspaces": await asyncio.to_thread(agent_data.workspace_ids, uow(request))})
 
     @bp.get("/api/workspaces/<workspace_id>")
     @auth.agent_required
@@ -79,7 +79,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
         if not WORKSPACE_ID.match(workspace_id):
             return _bad("bad_workspace_id", "Mã không gian làm việc không hợp lệ.")
         try:
-            return response.json(await run_blocking(agent_data.overview, uow(request), workspace_id))
+            return response.json(await asyncio.to_thread(agent_data.overview, uow(request), workspace_id))
         except agent_data.UnknownWorkspace:
             return _unknown_workspace()
 
@@ -115,7 +115,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
 
         change = ChangeRequest(product=product, tier=tier, cycle=Cycle(cycle) if cycle and tier != "free" else None)
         try:
-            result = await run_blocking(agent_data.check, uow(request), workspace_id, change)
+            result = await asyncio.to_thread(agent_data.check, uow(request), workspace_id, change)
         except agent_data.UnknownWorkspace:
             return _unknown_workspace()
         return response.json(
@@ -125,7 +125,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
                 "seen": seen,
                 "note": note,
                 **result,
-                "assessment": await run_blocking(assess, uow(request), seen, result, workspace_id),
+                "assessment": await asyncio.to_thread(assess, uow(request), seen, result, workspace_id),
             }
         )
 
@@ -135,7 +135,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
         finished = request.args.get("all") == "1"
         return response.json(
             {
-                "handoffs": await run_blocking(
+                "handoffs": await asyncio.to_thread(
                     agent_data.handoffs, database_url(request), agent=request.ctx.caller.sub, include_finished=finished
                 )
             }
@@ -143,7 +143,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
 
     async def _handoff_call(fn, *args) -> Any:
         try:
-            return response.json(await run_blocking(fn, *args))
+            return response.json(await asyncio.to_thread(fn, *args))
         except conversation_store.HandoffError as error:
             status, message = HANDOFF_ERRORS.get(error.code, (409, "Không thực hiện được."))
             return auth.error(status, error.code, message)
@@ -179,7 +179,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
     @bp.get("/api/feedback")
     @auth.agent_required
     async def feedback(request: Request) -> Any:
-        return response.json({"topics": await run_blocking(agent_data.feedback_rates, database_url(request))})
+        return response.json({"topics": await asyncio.to_thread(agent_data.feedback_rates, database_url(request))})
 
     return bp
 

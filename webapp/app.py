@@ -1,7 +1,7 @@
 """App factory: ``create_app(settings)`` -> a Sanic app with every blueprint registered.
 
 Blocking ``billing_core`` calls (SQLAlchemy, requests) run in the default thread pool via
-``run_blocking``; each call gets its own unit of work (a unit of work holds one session and must
+``asyncio.to_thread``; each call gets its own unit of work (a unit of work holds one session and must
 never be shared between requests).
 
 Other parts add their pages as blueprints: write ``webapp/<part>.py`` exposing
@@ -24,12 +24,11 @@ from billing_core import (
     ipn_answer,
 )
 from webapp import agent, helpcenter, history, payments_routes, vnpay_sandbox
-from webapp.runtime import (  # noqa: F401  (WebSettings and run_blocking are part of webapp.app's API)
+from webapp.runtime import (  # noqa: F401  (WebSettings is part of webapp.app's API)
     DEFAULT_HOST,
     DEFAULT_PORT,
     WebSettings,
     make_uow_factory,
-    run_blocking,
 )
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ async def _payment_jobs_loop(app: Sanic, settings: WebSettings) -> None:
     while True:
         await asyncio.sleep(settings.payment_jobs_seconds)
         try:
-            counts = await run_blocking(bc.run_jobs, app.ctx.uow_factory(), settings.vnpay)
+            counts = await asyncio.to_thread(bc.run_jobs, app.ctx.uow_factory(), settings.vnpay)
             if any(counts.values()):
                 log.info("payment jobs: %s", counts)
         except Exception:  # keep the loop alive; the next round retries

@@ -7,13 +7,13 @@ also says whether a person holds the conversation now, so a reloaded widget show
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sanic import Blueprint, response
 from sanic.request import Request
 
 from webapp import agent_data, auth
-from webapp.runtime import run_blocking
 
 HISTORY_LIMIT = 100
 
@@ -26,7 +26,7 @@ def create_blueprint(settings: Any = None) -> Blueprint:
         caller = auth.bearer_caller(request)
         if caller is None:
             return auth.error(401, "unauthenticated", "Đăng nhập để xem lại cuộc trò chuyện trên mọi thiết bị.")
-        body = await run_blocking(
+        body = await asyncio.to_thread(
             agent_data.history, request.app.ctx.settings.database_url, caller.sub, caller.workspace_id, HISTORY_LIMIT
         )
         return response.json(body, headers={"Cache-Control": "no-store"})

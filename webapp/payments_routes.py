@@ -7,6 +7,7 @@ parameters decide whether we may name the order at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import List, Tuple
 from urllib.parse import parse_qsl, urlencode
@@ -17,7 +18,7 @@ from sanic.request import Request
 import billing_core as bc
 from billing_core import OrderKind, OrderStatus, load_catalog
 from webapp.pages import esc, format_vnd, page
-from webapp.runtime import WebSettings, run_blocking
+from webapp.runtime import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         except ValueError:
             return response.json(bc.ipn_answer("97"))  # undecodable: cannot carry a valid signature
         try:
-            answer = await run_blocking(bc.handle_ipn, request.app.ctx.uow_factory(), pairs, settings.vnpay)
+            answer = await asyncio.to_thread(bc.handle_ipn, request.app.ctx.uow_factory(), pairs, settings.vnpay)
         except Exception:  # handle_ipn never raises; this guards the plumbing around it
             log.exception("IPN plumbing failed")
             answer = bc.ipn_answer("99")
@@ -204,7 +205,9 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         lookup, failed = None, False
         if verified:
             try:
-                lookup = await run_blocking(bc.find_order, request.app.ctx.uow_factory(), fields.get("vnp_TxnRef", ""))
+                lookup = await asyncio.to_thread(
+                    bc.find_order, request.app.ctx.uow_factory(), fields.get("vnp_TxnRef", "")
+                )
             except Exception:
                 log.exception("return page: order lookup failed")
                 failed = True

@@ -4,8 +4,6 @@ module, never webapp.app (which imports them), so the web app has no import cycl
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
@@ -62,9 +60,3 @@ class WebSettings:
 
 def make_uow_factory(settings: WebSettings) -> Callable[[], Any]:
     return lambda: SqlAlchemyUnitOfWork(settings.database_url)
-
-
-async def run_blocking(fn: Callable, *args, **kwargs):
-    """Run a blocking call in the thread pool so the event loop keeps serving other requests."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, functools.partial(fn, *args, **kwargs))

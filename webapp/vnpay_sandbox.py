@@ -11,6 +11,7 @@ Mounted at ``/sandbox/vnpay`` in demo mode only (never in production).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -24,7 +25,7 @@ from sanic.request import Request
 
 import billing_core as bc
 from webapp.pages import esc, format_vnd, page
-from webapp.runtime import WebSettings, run_blocking
+from webapp.runtime import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,7 @@ def create_blueprint(settings: WebSettings) -> Blueprint:
         now = datetime.now(timezone.utc)
         result = payment_result_fields(fields, outcome, config, now)
         ledger.record({**result, "vnp_CreateDate": fields["vnp_CreateDate"]})
-        answer = await run_blocking(call_ipn, settings.sandbox_ipn_url, result)
+        answer = await asyncio.to_thread(call_ipn, settings.sandbox_ipn_url, result)
         log.info("sandbox: %s outcome %s, IPN answered %s", fields["vnp_TxnRef"], outcome, answer)
         return_url = fields["vnp_ReturnUrl"]
         separator = "&" if "?" in return_url else "?"
