@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple, Union
@@ -210,6 +210,13 @@ _cache_lock = threading.Lock()
 def _resolve(path: Optional[Union[str, os.PathLike[str]]]) -> Path:
     if path is None:
         path = os.environ.get(CATALOG_PATH_ENV) or DEFAULT_CATALOG_PATH
+    return _absolute(os.fspath(path))
+
+
+@lru_cache(maxsize=64)
+def _absolute(path: str) -> Path:
+    # resolving walks the file system (a stat per part of the path): once per path, not per answer
+    # (it was a twentieth of the action server's time, every answer reads the catalog)
     return Path(path).resolve()
 
 
@@ -229,9 +236,10 @@ def load_catalog(path: Optional[Union[str, os.PathLike[str]]] = None, *, use_cac
 
 
 def clear_catalog_cache() -> None:
-    """Forget loaded catalogs (after an operator edited the file, or in tests)."""
+    """Forget loaded catalogs and resolved paths (after an operator edited or moved the file, or in tests)."""
     with _cache_lock:
         _cache.clear()
+        _absolute.cache_clear()
 
 
 # --------------------------------------------------------------------------------------------

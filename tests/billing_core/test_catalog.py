@@ -106,6 +106,16 @@ def test_default_catalog_is_cached_and_env_path_is_honoured(tmp_path, monkeypatc
     clear_catalog_cache()
 
 
+def test_a_cached_catalog_is_found_without_walking_the_file_system_again(monkeypatch):
+    load_catalog()  # the first answer resolves the path and reads the file
+
+    def walk(*_args, **_kwargs):
+        raise AssertionError("the catalog path was resolved again")
+
+    monkeypatch.setattr(type(DEFAULT_CATALOG_PATH), "resolve", walk)
+    assert load_catalog() is load_catalog()
+
+
 # --- malformed catalogs ---------------------------------------------------------------------------
 def _set(path_keys, value):
     def mutate(data):
