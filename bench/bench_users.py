@@ -78,6 +78,8 @@ WORKSPACES = ["demo-monthly", "demo-yearly", "demo-trial", "demo-free", "demo-tr
 class Step:
     users: int
     latencies: List[float] = field(default_factory=list)
+    first_latencies: List[float] = field(default_factory=list)  # each conversation's opening message
+    later_latencies: List[float] = field(default_factory=list)  # the messages after it
     errors: Dict[str, int] = field(default_factory=dict)
     wall: float = 0.0
     cpu: Dict[str, float] = field(default_factory=dict)
@@ -91,6 +93,16 @@ class Step:
     @property
     def held(self) -> bool:
         return bool(self.latencies) and not self.errors and self.p95 < P95_LIMIT
+
+    @property
+    def opening_p95(self) -> float:
+        """p95 of the conversations' first messages: a step's users all arrive within its first think
+        time, so these are its busiest seconds (a new conversation also costs more: its session start)."""
+        return percentile(self.first_latencies, 95) if self.first_latencies else float("nan")
+
+    @property
+    def later_p95(self) -> float:
+        return percentile(self.later_latencies, 95) if self.later_latencies else float("nan")
 
     def cpu_ms(self, prefix: str = "") -> float:
         used = sum(v for k, v in self.cpu.items() if k.startswith(prefix))
@@ -121,7 +133,7 @@ async def user(
     sender = f"users-{run_id}-{step.users}-{n}"
     await asyncio.sleep(rng.uniform(0, THINK))  # arrivals spread over one think time
     due = time.monotonic()
-    for text in messages:
+    for index, text in enumerate(messages):
         if time.monotonic() >= stop_at:
             return
         now = time.monotonic()
@@ -144,7 +156,9 @@ async def user(
             failure = "timeout"
         except (aiohttp.ClientError, ValueError) as error:
             failure = type(error).__name__
-        step.latencies.append(time.monotonic() - sent + wait)
+        latency = time.monotonic() - sent + wait
+        step.latencies.append(latency)
+        (step.later_latencies if index else step.first_latencies).append(latency)
         if failure:
             step.errors[failure] = step.errors.get(failure, 0) + 1
         due = sent + THINK * rng.uniform(1 - JITTER, 1 + JITTER)
@@ -194,7 +208,8 @@ def ramp(running: Running, label: str, url: str, args, run_id: str, start: Optio
         errors = sum(step.errors.values())
         print(
             f" {len(step.latencies)} messages, p95 {step.p95 * 1000:.0f} ms, {errors} errors"
-            f"{_kinds(step.errors)}, {step.cpu_ms():.0f} ms CPU/message, load {step.load:.1f}",
+            f"{_kinds(step.errors)}, {step.cpu_ms():.0f} ms CPU/message, load {step.load:.1f}"
+            f" (p95 of opening messages {step.opening_p95 * 1000:.0f} ms, of the rest {step.later_p95 * 1000:.0f} ms)",
             flush=True,
         )
         if not step.held:
