@@ -677,32 +677,33 @@ def last_message_id(url: Optional[str] = None) -> int:
 # --- delivery over REST ----------------------------------------------------------------------------
 
 
-def _rest_start(connection: Any, sender_id: str) -> int:
+def _rest_start(connection: Any, sender_id: str) -> Tuple[int, bool]:
     """Where a conversation's REST deliveries begin, the first time its REST caller is answered: after
     everything already in it (older replies went to the widget), except the agent replies and notices
-    of a hand-off still open, which the caller is owed."""
-    last = connection.execute(
-        select(func.max(chat_messages.c.id)).where(chat_messages.c.sender_id == sender_id)
-    ).scalar()
-    start = int(last or 0)
-    open_handoff = connection.execute(
-        select(func.max(handoff_requests.c.id)).where(
-            and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE))
-        )
-    ).scalar()
-    if open_handoff is not None:
-        first = connection.execute(
-            select(func.min(chat_messages.c.id)).where(
+    of a hand-off still open, which the caller is owed; and whether anything is owed from there (False
+    when the start is its latest message). One statement: this is every conversation's first message."""
+    open_handoff = (
+        select(func.max(handoff_requests.c.id))
+        .where(and_(handoff_requests.c.sender_id == sender_id, handoff_requests.c.status.in_(ACTIVE)))
+        .scalar_subquery()
+    )
+    last, first = connection.execute(
+        select(
+            select(func.max(chat_messages.c.id)).where(chat_messages.c.sender_id == sender_id).scalar_subquery(),
+            select(func.min(chat_messages.c.id))
+            .where(
                 and_(
                     chat_messages.c.sender_id == sender_id,
-                    chat_messages.c.handoff_id == open_handoff,
+                    chat_messages.c.handoff_id == open_handoff,  # NULL (no row) without an open hand-off
                     chat_messages.c.role.in_(PUSHED),
                 )
             )
-        ).scalar()
-        if first is not None:
-            start = min(start, int(first) - 1)
-    return start
+            .scalar_subquery(),
+        )
+    ).one()
+    last = int(last or 0)
+    start = min(last, int(first) - 1) if first is not None else last
+    return start, start < last
 
 
 class _CursorMoved(Exception):
@@ -720,9 +721,10 @@ def _claim_in(connection: Any, sender_id: str, limit: int, at: datetime) -> List
         cursor = found[0].rest_cursor
         rows = [row for row in found if row.id is not None]
     else:  # the first REST call of this conversation
-        cursor = _rest_start(connection, sender_id)
+        cursor, owed = _rest_start(connection, sender_id)
         connection.execute(insert(rest_deliveries).values(sender_id=sender_id, delivered_id=cursor, updated_at=at))
-        rows = connection.execute(_OWED, {"sender": sender_id, "cursor": cursor, "limit": limit}).all()
+        # nothing after the latest message: a reply written since that read goes to the next call
+        rows = connection.execute(_OWED, {"sender": sender_id, "cursor": cursor, "limit": limit}).all() if owed else []
     if not rows:
         return []
     moved = connection.execute(_MOVE_CURSOR, {"sender": sender_id, "cursor": cursor, "to": rows[-1].id, "at": at})

@@ -43,7 +43,9 @@ import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401  (sa.orm.session)
 import sqlalchemy.pool  # noqa: F401
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (
+    ActionExecuted,
     ActiveLoop,
     AllSlotsReset,
     BotUttered,
@@ -151,9 +153,34 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The current session's tracker: the last turns, after the state older events left."""
-        tracker = self._tracker_of(sender_id, await asyncio.to_thread(self._load_window, sender_id))
+        return self._loaded(sender_id, await asyncio.to_thread(self._load_window, sender_id))
+
+    def _loaded(self, sender_id: Text, events: List[Dict[Text, Any]]) -> Optional[DialogueStateTracker]:
+        tracker = self._tracker_of(sender_id, events)
         if tracker is not None:
             setattr(tracker, STORED, len(tracker.events))
+        return tracker
+
+    async def get_or_create_tracker(
+        self, sender_id: Text, max_event_history: Optional[int] = None, append_action_listen: bool = True
+    ) -> DialogueStateTracker:
+        """Rasa's, except that a conversation whose read found no event at all starts as stored up to
+        nothing: Rasa's ``create_tracker`` saves the new tracker at once, and the save of a tracker the
+        store did not load first counts what is stored (a round trip on every conversation's first
+        message, whose answer is the slowest of all: docs/decisions.md §30). The new tracker is
+        saved as Rasa saves it (its ``action_listen``, or nothing)."""
+        self.max_event_history = max_event_history
+        events = await asyncio.to_thread(self._load_window, sender_id)
+        tracker = self._loaded(sender_id, events)
+        if tracker is not None:
+            return tracker
+        if events:  # stored events but no domain to make them a tracker yet: Rasa's way
+            return await self.create_tracker(sender_id, append_action_listen=append_action_listen)
+        tracker = self.init_tracker(sender_id)
+        if append_action_listen:
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        setattr(tracker, STORED, 0)
+        await self.save(tracker)
         return tracker
 
     async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:

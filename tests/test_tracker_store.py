@@ -313,6 +313,34 @@ def test_a_turn_reads_its_conversation_in_one_statement_and_writes_it_in_one(tmp
             assert dbapi.autocommit is True
 
 
+def test_a_new_conversation_is_read_once_and_not_counted_before_its_first_save(tmp_path):
+    """A conversation's first message: the window read finds nothing, so the new tracker is saved
+    without first counting what is stored (Rasa's create-and-save did: a round trip more on the
+    slowest message of all); what ends up stored is what Rasa stores (test above)."""
+    windowed, _ = stores(tmp_path, window=4)
+    statements = []
+    sa.event.listen(windowed.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+
+    listening = run(windowed.get_or_create_tracker("new-listening"))
+    assert len(statements) == 2, statements  # the read, the insert of its action_listen
+    assert not any("count(" in statement for statement in statements)
+
+    statements.clear()
+    quiet = run(windowed.get_or_create_tracker("new-quiet", append_action_listen=False))  # Rasa's processor
+    assert len(statements) == 1, statements  # the read; nothing to write yet
+    for event in [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]:
+        quiet.update(event)
+    statements.clear()
+    run(windowed.save(quiet))
+    assert len(statements) == 1, statements
+    assert [row[0] for row in stored_rows(windowed, "new-quiet")] == ["action", "session_started", "action"]
+    assert [row[0] for row in stored_rows(windowed, "new-listening")] == ["action"]
+
+    statements.clear()
+    again = run(windowed.get_or_create_tracker("new-listening"))  # stored now: loaded, not made again
+    assert len(statements) == 1 and [e.as_dict() for e in again.events] == [e.as_dict() for e in listening.events]
+
+
 def test_a_slow_database_does_not_stall_other_conversations(tmp_path):
     """Rasa serves every conversation on one event loop: while one turn's load and save wait for
     the database, the loop keeps serving others (docs/decisions.md §29). Each statement is made

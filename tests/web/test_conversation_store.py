@@ -181,9 +181,13 @@ def test_a_rest_turn_reads_its_cursor_and_what_is_owed_in_one_statement(tmp_path
     when nothing is owed (the cursor and the owed replies were two round trips)."""
     url = new_billing_database_url(tmp_path)
     engine = conversation_store.engine_for(url)
-    conversation_store.open_turn("s-count", "first", url=url)  # creates the REST cursor
     statements = []
     sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, *_: statements.append(sql))
+    # the first message creates the REST cursor: the hand-off, the message, no cursor yet, where the
+    # cursor starts (one statement), the cursor; nothing can be owed after the latest message
+    assert conversation_store.open_turn("s-count", "first", url=url) == (None, [])
+    assert len(statements) == 5, statements
+    statements.clear()
     handoff, owed = conversation_store.open_turn("s-count", "second", url=url)
     assert (handoff, owed) == (None, []) and len(statements) == 3, statements
     conversation_store.add_message("s-count", "system", "notice", url=url)
