@@ -175,25 +175,51 @@ def test_a_turns_replies_are_all_kept_or_none(tmp_path):
     assert len(conversation_store.conversation("s-many", url=url, limit=2000)) == 1001
 
 
-def test_a_rest_turn_reads_its_cursor_and_what_is_owed_in_one_statement(tmp_path):
-    """A customer's REST message: the hand-off, the message kept, the cursor with what is owed after
-    it (one statement), and the cursor moved when something was owed: four statements at most, three
-    when nothing is owed (the cursor and the owed replies were two round trips)."""
+def test_a_rest_turn_is_one_statement_on_postgresql_when_nothing_is_owed(tmp_path):
+    """A customer's REST message: the hand-off, the message kept, the cursor and whether anything is
+    owed after it. On PostgreSQL that is one statement (it was five round trips and a pre-ping); on
+    SQLite three in one transaction. The claim follows only when there is something to claim: the
+    first message (the cursor is created) or a reply owed (the cursor moves)."""
     url = new_billing_database_url(tmp_path)
     engine = conversation_store.engine_for(url)
+    on_postgres = engine.dialect.name == "postgresql"
     statements = []
-    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, *_: statements.append(sql))
-    # the first message creates the REST cursor: the hand-off, the message, no cursor yet, where the
-    # cursor starts (one statement), the cursor; nothing can be owed after the latest message
+    for counted in [engine] + ([conversation_store._autocommit_engine(engine)] if on_postgres else []):
+        sa.event.listen(counted, "before_cursor_execute", lambda conn, cursor, sql, *_: statements.append(sql))
+    turn = 1 if on_postgres else 3
+    # the first message creates the REST cursor: the turn, then the claim (no cursor yet, where the
+    # cursor starts, the cursor); nothing can be owed after the latest message
     assert conversation_store.open_turn("s-count", "first", url=url) == (None, [])
-    assert len(statements) == 5, statements
+    assert len(statements) == turn + 3, statements
     statements.clear()
     handoff, owed = conversation_store.open_turn("s-count", "second", url=url)
-    assert (handoff, owed) == (None, []) and len(statements) == 3, statements
+    assert (handoff, owed) == (None, []) and len(statements) == turn, statements
     conversation_store.add_message("s-count", "system", "notice", url=url)
     statements.clear()
     _, owed = conversation_store.open_turn("s-count", "third", url=url)
-    assert [m["text"] for m in owed] == ["notice"] and len(statements) == 4, statements
+    # the turn, then the claim: the cursor with what is owed, the cursor moved
+    assert [m["text"] for m in owed] == ["notice"] and len(statements) == turn + 2, statements
     assert "rest_cursor" not in owed[0]
     _, owed = conversation_store.open_turn("s-count", "fourth", url=url)
     assert owed == [], "a reply was delivered twice"
+    statements.clear()
+    assert conversation_store.open_turn("s-count", "   ", url=url) == (None, [])  # a poll keeps nothing
+    assert len(statements) == (1 if on_postgres else 2), statements
+    kept = [(m["role"], m["text"]) for m in conversation_store.conversation("s-count", url=url)]
+    assert kept == [("user", "first"), ("user", "second"), ("system", "notice"), ("user", "third"), ("user", "fourth")]
+
+
+def test_a_turn_under_a_hand_off_keeps_its_message_under_it_in_one_statement(tmp_path):
+    """The message of a conversation an agent holds carries the hand-off's id, and the turn returns
+    the hand-off as the store has it (the same row ``active_handoff`` reads)."""
+    url = new_billing_database_url(tmp_path)
+    conversation_store.open_turn("s-held", "xin chào", url=url)
+    handoff = conversation_store.record_handoff("s-held", "Khách hỏi: …", url=url)
+    holding, owed = conversation_store.open_turn("s-held", "có ai không", url=url)
+    assert holding == conversation_store.active_handoff("s-held", url=url) and holding["id"] == handoff["id"]
+    messages = conversation_store.conversation("s-held", url=url)
+    assert [(m["text"], m["handoff_id"]) for m in messages if m["role"] == "user"] == [
+        ("xin chào", None),
+        ("có ai không", handoff["id"]),
+    ]
+    assert [m["role"] for m in owed] == [m["role"] for m in messages if m["role"] in conversation_store.PUSHED]

@@ -312,17 +312,32 @@ def test_a_socket_turn_keeps_the_message_and_claims_nothing(store):
     assert reply in [row["id"] for row in conversation_store.claim_for_rest(sender, store)]
 
 
-def test_a_turn_whose_claim_fails_keeps_nothing(store, monkeypatch):
-    """The message and the claim are one write: a failure in the claim leaves no message behind."""
+def test_a_turn_whose_claim_fails_keeps_the_message_and_owes_the_replies_still(store, monkeypatch):
+    """The message is one write and the claim of what is owed another: when the claim fails, the
+    message stands under its hand-off (the conversation stays with the agent) and the replies wait
+    for the next call, each delivered once."""
     sender = anonymous_sender_id("s-8c", WEB_TEST_SECRET)
+    handoff = held(store, sender)
+    conversation_store.claim_for_rest(sender, store)
+    agent_reply(store, handoff["id"], "chào bạn")  # with the notice that the agent took it
+    pushed = [m["id"] for m in conversation_store.conversation(sender, store) if m["role"] in conversation_store.PUSHED]
+    real_claim = conversation_store._claim_in
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(conversation_store, "_claim_in", broken)
-    with pytest.raises(RuntimeError):
-        conversation_store.open_turn(sender, "tin nhắn", url=store)
-    assert conversation_store.conversation(sender, store) == []
+    holding, owed = conversation_store.open_turn(sender, "tin nhắn", url=store)
+    assert holding["id"] == handoff["id"] and owed == []
+    assert roles(store, sender)[-1] == ("user", "tin nhắn")
+    monkeypatch.setattr(conversation_store, "_claim_in", real_claim)
+    _, owed = conversation_store.open_turn(sender, "còn đó không", url=store)
+    assert [row["id"] for row in owed] == pushed and len(pushed) == 2
+    assert conversation_store.open_turn(sender, "", url=store)[1] == []
+    assert [m["text"] for m in conversation_store.conversation(sender, store) if m["role"] == "user"] == [
+        "tin nhắn",
+        "còn đó không",
+    ]
 
 
 @pytest.mark.asyncio
