@@ -207,9 +207,18 @@ def format_vnd(amount: int, lang: str = "vi") -> str:
 
 @dataclass
 class Subscriptions:
-    """What a workspace has, from bc.workspace_summary (JSON-ready)."""
+    """What a workspace has (bc.workspace_view's summary, JSON-ready), and the decisions and the
+    retention preview on the same read of it (one unit of work for a whole answer)."""
 
     summary: Dict[str, Any]
+    view: Any  # bc.WorkspaceView
+
+    def check(self, dispatcher: CollectingDispatcher, lang: str, request: Any) -> Any:
+        """bc.check_change on this read; ``Unavailable`` after telling the user when it is refused."""
+        return call(dispatcher, lang, self.view.check, request)
+
+    def retention(self, dispatcher: CollectingDispatcher, lang: str) -> List[Any]:
+        return call(dispatcher, lang, self.view.retention)
 
     @property
     def items(self) -> List[Dict[str, Any]]:
@@ -233,11 +242,11 @@ def workspace_summary(
 ) -> Subscriptions:
     """The workspace's summary; ``Unavailable`` after telling the user it does not exist."""
 
-    summary = call(dispatcher, lang, bc.workspace_summary, unit_of_work(), workspace_id, now=now)
-    if not summary:
+    view = call(dispatcher, lang, bc.workspace_view, unit_of_work(), workspace_id, now=now)
+    if not view.summary:
         say(dispatcher, lang, "utter_workspace_not_found", workspace=workspace_id)
         raise Unavailable()
-    return Subscriptions(summary)
+    return Subscriptions(view.summary, view)
 
 
 def render_quote(quote, lang: str) -> Dict[str, str]:

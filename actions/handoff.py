@@ -116,8 +116,8 @@ def diagnosis(tracker: Tracker, workspace_id: Optional[str], now: datetime) -> s
         return ""
     lines: List[str] = []
     try:
-        summary = bc.workspace_summary(billing.unit_of_work(), workspace_id, now=now) or {}
-        for sub in summary.get("subscriptions") or []:
+        view = bc.workspace_view(billing.unit_of_work(), workspace_id, now=now)
+        for sub in view.summary.get("subscriptions") or []:
             rendered = render(
                 "utter_plan_item",
                 SUMMARY_LANG,
@@ -133,7 +133,7 @@ def diagnosis(tracker: Tracker, workspace_id: Optional[str], now: datetime) -> s
         product, tier = tracker.get_slot("product"), tracker.get_slot("tier")
         if product and tier:
             request = billing.change_request(product, tier, tracker.get_slot("cycle") if tier != "free" else None)
-            decision = bc.check_change(billing.unit_of_work(), workspace_id, request, now=now)
+            decision = view.check(request)
             texts = billing.render_decision(decision, SUMMARY_LANG)
             lines.append(
                 f"{billing.product_name(product, SUMMARY_LANG)} → {billing.tier_name(tier, SUMMARY_LANG)}: "

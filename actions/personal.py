@@ -91,10 +91,6 @@ class PersonalAnswer(Action, ABC):
         """Answer from ``asker.workspace_id``; raise billing.Unavailable to fall back to the rule."""
 
 
-def check(dispatcher, lang: str, workspace_id: str, request) -> Any:
-    return billing.call(dispatcher, lang, bc.check_change, billing.unit_of_work(), workspace_id, request)
-
-
 class ActionAnswerGoFree(PersonalAnswer):
     """ "Can I go Free?": the decision for a move to Free of each product asked about (or held)."""
 
@@ -109,7 +105,7 @@ class ActionAnswerGoFree(PersonalAnswer):
         header(dispatcher, asker)
         for product in products:
             billing.utter_decision(
-                dispatcher, check(dispatcher, lang, asker.workspace_id, billing.change_request(product, "free")), lang
+                dispatcher, summary.check(dispatcher, lang, billing.change_request(product, "free")), lang
             )
         return []
 
@@ -150,7 +146,7 @@ class ActionAnswerBillingCycle(PersonalAnswer):
             tier = tier or (current or {}).get("tier") or "starter"
             if tier == "free":
                 tier = "starter"  # a cycle only exists on a paid tier: ask about the entry paid tier
-            decision = check(dispatcher, lang, asker.workspace_id, billing.change_request(product, tier, cycle=cycle))
+            decision = summary.check(dispatcher, lang, billing.change_request(product, tier, cycle=cycle))
             billing.utter_decision(dispatcher, decision, lang)
         return []
 
@@ -333,13 +329,14 @@ class ActionAnswerDataRetention(PersonalAnswer):
         parsed = parse_change(latest_text(tracker))
         products = named_products(tracker)
         tier = named_value(tracker, "tier", canonical_tier, parsed.tier)
+        workspace = billing.workspace_summary(dispatcher, lang, asker.workspace_id)
         if products and tier:
             header(dispatcher, asker)
             for product in products:
-                decision = check(dispatcher, lang, asker.workspace_id, billing.change_request(product, tier))
+                decision = workspace.check(dispatcher, lang, billing.change_request(product, tier))
                 billing.utter_decision(dispatcher, decision, lang)
             return []
-        items = billing.call(dispatcher, lang, bc.retention_preview, billing.unit_of_work(), asker.workspace_id)
+        items = workspace.retention(dispatcher, lang)
         header(dispatcher, asker)
         if not items:
             say(dispatcher, lang, "utter_retention_nothing")

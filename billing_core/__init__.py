@@ -79,6 +79,8 @@ _EXPORTS = {
     "retention_preview": "billing_core.service_layer.services",
     "schedule_downgrade": "billing_core.service_layer.services",
     "workspace_summary": "billing_core.service_layer.services",
+    "WorkspaceView": "billing_core.service_layer.services",
+    "workspace_view": "billing_core.service_layer.services",
     "decision_json": "billing_core.service_layer.views",
     "error_json": "billing_core.service_layer.views",
     "message_json": "billing_core.service_layer.views",
@@ -106,6 +108,7 @@ __all__ = [
     "VIETNAM",
     "VnpayConfig",
     "WorkspaceNotFoundError",
+    "WorkspaceView",
     "apply_upgrade",
     "business_day",
     "cancel_pending_order",
@@ -145,6 +148,7 @@ __all__ = [
     "vietnam_date",
     "vnpay",
     "workspace_summary",
+    "workspace_view",
 ]
 
 
@@ -203,6 +207,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         start_checkout,
     )
     from billing_core.service_layer.services import (
+        WorkspaceView,
         apply_upgrade,
         cancel_scheduled_change,
         check_change,
@@ -210,5 +215,6 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         retention_preview,
         schedule_downgrade,
         workspace_summary,
+        workspace_view,
     )
     from billing_core.service_layer.views import decision_json, error_json, message_json

@@ -20,6 +20,7 @@ period (``renewal_paid``); collecting that payment (auto-renewal orders, reminde
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple, cast, overload
 
@@ -382,15 +383,49 @@ def run_plan_jobs(uow: UnitOfWork, now: Optional[datetime] = None, catalog: Opti
 _days_left = days_left  # the one "days left" of the business calendar (billing_core.domain.clock)
 
 
+@dataclass(frozen=True)
+class WorkspaceView:
+    """One read of a workspace (one unit of work): its summary, and the decisions and the retention
+    preview an answer shows beside it, all from the same state at the same moment. An answer that
+    listed the plans and then decided on each product read the workspace once per decision; a change
+    between two reads could make it disagree with itself. Read only: a change goes through its use
+    case (``apply_upgrade``, ``schedule_downgrade``...), which loads the workspace for update."""
+
+    summary: Dict[str, Any]
+    workspace: Workspace
+    now: datetime
+    catalog: Catalog
+
+    def check(self, request: ChangeRequest) -> Decision:
+        """``check_change`` on this read of the workspace."""
+        return decide(self.catalog, self.workspace, check_request(request, self.catalog), self.now)
+
+    def retention(self) -> List[retention.RetentionItem]:
+        """``retention_preview`` on this read of the workspace."""
+        return retention.preview(self.catalog, self.workspace, self.now)
+
+
+def workspace_view(
+    uow: UnitOfWork, workspace_id: str, now: Optional[datetime] = None, catalog: Optional[Catalog] = None
+) -> WorkspaceView:
+    """The workspace read once: ``summary`` as ``workspace_summary`` gives it, and ``check`` and
+    ``retention`` on the same read."""
+    now, catalog = utc_or_now(now), _catalog(catalog)
+    with uow:
+        workspace = _load(uow, workspace_id)
+        refunds = refunds_due(uow, workspace)
+    return WorkspaceView(_summary(catalog, workspace, refunds, now), workspace, now, catalog)
+
+
 def workspace_summary(
     uow: UnitOfWork, workspace_id: str, now: Optional[datetime] = None, catalog: Optional[Catalog] = None
 ) -> Dict[str, Any]:
     """Everything the assistant, the agent console and ``show`` display, JSON-ready."""
-    now, catalog = utc_or_now(now), _catalog(catalog)
-    with uow:
-        workspace = _load(uow, workspace_id)
-        items = retention.preview(catalog, workspace, now)
-        refunds = refunds_due(uow, workspace)
+    return workspace_view(uow, workspace_id, now, catalog).summary
+
+
+def _summary(catalog: Catalog, workspace: Workspace, refunds: List[Dict[str, Any]], now: datetime) -> Dict[str, Any]:
+    items = retention.preview(catalog, workspace, now)
     subscriptions = []
     for sub in workspace.subscriptions:
         scheduled = workspace.scheduled_change(sub.product)

@@ -335,3 +335,30 @@ def test_can_an_upgrade_switch_my_yearly_plan_to_monthly_is_no(billing_db):
     dispatcher, _ = run(ActionAnswerBillingCycle(), tracker)
     assert "utter_decision_reasons" in responses(dispatcher)
     assert "monthly" in rendered(dispatcher, "en").lower()
+
+
+@pytest.mark.parametrize(
+    "action, text, intent",
+    [
+        (ActionAnswerGoFree(), "tôi có thể chuyển về bản Free không?", "ask_go_free"),
+        (ActionAnswerBillingCycle(), "tôi có thể trả theo năm không?", "ask_billing_cycle"),
+        (ActionAnswerDataRetention(), "dữ liệu của tôi có bị xóa không", "ask_data_retention"),
+        (ActionAnswerDataRetention(), "hạ App Builder xuống Free thì mất dữ liệu gì", "ask_data_retention"),
+        (ActionAnswerMyPlan(), "gói hiện tại của tôi là gì", "ask_my_plan"),
+        (ActionAnswerTrial(), "tôi còn bao nhiêu ngày dùng thử", "ask_trial"),
+    ],
+)
+def test_a_personal_answer_reads_the_workspace_once(billing_db, monkeypatch, action, text, intent):
+    """The plans and every decision beside them come from one read of the workspace (one unit of
+    work), so one answer cannot disagree with itself; a go-Free answer for three products read it
+    four times."""
+    from actions import billing
+
+    opened = []
+    real = billing.unit_of_work
+    monkeypatch.setattr(billing, "unit_of_work", lambda: opened.append(1) or real())
+    for workspace_id in bc.DEMO_WORKSPACE_IDS:
+        opened.clear()
+        dispatcher, _ = run(action, make_tracker(text, intent, token_value=token(workspace_id)))
+        assert "utter_personal_unavailable" not in responses(dispatcher), workspace_id
+        assert len(opened) == 1, (workspace_id, len(opened))

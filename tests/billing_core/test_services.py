@@ -28,7 +28,7 @@ from billing_core.domain.model import (
 from billing_core.domain.quotes import add_months
 from billing_core.domain.rules import ChangeRequest
 from billing_core.service_layer import services
-from billing_core.service_layer.demo import seed_demo
+from billing_core.service_layer.demo import DEMO_WORKSPACE_IDS, seed_demo
 from tests.billing_core import factories as f
 from tests.billing_core.factories import AB, DW, NOW, OW
 
@@ -438,3 +438,44 @@ def test_use_cases_on_a_real_database(database_url):
     ]  # feature data: 90 days
     versions = [e.detail["version"] for e in audit(uow, "demo-monthly")]
     assert versions == sorted(versions) and versions[-1] == stored.version
+
+
+def test_a_workspace_view_decides_as_each_use_case_on_one_read(database_url):
+    """``workspace_view`` reads the workspace once (one unit of work) and its decisions and retention
+    preview are those of ``check_change`` and ``retention_preview``, each of which reads it again:
+    every demo workspace, every product, tier and cycle, on the stored (detached) objects."""
+    catalog = load_catalog()
+    seed_demo(SqlAlchemyUnitOfWork(database_url), NOW)
+    opened = []
+
+    class Counted(SqlAlchemyUnitOfWork):
+        def __enter__(self):
+            opened.append(1)
+            return super().__enter__()
+
+    for workspace_id in DEMO_WORKSPACE_IDS:
+        opened.clear()
+        view = services.workspace_view(Counted(database_url), workspace_id, NOW, catalog)
+        decisions = [
+            view.check(ChangeRequest(product=product, tier=tier, cycle=cycle if tier != "free" else None))
+            for product, offer in catalog.products.items()
+            for tier in offer.tiers
+            for cycle in catalog.cycles
+        ]
+        retention = view.retention()
+        assert len(opened) == 1, "the view read the workspace more than once"
+        assert view.summary == services.workspace_summary(SqlAlchemyUnitOfWork(database_url), workspace_id, NOW)
+        uow = SqlAlchemyUnitOfWork(database_url)
+        assert decisions == [
+            services.check_change(
+                uow,
+                workspace_id,
+                ChangeRequest(product=product, tier=tier, cycle=cycle if tier != "free" else None),
+                NOW,
+            )
+            for product, offer in catalog.products.items()
+            for tier in offer.tiers
+            for cycle in catalog.cycles
+        ]
+        assert retention == services.retention_preview(uow, workspace_id, NOW, catalog)
+        assert any(d.allowed for d in decisions) and any(not d.allowed for d in decisions)
