@@ -57,6 +57,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -210,9 +211,52 @@ _KEPT = (
 _REST_CURSOR = (
     select(rest_deliveries.c.delivered_id).where(rest_deliveries.c.sender_id == bindparam("sender")).scalar_subquery()
 )
+# A conversation's first REST call (``claim``, no cursor yet) also creates its cursor, where
+# ``_rest_start`` puts it: after everything in the conversation (the message just kept included),
+# or just before the first agent reply or notice of the hand-off holding it, which the caller is
+# then owed. Every conversation's opening message took eight round trips here.
+_OPEN_HANDOFF_PUSHED = (
+    select(func.min(chat_messages.c.id))
+    .where(
+        and_(
+            chat_messages.c.sender_id == bindparam("sender"),
+            chat_messages.c.handoff_id == select(_HOLDING.c.id).scalar_subquery(),
+            chat_messages.c.role.in_(PUSHED),
+        )
+    )
+    .scalar_subquery()
+)
+_LATEST = func.greatest(
+    func.coalesce(
+        select(func.max(chat_messages.c.id)).where(chat_messages.c.sender_id == bindparam("sender")).scalar_subquery(),
+        0,
+    ),
+    func.coalesce(select(func.max(_KEPT.c.id)).scalar_subquery(), 0),
+)
+_STARTED = (
+    postgresql_insert(rest_deliveries)
+    .from_select(
+        ["sender_id", "delivered_id", "updated_at"],
+        select(
+            bindparam("sender", type_=String),
+            func.least(_LATEST, func.coalesce(_OPEN_HANDOFF_PUSHED - 1, _LATEST)),
+            bindparam("at", type_=DateTime),
+        ).where(
+            and_(
+                bindparam("claim", type_=Boolean),
+                ~exists().where(rest_deliveries.c.sender_id == bindparam("sender")),
+            )
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["sender_id"])  # another call created it: claim as usual
+    .returning(rest_deliveries.c.delivered_id)
+    .cte("started")
+)
 _ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
 _TURN_IN_ONE_STATEMENT = select(
     _REST_CURSOR.label("rest_cursor"),
+    select(_STARTED.c.delivered_id).scalar_subquery().label("started_at"),
+    _OPEN_HANDOFF_PUSHED.label("open_handoff_pushed"),
     exists()
     .where(
         and_(
@@ -830,7 +874,7 @@ def open_turn(
         if said.strip()
         else None
     )
-    handoff, cursor, owed = _keep_turn(sender_id, message, url)
+    handoff, cursor, owed = _keep_turn(sender_id, message, url, claim_rest, at)
     if not claim_rest or (cursor is not None and not owed):
         return handoff, []
     try:
@@ -841,18 +885,20 @@ def open_turn(
 
 
 def _keep_turn(
-    sender_id: str, message: Optional[Dict[str, Any]], url: Optional[str]
+    sender_id: str, message: Optional[Dict[str, Any]], url: Optional[str], claim: bool, at: datetime
 ) -> Tuple[Optional[Dict[str, Any]], Optional[int], bool]:
     """The hand-off holding the conversation, with ``message`` kept under it; the REST cursor (None:
-    not created yet) and whether anything is owed after it."""
+    not created yet; on PostgreSQL a REST call creates it here) and whether anything is owed after it."""
     engine = engine_for(url)
     if engine.dialect.name == "postgresql":
         values = message or dict.fromkeys(c.name for c in _KEPT_COLUMNS)  # keep=False: nothing inserted
         params = {c.name: values[c.name] for c in _KEPT_COLUMNS}
-        params.update(sender=sender_id, keep=message is not None)
+        params.update(sender=sender_id, keep=message is not None, claim=claim, at=at)
         with _autocommit_engine(engine).connect() as connection:
             found = connection.execute(_TURN_IN_ONE_STATEMENT, params).one()
         handoff = {c.name: found._mapping[c.name] for c in handoff_requests.c} if found.id is not None else None
+        if found.rest_cursor is None and found.started_at is not None:  # the cursor was created now
+            return handoff, found.started_at, found.open_handoff_pushed is not None
         return handoff, found.rest_cursor, bool(found.owed)
     with engine.begin() as connection:
         handoff = _active_handoff_in(connection, sender_id)

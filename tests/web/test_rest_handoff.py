@@ -241,6 +241,38 @@ async def test_the_first_rest_call_gets_the_open_hand_offs_replies_but_nothing_o
     assert "câu trả lời mới" in shown and "câu trả lời cũ" not in shown
 
 
+def test_first_rest_calls_at_the_same_moment_start_one_cursor_and_deliver_each_reply_once(store):
+    """Several first REST messages of one held conversation at once (the cursor is created with the
+    first of them): every message kept once under the hand-off, every owed reply delivered once."""
+    sender = anonymous_sender_id("s-8e", WEB_TEST_SECRET)
+    handoff = held(store, sender)
+    for n in range(5):
+        agent_reply(store, handoff["id"], f"trả lời {n}")
+    pushed = [m["id"] for m in conversation_store.conversation(sender, store) if m["role"] in conversation_store.PUSHED]
+    got, errors = [], []
+    barrier = threading.Barrier(4)
+
+    def customer(n):
+        barrier.wait()
+        try:
+            holding, rows = conversation_store.open_turn(sender, f"khách {n}", url=store)
+            assert holding is not None and holding["id"] == handoff["id"]
+            got.extend(row["id"] for row in rows)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=customer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted(got) == pushed
+    kept = [m for m in conversation_store.conversation(sender, store) if m["role"] == "user"]
+    assert sorted(m["text"] for m in kept) == [f"khách {n}" for n in range(4)]
+    assert {m["handoff_id"] for m in kept} == {handoff["id"]}
+
+
 def test_concurrent_calls_never_deliver_a_reply_twice(store):
     sender = anonymous_sender_id("s-8", WEB_TEST_SECRET)
     handoff = held(store, sender)
