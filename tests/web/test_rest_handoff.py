@@ -241,23 +241,19 @@ async def test_the_first_rest_call_gets_the_open_hand_offs_replies_but_nothing_o
     assert "câu trả lời mới" in shown and "câu trả lời cũ" not in shown
 
 
-def test_first_rest_calls_at_the_same_moment_start_one_cursor_and_deliver_each_reply_once(store):
-    """Several first REST messages of one held conversation at once (the cursor is created with the
-    first of them): every message kept once under the hand-off, every owed reply delivered once."""
-    sender = anonymous_sender_id("s-8e", WEB_TEST_SECRET)
-    handoff = held(store, sender)
-    for n in range(5):
-        agent_reply(store, handoff["id"], f"trả lời {n}")
-    pushed = [m["id"] for m in conversation_store.conversation(sender, store) if m["role"] in conversation_store.PUSHED]
+def four_customers_at_once(store, sender, handoff, turns):
+    """Four callers of one held conversation send ``turns`` messages each, starting at the same
+    moment: every message is kept once, under the hand-off. The ids of the replies they were given."""
     got, errors = [], []
     barrier = threading.Barrier(4)
 
     def customer(n):
         barrier.wait()
         try:
-            holding, rows = conversation_store.open_turn(sender, f"khách {n}", url=store)
-            assert holding is not None and holding["id"] == handoff["id"]
-            got.extend(row["id"] for row in rows)
+            for turn in range(turns):
+                holding, rows = conversation_store.open_turn(sender, f"khách {n}-{turn}", url=store)
+                assert holding is not None and holding["id"] == handoff["id"]
+                got.extend(row["id"] for row in rows)
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
 
@@ -267,10 +263,21 @@ def test_first_rest_calls_at_the_same_moment_start_one_cursor_and_deliver_each_r
     for thread in threads:
         thread.join()
     assert not errors
-    assert sorted(got) == pushed
     kept = [m for m in conversation_store.conversation(sender, store) if m["role"] == "user"]
-    assert sorted(m["text"] for m in kept) == [f"khách {n}" for n in range(4)]
+    assert sorted(m["text"] for m in kept) == sorted(f"khách {n}-{t}" for n in range(4) for t in range(turns))
     assert {m["handoff_id"] for m in kept} == {handoff["id"]}
+    return got
+
+
+def test_first_rest_calls_at_the_same_moment_start_one_cursor_and_deliver_each_reply_once(store):
+    """Several first REST messages of one held conversation at once (the cursor is created with the
+    first of them): every message kept once under the hand-off, every owed reply delivered once."""
+    sender = anonymous_sender_id("s-8e", WEB_TEST_SECRET)
+    handoff = held(store, sender)
+    for n in range(5):
+        agent_reply(store, handoff["id"], f"trả lời {n}")
+    pushed = [m["id"] for m in conversation_store.conversation(sender, store) if m["role"] in conversation_store.PUSHED]
+    assert sorted(four_customers_at_once(store, sender, handoff, turns=1)) == pushed
 
 
 def test_concurrent_calls_never_deliver_a_reply_twice(store):
@@ -300,35 +307,14 @@ def test_concurrent_calls_never_deliver_a_reply_twice(store):
 
 
 def test_concurrent_messages_are_each_kept_once_and_replies_delivered_once(store):
-    """``open_turn`` keeps the customer's message and claims the replies in one transaction:
-    when another call moved the cursor it starts again, and the message is still kept once."""
+    """``open_turn`` keeps the customer's message, then claims the replies: when another call moved
+    the cursor the claim starts again, and the message is still kept once."""
     sender = anonymous_sender_id("s-8b", WEB_TEST_SECRET)
     handoff = held(store, sender)
     conversation_store.claim_for_rest(sender, store)
     ids = [agent_reply(store, handoff["id"], f"trả lời {n}") for n in range(20)]
-    got, errors = [], []
-    barrier = threading.Barrier(4)
-
-    def customer(n):
-        barrier.wait()
-        try:
-            for turn in range(5):
-                holding, rows = conversation_store.open_turn(sender, f"khách {n}-{turn}", url=store)
-                assert holding is not None and holding["id"] == handoff["id"]
-                got.extend(row["id"] for row in rows)
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=customer, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    got = four_customers_at_once(store, sender, handoff, turns=5)
     assert [i for i in sorted(got) if i in ids] == ids and len(got) == len(set(got))
-    kept = [m for m in conversation_store.conversation(sender, store) if m["role"] == "user"]
-    assert sorted(m["text"] for m in kept) == sorted(f"khách {n}-{t}" for n in range(4) for t in range(5))
-    assert {m["handoff_id"] for m in kept} == {handoff["id"]}
 
 
 def test_a_socket_turn_keeps_the_message_and_claims_nothing(store):
