@@ -5,9 +5,21 @@ measured from its previous message, whether or not the answer is back: open loop
 while the previous one is unanswered is sent as soon as the answer arrives and its wait counts in
 its latency). The mix is what customers do: help-article questions (anonymous), personal questions
 (a demo customer token per user) and checkouts (start, renewal mode, confirmation), 5 : 3 : 2.
-Users arrive spread over one think time and the step is held for --hold seconds; the number of
-users grows step by step until a step has p95 >= 1 s or any error (HTTP error, timeout, empty
-answer). The figure is the largest step held with p95 < 1 s and zero errors. Each ramp starts
+The number of users grows step by step until a step has p95 >= 1 s or any error (HTTP error,
+timeout, empty answer). How users arrive (--arrivals):
+
+- ``join`` (the default; a ramp as locust runs one): a step adds --step users, each opening a
+  conversation within one think time, to those still chatting; a user whose conversation ends is
+  followed by a new one, so as many chat at once as the step says. Before the first measured step
+  the population is warmed up and grown, not counted, to the first step less --step.
+- ``fresh`` (a crowd arriving at once): each step starts from nothing, all its users opening their
+  conversations within its first think time. Their second messages come while the last ones are
+  still arriving, so the step's busiest seconds carry about 1.5 times the rate its users send
+  later, every message of the first think time is an opening one (which costs more), and with a
+  short hold a third of the step's messages are. Each step line prints its busiest two seconds.
+
+Each step lasts one think time plus --hold seconds; every message sent in it counts (its wait
+included), answered when it may. The figure is the largest step held with p95 < 1 s and zero errors. Each ramp starts
 with a warm-up that is not measured (--warmup s held with up to 100 users): a Rasa server just
 started traces TensorFlow's prediction again for each new message length and fills its caches and
 connection pools, and without it the first step counted that start-up as load (on the 2-server ramp
@@ -38,9 +50,10 @@ import os
 import random
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import aiohttp
 
@@ -85,6 +98,18 @@ class Step:
     cpu: Dict[str, float] = field(default_factory=dict)
     rss: Dict[str, int] = field(default_factory=dict)
     load: float = 0.0
+    started: float = 0.0  # time.monotonic() at the step's start
+    sent_at: List[float] = field(default_factory=list)  # when each message was sent
+    pending: int = 0  # messages sent in the step and not answered yet
+    newcomers: int = 0  # conversations that opened in the step
+
+    @property
+    def peak_rate(self) -> float:
+        """Messages a second in the step's busiest fifth of a think time (two seconds; its users' steady
+        rate is users / think time): how far its arrivals push the load above what its users send."""
+        width = THINK / 5
+        buckets = Counter(int((t - self.started) // width) for t in self.sent_at)
+        return max(buckets.values(), default=0) / width
 
     @property
     def p95(self) -> float:
@@ -119,31 +144,38 @@ def script(rng: random.Random):
     return kind, workspace, [m for _ in range(7) for m in rng.choice(CHECKOUT)]
 
 
-async def user(
-    n: int,
-    step: Step,
+async def converse(
+    sender: str,
+    script_of: tuple,
+    current: Callable[[], Optional[Step]],
     url: str,
     running: Running,
     session: aiohttp.ClientSession,
-    stop_at: float,
-    run_id: str,
+    stop_at: Callable[[], float],
     rng: random.Random,
-) -> None:
-    kind, workspace, messages = script(rng)
-    sender = f"users-{run_id}-{step.users}-{n}"
-    await asyncio.sleep(rng.uniform(0, THINK))  # arrivals spread over one think time
-    due = time.monotonic()
+    due: float,
+) -> float:
+    """One conversation, its first message due at ``due``: each message recorded in the step current
+    when it is sent (none while ``current()`` is None: a warm-up). Returns when the next is due."""
+    _, workspace, messages = script_of
     for index, text in enumerate(messages):
-        if time.monotonic() >= stop_at:
-            return
+        if time.monotonic() >= stop_at():
+            break
         now = time.monotonic()
         if due > now:
             await asyncio.sleep(due - now)
+        if time.monotonic() >= stop_at():
+            break
+        step = current()
         sent = time.monotonic()
         wait = max(0.0, sent - due)  # a message due while the previous one was unanswered
         payload = {"sender": sender, "message": text}
         if workspace:
             payload["metadata"] = {"token": running.token(workspace, sender)}
+        if step is not None:
+            step.pending += 1
+            step.sent_at.append(sent)
+            step.newcomers += index == 0
         failure = None
         try:
             async with session.post(f"{url}/webhooks/rest/webhook", json=payload) as response:
@@ -156,19 +188,40 @@ async def user(
             failure = "timeout"
         except (aiohttp.ClientError, ValueError) as error:
             failure = type(error).__name__
-        latency = time.monotonic() - sent + wait
-        step.latencies.append(latency)
-        (step.later_latencies if index else step.first_latencies).append(latency)
-        if failure:
-            step.errors[failure] = step.errors.get(failure, 0) + 1
+        if step is not None:
+            latency = time.monotonic() - sent + wait
+            step.latencies.append(latency)
+            (step.later_latencies if index else step.first_latencies).append(latency)
+            if failure:
+                step.errors[failure] = step.errors.get(failure, 0) + 1
+            step.pending -= 1
         due = sent + THINK * rng.uniform(1 - JITTER, 1 + JITTER)
+    return due
+
+
+async def user(
+    n: int,
+    step: Step,
+    url: str,
+    running: Running,
+    session: aiohttp.ClientSession,
+    stop_at: float,
+    run_id: str,
+    rng: random.Random,
+) -> None:
+    """A user of a step that starts from nothing: one conversation, opened within the step's first
+    think time."""
+    chosen = script(rng)
+    await asyncio.sleep(rng.uniform(0, THINK))  # arrivals spread over one think time
+    sender = f"users-{run_id}-{step.users}-{n}"
+    await converse(sender, chosen, lambda: step, url, running, session, lambda: stop_at, rng, time.monotonic())
 
 
 async def run_step(step: Step, url: str, running: Running, hold: float, run_id: str) -> None:
     rng = random.Random(step.users)
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
-    started = time.monotonic()
+    started = step.started = time.monotonic()
     stop_at = started + THINK + hold  # the ramp (one think time) and the hold
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(*(user(n, step, url, running, session, stop_at, run_id, rng) for n in range(step.users)))
@@ -193,7 +246,117 @@ def _kinds(errors: Dict[str, int]) -> str:
     return " (" + ", ".join(f"{kind} {count}" for kind, count in sorted(errors.items())) + ")" if errors else ""
 
 
+def _print_step(label: str, step: Step) -> None:
+    errors = sum(step.errors.values())
+    print(
+        f"  {label}: {step.users} users for {step.wall:.0f} s... {len(step.latencies)} messages,"
+        f" p95 {step.p95 * 1000:.0f} ms, {errors} errors{_kinds(step.errors)}, {step.cpu_ms():.0f} ms CPU/message,"
+        f" load {step.load:.1f}; {step.newcomers} conversations opened, busiest {THINK / 5:g} s {step.peak_rate:.0f} msg/s"
+        f" (steady {step.users / THINK:.0f}); p95 of opening messages {step.opening_p95 * 1000:.0f} ms,"
+        f" of the rest {step.later_p95 * 1000:.0f} ms",
+        flush=True,
+    )
+
+
+class Population:
+    """Users who go on chatting from one step of a ramp to the next, as locust's users do: a step adds
+    users, each opening a conversation within one think time, while the others carry on. A user whose
+    conversation ends is followed by a new customer (a new conversation), so as many chat at once as
+    the step says, and about one message in twenty opens a conversation."""
+
+    def __init__(self, url: str, running: Running, session: aiohttp.ClientSession, run_id: str) -> None:
+        self.url, self.running, self.session, self.run_id = url, running, session, run_id
+        self.current: Optional[Step] = None  # where messages are recorded (None: nowhere)
+        self.seats: List["asyncio.Task[None]"] = []
+        self.rng = random.Random(run_id)
+        self.stop_at = float("inf")
+
+    def grow(self, to: int) -> None:
+        for seat in range(len(self.seats), to):
+            self.seats.append(asyncio.ensure_future(self._seat(seat)))
+
+    async def _seat(self, seat: int) -> None:
+        await asyncio.sleep(self.rng.uniform(0, THINK))  # a newcomer arrives within one think time
+        due, number = time.monotonic(), 0
+        while time.monotonic() < self.stop_at:
+            sender = f"users-{self.run_id}-{seat}-{number}"
+            chosen = script(self.rng)
+            due = await converse(
+                sender,
+                chosen,
+                lambda: self.current,
+                self.url,
+                self.running,
+                self.session,
+                lambda: self.stop_at,
+                self.rng,
+                due,
+            )
+            number += 1
+
+    async def run(self, step: Step, seconds: float, pids: Dict[str, int]) -> None:
+        """``step.users`` users for ``seconds``, recorded in ``step``; then its late answers (recorded in
+        a step of nobody's while the load goes on)."""
+        before, load_before = cpu_by_component(pids), os.getloadavg()[0]
+        step.started = time.monotonic()
+        self.current = step
+        self.grow(step.users)
+        await asyncio.sleep(seconds)
+        self.current = Step(step.users)
+        after = cpu_by_component(pids)
+        step.wall = time.monotonic() - step.started
+        step.cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+        step.rss = rss_by_component(pids)
+        step.load = (load_before + os.getloadavg()[0]) / 2
+        while step.pending:
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        self.stop_at = 0.0
+        for seat in self.seats:
+            seat.cancel()
+        await asyncio.gather(*self.seats, return_exceptions=True)
+
+
+async def _joined_ramp(running: Running, label: str, url: str, args, run_id: str, first: int) -> List[Step]:
+    steps: List[Step] = []
+    pids = running.pids()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session:
+        if args.warmup > 0:  # users of their own, gone before the ramp
+            warm = Population(url, running, session, run_id + "w")
+            try:
+                print(f"  {label}: warm-up, {min(first, WARMUP_USERS)} users for {THINK + args.warmup:.0f} s", end="")
+                await warm.run(Step(min(first, WARMUP_USERS)), THINK + args.warmup, pids)
+            finally:
+                await warm.stop()
+        population = Population(url, running, session, run_id)
+        try:
+            # the first measured step adds --step users to users already chatting, as every later one:
+            # they arrive at once, so three think times pass until their rate has settled
+            before_first = max(first - args.step, 0)
+            if before_first:
+                print(f"{',' if args.warmup > 0 else f'  {label}:'} {before_first} users for {3 * THINK:.0f} s", end="")
+                await population.run(Step(before_first), 3 * THINK, pids)
+            if args.warmup > 0 or before_first:
+                print(" (not counted)", flush=True)
+            users = first
+            while users <= args.max_users and len(steps) < args.max_steps:
+                step = Step(users)
+                await population.run(step, THINK + args.hold, pids)
+                steps.append(step)
+                _print_step(label, step)
+                if not step.held:
+                    break
+                users += args.step
+        finally:
+            await population.stop()
+    return steps
+
+
 def ramp(running: Running, label: str, url: str, args, run_id: str, start: Optional[int] = None) -> List[Step]:
+    if args.arrivals == "join":
+        return asyncio.run(_joined_ramp(running, label, url, args, run_id, start or args.start))
     steps: List[Step] = []
     users = start or args.start
     if args.warmup > 0:
@@ -202,16 +365,9 @@ def ramp(running: Running, label: str, url: str, args, run_id: str, start: Optio
         step = measure(running, url, warm, args.warmup, run_id + "w")
         print(f" {len(step.latencies)} messages, p95 {step.p95 * 1000:.0f} ms", flush=True)
     while users <= args.max_users and len(steps) < args.max_steps:
-        print(f"  {label}: {users} users for {THINK + args.hold:.0f} s...", end="", flush=True)
         step = measure(running, url, users, args.hold, run_id)
         steps.append(step)
-        errors = sum(step.errors.values())
-        print(
-            f" {len(step.latencies)} messages, p95 {step.p95 * 1000:.0f} ms, {errors} errors"
-            f"{_kinds(step.errors)}, {step.cpu_ms():.0f} ms CPU/message, load {step.load:.1f}"
-            f" (p95 of opening messages {step.opening_p95 * 1000:.0f} ms, of the rest {step.later_p95 * 1000:.0f} ms)",
-            flush=True,
-        )
+        _print_step(label, step)
         if not step.held:
             break
         users += args.step
@@ -227,11 +383,17 @@ def rasa_rss_mb(steps: List[Step]) -> Dict[str, float]:
     return peak
 
 
-def report(results: Dict[str, List[Step]]):
+ARRIVALS = {
+    "join": "each step adds users to those still chatting",
+    "fresh": "each step's users all new, arriving within its first think time",
+}
+
+
+def report(results: Dict[str, List[Step]], arrivals: str = "join"):
     cores = os.cpu_count() or 1
     lines = [
-        f"Open-loop users (think {THINK:.0f} s ± {JITTER:.0%}, mix article 5 : personal 3 : checkout 2),"
-        f" {cores} cores, p95 limit {P95_LIMIT:.0f} s, zero errors",
+        f"Open-loop users (think {THINK:.0f} s ± {JITTER:.0%}, mix article 5 : personal 3 : checkout 2;"
+        f" {ARRIVALS[arrivals]}), {cores} cores, p95 limit {P95_LIMIT:.0f} s, zero errors",
         "",
         f"{'profile':<30}{'users held':>11}{'goal':>7}{'p95 ms':>8}{'msg/s':>7}{'CPU ms/msg':>11}"
         f"{'Rasa ms/msg':>12}{'CPU-predicted':>14}{'Rasa MB (max)':>14}{'load':>6}",
@@ -276,6 +438,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument(
         "--warmup", type=float, default=10.0, help="seconds each ramp's unmeasured warm-up is held (0: none)"
     )
+    parser.add_argument(
+        "--arrivals",
+        choices=["join", "fresh"],
+        default="join",
+        help="join: a step adds users to those still chatting (a ramp); fresh: every step's users are all new,"
+        " arriving within its first think time (a crowd arriving at once)",
+    )
     parser.add_argument("--max-users", type=int, default=800)
     parser.add_argument("--max-steps", type=int, default=12)
     parser.add_argument("--quick", action="store_true", help="smoke run: embedded, 10 and 20 users, 15 s")
@@ -315,7 +484,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 running.stop()
         else:
             parser.error(f"unknown profile {profile!r} (embedded, production)")
-    text, ok = report(results)
+    text, ok = report(results, args.arrivals)
     print("\n" + text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("```\n" + text + "\n```\n")
