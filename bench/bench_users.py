@@ -98,6 +98,7 @@ class Step:
     cpu: Dict[str, float] = field(default_factory=dict)
     rss: Dict[str, int] = field(default_factory=dict)
     load: float = 0.0
+    seconds: float = 0.0  # how long its users were sent (one think time and the hold)
     started: float = 0.0  # time.monotonic() at the step's start
     sent_at: List[float] = field(default_factory=list)  # when each message was sent
     pending: int = 0  # messages sent in the step and not answered yet
@@ -163,9 +164,7 @@ async def converse(
             break
         now = time.monotonic()
         if due > now:
-            await asyncio.sleep(due - now)
-        if time.monotonic() >= stop_at():
-            break
+            await asyncio.sleep(due - now)  # a message due by the end is sent, even after it
         step = current()
         sent = time.monotonic()
         wait = max(0.0, sent - due)  # a message due while the previous one was unanswered
@@ -222,6 +221,7 @@ async def run_step(step: Step, url: str, running: Running, hold: float, run_id: 
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=TIMEOUT)
     started = step.started = time.monotonic()
+    step.seconds = THINK + hold
     stop_at = started + THINK + hold  # the ramp (one think time) and the hold
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(*(user(n, step, url, running, session, stop_at, run_id, rng) for n in range(step.users)))
@@ -249,7 +249,7 @@ def _kinds(errors: Dict[str, int]) -> str:
 def _print_step(label: str, step: Step) -> None:
     errors = sum(step.errors.values())
     print(
-        f"  {label}: {step.users} users for {step.wall:.0f} s... {len(step.latencies)} messages,"
+        f"  {label}: {step.users} users for {step.seconds:.0f} s... {len(step.latencies)} messages,"
         f" p95 {step.p95 * 1000:.0f} ms, {errors} errors{_kinds(step.errors)}, {step.cpu_ms():.0f} ms CPU/message,"
         f" load {step.load:.1f}; {step.newcomers} conversations opened, busiest {THINK / 5:g} s {step.peak_rate:.0f} msg/s"
         f" (steady {step.users / THINK:.0f}); p95 of opening messages {step.opening_p95 * 1000:.0f} ms,"
@@ -298,7 +298,7 @@ class Population:
         """``step.users`` users for ``seconds``, recorded in ``step``; then its late answers (recorded in
         a step of nobody's while the load goes on)."""
         before, load_before = cpu_by_component(pids), os.getloadavg()[0]
-        step.started = time.monotonic()
+        step.started, step.seconds = time.monotonic(), seconds
         self.current = step
         self.grow(step.users)
         await asyncio.sleep(seconds)
