@@ -210,8 +210,11 @@ class Subscriptions:
     """What a workspace has (bc.workspace_view's summary, JSON-ready), and the decisions and the
     retention preview on the same read of it (one unit of work for a whole answer)."""
 
-    summary: Dict[str, Any]
     view: Any  # bc.WorkspaceView
+
+    @property
+    def summary(self) -> Dict[str, Any]:
+        return self.view.summary
 
     def check(self, dispatcher: CollectingDispatcher, lang: str, request: Any) -> Any:
         """bc.check_change on this read; ``Unavailable`` after telling the user when it is refused."""
@@ -246,7 +249,7 @@ def workspace_summary(
     if not view.summary:
         say(dispatcher, lang, "utter_workspace_not_found", workspace=workspace_id)
         raise Unavailable()
-    return Subscriptions(view.summary, view)
+    return Subscriptions(view)
 
 
 def render_quote(quote, lang: str) -> Dict[str, str]:

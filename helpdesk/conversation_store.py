@@ -48,6 +48,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     create_engine,
     exists,
     func,
@@ -256,7 +257,8 @@ _ONE_ROW = select(literal_column("1").label("one")).subquery("one_row")
 _TURN_IN_ONE_STATEMENT = select(
     _REST_CURSOR.label("rest_cursor"),
     select(_STARTED.c.delivered_id).scalar_subquery().label("started_at"),
-    _OPEN_HANDOFF_PUSHED.label("open_handoff_pushed"),
+    # read only when the cursor is new (nearly never): it scans the conversation's messages
+    case((_REST_CURSOR.is_(None), _OPEN_HANDOFF_PUSHED)).label("open_handoff_pushed"),
     exists()
     .where(
         and_(
