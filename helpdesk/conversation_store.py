@@ -55,6 +55,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    text,
     true,
     update,
 )
@@ -107,6 +108,11 @@ handoff_requests = Table(
     Index("ix_handoff_requests_sender_status", "sender_id", "status"),
 )
 
+PUSHED = ("agent", "system")  # what the channels deliver to the customer: agent replies, hand-off notices
+# Written out as literals, not bound: a partial index serves a query only when the planner can see
+# that the query's condition implies the index's, and SQLite cannot see it through "IN (?, ?)".
+_PUSHED_SQL = "role IN (%s)" % ", ".join("'%s'" % role for role in PUSHED)
+
 chat_messages = Table(
     "chat_messages",
     metadata,
@@ -122,7 +128,19 @@ chat_messages = Table(
     Column("created_at", DateTime, nullable=False),
     Index("ix_chat_messages_sender", "sender_id", "id"),
     Index("ix_chat_messages_user", "user_sub", "workspace_id", "id"),
+    # Agent replies and hand-off notices are a few rows among thousands, and the cursors that look
+    # for them stop at the last one delivered: without these, every REST turn and every second's
+    # push poll read each bot and customer message written since (docs/decisions.md §33).
+    Index("ix_chat_messages_pushed", "id", postgresql_where=text(_PUSHED_SQL), sqlite_where=text(_PUSHED_SQL)),
+    Index(
+        "ix_chat_messages_sender_pushed",
+        "sender_id",
+        "id",
+        postgresql_where=text(_PUSHED_SQL),
+        sqlite_where=text(_PUSHED_SQL),
+    ),
 )
+_IS_PUSHED = chat_messages.c.role.in_([literal_column(f"'{role}'") for role in PUSHED])
 
 rest_deliveries = Table(
     "rest_deliveries",
@@ -135,7 +153,6 @@ rest_deliveries = Table(
 WAITING, TAKEN, RETURNED, CLOSED = "waiting", "taken", "returned", "closed"
 ACTIVE = (WAITING, TAKEN)
 ROLES = ("user", "bot", "agent", "system", "restart")  # restart: the customer started over here
-PUSHED = ("agent", "system")  # what the channels deliver to the customer: agent replies, hand-off notices
 MAX_SENDER = 128
 MAX_SUMMARY = 2000
 MAX_TOPIC = 64
@@ -158,7 +175,7 @@ _OWED = (
         and_(
             chat_messages.c.sender_id == bindparam("sender"),
             chat_messages.c.id > bindparam("cursor"),
-            chat_messages.c.role.in_(PUSHED),
+            _IS_PUSHED,
         )
     )
     .order_by(chat_messages.c.id)
@@ -174,7 +191,7 @@ _CURSOR_AND_OWED = (
             and_(
                 chat_messages.c.sender_id == rest_deliveries.c.sender_id,
                 chat_messages.c.id > rest_deliveries.c.delivered_id,
-                chat_messages.c.role.in_(PUSHED),
+                _IS_PUSHED,
             ),
         )
     )
@@ -222,7 +239,7 @@ _OPEN_HANDOFF_PUSHED = (
         and_(
             chat_messages.c.sender_id == bindparam("sender"),
             chat_messages.c.handoff_id == select(_HOLDING.c.id).scalar_subquery(),
-            chat_messages.c.role.in_(PUSHED),
+            _IS_PUSHED,
         )
     )
     .scalar_subquery()
@@ -264,7 +281,7 @@ _TURN_IN_ONE_STATEMENT = select(
         and_(
             chat_messages.c.sender_id == bindparam("sender"),
             chat_messages.c.id > _REST_CURSOR,
-            chat_messages.c.role.in_(PUSHED),
+            _IS_PUSHED,
         )
     )
     .label("owed"),
@@ -748,7 +765,7 @@ def messages_to_push(after_id: int, url: Optional[str] = None, limit: int = 200)
     """Agent and hand-off messages newer than ``after_id``: what the channel sends to the sockets."""
     query = (
         select(chat_messages)
-        .where(and_(chat_messages.c.id > after_id, chat_messages.c.role.in_(PUSHED)))
+        .where(and_(chat_messages.c.id > after_id, _IS_PUSHED))
         .order_by(chat_messages.c.id)
         .limit(limit)
     )
@@ -782,7 +799,7 @@ def _rest_start(connection: Any, sender_id: str) -> Tuple[int, bool]:
                 and_(
                     chat_messages.c.sender_id == sender_id,
                     chat_messages.c.handoff_id == open_handoff,  # NULL (no row) without an open hand-off
-                    chat_messages.c.role.in_(PUSHED),
+                    _IS_PUSHED,
                 )
             )
             .scalar_subquery(),

@@ -224,3 +224,85 @@ def test_a_turn_under_a_hand_off_keeps_its_message_under_it_in_one_statement(tmp
         ("có ai không", handoff["id"]),
     ]
     assert [m["role"] for m in owed] == [m["role"] for m in messages if m["role"] in conversation_store.PUSHED]
+
+
+def _plans_of_pushed_lookups(engine, statements):
+    """Each captured statement that looks for delivered kinds of messages, with its plan: PostgreSQL's
+    EXPLAIN ANALYZE (run in a transaction rolled back, so a turn's insert is not kept) or SQLite's
+    EXPLAIN QUERY PLAN."""
+    plans = []
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for sql, params in statements:
+            if "IN ('agent', 'system')" not in sql:
+                continue
+            if engine.dialect.name == "postgresql":
+                cursor.execute("SET LOCAL enable_seqscan = off")  # a small table must not hide a filter
+                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+                plans.append((sql, cursor.fetchone()[0][0]["Plan"]))
+                raw.rollback()
+            else:
+                cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+                plans.append((sql, [row[-1] for row in cursor.fetchall()]))
+        return plans
+    finally:
+        raw.close()
+
+
+def _chat_message_rows_filtered_out(plan):
+    own = plan.get("Rows Removed by Filter", 0) if plan.get("Relation Name") == "chat_messages" else 0
+    return own * max(plan.get("Actual Loops", 1), 1) + sum(
+        _chat_message_rows_filtered_out(p) for p in plan.get("Plans", [])
+    )
+
+
+def test_looking_for_what_is_owed_reads_no_bot_or_customer_message(tmp_path):
+    """A REST turn asks whether an agent reply or notice is owed after the conversation's cursor, and
+    the push poll asks for any after its own; both cursors stop at the last such message delivered.
+    Those lookups read only agent and system messages, however many bot and customer messages came
+    since (they read each of them before the partial indexes, so a long conversation, and every
+    second's poll, cost more and more)."""
+    url = new_billing_database_url(tmp_path)
+    engine = conversation_store.engine_for(url)
+    conversation_store.open_turn("s-long", "hello", url=url)
+    conversation_store.add_message("s-long", "system", "an agent will answer", url=url)
+    assert [m["text"] for m in conversation_store.open_turn("s-long", "ok", url=url)[1]] == ["an agent will answer"]
+    at = datetime(2026, 12, 5, 9, 0)
+    chatter = [
+        {"sender_id": sender, "role": role, "text": f"{role} {n}", "created_at": at}
+        for n in range(600)
+        for sender in ("s-long", "s-other")
+        for role in ("user", "bot")
+    ]
+    with engine.begin() as connection:
+        connection.execute(conversation_store.chat_messages.insert(), chatter)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(sa.text("ANALYZE chat_messages"))
+    captured = []
+    engines = [engine] + (
+        [conversation_store._autocommit_engine(engine)] if engine.dialect.name == "postgresql" else []
+    )
+
+    def capture(conn, cursor, sql, params, *_):
+        captured.append((sql, params))
+
+    for counted in engines:
+        sa.event.listen(counted, "before_cursor_execute", capture)
+    try:
+        assert conversation_store.open_turn("s-long", "still there?", url=url) == (None, [])
+        assert conversation_store.messages_to_push(0, url=url)[-1]["text"] == "an agent will answer"
+        pushed_after = conversation_store.last_message_id(url=url) - 2400
+        assert conversation_store.messages_to_push(pushed_after, url=url) == []
+    finally:
+        for counted in engines:
+            sa.event.remove(counted, "before_cursor_execute", capture)
+    plans = _plans_of_pushed_lookups(engine, captured)
+    assert len(plans) >= 3, [sql for sql, _ in captured]
+    for sql, plan in plans:
+        if engine.dialect.name == "postgresql":
+            assert _chat_message_rows_filtered_out(plan) == 0, (sql, plan)
+        else:
+            searched = [step for step in plan if "chat_messages" in step]
+            assert searched and all("_pushed " in step for step in searched), (sql, plan)
